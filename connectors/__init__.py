@@ -1,0 +1,1 @@
+"""Connectors: one module per platform, each behind the interface in connectors.base."""

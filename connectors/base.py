@@ -1,0 +1,70 @@
+"""The typed interface every platform connector implements, and the plain types it speaks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One message from a platform, turned into project terms at the connector's edge."""
+
+    platform: str
+    message_id: str
+    chat_id: str
+    user_id: str
+    text: str
+    user_name: str = ""
+    received_at: datetime = field(default_factory=_now)
+    # The platform's own payload, kept beside the plain fields for debugging and later use.
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    """A post to publish on a platform."""
+
+    text: str
+    image_path: str | None = None
+
+
+MessageHandler = Callable[[IncomingMessage], Awaitable[None]]
+
+
+class Connector(ABC):
+    """A platform: receives messages and hands them to one handler; sends replies and posts."""
+
+    #: The platform name stored on every row ("console", "telegram", "slack", ...).
+    platform: str
+
+    @abstractmethod
+    async def start(self, on_message: MessageHandler) -> None:
+        """Begin receiving; every incoming message is awaited through on_message."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop receiving and release the platform's resources. Safe to call twice."""
+
+    @abstractmethod
+    async def wait_closed(self) -> None:
+        """Return when the connector has stopped, by stop() or because its source ended."""
+
+    @abstractmethod
+    async def send_reply(self, to: IncomingMessage, text: str) -> str:
+        """Answer a message where it was written; returns the platform's id of the reply."""
+
+    @abstractmethod
+    async def send_text(self, chat_id: str, text: str) -> str:
+        """Send a message to a chat (for example the owner's); returns the platform's id."""
+
+    @abstractmethod
+    async def publish(self, post: OutgoingPost) -> str:
+        """Publish a post on the account's channel; returns the platform's id of the post."""

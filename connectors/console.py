@@ -1,0 +1,125 @@
+"""Console connector: the owner types at a terminal and can speak as simulated followers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import sys
+from typing import TextIO
+
+from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
+
+log = logging.getLogger(__name__)
+
+FOLLOWER_PREFIX = "/as-follower"
+QUIT_COMMANDS = {"/quit", "/exit"}
+USAGE_AS_FOLLOWER = "usage: /as-follower <name> <message text>"
+
+
+class ConsoleConnector(Connector):
+    """Reads lines from a text stream, one at a time, and prints what the bot says.
+
+    Lines are handled in order and each is finished before the next is read, so piped input
+    behaves exactly like typed input.
+    """
+
+    platform = "console"
+
+    def __init__(
+        self,
+        owner_id: str = "owner",
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        prompt: bool | None = None,
+    ) -> None:
+        self.owner_id = owner_id
+        self._in = stdin if stdin is not None else sys.stdin
+        self._out = stdout if stdout is not None else sys.stdout
+        self._prompt = self._in.isatty() if prompt is None else prompt
+        self._ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+
+    async def start(self, on_message: MessageHandler) -> None:
+        self._closed.clear()
+        self._task = asyncio.create_task(self._read_loop(on_message), name="console-reader")
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def _read_loop(self, on_message: MessageHandler) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if self._prompt:
+                    self._write("> ", end="")
+                line = await loop.run_in_executor(None, self._in.readline)
+                if line == "":  # end of input: Ctrl-D or the pipe closed
+                    break
+                text = line.rstrip("\r\n")
+                if text.strip() in QUIT_COMMANDS:
+                    break
+                message = self._parse(text)
+                if message is None:
+                    continue
+                await on_message(message)
+        finally:
+            self._closed.set()
+
+    def _parse(self, text: str) -> IncomingMessage | None:
+        message_id = f"console-{next(self._ids)}"
+        if text.startswith(FOLLOWER_PREFIX + " ") or text.strip() == FOLLOWER_PREFIX:
+            parts = text.split(maxsplit=2)
+            if len(parts) < 3:
+                self._write(USAGE_AS_FOLLOWER)
+                return None
+            _, name, body = parts
+            return IncomingMessage(
+                platform=self.platform,
+                message_id=message_id,
+                chat_id=f"follower:{name}",
+                user_id=name,
+                user_name=name,
+                text=body,
+            )
+        if not text.strip():
+            return None
+        return IncomingMessage(
+            platform=self.platform,
+            message_id=message_id,
+            chat_id="owner",
+            user_id=self.owner_id,
+            user_name=self.owner_id,
+            text=text,
+        )
+
+    def _write(self, text: str, end: str = "\n") -> None:
+        self._out.write(text + end)
+        self._out.flush()
+
+    async def send_reply(self, to: IncomingMessage, text: str) -> str:
+        if to.chat_id == "owner":
+            self._write(f"bot: {text}")
+        else:
+            self._write(f"bot -> {to.user_name or to.user_id}: {text}")
+        return f"console-out-{next(self._ids)}"
+
+    async def send_text(self, chat_id: str, text: str) -> str:
+        self._write(f"bot: {text}" if chat_id == "owner" else f"bot -> {chat_id}: {text}")
+        return f"console-out-{next(self._ids)}"
+
+    async def publish(self, post: OutgoingPost) -> str:
+        image = f" [image: {post.image_path}]" if post.image_path else ""
+        self._write(f"[published] {post.text}{image}")
+        return f"console-post-{next(self._ids)}"

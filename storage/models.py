@@ -1,0 +1,103 @@
+"""The database tables: contacts, messages, replies and posts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class MessageStatus(StrEnum):
+    received = "received"
+    understood = "understood"
+    replied = "replied"
+    pending = "pending"
+    escalated = "escalated"
+    ignored = "ignored"
+    failed = "failed"
+
+
+class ReplyStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    rejected = "rejected"
+    failed = "failed"
+
+
+class PostStatus(StrEnum):
+    draft = "draft"
+    scheduled = "scheduled"
+    publishing = "publishing"
+    published = "published"
+    failed = "failed"
+    missed = "missed"
+    cancelled = "cancelled"
+
+
+class Contact(SQLModel, table=True):
+    """A person who wrote to the account on one platform."""
+
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(index=True)
+    platform_user_id: str
+    display_name: str = ""
+    opted_out: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    """One incoming follower message, stored before anything else happens to it."""
+
+    __table_args__ = (UniqueConstraint("platform", "platform_message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(index=True)
+    platform_message_id: str
+    chat_id: str = ""
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    text: str
+    received_at: datetime = Field(default_factory=utcnow)
+    status: MessageStatus = Field(default=MessageStatus.received, index=True)
+    intent: str | None = None
+    intent_confidence: float | None = None
+    sentiment: str | None = None
+    sentiment_confidence: float | None = None
+    error: str | None = None
+
+
+class Reply(SQLModel, table=True):
+    """A drafted answer to one message: sent, waiting for the owner, or rejected."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    text: str
+    status: ReplyStatus = Field(default=ReplyStatus.pending, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    platform_reply_id: str | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    check_failures: str | None = None
+    error: str | None = None
+
+
+class Post(SQLModel, table=True):
+    """A post for one platform, from draft to published."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(index=True)
+    text: str
+    status: PostStatus = Field(default=PostStatus.draft, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    scheduled_at: datetime | None = Field(default=None, index=True)
+    published_at: datetime | None = None
+    platform_post_id: str | None = None
+    error: str | None = None

@@ -1,0 +1,224 @@
+"""Functions that add and query contacts, messages, replies and posts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    Contact,
+    Message,
+    MessageStatus,
+    Post,
+    PostStatus,
+    Reply,
+    ReplyStatus,
+    utcnow,
+)
+
+
+def get_or_create_contact(
+    engine: Engine, platform: str, platform_user_id: str, display_name: str = ""
+) -> Contact:
+    with Session(engine) as session:
+        contact = session.exec(
+            select(Contact).where(
+                Contact.platform == platform, Contact.platform_user_id == platform_user_id
+            )
+        ).first()
+        if contact is not None:
+            return contact
+        contact = Contact(
+            platform=platform, platform_user_id=platform_user_id, display_name=display_name
+        )
+        session.add(contact)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another writer created it between our read and our insert.
+            session.rollback()
+            return session.exec(
+                select(Contact).where(
+                    Contact.platform == platform, Contact.platform_user_id == platform_user_id
+                )
+            ).one()
+        session.refresh(contact)
+        return contact
+
+
+def add_message(
+    engine: Engine,
+    *,
+    platform: str,
+    platform_message_id: str,
+    contact_id: int,
+    text: str,
+    chat_id: str = "",
+    received_at: datetime | None = None,
+) -> tuple[Message, bool]:
+    """Store an incoming message; returns (message, created). A redelivery returns the stored row."""
+    with Session(engine) as session:
+        message = Message(
+            platform=platform,
+            platform_message_id=platform_message_id,
+            contact_id=contact_id,
+            text=text,
+            chat_id=chat_id,
+            received_at=received_at or utcnow(),
+        )
+        session.add(message)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            existing = find_message(engine, platform, platform_message_id)
+            if existing is None:  # the integrity error was about something else
+                raise
+            return existing, False
+        session.refresh(message)
+        return message, True
+
+
+def find_message(engine: Engine, platform: str, platform_message_id: str) -> Message | None:
+    with Session(engine) as session:
+        return session.exec(
+            select(Message).where(
+                Message.platform == platform, Message.platform_message_id == platform_message_id
+            )
+        ).first()
+
+
+def get_message(engine: Engine, message_id: int) -> Message | None:
+    with Session(engine) as session:
+        return session.get(Message, message_id)
+
+
+def update_message(engine: Engine, message_id: int, **fields: Any) -> Message:
+    """Set fields on a message (status, intent, ...) and write them at once."""
+    with Session(engine) as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise KeyError(f"no message {message_id}")
+        for name, value in fields.items():
+            setattr(message, name, value)
+        session.add(message)
+        session.commit()
+        session.refresh(message)
+        return message
+
+
+def list_messages(
+    engine: Engine,
+    *,
+    status: MessageStatus | Iterable[MessageStatus] | None = None,
+    contact_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[Message]:
+    query = select(Message)
+    if status is not None:
+        statuses = [status] if isinstance(status, MessageStatus) else list(status)
+        query = query.where(col(Message.status).in_(statuses))
+    if contact_id is not None:
+        query = query.where(Message.contact_id == contact_id)
+    query = query.order_by(col(Message.id).desc()).limit(limit)
+    with Session(engine) as session:
+        return session.exec(query).all()
+
+
+def add_reply(
+    engine: Engine,
+    *,
+    message_id: int,
+    text: str,
+    status: ReplyStatus = ReplyStatus.pending,
+    check_failures: str | None = None,
+) -> Reply:
+    with Session(engine) as session:
+        reply = Reply(
+            message_id=message_id, text=text, status=status, check_failures=check_failures
+        )
+        session.add(reply)
+        session.commit()
+        session.refresh(reply)
+        return reply
+
+
+def update_reply(engine: Engine, reply_id: int, **fields: Any) -> Reply:
+    with Session(engine) as session:
+        reply = session.get(Reply, reply_id)
+        if reply is None:
+            raise KeyError(f"no reply {reply_id}")
+        for name, value in fields.items():
+            setattr(reply, name, value)
+        session.add(reply)
+        session.commit()
+        session.refresh(reply)
+        return reply
+
+
+def list_replies(
+    engine: Engine,
+    *,
+    status: ReplyStatus | None = None,
+    message_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[Reply]:
+    query = select(Reply)
+    if status is not None:
+        query = query.where(Reply.status == status)
+    if message_id is not None:
+        query = query.where(Reply.message_id == message_id)
+    query = query.order_by(col(Reply.id)).limit(limit)
+    with Session(engine) as session:
+        return session.exec(query).all()
+
+
+def add_post(
+    engine: Engine,
+    *,
+    platform: str,
+    text: str,
+    status: PostStatus = PostStatus.draft,
+    scheduled_at: datetime | None = None,
+) -> Post:
+    with Session(engine) as session:
+        post = Post(platform=platform, text=text, status=status, scheduled_at=scheduled_at)
+        session.add(post)
+        session.commit()
+        session.refresh(post)
+        return post
+
+
+def update_post(engine: Engine, post_id: int, **fields: Any) -> Post:
+    with Session(engine) as session:
+        post = session.get(Post, post_id)
+        if post is None:
+            raise KeyError(f"no post {post_id}")
+        for name, value in fields.items():
+            setattr(post, name, value)
+        session.add(post)
+        session.commit()
+        session.refresh(post)
+        return post
+
+
+def list_posts(
+    engine: Engine,
+    *,
+    status: PostStatus | None = None,
+    platform: str | None = None,
+    limit: int = 100,
+) -> Sequence[Post]:
+    query = select(Post)
+    if status is not None:
+        query = query.where(Post.status == status)
+    if platform is not None:
+        query = query.where(Post.platform == platform)
+    query = query.order_by(col(Post.id)).limit(limit)
+    with Session(engine) as session:
+        return session.exec(query).all()
