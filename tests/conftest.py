@@ -1,0 +1,52 @@
+"""Shared fixtures: a config file in a temporary folder, its settings, and a database engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.config import Settings, load_settings
+from storage.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+# Tests share the converted-model cache with `make run`, so the slow GGUF conversion happens once.
+MODEL_CACHE = ROOT / "data" / "models"
+
+BASE_CONFIG = f"""
+[bot]
+data_dir = "data"
+log_level = "DEBUG"
+
+[models]
+cache_dir = "{MODEL_CACHE.as_posix()}"
+
+[brand]
+name = "Test Bakery"
+facts = ["We are open Monday to Saturday, 8:00 to 18:00."]
+allowed_links = ["https://example.com/shop"]
+
+[owners]
+telegram = ["42"]
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(BASE_CONFIG, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def settings(config_file: Path) -> Settings:
+    return load_settings(config_file)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url)
+    yield engine
+    engine.dispose()
