@@ -8,7 +8,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import Engine
 
-from bot.commands import OwnerCommands
+from bot.commands import InboxCommands, OwnerCommands
 from bot.config import Settings
 from bot.pipeline import FollowerPipeline
 from brain.service import Brain
@@ -37,7 +37,8 @@ class App:
         self.engine = make_engine(self.settings.database_url)
         await self.brain.load()
         self.pipeline = FollowerPipeline(self.settings, self.engine, self.brain, self.notify_owner)
-        self.commands = OwnerCommands(self.engine, self.brain)
+        # Every owner command set, listed explicitly.
+        self.commands = OwnerCommands(self.brain, [InboxCommands(self.engine)])
         return self
 
     async def __aexit__(

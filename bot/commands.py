@@ -1,8 +1,11 @@
-"""The owner's chat: slash commands, and free text answered by the assistant."""
+"""The owner's chat: slash commands from explicit command sets, free text answered by the assistant."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -13,33 +16,43 @@ from storage.models import MessageStatus, ReplyStatus
 
 log = logging.getLogger(__name__)
 
-HELP = """commands:
-  /inbox                      replies waiting for approval, and escalations
-  /help                       this list
-  anything else               ask the assistant (for example: draft a post about our autumn sale)"""
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a command handler gets: the message, the connector it came on, and its arguments."""
+
+    incoming: IncomingMessage
+    connector: Connector
+    args: str  # everything after the command word, stripped
 
 
-class OwnerCommands:
-    def __init__(self, engine: Engine, brain: Brain) -> None:
+CommandHandler = Callable[[CommandContext], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # without the slash
+    usage: str  # e.g. "/approve ID"
+    summary: str
+    handler: CommandHandler
+
+
+class CommandSet(Protocol):
+    """A group of related owner commands (the inbox, the post calendar, ...)."""
+
+    def commands(self) -> Sequence[Command]: ...
+
+
+class InboxCommands:
+    """What is waiting for the owner."""
+
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.brain = brain
 
-    async def handle(self, incoming: IncomingMessage, connector: Connector) -> None:
-        text = incoming.text.strip()
-        if text.startswith("/"):
-            command = text.split()[0].lower()
-            if command == "/help":
-                answer = HELP
-            elif command == "/inbox":
-                answer = self.inbox()
-            else:
-                answer = f"unknown command {command}; /help lists them"
-        else:
-            log.info("owner asked the assistant (%d chars)", len(text))
-            answer = await self.brain.answer_owner(text) or "(the model returned nothing; try rephrasing)"
-        await connector.send_reply(incoming, answer)
+    def commands(self) -> Sequence[Command]:
+        return [Command("inbox", "/inbox", "replies waiting for approval, and escalations", self.inbox)]
 
-    def inbox(self) -> str:
+    async def inbox(self, ctx: CommandContext) -> str:
         lines: list[str] = []
         for reply in repo.list_replies(self.engine, status=ReplyStatus.pending):
             message = repo.get_message(self.engine, reply.message_id)
@@ -48,3 +61,39 @@ class OwnerCommands:
         for message in repo.list_messages(self.engine, status=MessageStatus.escalated):
             lines.append(f"escalated #{message.id}: {message.text!r}")
         return "\n".join(lines) or "nothing is waiting for you"
+
+
+class OwnerCommands:
+    """Routes the owner's lines: `/name args` to the matching command, anything else to the assistant."""
+
+    def __init__(self, brain: Brain, command_sets: Sequence[CommandSet]) -> None:
+        self.brain = brain
+        self._commands: dict[str, Command] = {}
+        for command_set in command_sets:
+            for command in command_set.commands():
+                if command.name in self._commands:
+                    raise ValueError(f"two owner commands are called /{command.name}")
+                self._commands[command.name] = command
+
+    def help(self) -> str:
+        rows = [(c.usage, c.summary) for c in self._commands.values()]
+        rows.append(("/help", "this list"))
+        rows.append(("anything else", "ask the assistant (e.g. draft a post about our autumn sale)"))
+        width = max(len(usage) for usage, _ in rows)
+        return "commands:\n" + "\n".join(f"  {usage:<{width}}  {summary}" for usage, summary in rows)
+
+    async def handle(self, incoming: IncomingMessage, connector: Connector) -> None:
+        text = incoming.text.strip()
+        if text.startswith("/"):
+            word, _, rest = text.partition(" ")
+            name = word[1:].lower().split("@")[0]  # Telegram appends @botname in groups
+            if name == "help":
+                answer = self.help()
+            elif name in self._commands:
+                answer = await self._commands[name].handler(CommandContext(incoming, connector, rest.strip()))
+            else:
+                answer = f"unknown command /{name}; /help lists them"
+        else:
+            log.info("owner asked the assistant (%d chars)", len(text))
+            answer = await self.brain.answer_owner(text) or "(the model returned nothing; try rephrasing)"
+        await connector.send_reply(incoming, answer)
