@@ -79,8 +79,9 @@ class FollowerPipeline:
             await self.notify_owner(incoming.platform, f"escalated #{message.id} from {who} ({summary}): {message.text}")
             return message
 
-        text = await self.brain.draft_reply(message.text, u)
-        if decision.action is Action.auto_reply:
+        drafted = await self.brain.draft_reply(message.text, u)
+        text = drafted.text
+        if decision.action is Action.auto_reply and not drafted.needs_review:
             reply = repo.add_reply(self.engine, message_id=message.id, text=text, status=ReplyStatus.pending)
             assert reply.id is not None
             platform_id = await connector.send_reply(incoming, text)
@@ -89,7 +90,13 @@ class FollowerPipeline:
             )
             return repo.update_message(self.engine, message.id, status=MessageStatus.replied)
 
-        reply = repo.add_reply(self.engine, message_id=message.id, text=text, status=ReplyStatus.pending)
+        reply = repo.add_reply(
+            self.engine,
+            message_id=message.id,
+            text=text,
+            status=ReplyStatus.pending,
+            check_failures="; ".join(drafted.check_failures) or None,
+        )
         message = repo.update_message(self.engine, message.id, status=MessageStatus.pending)
         await self.notify_owner(
             incoming.platform,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from bot.config import BrandSettings
 from brain.generator import ChatMessage, GenerationOptions, TextGenerator
@@ -18,6 +20,16 @@ _GUIDANCE = {
     "support_request": "Say you are sorry for the trouble and that a person will help them shortly.",
     "greeting": "Greet them back and ask how you can help.",
 }
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A drafted reply and what the checks found. needs_review: the owner must approve it
+    (the facts do not cover the question, or the draft fell back to a template)."""
+
+    text: str
+    needs_review: bool = False
+    check_failures: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _brand_block(brand: BrandSettings) -> str:
@@ -66,11 +78,13 @@ def draft_reply(
     understanding: Understanding,
     brand: BrandSettings,
     options: GenerationOptions,
-) -> str:
+    history: Sequence[tuple[str, str]] = (),
+) -> Draft:
+    """history: the contact's recent (their message, our reply) pairs, oldest first."""
     draft = tidy(generator.generate(reply_prompt(text, understanding, brand), options))
     if brand.signoff and draft and brand.signoff not in draft:
         draft = f"{draft} {brand.signoff}"
-    return draft
+    return Draft(text=draft, needs_review=not draft)
 
 
 def answer_owner(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -68,10 +68,12 @@ class Brain:
         assert self.understander is not None, "Brain.load() first"
         return await self._run(self.understander.understand, text)
 
-    async def draft_reply(self, text: str, understanding: Understanding) -> str:
+    async def draft_reply(
+        self, text: str, understanding: Understanding, history: Sequence[tuple[str, str]] = ()
+    ) -> draft.Draft:
         assert self.generator is not None, "Brain.load() first"
         return await self._run(
-            draft.draft_reply, self.generator, text, understanding, self.settings.brand, self.options
+            draft.draft_reply, self.generator, text, understanding, self.settings.brand, self.options, history
         )
 
     async def answer_owner(self, text: str) -> str:

@@ -68,3 +68,10 @@ class Connector(ABC):
     @abstractmethod
     async def publish(self, post: OutgoingPost) -> str:
         """Publish a post on the account's channel; returns the platform's id of the post."""
+
+    async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
+        """Engagement counts of a published post (e.g. {"views": 120, "reactions": 7}).
+
+        None where the platform does not offer them to a bot; connectors that can, override this.
+        """
+        return None

@@ -101,3 +101,14 @@ class Post(SQLModel, table=True):
     published_at: datetime | None = None
     platform_post_id: str | None = None
     error: str | None = None
+
+
+class LabelCorrection(SQLModel, table=True):
+    """The owner's correction of a classifier's label on a message, kept to retrain the heads."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    text: str
+    task: str = Field(index=True)  # "intent", "sentiment", ...
+    label: str
+    created_at: datetime = Field(default_factory=utcnow)

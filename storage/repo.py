@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from storage.models import (
     Contact,
+    LabelCorrection,
     Message,
     MessageStatus,
     Post,
@@ -222,3 +223,20 @@ def list_posts(
     query = query.order_by(col(Post.id)).limit(limit)
     with Session(engine) as session:
         return session.exec(query).all()
+
+
+def add_correction(engine: Engine, *, text: str, task: str, label: str, message_id: int | None = None) -> LabelCorrection:
+    with Session(engine) as session:
+        correction = LabelCorrection(message_id=message_id, text=text, task=task, label=label)
+        session.add(correction)
+        session.commit()
+        session.refresh(correction)
+        return correction
+
+
+def list_corrections(engine: Engine, task: str) -> Sequence[LabelCorrection]:
+    """The owner's corrections for one task, oldest first; the newest wins when a text repeats."""
+    with Session(engine) as session:
+        return session.exec(
+            select(LabelCorrection).where(LabelCorrection.task == task).order_by(col(LabelCorrection.id))
+        ).all()

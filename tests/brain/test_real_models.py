@@ -30,9 +30,9 @@ async def test_both_models_load_offline_and_draft_a_reply(settings) -> None:
 
         understanding = await brain.understand("What time do you open on Saturday?")
         reply = await brain.draft_reply("What time do you open on Saturday?", understanding)
-        assert isinstance(reply, str) and len(reply.split()) >= 3
+        assert isinstance(reply.text, str) and len(reply.text.split()) >= 3
         other = await brain.draft_reply("Your cakes are the best in town, thank you!", await brain.understand("Your cakes are the best in town, thank you!"))
-        assert other != reply
+        assert other.text != reply.text
     finally:
         brain.close()
 

@@ -67,3 +67,10 @@ def test_posts_round_trip(engine) -> None:
 
 def test_sqlite_file_is_created_under_the_data_dir(settings, engine) -> None:
     assert (settings.data_dir / "bot.db").is_file()
+
+
+def test_corrections_round_trip(engine) -> None:
+    repo.add_correction(engine, text="where is my parcel", task="intent", label="support_request")
+    repo.add_correction(engine, text="meh", task="sentiment", label="negative")
+    intents = repo.list_corrections(engine, "intent")
+    assert [(c.text, c.label) for c in intents] == [("where is my parcel", "support_request")]
