@@ -8,9 +8,10 @@ from types import TracebackType
 
 from sqlalchemy.engine import Engine
 
-from bot.commands import InboxCommands, OwnerCommands
+from bot.commands import OwnerCommands
 from bot.config import Settings
-from bot.pipeline import FollowerPipeline
+from bot.pipeline import FollowerPipeline, ReplySender
+from bot.queue_commands import QueueCommands
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
 from storage.db import make_engine
@@ -36,9 +37,10 @@ class App:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(self.settings.database_url)
         await self.brain.load()
-        self.pipeline = FollowerPipeline(self.settings, self.engine, self.brain, self.notify_owner)
+        sender = ReplySender(self.engine, self.connectors)
+        self.pipeline = FollowerPipeline(self.settings, self.engine, self.brain, sender, self.notify_owner)
         # Every owner command set, listed explicitly.
-        self.commands = OwnerCommands(self.brain, [InboxCommands(self.engine)])
+        self.commands = OwnerCommands(self.brain, [QueueCommands(self.engine, sender)])
         return self
 
     async def __aexit__(
@@ -68,7 +70,7 @@ class App:
             if self.is_owner(incoming):
                 await self.commands.handle(incoming, connector)
             else:
-                await self.pipeline.handle(incoming, connector)
+                await self.pipeline.handle(incoming)
         except Exception:
             log.exception("handling message %s/%s failed", incoming.platform, incoming.message_id)
             try:
@@ -95,6 +97,10 @@ class App:
         """Start every connector and return when any of them closes (Ctrl-D, /quit, stop())."""
         for connector in self.connectors.values():
             await connector.start(self.on_message)
+        assert self.pipeline is not None
+        resumed = await self.pipeline.resume()
+        if resumed:
+            log.info("finished %d messages left half-way by the last run", resumed)
         log.info("bot running on %s", ", ".join(self.connectors))
         waits = [asyncio.create_task(c.wait_closed()) for c in self.connectors.values()]
         try:

@@ -7,12 +7,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
-
+from bot.errors import BotError
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
-from storage import repo
-from storage.models import MessageStatus, ReplyStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +40,6 @@ class CommandSet(Protocol):
     def commands(self) -> Sequence[Command]: ...
 
 
-class InboxCommands:
-    """What is waiting for the owner."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def commands(self) -> Sequence[Command]:
-        return [Command("inbox", "/inbox", "replies waiting for approval, and escalations", self.inbox)]
-
-    async def inbox(self, ctx: CommandContext) -> str:
-        lines: list[str] = []
-        for reply in repo.list_replies(self.engine, status=ReplyStatus.pending):
-            message = repo.get_message(self.engine, reply.message_id)
-            them = message.text if message else "?"
-            lines.append(f"reply #{reply.id}: them: {them!r} draft: {reply.text!r}")
-        for message in repo.list_messages(self.engine, status=MessageStatus.escalated):
-            lines.append(f"escalated #{message.id}: {message.text!r}")
-        return "\n".join(lines) or "nothing is waiting for you"
-
-
 class OwnerCommands:
     """Routes the owner's lines: `/name args` to the matching command, anything else to the assistant."""
 
@@ -90,7 +67,10 @@ class OwnerCommands:
             if name == "help":
                 answer = self.help()
             elif name in self._commands:
-                answer = await self._commands[name].handler(CommandContext(incoming, connector, rest.strip()))
+                try:
+                    answer = await self._commands[name].handler(CommandContext(incoming, connector, rest.strip()))
+                except BotError as exc:
+                    answer = f"could not do that: {exc}"
             else:
                 answer = f"unknown command /{name}; /help lists them"
         else:

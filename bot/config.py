@@ -61,16 +61,23 @@ class OpenAISettings(Section):
 
 
 class PolicySettings(Section):
-    auto_reply_intents: list[str] = Field(default_factory=lambda: ["greeting", "praise"])
+    auto_reply_platforms: list[str] = Field(default_factory=lambda: ["console", "telegram", "slack"])
+    auto_reply_intents: list[str] = Field(default_factory=lambda: ["greeting", "praise", "question"])
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     escalate_intents: list[str] = Field(default_factory=lambda: ["complaint"])
     escalate_negative_confidence: float = Field(default=0.7, ge=0.0, le=1.0)
+    risk_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
+    risk_keywords: list[str] = Field(default_factory=list)
     ignore_intents: list[str] = Field(default_factory=lambda: ["spam"])
+    ignore_min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    opt_out_intents: list[str] = Field(default_factory=lambda: ["unsubscribe"])
+    history_size: int = Field(default=3, ge=0, le=50)
+    max_auto_replies_per_contact_per_hour: int = Field(default=5, ge=0)
+    max_auto_replies_per_platform_per_minute: int = Field(default=20, ge=0)
 
 
 class ConsoleSettings(Section):
     owner_id: str = "owner"
-    auto_reply: bool = True
 
 
 class Settings(Section):

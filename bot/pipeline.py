@@ -1,39 +1,98 @@
-"""The follower path: store, understand, decide, then reply, queue, escalate or ignore."""
+"""The follower path: store, understand, decide, then reply, queue, escalate or ignore; resumable."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
-from brain.policy import Action, decide
+from bot.errors import BotError
+from brain.policy import Action, Situation, decide
 from brain.service import Brain
+from brain.understand import Understanding
 from connectors.base import Connector, IncomingMessage
 from storage import repo
-from storage.models import Message, MessageStatus, ReplyStatus, utcnow
+from storage.models import Contact, Message, MessageStatus, Reply, ReplyStatus, utcnow
 
 log = logging.getLogger(__name__)
 
 NotifyOwner = Callable[[str, str], Awaitable[None]]
 
+INTERRUPTED_SEND = "sending was interrupted by a restart; it may have reached them: check before approving"
+
+
+def addressed_to(message: Message, contact: Contact) -> IncomingMessage:
+    """Rebuild what a connector needs to answer a stored message."""
+    return IncomingMessage(
+        platform=message.platform,
+        message_id=message.platform_message_id,
+        chat_id=message.chat_id,
+        user_id=contact.platform_user_id,
+        user_name=contact.display_name,
+        text=message.text,
+    )
+
+
+class ReplySender:
+    """Sends a stored reply at most once: claim the row, call the platform, finish the row."""
+
+    def __init__(self, engine: Engine, connectors: Mapping[str, Connector]) -> None:
+        self.engine = engine
+        self.connectors = connectors
+
+    async def send(self, reply_id: int, *, from_status: ReplyStatus, approved_by: str | None = None) -> Reply:
+        reply = repo.get_reply(self.engine, reply_id)
+        if reply is None:
+            raise BotError(f"there is no reply #{reply_id}")
+        message = repo.get_message(self.engine, reply.message_id)
+        contact = repo.get_contact(self.engine, message.contact_id) if message else None
+        if message is None or contact is None:
+            raise BotError(f"reply #{reply_id} belongs to a message that was deleted")
+        connector = self.connectors.get(message.platform)
+        if connector is None:
+            raise BotError(f"{message.platform} is not connected; reply #{reply_id} stays pending")
+        if not repo.claim_reply(self.engine, reply_id, from_status):
+            now = repo.get_reply(self.engine, reply_id)
+            raise BotError(f"reply #{reply_id} is {now.status if now else 'gone'}, not {from_status}")
+        try:
+            platform_id = await connector.send_reply(addressed_to(message, contact), reply.text)
+        except Exception as exc:
+            # The platform refused or was unreachable: back to the owner's queue, with the reason.
+            log.warning("reply %d to message %d not sent: %s", reply_id, message.id, exc)
+            repo.update_reply(self.engine, reply_id, status=ReplyStatus.pending, error=str(exc)[:500])
+            repo.update_message(self.engine, reply.message_id, status=MessageStatus.pending)
+            raise BotError(f"reply #{reply_id} was not sent: {exc}") from exc
+        now = utcnow()
+        fields: dict[str, object] = {"status": ReplyStatus.sent, "sent_at": now, "platform_reply_id": platform_id}
+        if approved_by is not None:
+            fields.update(approved_by=approved_by, approved_at=now)
+        reply = repo.update_reply(self.engine, reply_id, **fields)
+        repo.update_message(self.engine, reply.message_id, status=MessageStatus.replied)
+        log.info("reply %d sent for message %d%s", reply_id, reply.message_id, f" (approved by {approved_by})" if approved_by else "")
+        return reply
+
 
 class FollowerPipeline:
-    def __init__(self, settings: Settings, engine: Engine, brain: Brain, notify_owner: NotifyOwner) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        brain: Brain,
+        sender: ReplySender,
+        notify_owner: NotifyOwner,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.brain = brain
+        self.sender = sender
         self.notify_owner = notify_owner
 
-    def _auto_reply_enabled(self, platform: str) -> bool:
-        section = getattr(self.settings, platform, None)
-        return bool(getattr(section, "auto_reply", False))
-
-    async def handle(self, incoming: IncomingMessage, connector: Connector) -> Message:
-        contact = repo.get_or_create_contact(
-            self.engine, incoming.platform, incoming.user_id, incoming.user_name
-        )
+    async def handle(self, incoming: IncomingMessage) -> Message:
+        """Store the message first (a redelivery is recognised by its platform id), then process it."""
+        contact = repo.get_or_create_contact(self.engine, incoming.platform, incoming.user_id, incoming.user_name)
         assert contact.id is not None
         message, created = repo.add_message(
             self.engine,
@@ -44,62 +103,133 @@ class FollowerPipeline:
             chat_id=incoming.chat_id,
             received_at=incoming.received_at,
         )
-        if not created:
-            log.info("message %s/%s redelivered; already handled", incoming.platform, incoming.message_id)
-            return message
-        log.info("message %d received from %s/%s (%d chars)", message.id, incoming.platform, contact.id, len(incoming.text))
-        try:
-            return await self._process(message, incoming, connector)
-        except Exception as exc:
-            log.exception("message %d failed", message.id)
-            assert message.id is not None
-            return repo.update_message(self.engine, message.id, status=MessageStatus.failed, error=str(exc)[:500])
-
-    async def _process(self, message: Message, incoming: IncomingMessage, connector: Connector) -> Message:
         assert message.id is not None
-        u = await self.brain.understand(message.text)
-        message = repo.update_message(
-            self.engine,
-            message.id,
-            status=MessageStatus.understood,
-            intent=u.intent,
-            intent_confidence=u.intent_confidence,
-            sentiment=u.sentiment,
-            sentiment_confidence=u.sentiment_confidence,
+        if not created:
+            log.info("message %d redelivered by %s; already %s", message.id, incoming.platform, message.status)
+            if message.status in (MessageStatus.received, MessageStatus.understood):
+                return await self.process(message.id)
+            return message
+        log.info("message %d received on %s from contact %d (%d chars)", message.id, incoming.platform, contact.id, len(incoming.text))
+        return await self.process(message.id)
+
+    async def resume(self) -> int:
+        """Finish every message a crash left half-way; returns how many there were."""
+        unfinished = repo.unfinished_messages(self.engine)
+        for message in unfinished:
+            assert message.id is not None
+            log.info("resuming message %d from %s", message.id, message.status)
+            await self.process(message.id)
+        return len(unfinished)
+
+    async def process(self, message_id: int) -> Message:
+        try:
+            return await self._process(message_id)
+        except Exception as exc:
+            log.exception("message %d failed", message_id)
+            message = repo.update_message(self.engine, message_id, status=MessageStatus.failed, error=str(exc)[:500])
+            await self.notify_owner(
+                message.platform, f"message #{message_id} could not be handled ({type(exc).__name__}); see the log"
+            )
+            return message
+
+    async def _process(self, message_id: int) -> Message:
+        message = repo.get_message(self.engine, message_id)
+        assert message is not None and message.id is not None
+        contact = repo.get_contact(self.engine, message.contact_id)
+        assert contact is not None and contact.id is not None
+
+        if message.status == MessageStatus.received:
+            u = await self.brain.understand(message.text)
+            message = repo.update_message(
+                self.engine,
+                message.id,
+                status=MessageStatus.understood,
+                intent=u.intent,
+                intent_confidence=u.intent_confidence,
+                sentiment=u.sentiment,
+                sentiment_confidence=u.sentiment_confidence,
+            )
+        u = Understanding(
+            intent=message.intent or "other",
+            intent_confidence=message.intent_confidence or 0.0,
+            sentiment=message.sentiment or "neutral",
+            sentiment_confidence=message.sentiment_confidence or 0.0,
         )
-        decision = decide(u, self.settings.policy, auto_reply_enabled=self._auto_reply_enabled(incoming.platform))
+
+        # A reply already exists: an earlier run got this far before it stopped.
+        existing = repo.list_replies(self.engine, message_id=message.id)
+        if existing:
+            return await self._finish_interrupted(message, existing[-1], contact)
+
+        risk = await self.brain.assess_risk(message.text)
+        situation = Situation(
+            platform=message.platform,
+            contact_opted_out=contact.opted_out,
+            over_rate_limit=self._over_rate_limit(message.platform, contact.id),
+        )
+        decision = decide(u, risk, self.settings.policy, situation)
         log.info("message %d: %s, %s -> %s (%s)", message.id, u.intent, u.sentiment, decision.action, decision.reason)
-        who = incoming.user_name or incoming.user_id
+        who = contact.display_name or contact.platform_user_id
         summary = f"{u.intent} {u.intent_confidence:.2f}, {u.sentiment} {u.sentiment_confidence:.2f}"
 
+        if decision.action is Action.opt_out:
+            repo.set_opted_out(self.engine, contact.id)
+            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored, error=decision.reason)
         if decision.action is Action.ignore_spam:
-            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored)
+            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored, error=decision.reason)
         if decision.action is Action.escalate:
-            message = repo.update_message(self.engine, message.id, status=MessageStatus.escalated)
-            await self.notify_owner(incoming.platform, f"escalated #{message.id} from {who} ({summary}): {message.text}")
+            message = repo.update_message(self.engine, message.id, status=MessageStatus.escalated, error=decision.reason)
+            await self.notify_owner(
+                message.platform, f"escalated #{message.id} from {who}: {decision.reason} ({summary}): {message.text}"
+            )
             return message
 
-        drafted = await self.brain.draft_reply(message.text, u)
-        text = drafted.text
-        if decision.action is Action.auto_reply and not drafted.needs_review:
-            reply = repo.add_reply(self.engine, message_id=message.id, text=text, status=ReplyStatus.pending)
-            assert reply.id is not None
-            platform_id = await connector.send_reply(incoming, text)
-            repo.update_reply(
-                self.engine, reply.id, status=ReplyStatus.sent, sent_at=utcnow(), platform_reply_id=platform_id
-            )
-            return repo.update_message(self.engine, message.id, status=MessageStatus.replied)
-
+        history = repo.contact_history(self.engine, contact.id, self.settings.policy.history_size)
+        drafted = await self.brain.draft_reply(message.text, u, history)
+        automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(drafted.text)
         reply = repo.add_reply(
             self.engine,
             message_id=message.id,
-            text=text,
+            text=drafted.text,
             status=ReplyStatus.pending,
             check_failures="; ".join(drafted.check_failures) or None,
         )
+        assert reply.id is not None
+        if automatic:
+            repo.update_reply(self.engine, reply.id, automatic=True)
+            try:
+                await self.sender.send(reply.id, from_status=ReplyStatus.pending)
+            except BotError as exc:
+                await self.notify_owner(message.platform, f"reply #{reply.id} to {who} waits for you: {exc}")
+            return repo.get_message(self.engine, message.id) or message
+
+        reason = decision.reason if decision.action is not Action.auto_reply else "the draft needs a look"
         message = repo.update_message(self.engine, message.id, status=MessageStatus.pending)
         await self.notify_owner(
-            incoming.platform,
-            f"reply #{reply.id} to {who} waits for approval ({summary}).\n  them: {message.text}\n  draft: {text}",
+            message.platform,
+            f"reply #{reply.id} to {who} waits for approval: {reason} ({summary}).\n"
+            f"  them: {message.text}\n  draft: {drafted.text}\n  /approve {reply.id} | /edit {reply.id} TEXT | /reject {reply.id}",
         )
         return message
+
+    async def _finish_interrupted(self, message: Message, reply: Reply, contact: Contact) -> Message:
+        assert message.id is not None and reply.id is not None
+        if reply.status == ReplyStatus.sent:
+            return repo.update_message(self.engine, message.id, status=MessageStatus.replied)
+        if reply.status == ReplyStatus.sending:
+            # We cannot know whether the platform got it; sending again could double it, so the owner decides.
+            repo.update_reply(self.engine, reply.id, status=ReplyStatus.pending, error=INTERRUPTED_SEND)
+            await self.notify_owner(message.platform, f"reply #{reply.id}: {INTERRUPTED_SEND}")
+        if reply.status == ReplyStatus.rejected:
+            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored)
+        return repo.update_message(self.engine, message.id, status=MessageStatus.pending)
+
+    def _over_rate_limit(self, platform: str, contact_id: int) -> bool:
+        policy = self.settings.policy
+        now = utcnow()
+        per_contact = repo.count_automatic_replies(self.engine, since=now - timedelta(hours=1), contact_id=contact_id)
+        per_platform = repo.count_automatic_replies(self.engine, since=now - timedelta(minutes=1), platform=platform)
+        return (
+            per_contact >= policy.max_auto_replies_per_contact_per_hour
+            or per_platform >= policy.max_auto_replies_per_platform_per_minute
+        )

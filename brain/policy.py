@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.config import PolicySettings
+from brain.risk import Risk
 from brain.understand import Understanding
 
 
@@ -14,6 +15,16 @@ class Action(StrEnum):
     queue_for_approval = "queue_for_approval"
     escalate = "escalate"
     ignore_spam = "ignore_spam"
+    opt_out = "opt_out"
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the policy knows beyond the message itself."""
+
+    platform: str
+    contact_opted_out: bool = False
+    over_rate_limit: bool = False
 
 
 @dataclass(frozen=True)
@@ -22,18 +33,26 @@ class Decision:
     reason: str
 
 
-def decide(understanding: Understanding, policy: PolicySettings, *, auto_reply_enabled: bool) -> Decision:
-    u = understanding
-    if u.intent in policy.ignore_intents and u.intent_confidence >= policy.min_confidence:
-        return Decision(Action.ignore_spam, f"{u.intent} ({u.intent_confidence:.2f})")
+def decide(u: Understanding, risk: Risk, policy: PolicySettings, situation: Situation) -> Decision:
+    """First matching rule wins; the order puts safety before convenience."""
+    if u.intent in policy.opt_out_intents and u.intent_confidence >= policy.min_confidence:
+        return Decision(Action.opt_out, f"asked to stop ({u.intent} {u.intent_confidence:.2f})")
+    if u.intent in policy.ignore_intents and u.intent_confidence >= policy.ignore_min_confidence:
+        return Decision(Action.ignore_spam, f"{u.intent} {u.intent_confidence:.2f}")
+    if risk.topic:
+        return Decision(Action.escalate, f"mentions {risk.topic} ({risk.similarity:.2f})")
     if u.intent in policy.escalate_intents:
-        return Decision(Action.escalate, f"intent {u.intent}")
+        return Decision(Action.escalate, f"{u.intent} {u.intent_confidence:.2f}")
     if u.sentiment == "negative" and u.sentiment_confidence >= policy.escalate_negative_confidence:
-        return Decision(Action.escalate, f"negative sentiment ({u.sentiment_confidence:.2f})")
-    if (
-        auto_reply_enabled
-        and u.intent in policy.auto_reply_intents
-        and u.intent_confidence >= policy.min_confidence
-    ):
-        return Decision(Action.auto_reply, f"{u.intent} ({u.intent_confidence:.2f})")
-    return Decision(Action.queue_for_approval, f"{u.intent} ({u.intent_confidence:.2f}) needs the owner")
+        return Decision(Action.escalate, f"negative sentiment {u.sentiment_confidence:.2f}")
+    if situation.platform not in policy.auto_reply_platforms:
+        return Decision(Action.queue_for_approval, f"auto-reply is off on {situation.platform}")
+    if situation.contact_opted_out:
+        return Decision(Action.queue_for_approval, "the contact opted out of automatic messages")
+    if u.intent not in policy.auto_reply_intents:
+        return Decision(Action.queue_for_approval, f"{u.intent} is not auto-answered")
+    if u.intent_confidence < policy.min_confidence:
+        return Decision(Action.queue_for_approval, f"unsure: {u.intent} {u.intent_confidence:.2f}")
+    if situation.over_rate_limit:
+        return Decision(Action.queue_for_approval, "automatic reply rate limit reached")
+    return Decision(Action.auto_reply, f"{u.intent} {u.intent_confidence:.2f}")

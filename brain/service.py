@@ -20,6 +20,7 @@ from brain.generator import (
     TextGenerator,
     get_local_generator,
 )
+from brain.risk import Risk, RiskDetector
 from brain.understand import Understander, Understanding
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,13 @@ class Brain:
     """Owns the models. Two torch workloads at once on a small CPU slow each other badly,
     so all model work goes through a single worker thread, in order."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, generator: TextGenerator | None = None) -> None:
+        """generator: use this one instead of the configured one (a stand-in in benchmarks)."""
         self.settings = settings
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brain")
         self.understander: Understander | None = None
-        self.generator: TextGenerator | None = None
+        self.risk: RiskDetector | None = None
+        self.generator: TextGenerator | None = generator
         g = settings.generator
         self.options = GenerationOptions(
             max_new_tokens=g.max_new_tokens,
@@ -58,8 +61,12 @@ class Brain:
     def _load(self) -> None:
         threads = self.settings.models.threads or os.cpu_count() or 1
         torch.set_num_threads(threads)
-        self.understander = Understander(get_encoder(self.settings.models.encoder))
-        self.generator = build_generator(self.settings)
+        encoder = get_encoder(self.settings.models.encoder)
+        self.understander = Understander(encoder)
+        policy = self.settings.policy
+        self.risk = RiskDetector(encoder, policy.risk_similarity, policy.risk_keywords)
+        if self.generator is None:
+            self.generator = build_generator(self.settings)
 
     async def load(self) -> None:
         await self._run(self._load)
@@ -67,6 +74,13 @@ class Brain:
     async def understand(self, text: str) -> Understanding:
         assert self.understander is not None, "Brain.load() first"
         return await self._run(self.understander.understand, text)
+
+    async def assess_risk(self, text: str) -> Risk:
+        assert self.risk is not None, "Brain.load() first"
+        risk = self.risk
+        encoder = self.understander.encoder if self.understander else None
+        assert encoder is not None
+        return await self._run(lambda: risk.assess(encoder.encode([text])[0], text))
 
     async def draft_reply(
         self, text: str, understanding: Understanding, history: Sequence[tuple[str, str]] = ()

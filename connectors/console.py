@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import sys
+import time
 from typing import TextIO
 
 from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
@@ -33,12 +34,15 @@ class ConsoleConnector(Connector):
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
         prompt: bool | None = None,
+        session: str | None = None,
     ) -> None:
         self.owner_id = owner_id
         self._in = stdin if stdin is not None else sys.stdin
         self._out = stdout if stdout is not None else sys.stdout
         self._prompt = self._in.isatty() if prompt is None else prompt
         self._ids = itertools.count(1)
+        # Ids must not repeat across runs, or a new line would look like a redelivered old one.
+        self._session = session or format(time.time_ns(), "x")
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
 
@@ -78,7 +82,7 @@ class ConsoleConnector(Connector):
             self._closed.set()
 
     def _parse(self, text: str) -> IncomingMessage | None:
-        message_id = f"console-{next(self._ids)}"
+        message_id = f"console-{self._session}-{next(self._ids)}"
         if text.startswith(FOLLOWER_PREFIX + " ") or text.strip() == FOLLOWER_PREFIX:
             parts = text.split(maxsplit=2)
             if len(parts) < 3:

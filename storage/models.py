@@ -23,8 +23,14 @@ class MessageStatus(StrEnum):
     failed = "failed"
 
 
+FINAL_MESSAGE_STATES = frozenset(
+    {MessageStatus.replied, MessageStatus.pending, MessageStatus.escalated, MessageStatus.ignored, MessageStatus.failed}
+)
+
+
 class ReplyStatus(StrEnum):
     pending = "pending"
+    sending = "sending"  # claimed for sending; a crash here must not lead to a second send
     sent = "sent"
     rejected = "rejected"
     failed = "failed"
@@ -49,7 +55,7 @@ class Contact(SQLModel, table=True):
     platform: str = Field(index=True)
     platform_user_id: str
     display_name: str = ""
-    opted_out: bool = False
+    opted_out: bool = False  # asked us to stop: no more automatic messages
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -83,6 +89,7 @@ class Reply(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     platform_reply_id: str | None = None
+    automatic: bool = False  # sent by the policy without the owner
     approved_by: str | None = None
     approved_at: datetime | None = None
     check_failures: str | None = None

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy import func, update
+from sqlmodel import Session, col, delete, select
 
 from storage.models import (
     Contact,
@@ -239,4 +240,105 @@ def list_corrections(engine: Engine, task: str) -> Sequence[LabelCorrection]:
     with Session(engine) as session:
         return session.exec(
             select(LabelCorrection).where(LabelCorrection.task == task).order_by(col(LabelCorrection.id))
+        ).all()
+
+
+def get_contact(engine: Engine, contact_id: int) -> Contact | None:
+    with Session(engine) as session:
+        return session.get(Contact, contact_id)
+
+
+def find_contact(engine: Engine, platform: str, platform_user_id: str) -> Contact | None:
+    with Session(engine) as session:
+        return session.exec(
+            select(Contact).where(Contact.platform == platform, Contact.platform_user_id == platform_user_id)
+        ).first()
+
+
+def set_opted_out(engine: Engine, contact_id: int, opted_out: bool = True) -> None:
+    with Session(engine) as session:
+        session.execute(update(Contact).where(col(Contact.id) == contact_id).values(opted_out=opted_out))
+        session.commit()
+
+
+def get_reply(engine: Engine, reply_id: int) -> Reply | None:
+    with Session(engine) as session:
+        return session.get(Reply, reply_id)
+
+
+def claim_reply(engine: Engine, reply_id: int, from_status: ReplyStatus) -> bool:
+    """Move a reply to `sending` only if it is still in from_status: one sender wins, once."""
+    with Session(engine) as session:
+        result = session.execute(
+            update(Reply)
+            .where(col(Reply.id) == reply_id, col(Reply.status) == from_status)
+            .values(status=ReplyStatus.sending)
+        )
+        session.commit()
+        return bool(result.rowcount)
+
+
+def contact_history(engine: Engine, contact_id: int, limit: int) -> list[tuple[str, str]]:
+    """The contact's last `limit` exchanges as (their message, our sent reply), oldest first."""
+    query = (
+        select(Message.text, Reply.text)
+        .join(Reply, col(Reply.message_id) == col(Message.id))
+        .where(Message.contact_id == contact_id, Reply.status == ReplyStatus.sent)
+        .order_by(col(Reply.id).desc())
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        rows = session.exec(query).all()
+    return [(theirs, ours) for theirs, ours in reversed(rows)]
+
+
+def count_automatic_replies(
+    engine: Engine, *, since: datetime, platform: str | None = None, contact_id: int | None = None
+) -> int:
+    """Automatic replies sent (or being sent) since a time, for one platform or one contact."""
+    query = (
+        select(func.count())
+        .select_from(Reply)
+        .join(Message, col(Reply.message_id) == col(Message.id))
+        .where(
+            col(Reply.automatic).is_(True),
+            col(Reply.status).in_([ReplyStatus.sent, ReplyStatus.sending]),
+            col(Reply.created_at) >= since,
+        )
+    )
+    if platform is not None:
+        query = query.where(Message.platform == platform)
+    if contact_id is not None:
+        query = query.where(Message.contact_id == contact_id)
+    with Session(engine) as session:
+        return int(session.exec(query).one())
+
+
+def delete_contact(engine: Engine, platform: str, platform_user_id: str) -> dict[str, int]:
+    """Right to erasure: the contact, their messages, our replies and label corrections on them."""
+    counts = {"contacts": 0, "messages": 0, "replies": 0, "corrections": 0}
+    with Session(engine) as session:
+        contact = session.exec(
+            select(Contact).where(Contact.platform == platform, Contact.platform_user_id == platform_user_id)
+        ).first()
+        if contact is None:
+            return counts
+        message_ids = select(Message.id).where(Message.contact_id == contact.id)
+        counts["corrections"] = session.execute(
+            delete(LabelCorrection).where(col(LabelCorrection.message_id).in_(message_ids))
+        ).rowcount
+        counts["replies"] = session.execute(delete(Reply).where(col(Reply.message_id).in_(message_ids))).rowcount
+        counts["messages"] = session.execute(delete(Message).where(col(Message.contact_id) == contact.id)).rowcount
+        counts["contacts"] = session.execute(delete(Contact).where(col(Contact.id) == contact.id)).rowcount
+        session.commit()
+    return counts
+
+
+def unfinished_messages(engine: Engine) -> Sequence[Message]:
+    """Messages a crash left half-way (received or understood), oldest first."""
+    with Session(engine) as session:
+        return session.exec(
+            select(Message)
+            .where(col(Message.status).in_([MessageStatus.received, MessageStatus.understood]))
+            .order_by(col(Message.id))
         ).all()

@@ -1,0 +1,124 @@
+"""The owner's approval queue: list, approve, edit, reject, reply to escalations, correct labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Engine
+
+from bot.commands import Command, CommandContext
+from bot.errors import BotError
+from bot.pipeline import ReplySender
+from storage import repo
+from storage.models import MessageStatus, ReplyStatus, utcnow
+
+LABEL_TASKS = ("intent", "sentiment", "offensive")
+
+
+def _id(text: str, what: str) -> int:
+    token = text.split(maxsplit=1)[0] if text.strip() else ""
+    try:
+        return int(token.lstrip("#"))
+    except ValueError:
+        raise BotError(f"which {what}? give its number, e.g. 3") from None
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class QueueCommands:
+    def __init__(self, engine: Engine, sender: ReplySender) -> None:
+        self.engine = engine
+        self.sender = sender
+
+    def commands(self) -> Sequence[Command]:
+        return [
+            Command("inbox", "/inbox", "everything waiting for you: drafts and escalations", self.inbox),
+            Command("pending", "/pending", "drafted replies waiting for approval", self.pending),
+            Command("escalations", "/escalations", "messages handed to you, not answered by the bot", self.escalations),
+            Command("approve", "/approve ID", "send drafted reply ID as it is", self.approve),
+            Command("edit", "/edit ID TEXT", "send TEXT instead of the draft of reply ID", self.edit),
+            Command("reject", "/reject ID", "drop drafted reply ID; nothing is sent", self.reject),
+            Command("reply", "/reply MESSAGE_ID TEXT", "answer any message yourself (e.g. an escalation)", self.reply),
+            Command("label", "/label MESSAGE_ID TASK LABEL", "correct a label (intent, sentiment) for retraining", self.label),
+        ]
+
+    async def inbox(self, ctx: CommandContext) -> str:
+        return f"{await self.pending(ctx)}\n{await self.escalations(ctx)}"
+
+    async def pending(self, ctx: CommandContext) -> str:
+        lines = []
+        for reply in repo.list_replies(self.engine, status=ReplyStatus.pending):
+            message = repo.get_message(self.engine, reply.message_id)
+            if message is None:
+                continue
+            note = f" [{reply.error or reply.check_failures}]" if (reply.error or reply.check_failures) else ""
+            lines.append(
+                f"#{reply.id} ({message.platform}, {message.intent}, {message.sentiment}) them: {_short(message.text)}\n"
+                f"    draft: {_short(reply.text)}{note}"
+            )
+        return "pending replies:\n" + "\n".join(lines) if lines else "no replies waiting for approval"
+
+    async def escalations(self, ctx: CommandContext) -> str:
+        messages = repo.list_messages(self.engine, status=MessageStatus.escalated)
+        lines = [f"message {m.id} ({m.platform}, {m.error or m.intent}): {_short(m.text)}" for m in messages]
+        return "escalations (answer with /reply MESSAGE_ID TEXT):\n" + "\n".join(lines) if lines else "no escalations"
+
+    async def approve(self, ctx: CommandContext) -> str:
+        reply_id = _id(ctx.args, "reply")
+        await self.sender.send(reply_id, from_status=ReplyStatus.pending, approved_by=self._who(ctx))
+        return f"reply #{reply_id} sent"
+
+    async def edit(self, ctx: CommandContext) -> str:
+        reply_id = _id(ctx.args, "reply")
+        parts = ctx.args.split(maxsplit=1)
+        if len(parts) < 2 or not parts[1].strip():
+            raise BotError("usage: /edit ID TEXT")
+        reply = repo.get_reply(self.engine, reply_id)
+        if reply is None or reply.status != ReplyStatus.pending:
+            raise BotError(f"reply #{reply_id} is not waiting for approval")
+        repo.update_reply(self.engine, reply_id, text=parts[1].strip())
+        await self.sender.send(reply_id, from_status=ReplyStatus.pending, approved_by=self._who(ctx))
+        return f"reply #{reply_id} edited and sent"
+
+    async def reject(self, ctx: CommandContext) -> str:
+        reply_id = _id(ctx.args, "reply")
+        reply = repo.get_reply(self.engine, reply_id)
+        if reply is None or reply.status != ReplyStatus.pending:
+            raise BotError(f"reply #{reply_id} is not waiting for approval")
+        repo.update_reply(self.engine, reply_id, status=ReplyStatus.rejected, approved_by=self._who(ctx), approved_at=utcnow())
+        repo.update_message(self.engine, reply.message_id, status=MessageStatus.ignored)
+        return f"reply #{reply_id} rejected; nothing was sent"
+
+    async def reply(self, ctx: CommandContext) -> str:
+        message_id = _id(ctx.args, "message")
+        parts = ctx.args.split(maxsplit=1)
+        if len(parts) < 2 or not parts[1].strip():
+            raise BotError("usage: /reply MESSAGE_ID TEXT")
+        if repo.get_message(self.engine, message_id) is None:
+            raise BotError(f"there is no message {message_id}")
+        reply = repo.add_reply(self.engine, message_id=message_id, text=parts[1].strip())
+        assert reply.id is not None
+        await self.sender.send(reply.id, from_status=ReplyStatus.pending, approved_by=self._who(ctx))
+        return f"sent your reply to message {message_id}"
+
+    async def label(self, ctx: CommandContext) -> str:
+        parts = ctx.args.split()
+        if len(parts) != 3 or parts[1] not in LABEL_TASKS:
+            raise BotError(f"usage: /label MESSAGE_ID TASK LABEL, TASK one of {', '.join(LABEL_TASKS)}")
+        message_id = _id(parts[0], "message")
+        message = repo.get_message(self.engine, message_id)
+        if message is None:
+            raise BotError(f"there is no message {message_id}")
+        repo.add_correction(self.engine, text=message.text, task=parts[1], label=parts[2], message_id=message_id)
+        if parts[1] == "intent":
+            repo.update_message(self.engine, message_id, intent=parts[2], intent_confidence=1.0)
+        elif parts[1] == "sentiment":
+            repo.update_message(self.engine, message_id, sentiment=parts[2], sentiment_confidence=1.0)
+        return f"noted: message {message_id} is {parts[1]} {parts[2]} (used by `bot train --with-corrections`)"
+
+    @staticmethod
+    def _who(ctx: CommandContext) -> str:
+        return f"{ctx.incoming.platform}:{ctx.incoming.user_id}"

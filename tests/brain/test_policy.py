@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.config import PolicySettings
+from brain.policy import Action, Situation, decide
+from brain.risk import Risk
+from brain.understand import Understanding
+
+NO_RISK = Risk("", 0.1)
+POLICY = PolicySettings(auto_reply_platforms=["console", "telegram"])
+
+
+def u(intent: str, ic: float = 0.9, sentiment: str = "neutral", sc: float = 0.9) -> Understanding:
+    return Understanding(intent=intent, intent_confidence=ic, sentiment=sentiment, sentiment_confidence=sc)
+
+
+@pytest.mark.parametrize(
+    ("understanding", "risk", "situation", "action"),
+    [
+        (u("greeting"), NO_RISK, Situation("console"), Action.auto_reply),
+        (u("praise", sentiment="positive"), NO_RISK, Situation("telegram"), Action.auto_reply),
+        (u("question"), NO_RISK, Situation("console"), Action.auto_reply),
+        (u("greeting", ic=0.4), NO_RISK, Situation("console"), Action.queue_for_approval),
+        (u("purchase_intent"), NO_RISK, Situation("console"), Action.queue_for_approval),
+        (u("greeting"), NO_RISK, Situation("slack"), Action.queue_for_approval),  # auto-reply off there
+        (u("greeting"), NO_RISK, Situation("console", contact_opted_out=True), Action.queue_for_approval),
+        (u("greeting"), NO_RISK, Situation("console", over_rate_limit=True), Action.queue_for_approval),
+        (u("complaint"), NO_RISK, Situation("console"), Action.escalate),
+        (u("question", sentiment="negative", sc=0.8), NO_RISK, Situation("console"), Action.escalate),
+        (u("question"), Risk("legal", 0.8), Situation("console"), Action.escalate),
+        (u("spam"), NO_RISK, Situation("console"), Action.ignore_spam),
+        (u("spam", ic=0.3), NO_RISK, Situation("console"), Action.queue_for_approval),
+        (u("unsubscribe"), NO_RISK, Situation("console"), Action.opt_out),
+    ],
+)
+def test_each_rule(understanding, risk, situation, action) -> None:
+    assert decide(understanding, risk, POLICY, situation).action is action
+
+
+def test_every_threshold_comes_from_config() -> None:
+    strict = PolicySettings(min_confidence=0.95, escalate_negative_confidence=0.5, auto_reply_intents=["greeting"])
+    assert decide(u("greeting", ic=0.9), NO_RISK, strict, Situation("console")).action is Action.queue_for_approval
+    assert decide(u("question"), NO_RISK, strict, Situation("console")).action is Action.queue_for_approval
+    assert decide(u("greeting", sentiment="negative", sc=0.6), NO_RISK, strict, Situation("console")).action is Action.escalate
