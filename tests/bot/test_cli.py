@@ -44,3 +44,32 @@ def test_unknown_connector_is_refused() -> None:
     result = run(sys.executable, "-m", "bot", "run", "--connector", "carrier-pigeon")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_forget_erases_a_contact_and_counts_rows(config_file, settings) -> None:
+    from storage import repo
+    from storage.db import make_engine
+    from storage.models import ReplyStatus
+
+    engine = make_engine(settings.database_url)
+    ann = repo.get_or_create_contact(engine, "telegram", "99", "Ann")
+    bob = repo.get_or_create_contact(engine, "telegram", "100", "Bob")
+    for n in range(3):
+        m, _ = repo.add_message(engine, platform="telegram", platform_message_id=f"a{n}", contact_id=ann.id, text="my secret address")
+        repo.add_reply(engine, message_id=m.id, text="ok", status=ReplyStatus.sent)
+    repo.add_correction(engine, text="my secret address", task="intent", label="other", message_id=m.id)
+    repo.add_message(engine, platform="telegram", platform_message_id="b1", contact_id=bob.id, text="hi")
+    engine.dispose()
+
+    result = run(str(BOT), "forget", "telegram", "99", "--config", str(config_file))
+    assert result.returncode == 0, result.stderr
+    assert "3 messages, 3 replies, 1 label corrections, 1 contact (8 rows)" in result.stdout
+
+    engine = make_engine(settings.database_url)
+    assert repo.find_contact(engine, "telegram", "99") is None
+    assert len(repo.list_messages(engine)) == 1  # Bob's message stays
+    engine.dispose()
+    assert b"my secret address" not in (settings.data_dir / "bot.db").read_bytes()
+
+    again = run(str(BOT), "forget", "telegram", "99", "--config", str(config_file))
+    assert again.returncode == 1 and "nothing deleted" in again.stdout
