@@ -1,0 +1,34 @@
+"""Running a real App with a connector and the stand-in brain, for connector tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import cast
+
+from bot.app import App
+from bot.config import Settings, load_settings
+from brain.service import Brain
+from connectors.base import Connector
+from tests.fakes.brain import StandInBrain
+
+
+def settings_with(config_file: Path, extra_toml: str) -> Settings:
+    """The test config with more sections appended (each test's own platform settings)."""
+    config_file.write_text(config_file.read_text(encoding="utf-8") + "\n" + extra_toml, encoding="utf-8")
+    return load_settings(config_file)
+
+
+@asynccontextmanager
+async def running(settings: Settings, connector: Connector) -> AsyncIterator[App]:
+    """The App running on `connector` until the block ends; its start errors are raised here."""
+    async with App(settings, [connector], brain=cast(Brain, StandInBrain())) as app:
+        task = asyncio.create_task(app.run())
+        await asyncio.sleep(0)
+        try:
+            yield app
+        finally:
+            await connector.stop()
+            await asyncio.wait_for(task, 10)
