@@ -113,19 +113,21 @@ class TelegramConnector(Connector):
         self._on_message = on_message
         self._closed.clear()
         s = self.settings
+        requests = (HTTPXRequest(), _PollingRequest())
         builder = ApplicationBuilder().token(self.token).base_url(s.base_url)
-        if s.mode == "polling":
-            builder = builder.get_updates_request(_PollingRequest(read_timeout=5.0))
-        else:
+        builder = builder.request(requests[0]).get_updates_request(requests[1])
+        if s.mode == "webhook":
             builder = builder.updater(None)
         app = builder.build()
         app.add_handler(TypeHandler(Update, self._handle_update))
         app.add_error_handler(self._on_error)
         try:
             await app.initialize()  # getMe: checks the token
-        except InvalidToken:
-            raise ConnectorError(f"telegram rejected the bot token in ${s.token_env}; check it with @BotFather") from None
         except TelegramError as exc:
+            for request in requests:  # the library leaves them open when getMe fails
+                await request.shutdown()
+            if isinstance(exc, InvalidToken):
+                raise ConnectorError(f"telegram rejected the bot token in ${s.token_env}; check it with @BotFather") from None
             raise ConnectorError(f"telegram: cannot reach the Bot API at {s.base_url}: {exc.message}") from None
         self.application = app
         await app.start()
