@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -20,6 +19,7 @@ from bot.config import SlackSettings
 from bot.errors import ConfigError, ConnectorError
 from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
 from connectors.delivery import Delivery, Failure
+from connectors.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class SlackConnector(Connector):
         self.bot_user_id = ""
         self._on_message: MessageHandler | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self._web: web.AppRunner | None = None
+        self._web: LocalServer | None = None
         self._closed = asyncio.Event()
 
     async def start(self, on_message: MessageHandler) -> None:
@@ -82,7 +82,7 @@ class SlackConnector(Connector):
             auth = await self.client.auth_test()
         except SlackApiError as exc:
             raise ConnectorError(f"slack rejected the bot token in ${s.bot_token_env}: {exc.response.get('error')}") from None
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise ConnectorError(f"slack: cannot reach the Web API at {s.base_url}: {type(exc).__name__}") from None
         self.bot_user_id = str(auth["user_id"])
         if s.mode == "socket":
@@ -95,16 +95,15 @@ class SlackConnector(Connector):
             self._socket.client.wss_uri = opened["url"]
             await self._socket.connect_async()
         else:
-            self._web = web.AppRunner(self.app.web_app(path=s.http_path, port=s.http_port), access_log=None)
-            await self._web.setup()
-            await web.TCPSite(self._web, s.http_listen, s.http_port).start()
+            self._web = LocalServer(self.app.web_app(path=s.http_path, port=s.http_port), s.http_listen, s.http_port)
+            await self._web.start()
         log.info("slack connected as %s (%s mode)", self.bot_user_id, s.mode)
 
     @property
     def http_port(self) -> int:
         """The port HTTP mode listens on (the real one when config says 0)."""
         assert self._web is not None
-        return int(self._web.addresses[0][1])
+        return self._web.port
 
     async def _on_message_event(self, event: dict[str, Any]) -> None:
         if event.get("subtype") or event.get("bot_id"):
@@ -144,9 +143,9 @@ class SlackConnector(Connector):
         socket, self._socket = self._socket, None
         if socket is not None:
             await socket.close_async()
-        web_runner, self._web = self._web, None
-        if web_runner is not None:
-            await web_runner.cleanup()
+        server, self._web = self._web, None
+        if server is not None:
+            await server.stop()
         self._closed.set()
 
     async def wait_closed(self) -> None:

@@ -15,15 +15,25 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Message, MessageEntity, ReplyParameters, Update
-from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import TelegramSettings
 from bot.errors import ConfigError, ConnectorError
 from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
 from connectors.delivery import Delivery, Failure
+from connectors.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +116,7 @@ class TelegramConnector(Connector):
         self.delivery = Delivery(self.platform, settings, classify)
         self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._on_message: MessageHandler | None = None
-        self._web: web.AppRunner | None = None
+        self._web: LocalServer | None = None
         self._closed = asyncio.Event()
 
     async def start(self, on_message: MessageHandler) -> None:
@@ -142,16 +152,15 @@ class TelegramConnector(Connector):
         s = self.settings
         server = web.Application()
         server.router.add_post(s.webhook_path, self._webhook)
-        self._web = web.AppRunner(server, access_log=None)
-        await self._web.setup()
-        await web.TCPSite(self._web, s.webhook_listen, s.webhook_port).start()
+        self._web = LocalServer(server, s.webhook_listen, s.webhook_port)
+        await self._web.start()
         await app.bot.set_webhook(url=s.webhook_url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES)
 
     @property
     def webhook_port(self) -> int:
         """The port the webhook listens on (the real one when config says 0)."""
         assert self._web is not None
-        return int(self._web.addresses[0][1])
+        return self._web.port
 
     async def _webhook(self, request: web.Request) -> web.Response:
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), self.secret):
@@ -236,7 +245,7 @@ class TelegramConnector(Connector):
                 await app.stop()
             await app.shutdown()
         if self._web is not None:
-            await self._web.cleanup()
+            await self._web.stop()
             self._web = None
         self._closed.set()
 

@@ -13,14 +13,12 @@ import aiohttp
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import App
 from bot.config import Settings
 from bot.errors import ConnectorError
 from connectors.base import OutgoingPost
 from connectors.slack import SlackConnector
-from storage import repo
-from storage.models import Message, MessageStatus
-from tests.fakes.app import running, settings_with
+from storage.models import MessageStatus
+from tests.fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_status
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, SIGNING_SECRET, FakeSlack
 
 OWNER = "UOWNER01"
@@ -45,9 +43,7 @@ def slack_settings(config_file: Path, fake: FakeSlack, extra: str = "") -> Setti
 [slack]
 base_url = "{fake.base_url}"
 channel = "C0POSTS1"
-per_chat_per_s = 1000.0
-overall_per_s = 1000.0
-retry_backoff_s = 0.01
+{FAST_DELIVERY}
 {extra}
 """,
     )
@@ -61,18 +57,6 @@ def settings(config_file: Path, fake: FakeSlack) -> Settings:
 def dm(text: str, user: str = FOLLOWER, **extra: object) -> dict[str, object]:
     return {"type": "message", "channel": "D0DM0001", "channel_type": "im", "user": user, "text": text,
             "ts": f"{time.time():.6f}", **extra}
-
-
-async def wait_status(app: App, status: MessageStatus, timeout: float = 10.0) -> list[Message]:
-    assert app.engine is not None
-    engine = app.engine
-
-    async def poll() -> list[Message]:
-        while not (found := list(repo.list_messages(engine, status=status))):
-            await asyncio.sleep(0.02)
-        return found
-
-    return await asyncio.wait_for(poll(), timeout)
 
 
 async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSlack) -> None:
@@ -107,10 +91,9 @@ async def test_mentions_and_replies_to_our_threads_are_answered_in_thread(settin
         while len(fake.acks) < 5:
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)  # let anything wrongly accepted reach the pipeline
-        assert app.engine is not None
-        stored = list(repo.list_messages(app.engine))
+        messages = stored_messages(app)
     calls = fake.calls_to("chat.postMessage")
-    assert sorted(m.text for m in stored) == ["hi, are you open?", "hi, love it"]
+    assert sorted(m.text for m in messages) == ["hi, are you open?", "hi, love it"]
     assert sorted(c.params["thread_ts"] for c in calls) == sorted(["1700000002.000001", our_post])
 
 
@@ -119,8 +102,7 @@ async def test_owner_commands_over_slack(settings: Settings, fake: FakeSlack) ->
         await fake.push_event(dm("/inbox", user=OWNER, channel="D0OWNER1"))
         await fake.push_event(dm("what should we post today?", user=OWNER, channel="D0OWNER1", ts="1700000009.1"))
         first, second = await fake.wait_for("chat.postMessage", 2)
-        assert app.engine is not None
-        assert list(repo.list_messages(app.engine)) == []
+        assert stored_messages(app) == []
     assert first.params["channel"] == "D0OWNER1" and first.params["text"] == "nothing is waiting for you"
     assert second.params["text"].startswith("assistant:")
 
@@ -187,8 +169,7 @@ async def test_malformed_event_is_ignored_with_one_log_line(
                                "text": ["not", "a", "string"], "ts": "1700000001.000001"})
         await fake.push_event(dm("hi!"))
         await wait_status(app, MessageStatus.replied)
-        assert app.engine is not None
-        assert [m.text for m in repo.list_messages(app.engine)] == ["hi!"]
+        assert [m.text for m in stored_messages(app)] == ["hi!"]
     assert sum("malformed" in r.getMessage() for r in caplog.records) == 1
 
 
@@ -215,9 +196,8 @@ async def test_http_mode_accepts_only_signed_requests(config_file: Path, fake: F
         async def post(event: dict[str, object], secret_ok: bool = True, stale: bool = False) -> int:
             body = json.dumps(fake.event_body(event))
             stamp = str(int(time.time()) - (600 if stale else 0))
-            signature = verifier.generate_signature(timestamp=stamp, body=body)
-            if not secret_ok:
-                signature = SignatureVerifier("wrong-secret").generate_signature(timestamp=stamp, body=body)
+            signer = verifier if secret_ok else SignatureVerifier("wrong-secret")
+            signature = signer.generate_signature(timestamp=stamp, body=body) or ""
             headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature,
                        "Content-Type": "application/json"}
             async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as response:

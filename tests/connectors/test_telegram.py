@@ -9,14 +9,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import App
 from bot.config import Settings
 from bot.errors import ConnectorError
 from connectors.base import OutgoingPost
 from connectors.telegram import SECRET_HEADER, TelegramConnector
-from storage import repo
 from storage.models import MessageStatus
-from tests.fakes.app import running, settings_with
+from tests.fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_status
 from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, CHANNEL_ID, TOKEN, FakeTelegram
 
 OWNER = 42  # the owner id in tests/conftest.py
@@ -39,9 +37,7 @@ def telegram_settings(config_file: Path, fake: FakeTelegram, extra: str = "") ->
 base_url = "{fake.base_url}"
 channel = "@acme"
 poll_timeout_s = 1
-per_chat_per_s = 1000.0
-overall_per_s = 1000.0
-retry_backoff_s = 0.01
+{FAST_DELIVERY}
 {extra}
 """,
     )
@@ -56,16 +52,11 @@ def connector(settings: Settings) -> TelegramConnector:
     return TelegramConnector(settings.telegram, token=TOKEN)
 
 
-def messages(app: App) -> list:
-    assert app.engine is not None
-    return list(repo.list_messages(app.engine))
-
-
 async def test_follower_message_is_answered_as_a_reply(settings: Settings, fake: FakeTelegram) -> None:
     async with running(settings, connector(settings)) as app:
         update = fake.push(fake.message("hi there!", user_id=777))
         [call] = await fake.wait_for("sendMessage")
-        stored = await _wait_status(app, MessageStatus.replied)
+        stored = await wait_status(app, MessageStatus.replied)
     assert call.params["chat_id"] == "777"
     assert call.params["text"].startswith("Hello from Acme!")
     assert call.params["reply_parameters"]["message_id"] == update["message"]["message_id"]
@@ -88,7 +79,7 @@ async def test_owner_commands_work_in_the_owner_chat(settings: Settings, fake: F
         fake.push(fake.message("/inbox", user_id=OWNER))
         fake.push(fake.message("draft a post about scones", user_id=OWNER))
         calls = await fake.wait_for("sendMessage", 3)
-        stored = messages(app)
+        stored = stored_messages(app)
     help_text, inbox, answer = (c.params["text"] for c in calls)
     assert "/inbox" in help_text and "commands:" in help_text
     assert inbox == "nothing is waiting for you"
@@ -116,7 +107,7 @@ async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings,
                                reply_to_message=channel_post))
         calls = await fake.wait_for("sendMessage", 3)
         await fake.wait_for("getUpdates", 3)  # one more poll: nothing else was about to be answered
-        stored = messages(app)
+        stored = stored_messages(app)
     assert sorted(m.text for m in stored) == ["hi are you open?", "hi, lovely post", "hi, thanks!"]
     assert all(m.chat_id == str(group) for m in stored)
     assert len(fake.calls_to("sendMessage")) == 3 and all(c.params["chat_id"] == str(group) for c in calls)
@@ -152,7 +143,7 @@ async def test_429_waits_retry_after_then_sends(settings: Settings, fake: FakeTe
     async with running(settings, connector(settings)) as app:
         fake.push(fake.message("hi!", user_id=777))
         first, second = await fake.wait_for("sendMessage", 2)
-        await _wait_status(app, MessageStatus.replied)
+        await wait_status(app, MessageStatus.replied)
     assert second.at - first.at >= 0.9  # waited as told, not the short backoff
     assert second.params["text"] == first.params["text"]
 
@@ -163,10 +154,10 @@ async def test_500_three_times_fails_the_send_and_records_why(settings: Settings
     async with running(settings, connector(settings)) as app:
         fake.push(fake.message("hi!", user_id=777))
         await fake.wait_for("sendMessage", 3)
-        [failed] = await _wait_status(app, MessageStatus.failed)
+        [failed] = await wait_status(app, MessageStatus.failed)
         fake.push(fake.message("hi again", user_id=778))  # the bot carries on
         await fake.wait_for("sendMessage", 4)
-        await _wait_status(app, MessageStatus.replied)
+        await wait_status(app, MessageStatus.replied)
     assert "failed after 3 attempts: Internal Server Error" in (failed.error or "")
 
 
@@ -174,7 +165,7 @@ async def test_400_fails_that_send_once_with_the_platform_message(settings: Sett
     fake.fail_next("sendMessage", 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
     async with running(settings, connector(settings)) as app:
         fake.push(fake.message("hi!", user_id=777))
-        [failed] = await _wait_status(app, MessageStatus.failed)
+        [failed] = await wait_status(app, MessageStatus.failed)
     assert len(fake.calls_to("sendMessage")) == 1
     assert "chat not found" in (failed.error or "").lower()
 
@@ -188,7 +179,7 @@ async def test_malformed_update_is_ignored_with_one_log_line(
         fake.push(fake.message("hi!", user_id=777))
         await fake.wait_for("sendMessage")
         await fake.wait_for("getUpdates", 4)  # polled on past both
-        stored = messages(app)
+        stored = stored_messages(app)
     malformed = [r for r in caplog.records if "malformed" in r.getMessage()]
     assert len(malformed) == 1 and "update 1 " in malformed[0].getMessage()
     assert [m.text for m in stored] == ["hi!"]
@@ -222,7 +213,7 @@ async def test_webhook_checks_the_secret_token(
             update = {"update_id": 2, **fake.message("hi via webhook", user_id=777)}
             genuine = await http.post(url, json=update, headers={SECRET_HEADER: WEBHOOK_SECRET})
         [call] = await fake.wait_for("sendMessage")
-        stored = messages(app)
+        stored = stored_messages(app)
     assert fake.webhook["url"] == "https://bot.example.com/telegram"
     assert fake.webhook["secret_token"] == WEBHOOK_SECRET
     assert (forged.status, unsigned.status, malformed.status, genuine.status) == (403, 403, 200, 200)
@@ -232,14 +223,3 @@ async def test_webhook_checks_the_secret_token(
 
 async def _ignore(_: object) -> None:
     pass
-
-
-async def _wait_status(app: App, status: MessageStatus, timeout: float = 10.0) -> list:
-    import asyncio
-
-    async def poll() -> list:
-        while not (found := [m for m in messages(app) if m.status == status]):
-            await asyncio.sleep(0.02)
-        return found
-
-    return await asyncio.wait_for(poll(), timeout)

@@ -8,11 +8,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
+from sqlalchemy.engine import Engine
+
 from bot.app import App
 from bot.config import Settings, load_settings
 from brain.service import Brain
 from connectors.base import Connector
+from storage import repo
+from storage.models import Message, MessageStatus
 from tests.fakes.brain import StandInBrain
+
+# Send limits and backoff that keep tests fast; the rules are the same as with the defaults.
+FAST_DELIVERY = """
+per_chat_per_s = 1000.0
+overall_per_s = 1000.0
+retry_backoff_s = 0.01
+"""
 
 
 def settings_with(config_file: Path, extra_toml: str) -> Settings:
@@ -32,3 +43,21 @@ async def running(settings: Settings, connector: Connector) -> AsyncIterator[App
         finally:
             await connector.stop()
             await asyncio.wait_for(task, 10)
+
+
+def stored_messages(app: App) -> list[Message]:
+    assert app.engine is not None
+    return list(repo.list_messages(app.engine))
+
+
+async def wait_status(app: App, status: MessageStatus, timeout: float = 10.0) -> list[Message]:
+    """The stored messages in `status`, once there is at least one."""
+    assert app.engine is not None
+    engine: Engine = app.engine
+
+    async def poll() -> list[Message]:
+        while not (found := list(repo.list_messages(engine, status=status))):
+            await asyncio.sleep(0.02)
+        return found
+
+    return await asyncio.wait_for(poll(), timeout)

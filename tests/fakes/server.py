@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.local_server import LocalServer
+
 
 @dataclass
 class Call:
@@ -31,7 +33,7 @@ class FakeServer:
         self.calls: list[Call] = []
         self.failures: dict[str, list[ScriptedFailure]] = {}
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
+        self._server: LocalServer | None = None
         self.port = 0
 
     def routes(self, app: web.Application) -> None:
@@ -40,15 +42,13 @@ class FakeServer:
     async def start(self) -> None:
         app = web.Application()
         self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._server = LocalServer(app, "127.0.0.1", 0)
+        await self._server.start()
+        self.port = self._server.port
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.stop()
 
     @property
     def url(self) -> str:
