@@ -154,7 +154,10 @@ class TelegramConnector(Connector):
         server.router.add_post(s.webhook_path, self._webhook)
         self._web = LocalServer(server, s.webhook_listen, s.webhook_port)
         await self._web.start()
-        await app.bot.set_webhook(url=s.webhook_url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES)
+        try:
+            await app.bot.set_webhook(url=s.webhook_url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES)
+        except TelegramError as exc:
+            raise ConnectorError(f"telegram refused the webhook {s.webhook_url}: {exc.message}") from None
 
     @property
     def webhook_port(self) -> int:

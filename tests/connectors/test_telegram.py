@@ -221,5 +221,20 @@ async def test_webhook_checks_the_secret_token(
     assert sum("malformed" in r.getMessage() for r in caplog.records) == 1
 
 
+async def test_a_refused_webhook_is_a_clear_error_at_start(
+    config_file: Path, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    settings = telegram_settings(config_file, fake, 'mode = "webhook"\nwebhook_url = "http://insecure"\nwebhook_port = 0')
+    description = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+    fake.fail_next("setWebhook", 400, {"ok": False, "error_code": 400, "description": description})
+    tg = connector(settings)
+    try:
+        with pytest.raises(ConnectorError, match="(?i)telegram refused the webhook http://insecure: .*https url"):
+            await tg.start(_ignore)
+    finally:
+        await tg.stop()
+
+
 async def _ignore(_: object) -> None:
     pass
