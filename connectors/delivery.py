@@ -87,7 +87,12 @@ class Delivery:
                 else:
                     delay = s.retry_backoff_s * 2 ** (attempt - 1)
                 log.warning(
-                    "%s: %s; attempt %d of %d, retrying in %.1fs", where, failure.message, attempt, s.send_attempts, delay
+                    "%s: %s; attempt %d of %d, retrying in %.1fs",
+                    where,
+                    failure.message,
+                    attempt,
+                    s.send_attempts,
+                    delay,
                 )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")

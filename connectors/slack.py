@@ -81,7 +81,9 @@ class SlackConnector(Connector):
         try:
             auth = await self.client.auth_test()
         except SlackApiError as exc:
-            raise ConnectorError(f"slack rejected the bot token in ${s.bot_token_env}: {exc.response.get('error')}") from None
+            raise ConnectorError(
+                f"slack rejected the bot token in ${s.bot_token_env}: {exc.response.get('error')}"
+            ) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise ConnectorError(f"slack: cannot reach the Web API at {s.base_url}: {type(exc).__name__}") from None
         self.bot_user_id = str(auth["user_id"])
@@ -90,7 +92,9 @@ class SlackConnector(Connector):
             try:
                 opened = await self.client.apps_connections_open(app_token=self.app_token)
             except SlackApiError as exc:
-                raise ConnectorError(f"slack rejected the app token in ${s.app_token_env}: {exc.response.get('error')}") from None
+                raise ConnectorError(
+                    f"slack rejected the app token in ${s.app_token_env}: {exc.response.get('error')}"
+                ) from None
             self._socket = AsyncSocketModeHandler(self.app, self.app_token)
             self._socket.client.wss_uri = opened["url"]
             await self._socket.connect_async()
@@ -129,9 +133,12 @@ class SlackConnector(Connector):
             log.warning("slack %s event is malformed and ignored: no channel, user, ts or text", event.get("type"))
             return None
         text = re.sub(rf"<@{re.escape(self.bot_user_id)}>", "", text).strip()
+        thread_ts = event.get("thread_ts")
+        # The thread goes into the id, so that a reply sent later (after approval) finds it too.
+        thread = f":{thread_ts}" if isinstance(thread_ts, str) and thread_ts and thread_ts != ts else ""
         return IncomingMessage(
             platform=self.platform,
-            message_id=f"{channel}:{ts}",
+            message_id=f"{channel}:{ts}{thread}",
             chat_id=str(channel),
             user_id=str(user),
             user_name=str(user),
@@ -158,9 +165,9 @@ class SlackConnector(Connector):
         return f"{response['channel']}:{response['ts']}"
 
     async def send_reply(self, to: IncomingMessage, text: str) -> str:
-        channel, _, ts = to.message_id.rpartition(":")
-        # In a channel, answer in the message's thread; in a DM, only if it was already threaded.
-        thread_ts = to.raw.get("thread_ts") or (None if channel.startswith("D") else ts)
+        channel, ts, *thread = to.message_id.split(":")  # "channel:ts" or "channel:ts:thread_ts"
+        # Answer in the message's thread; a plain direct message is answered plainly.
+        thread_ts = thread[0] if thread else (None if channel.startswith("D") else ts)
         return await self._post(channel, "reply", text, thread_ts)
 
     async def send_text(self, chat_id: str, text: str) -> str:

@@ -137,13 +137,17 @@ class TelegramConnector(Connector):
             for request in requests:  # the library leaves them open when getMe fails
                 await request.shutdown()
             if isinstance(exc, InvalidToken):
-                raise ConnectorError(f"telegram rejected the bot token in ${s.token_env}; check it with @BotFather") from None
+                raise ConnectorError(
+                    f"telegram rejected the bot token in ${s.token_env}; check it with @BotFather"
+                ) from None
             raise ConnectorError(f"telegram: cannot reach the Bot API at {s.base_url}: {exc.message}") from None
         self.application = app
         await app.start()
         if s.mode == "polling":
             assert app.updater is not None
-            await app.updater.start_polling(timeout=timedelta(seconds=s.poll_timeout_s), allowed_updates=ALLOWED_UPDATES)
+            await app.updater.start_polling(
+                timeout=timedelta(seconds=s.poll_timeout_s), allowed_updates=ALLOWED_UPDATES
+            )
         else:
             await self._start_webhook(app)
         log.info("telegram connected as @%s (%s)", app.bot.username, s.mode)
@@ -215,7 +219,9 @@ class TelegramConnector(Connector):
         bot = self.application.bot if self.application else None
         replied = message.reply_to_message
         if replied is not None:
-            if replied.is_automatic_forward or (replied.sender_chat is not None and replied.sender_chat.type == "channel"):
+            if replied.is_automatic_forward or (
+                replied.sender_chat is not None and replied.sender_chat.type == "channel"
+            ):
                 return True
             if bot is not None and replied.from_user is not None and replied.from_user.id == bot.id:
                 return True

@@ -15,7 +15,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
 from bot.errors import ConnectorError
-from connectors.base import OutgoingPost
+from connectors.base import IncomingMessage, OutgoingPost
 from connectors.slack import SlackConnector
 from storage.models import MessageStatus
 from tests.fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_status
@@ -55,8 +55,15 @@ def settings(config_file: Path, fake: FakeSlack) -> Settings:
 
 
 def dm(text: str, user: str = FOLLOWER, **extra: object) -> dict[str, object]:
-    return {"type": "message", "channel": "D0DM0001", "channel_type": "im", "user": user, "text": text,
-            "ts": f"{time.time():.6f}", **extra}
+    return {
+        "type": "message",
+        "channel": "D0DM0001",
+        "channel_type": "im",
+        "user": user,
+        "text": text,
+        "ts": f"{time.time():.6f}",
+        **extra,
+    }
 
 
 async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSlack) -> None:
@@ -74,19 +81,50 @@ async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSla
 async def test_mentions_and_replies_to_our_threads_are_answered_in_thread(settings: Settings, fake: FakeSlack) -> None:
     our_post = "1700000000.000100"
     async with running(settings, SlackConnector(settings.slack, ENV)) as app:
-        await fake.push_event({"type": "message", "channel": "C0GENERAL", "channel_type": "channel",
-                               "user": FOLLOWER, "text": "hi folks, unrelated", "ts": "1700000001.000001"})
-        mention = {"type": "app_mention", "channel": "C0GENERAL", "user": FOLLOWER,
-                   "text": f"<@{BOT_USER}> hi, are you open?", "ts": "1700000002.000001"}
+        await fake.push_event(
+            {
+                "type": "message",
+                "channel": "C0GENERAL",
+                "channel_type": "channel",
+                "user": FOLLOWER,
+                "text": "hi folks, unrelated",
+                "ts": "1700000001.000001",
+            }
+        )
+        mention = {
+            "type": "app_mention",
+            "channel": "C0GENERAL",
+            "user": FOLLOWER,
+            "text": f"<@{BOT_USER}> hi, are you open?",
+            "ts": "1700000002.000001",
+        }
         await fake.push_event(mention)
         # Slack also sends the mention as a channel message; it must not be answered twice.
         await fake.push_event({**mention, "type": "message", "channel_type": "channel"})
-        await fake.push_event({"type": "message", "channel": "C0GENERAL", "channel_type": "channel", "user": "UFAN0002",
-                               "text": "hi, love it", "ts": "1700000003.000001", "thread_ts": our_post,
-                               "parent_user_id": BOT_USER})
-        await fake.push_event({"type": "message", "channel": "C0GENERAL", "channel_type": "channel", "user": "UFAN0003",
-                               "text": "hi, someone else's thread", "ts": "1700000004.000001",
-                               "thread_ts": "1700000000.000999", "parent_user_id": "USOMEONE"})
+        await fake.push_event(
+            {
+                "type": "message",
+                "channel": "C0GENERAL",
+                "channel_type": "channel",
+                "user": "UFAN0002",
+                "text": "hi, love it",
+                "ts": "1700000003.000001",
+                "thread_ts": our_post,
+                "parent_user_id": BOT_USER,
+            }
+        )
+        await fake.push_event(
+            {
+                "type": "message",
+                "channel": "C0GENERAL",
+                "channel_type": "channel",
+                "user": "UFAN0003",
+                "text": "hi, someone else's thread",
+                "ts": "1700000004.000001",
+                "thread_ts": "1700000000.000999",
+                "parent_user_id": "USOMEONE",
+            }
+        )
         await fake.wait_for("chat.postMessage", 2)
         while len(fake.acks) < 5:
             await asyncio.sleep(0.02)
@@ -94,6 +132,10 @@ async def test_mentions_and_replies_to_our_threads_are_answered_in_thread(settin
         messages = stored_messages(app)
     calls = fake.calls_to("chat.postMessage")
     assert sorted(m.text for m in messages) == ["hi, are you open?", "hi, love it"]
+    assert sorted(m.platform_message_id for m in messages) == [
+        "C0GENERAL:1700000002.000001",
+        f"C0GENERAL:1700000003.000001:{our_post}",
+    ]
     assert sorted(c.params["thread_ts"] for c in calls) == sorted(["1700000002.000001", our_post])
 
 
@@ -166,8 +208,16 @@ async def test_malformed_event_is_ignored_with_one_log_line(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="connectors.slack")
     async with running(settings, SlackConnector(settings.slack, ENV)) as app:
-        await fake.push_event({"type": "message", "channel": "D0DM0001", "channel_type": "im", "user": FOLLOWER,
-                               "text": ["not", "a", "string"], "ts": "1700000001.000001"})
+        await fake.push_event(
+            {
+                "type": "message",
+                "channel": "D0DM0001",
+                "channel_type": "im",
+                "user": FOLLOWER,
+                "text": ["not", "a", "string"],
+                "ts": "1700000001.000001",
+            }
+        )
         await fake.push_event(dm("hi!"))
         await wait_status(app, MessageStatus.replied)
         assert [m.text for m in stored_messages(app)] == ["hi!"]
@@ -199,8 +249,11 @@ async def test_http_mode_accepts_only_signed_requests(config_file: Path, fake: F
             stamp = str(int(time.time()) - (600 if stale else 0))
             signer = verifier if secret_ok else SignatureVerifier("wrong-secret")
             signature = signer.generate_signature(timestamp=stamp, body=body) or ""
-            headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature,
-                       "Content-Type": "application/json"}
+            headers = {
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": signature,
+                "Content-Type": "application/json",
+            }
             async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as response:
                 return response.status
 
@@ -215,3 +268,20 @@ async def test_http_mode_accepts_only_signed_requests(config_file: Path, fake: F
 
 async def _ignore(_: object) -> None:
     pass
+
+
+async def test_a_reply_sent_later_finds_the_thread_from_the_stored_id(settings: Settings, fake: FakeSlack) -> None:
+    """After the owner approves a reply, only what was stored is known: no raw event."""
+    async with running(settings, slack := SlackConnector(settings.slack, ENV)):
+        await fake.wait_for("apps.connections.open")
+        for message_id, chat in (
+            ("C0GENERAL:1700000003.000001:1700000000.000100", "C0GENERAL"),
+            ("C0GENERAL:1700000004.000001", "C0GENERAL"),
+            ("D0DM0001:1700000005.000001", "D0DM0001"),
+        ):
+            await slack.send_reply(IncomingMessage("slack", message_id, chat, FOLLOWER, "hi"), "thanks!")
+    assert [c.params.get("thread_ts") for c in fake.calls_to("chat.postMessage")] == [
+        "1700000000.000100",
+        "1700000004.000001",
+        None,
+    ]

@@ -90,21 +90,42 @@ async def test_owner_commands_work_in_the_owner_chat(settings: Settings, fake: F
 
 async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings, fake: FakeTelegram) -> None:
     group = -100555
-    channel_post = {"message_id": 5, "date": 1, "chat": {"id": group, "type": "supergroup", "title": "g"},
-                    "sender_chat": {"id": CHANNEL_ID, "type": "channel", "title": "Acme"},
-                    "is_automatic_forward": True, "text": "our new post"}
-    bot_message = {"message_id": 6, "date": 1, "chat": {"id": group, "type": "supergroup", "title": "g"},
-                   "from": {"id": BOT_ID, "is_bot": True, "first_name": "Acme"}, "text": "earlier answer"}
+    channel_post = {
+        "message_id": 5,
+        "date": 1,
+        "chat": {"id": group, "type": "supergroup", "title": "g"},
+        "sender_chat": {"id": CHANNEL_ID, "type": "channel", "title": "Acme"},
+        "is_automatic_forward": True,
+        "text": "our new post",
+    }
+    bot_message = {
+        "message_id": 6,
+        "date": 1,
+        "chat": {"id": group, "type": "supergroup", "title": "g"},
+        "from": {"id": BOT_ID, "is_bot": True, "first_name": "Acme"},
+        "text": "earlier answer",
+    }
     mention = f"@{BOT_USERNAME}"
     async with running(settings, connector(settings)) as app:
         fake.push(fake.message("hi all, chatting among ourselves", chat_id=group, chat_type="supergroup"))
         fake.push({"message": {**channel_post, "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"}}})
-        fake.push(fake.message(f"hi {mention} are you open?", user_id=1, chat_id=group, chat_type="supergroup",
-                               entities=[{"type": "mention", "offset": 3, "length": len(mention)}]))
-        fake.push(fake.message("hi, thanks!", user_id=2, chat_id=group, chat_type="supergroup",
-                               reply_to_message=bot_message))
-        fake.push(fake.message("hi, lovely post", user_id=3, chat_id=group, chat_type="supergroup",
-                               reply_to_message=channel_post))
+        fake.push(
+            fake.message(
+                f"hi {mention} are you open?",
+                user_id=1,
+                chat_id=group,
+                chat_type="supergroup",
+                entities=[{"type": "mention", "offset": 3, "length": len(mention)}],
+            )
+        )
+        fake.push(
+            fake.message("hi, thanks!", user_id=2, chat_id=group, chat_type="supergroup", reply_to_message=bot_message)
+        )
+        fake.push(
+            fake.message(
+                "hi, lovely post", user_id=3, chat_id=group, chat_type="supergroup", reply_to_message=channel_post
+            )
+        )
         calls = await fake.wait_for("sendMessage", 3)
         await fake.wait_for("getUpdates", 3)  # one more poll: nothing else was about to be answered
         stored = stored_messages(app)
@@ -137,9 +158,16 @@ async def test_publish_with_a_missing_image_fails_clearly(settings: Settings, fa
 
 
 async def test_429_waits_retry_after_then_sends(settings: Settings, fake: FakeTelegram) -> None:
-    fake.fail_next("sendMessage", 429, {"ok": False, "error_code": 429,
-                                        "description": "Too Many Requests: retry after 1",
-                                        "parameters": {"retry_after": 1}})
+    fake.fail_next(
+        "sendMessage",
+        429,
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 1",
+            "parameters": {"retry_after": 1},
+        },
+    )
     async with running(settings, connector(settings)) as app:
         fake.push(fake.message("hi!", user_id=777))
         first, second = await fake.wait_for("sendMessage", 2)
@@ -225,7 +253,9 @@ async def test_a_refused_webhook_is_a_clear_error_at_start(
     config_file: Path, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET)
-    settings = telegram_settings(config_file, fake, 'mode = "webhook"\nwebhook_url = "http://insecure"\nwebhook_port = 0')
+    settings = telegram_settings(
+        config_file, fake, 'mode = "webhook"\nwebhook_url = "http://insecure"\nwebhook_port = 0'
+    )
     description = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
     fake.fail_next("setWebhook", 400, {"ok": False, "error_code": 400, "description": description})
     tg = connector(settings)

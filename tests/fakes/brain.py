@@ -26,7 +26,9 @@ class StandInBrain:
             return Understanding("complaint", 0.95, "negative", 0.9)
         return Understanding("greeting", 0.95, "positive", 0.9)
 
-    async def draft_reply(self, text: str, understanding: Understanding, history: Sequence[tuple[str, str]] = ()) -> Draft:
+    async def draft_reply(
+        self, text: str, understanding: Understanding, history: Sequence[tuple[str, str]] = ()
+    ) -> Draft:
         return Draft(f"Hello from Acme! ({understanding.intent})")
 
     async def answer_owner(self, text: str) -> str:

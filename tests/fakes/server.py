@@ -54,7 +54,9 @@ class FakeServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fail_next(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None, times: int = 1) -> None:
+    def fail_next(
+        self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None, times: int = 1
+    ) -> None:
         self.failures.setdefault(method, []).extend([ScriptedFailure(status, body, headers or {})] * times)
 
     async def record(self, method: str, params: dict[str, Any]) -> ScriptedFailure | None:
