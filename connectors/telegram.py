@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import os
-import re
 import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from telegram import Message, MessageEntity, ReplyParameters, Update
+from telegram import ReplyParameters, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -34,6 +32,7 @@ from bot.errors import ConfigError, ConnectorError
 from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
 from connectors.delivery import Delivery, Failure
 from connectors.local_server import LocalServer
+from connectors.telegram_updates import PollingRequest, to_incoming
 
 log = logging.getLogger(__name__)
 
@@ -55,43 +54,6 @@ def classify(exc: BaseException) -> Failure | None:
     if isinstance(exc, TelegramError):
         return Failure(exc.message)
     return None
-
-
-def _sanitize_updates(payload: bytes) -> bytes:
-    """Replace each update the library cannot parse by a bare `{"update_id": N}`.
-
-    One bad update would otherwise fail the whole getUpdates batch, again on every poll; the
-    bare stand-in keeps the offset moving and is ignored downstream."""
-    try:
-        data = json.loads(payload)
-        updates = data["result"]
-    except (ValueError, KeyError, TypeError):
-        return payload
-    if not isinstance(updates, list):
-        return payload
-    changed = False
-    for i, raw in enumerate(updates):
-        try:
-            Update.de_json(raw, None)
-        except Exception as exc:
-            update_id = raw.get("update_id") if isinstance(raw, dict) else None
-            log.warning("telegram update %s is malformed and ignored: %s", update_id, type(exc).__name__)
-            updates[i] = {"update_id": update_id} if isinstance(update_id, int) else None
-            changed = True
-    if not changed:
-        return payload
-    data["result"] = [u for u in updates if u is not None]
-    return json.dumps(data).encode()
-
-
-class _PollingRequest(HTTPXRequest):
-    """The getUpdates transport, with unparseable updates taken out before the library sees them."""
-
-    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        code, payload = await super().do_request(url, method, *args, **kwargs)
-        if code == 200 and url.endswith("/getUpdates"):
-            payload = _sanitize_updates(payload)
-        return code, payload
 
 
 def _split_id(platform_id: str) -> tuple[str, int]:
@@ -123,7 +85,7 @@ class TelegramConnector(Connector):
         self._on_message = on_message
         self._closed.clear()
         s = self.settings
-        requests = (HTTPXRequest(), _PollingRequest())
+        requests = (HTTPXRequest(), PollingRequest())
         builder = ApplicationBuilder().token(self.token).base_url(s.base_url)
         builder = builder.request(requests[0]).get_updates_request(requests[1])
         if s.mode == "webhook":
@@ -189,58 +151,10 @@ class TelegramConnector(Connector):
             if update.to_dict().keys() - {"update_id"}:
                 log.debug("telegram update %s is not a message; skipped", update.update_id)
             return
-        incoming = self._to_incoming(update, message)
+        assert self.application is not None
+        incoming = to_incoming(update, message, self.application.bot.bot)
         if incoming is not None and self._on_message is not None:
             await self._on_message(incoming)
-
-    def _to_incoming(self, update: Update, message: Message) -> IncomingMessage | None:
-        user = message.from_user
-        if message.chat is None or message.date is None or not isinstance(message.message_id, int):
-            log.warning("telegram update %s is malformed and ignored: no chat, date or id", update.update_id)
-            return None
-        text = message.text or message.caption
-        if user is None or user.is_bot or message.is_automatic_forward or not text:
-            return None  # channel forwards, other bots, stickers and the like
-        if message.chat.type != "private" and not self._addressed_to_bot(message):
-            return None
-        return IncomingMessage(
-            platform=self.platform,
-            message_id=f"{message.chat.id}:{message.message_id}",
-            chat_id=str(message.chat.id),
-            user_id=str(user.id),
-            user_name=user.username or user.full_name,
-            text=self._without_mention(text),
-            received_at=message.date,
-            raw=update.to_dict(),
-        )
-
-    def _addressed_to_bot(self, message: Message) -> bool:
-        """In a group: a mention of the bot, a reply to it, or a comment under a channel post."""
-        bot = self.application.bot if self.application else None
-        replied = message.reply_to_message
-        if replied is not None:
-            if replied.is_automatic_forward or (
-                replied.sender_chat is not None and replied.sender_chat.type == "channel"
-            ):
-                return True
-            if bot is not None and replied.from_user is not None and replied.from_user.id == bot.id:
-                return True
-        if bot is None:
-            return False
-        entities = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
-        entities |= message.parse_caption_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
-        return any(
-            (e.type == MessageEntity.MENTION and t.lower() == f"@{bot.username}".lower())
-            or (e.user is not None and e.user.id == bot.id)
-            for e, t in entities.items()
-        )
-
-    def _without_mention(self, text: str) -> str:
-        bot = self.application.bot if self.application else None
-        if bot is None or not bot.username:
-            return text
-        stripped = re.sub(rf"\s*@{re.escape(bot.username)}\b", "", text, flags=re.IGNORECASE).strip()
-        return stripped or text
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update handling failed", exc_info=context.error)

@@ -201,7 +201,7 @@ async def test_400_fails_that_send_once_with_the_platform_message(settings: Sett
 async def test_malformed_update_is_ignored_with_one_log_line(
     settings: Settings, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="connectors.telegram")
+    caplog.set_level(logging.WARNING)
     async with running(settings, connector(settings)) as app:
         fake.push({"message": "this is not a message object"})
         fake.push(fake.message("hi!", user_id=777))
@@ -228,7 +228,7 @@ async def test_webhook_checks_the_secret_token(
     settings = telegram_settings(
         config_file, fake, 'mode = "webhook"\nwebhook_url = "https://bot.example.com/telegram"\nwebhook_port = 0'
     )
-    caplog.set_level(logging.WARNING, logger="connectors.telegram")
+    caplog.set_level(logging.WARNING)
     tg = connector(settings)
     async with running(settings, tg) as app:
         await fake.wait_for("setWebhook")
