@@ -86,7 +86,7 @@ def addressed_to_bot(message: Message, bot: User) -> bool:
             return True
         if replied.from_user is not None and replied.from_user.id == bot.id:
             return True
-    kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
     entities = message.parse_entities(kinds) | message.parse_caption_entities(kinds)
     return any(
         (e.type == MessageEntity.MENTION and t.lower() == f"@{bot.username}".lower())
