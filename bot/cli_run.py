@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 from collections.abc import Callable
 
 from bot.app import App
@@ -12,8 +14,10 @@ from bot.errors import ConfigError
 from bot.logs import setup_logging
 from connectors.base import Connector
 from connectors.console import ConsoleConnector
+from connectors.slack import SlackConnector
+from connectors.telegram import TelegramConnector
 
-CONNECTORS = ("console",)
+CONNECTORS = ("console", "telegram", "slack")
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,27 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
 def make_connector(name: str, settings: Settings) -> Connector:
     if name == "console":
         return ConsoleConnector(owner_id=settings.console.owner_id)
+    if name == "telegram":
+        return TelegramConnector(settings.telegram)
+    if name == "slack":
+        return SlackConnector(settings.slack)
     raise ConfigError(f"unknown connector {name!r}")
+
+
+def _stop_on_sigterm(connector: Connector) -> None:
+    """A service manager's SIGTERM stops the connector cleanly, like Ctrl-C does."""
+    loop = asyncio.get_running_loop()
+    stopping: set[asyncio.Task[None]] = set()  # keeps the task referenced until it is done
+
+    def stop() -> None:
+        task = loop.create_task(connector.stop())
+        stopping.add(task)
+        task.add_done_callback(stopping.discard)
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except (NotImplementedError, RuntimeError):  # no signal handlers on this platform or thread
+        pass
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -42,6 +66,7 @@ async def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     async with App(settings, [connector]) as app:
+        _stop_on_sigterm(connector)
         await app.run()
     log.info("bot stopped")
     return 0

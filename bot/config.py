@@ -80,6 +80,42 @@ class ConsoleSettings(Section):
     owner_id: str = "owner"
 
 
+class DeliverySettings(Section):
+    """How a connector sends: retries and the platform's send limits (shared by every platform)."""
+
+    send_attempts: int = Field(default=3, ge=1, le=20)
+    retry_backoff_s: float = Field(default=1.0, ge=0.0)
+    max_retry_after_s: float = Field(default=300.0, ge=0.0)
+    overall_per_s: float = Field(default=30.0, gt=0)
+    per_chat_per_s: float = Field(default=1.0, gt=0)
+
+
+class TelegramSettings(DeliverySettings):
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    base_url: str = "https://api.telegram.org/bot"
+    channel: str = ""
+    mode: Literal["polling", "webhook"] = "polling"
+    poll_timeout_s: int = Field(default=30, ge=0, le=50)
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=0, le=65535)
+    webhook_path: str = "/telegram"
+    webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
+
+
+class SlackSettings(DeliverySettings):
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    app_token_env: str = "SLACK_APP_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    base_url: str = "https://slack.com/api/"
+    channel: str = ""
+    mode: Literal["socket", "http"] = "socket"
+    http_listen: str = "127.0.0.1"
+    http_port: int = Field(default=3000, ge=0, le=65535)
+    http_path: str = "/slack/events"
+    overall_per_s: float = Field(default=50.0, gt=0)
+
+
 class Settings(Section):
     """Everything in config.toml, with relative paths already resolved against the file."""
 
@@ -92,6 +128,8 @@ class Settings(Section):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     owners: dict[str, list[str]] = Field(default_factory=dict)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @property
     def data_dir(self) -> Path:

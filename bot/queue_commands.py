@@ -46,6 +46,10 @@ class QueueCommands:
         ]
 
     async def inbox(self, ctx: CommandContext) -> str:
+        if not repo.list_replies(self.engine, status=ReplyStatus.pending, limit=1) and not repo.list_messages(
+            self.engine, status=MessageStatus.escalated, limit=1
+        ):
+            return "nothing is waiting for you"
         return f"{await self.pending(ctx)}\n{await self.escalations(ctx)}"
 
     async def pending(self, ctx: CommandContext) -> str:

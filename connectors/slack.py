@@ -1,0 +1,190 @@
+"""Slack connector on slack-bolt (async): DMs, mentions and thread replies; Socket Mode or HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import SlackSettings
+from bot.errors import ConfigError, ConnectorError
+from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
+from connectors.delivery import Delivery, Failure
+from connectors.local_server import LocalServer
+
+log = logging.getLogger(__name__)
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """slack_sdk's exceptions in delivery terms."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        error = response.get("error") if isinstance(response.data, dict) else None
+        message = str(error or f"HTTP {response.status_code}")
+        if response.status_code == 429:
+            return Failure(message, retry_after=float(response.headers.get("Retry-After", "1")))
+        return Failure(message, retryable=response.status_code >= 500)
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
+        return Failure(f"network error: {type(exc).__name__}", retryable=True)
+    if isinstance(exc, SlackRequestError):  # a file upload to Slack's upload URL failed
+        return Failure(str(exc), retryable=True)
+    return None
+
+
+def _require(env: Mapping[str, str], name: str, what: str) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise ConfigError(f"slack: set the {what} in the environment variable {name}")
+    return value
+
+
+class SlackConnector(Connector):
+    platform = "slack"
+
+    def __init__(self, settings: SlackSettings, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.settings = settings
+        self.bot_token = _require(env, settings.bot_token_env, "bot token (xoxb-...)")
+        if settings.mode == "socket":
+            self.app_token = _require(env, settings.app_token_env, "app-level token (xapp-...)")
+            signing_secret = ""
+        else:
+            self.app_token = ""
+            signing_secret = _require(env, settings.signing_secret_env, "signing secret")
+        # One retry path for every platform: slack_sdk's own retry handlers are turned off.
+        self.client = AsyncWebClient(token=self.bot_token, base_url=settings.base_url, retry_handlers=[])
+        self.app = AsyncApp(
+            client=self.client, signing_secret=signing_secret, request_verification_enabled=settings.mode == "http"
+        )
+        self.app.event("message")(self._on_message_event)
+        self.app.event("app_mention")(self._on_mention)
+        self.delivery = Delivery(self.platform, settings, classify)
+        self.bot_user_id = ""
+        self._on_message: MessageHandler | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._web: LocalServer | None = None
+        self._closed = asyncio.Event()
+
+    async def start(self, on_message: MessageHandler) -> None:
+        self._on_message = on_message
+        self._closed.clear()
+        s = self.settings
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as exc:
+            raise ConnectorError(
+                f"slack rejected the bot token in ${s.bot_token_env}: {exc.response.get('error')}"
+            ) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise ConnectorError(f"slack: cannot reach the Web API at {s.base_url}: {type(exc).__name__}") from None
+        self.bot_user_id = str(auth["user_id"])
+        if s.mode == "socket":
+            # Ask for the socket URL here: the socket client would retry a bad app token forever.
+            try:
+                opened = await self.client.apps_connections_open(app_token=self.app_token)
+            except SlackApiError as exc:
+                raise ConnectorError(
+                    f"slack rejected the app token in ${s.app_token_env}: {exc.response.get('error')}"
+                ) from None
+            self._socket = AsyncSocketModeHandler(self.app, self.app_token)
+            self._socket.client.wss_uri = opened["url"]
+            await self._socket.connect_async()
+        else:
+            self._web = LocalServer(self.app.web_app(path=s.http_path, port=s.http_port), s.http_listen, s.http_port)
+            await self._web.start()
+        log.info("slack connected as %s (%s mode)", self.bot_user_id, s.mode)
+
+    @property
+    def http_port(self) -> int:
+        """The port HTTP mode listens on (the real one when config says 0)."""
+        assert self._web is not None
+        return self._web.port
+
+    async def _on_message_event(self, event: dict[str, Any]) -> None:
+        if event.get("subtype") or event.get("bot_id"):
+            return  # edits, joins, other bots
+        if event.get("channel_type") != "im":
+            in_our_thread = event.get("thread_ts") and event.get("parent_user_id") == self.bot_user_id
+            mentioned = f"<@{self.bot_user_id}>" in str(event.get("text", ""))
+            if not in_our_thread or mentioned:  # mentions arrive as app_mention too
+                return
+        await self._deliver(event)
+
+    async def _on_mention(self, event: dict[str, Any]) -> None:
+        await self._deliver(event)
+
+    async def _deliver(self, event: dict[str, Any]) -> None:
+        incoming = self._to_incoming(event)
+        if incoming is not None and self._on_message is not None:
+            await self._on_message(incoming)
+
+    def _to_incoming(self, event: dict[str, Any]) -> IncomingMessage | None:
+        channel, user, ts, text = (event.get(k) for k in ("channel", "user", "ts", "text"))
+        if not all(isinstance(v, str) and v for v in (channel, user, ts)) or not isinstance(text, str):
+            log.warning("slack %s event is malformed and ignored: no channel, user, ts or text", event.get("type"))
+            return None
+        text = re.sub(rf"<@{re.escape(self.bot_user_id)}>", "", text).strip()
+        thread_ts = event.get("thread_ts")
+        # The thread goes into the id, so that a reply sent later (after approval) finds it too.
+        thread = f":{thread_ts}" if isinstance(thread_ts, str) and thread_ts and thread_ts != ts else ""
+        return IncomingMessage(
+            platform=self.platform,
+            message_id=f"{channel}:{ts}{thread}",
+            chat_id=str(channel),
+            user_id=str(user),
+            user_name=str(user),
+            text=text,
+            raw=event,
+        )
+
+    async def stop(self) -> None:
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            await socket.close_async()
+        server, self._web = self._web, None
+        if server is not None:
+            await server.stop()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def _post(self, channel: str, what: str, text: str, thread_ts: str | None = None) -> str:
+        response = await self.delivery.send(
+            channel, what, lambda: self.client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts)
+        )
+        return f"{response['channel']}:{response['ts']}"
+
+    async def send_reply(self, to: IncomingMessage, text: str) -> str:
+        channel, ts, *thread = to.message_id.split(":")  # "channel:ts" or "channel:ts:thread_ts"
+        # Answer in the message's thread; a plain direct message is answered plainly.
+        thread_ts = thread[0] if thread else (None if channel.startswith("D") else ts)
+        return await self._post(channel, "reply", text, thread_ts)
+
+    async def send_text(self, chat_id: str, text: str) -> str:
+        return await self._post(chat_id, "message", text)
+
+    async def publish(self, post: OutgoingPost) -> str:
+        channel = self.settings.channel
+        if not channel:
+            raise ConfigError("slack.channel is not set: no channel to publish to")
+        if not post.image_path:
+            return await self._post(channel, "post", post.text)
+        path = post.image_path
+        if not os.path.isfile(path):
+            raise ConnectorError(f"slack post image {path}: no such file")
+        response = await self.delivery.send(
+            channel,
+            "image post",
+            lambda: self.client.files_upload_v2(channel=channel, file=path, initial_comment=post.text),
+        )
+        return f"{channel}:file:{response['file']['id']}"

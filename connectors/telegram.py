@@ -1,0 +1,212 @@
+"""Telegram connector on python-telegram-bot: private chats, group mentions, channel comments."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import warnings
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from telegram import ReplyParameters, Update
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.config import TelegramSettings
+from bot.errors import ConfigError, ConnectorError
+from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
+from connectors.delivery import Delivery, Failure
+from connectors.local_server import LocalServer
+from connectors.telegram_updates import PollingRequest, to_incoming
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message"]
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """python-telegram-bot's exceptions in delivery terms."""
+    if isinstance(exc, RetryAfter):
+        with warnings.catch_warnings():  # int-or-timedelta transition note; we accept both
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            wait = exc.retry_after
+        return Failure(str(exc), retry_after=wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
+    if isinstance(exc, (BadRequest, Forbidden, InvalidToken, Conflict, ChatMigrated)):
+        return Failure(exc.message)
+    if isinstance(exc, NetworkError):  # timeouts, 5xx, connection errors (BadRequest is handled above)
+        return Failure(exc.message, retryable=True)
+    if isinstance(exc, TelegramError):
+        return Failure(exc.message)
+    return None
+
+
+def _split_id(platform_id: str) -> tuple[str, int]:
+    """Our message ids are "chat:message", since Telegram numbers messages per chat."""
+    chat, _, message = platform_id.rpartition(":")
+    return chat, int(message)
+
+
+class TelegramConnector(Connector):
+    platform = "telegram"
+
+    def __init__(self, settings: TelegramSettings, token: str | None = None) -> None:
+        self.settings = settings
+        self.token = token if token is not None else os.environ.get(settings.token_env, "")
+        if not self.token:
+            raise ConfigError(f"telegram: set the bot token in the environment variable {settings.token_env}")
+        self.secret = os.environ.get(settings.webhook_secret_env, "")
+        if settings.mode == "webhook" and not (settings.webhook_url and self.secret):
+            raise ConfigError(
+                f"telegram webhook mode needs telegram.webhook_url and a secret in ${settings.webhook_secret_env}"
+            )
+        self.delivery = Delivery(self.platform, settings, classify)
+        self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._on_message: MessageHandler | None = None
+        self._web: LocalServer | None = None
+        self._closed = asyncio.Event()
+
+    async def start(self, on_message: MessageHandler) -> None:
+        self._on_message = on_message
+        self._closed.clear()
+        s = self.settings
+        requests = (HTTPXRequest(), PollingRequest())
+        builder = ApplicationBuilder().token(self.token).base_url(s.base_url)
+        builder = builder.request(requests[0]).get_updates_request(requests[1])
+        if s.mode == "webhook":
+            builder = builder.updater(None)
+        app = builder.build()
+        app.add_handler(TypeHandler(Update, self._handle_update))
+        app.add_error_handler(self._on_error)
+        try:
+            await app.initialize()  # getMe: checks the token
+        except TelegramError as exc:
+            for request in requests:  # the library leaves them open when getMe fails
+                await request.shutdown()
+            if isinstance(exc, InvalidToken):
+                raise ConnectorError(
+                    f"telegram rejected the bot token in ${s.token_env}; check it with @BotFather"
+                ) from None
+            raise ConnectorError(f"telegram: cannot reach the Bot API at {s.base_url}: {exc.message}") from None
+        self.application = app
+        await app.start()
+        if s.mode == "polling":
+            assert app.updater is not None
+            await app.updater.start_polling(
+                timeout=timedelta(seconds=s.poll_timeout_s), allowed_updates=ALLOWED_UPDATES
+            )
+        else:
+            await self._start_webhook(app)
+        log.info("telegram connected as @%s (%s)", app.bot.username, s.mode)
+
+    async def _start_webhook(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        s = self.settings
+        server = web.Application()
+        server.router.add_post(s.webhook_path, self._webhook)
+        self._web = LocalServer(server, s.webhook_listen, s.webhook_port)
+        await self._web.start()
+        try:
+            await app.bot.set_webhook(url=s.webhook_url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES)
+        except TelegramError as exc:
+            raise ConnectorError(f"telegram refused the webhook {s.webhook_url}: {exc.message}") from None
+
+    @property
+    def webhook_port(self) -> int:
+        """The port the webhook listens on (the real one when config says 0)."""
+        assert self._web is not None
+        return self._web.port
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), self.secret):
+            log.warning("telegram webhook call without the right secret token refused")
+            return web.Response(status=403)
+        assert self.application is not None
+        try:
+            update = Update.de_json(await request.json(), self.application.bot)
+        except Exception as exc:
+            # Answer 200 anyway: Telegram would only send the same bad update again.
+            log.warning("telegram webhook update is malformed and ignored: %s", type(exc).__name__)
+            return web.Response()
+        await self.application.update_queue.put(update)
+        return web.Response()
+
+    async def _handle_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None:
+            if update.to_dict().keys() - {"update_id"}:
+                log.debug("telegram update %s is not a message; skipped", update.update_id)
+            return
+        assert self.application is not None
+        incoming = to_incoming(update, message, self.application.bot.bot)
+        if incoming is not None and self._on_message is not None:
+            await self._on_message(incoming)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update handling failed", exc_info=context.error)
+
+    async def stop(self) -> None:
+        app, self.application = self.application, None
+        if app is not None:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+        if self._web is not None:
+            await self._web.stop()
+            self._web = None
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    def _bot(self) -> Any:
+        if self.application is None:
+            raise ConnectorError("telegram connector is not started")
+        return self.application.bot
+
+    async def send_reply(self, to: IncomingMessage, text: str) -> str:
+        chat, message_id = _split_id(to.message_id)
+        bot = self._bot()
+        reply_to = ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+        sent = await self.delivery.send(
+            chat, "reply", lambda: bot.send_message(chat_id=chat, text=text, reply_parameters=reply_to)
+        )
+        return f"{sent.chat.id}:{sent.message_id}"
+
+    async def send_text(self, chat_id: str, text: str) -> str:
+        bot = self._bot()
+        sent = await self.delivery.send(chat_id, "message", lambda: bot.send_message(chat_id=chat_id, text=text))
+        return f"{sent.chat.id}:{sent.message_id}"
+
+    async def publish(self, post: OutgoingPost) -> str:
+        channel = self.settings.channel
+        if not channel:
+            raise ConfigError("telegram.channel is not set: no channel to publish to")
+        bot = self._bot()
+        if post.image_path:
+            try:
+                photo = Path(post.image_path).read_bytes()  # bytes, so a retry can send them again
+            except OSError as exc:
+                raise ConnectorError(f"telegram post image {post.image_path}: {exc.strerror}") from None
+            sent = await self.delivery.send(
+                channel, "photo post", lambda: bot.send_photo(chat_id=channel, photo=photo, caption=post.text)
+            )
+        else:
+            sent = await self.delivery.send(channel, "post", lambda: bot.send_message(chat_id=channel, text=post.text))
+        return f"{sent.chat.id}:{sent.message_id}"

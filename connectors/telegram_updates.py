@@ -1,0 +1,102 @@
+"""Telegram updates in project terms: which messages are for the bot, and which are malformed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from telegram import Message, MessageEntity, Update, User
+from telegram.request import HTTPXRequest
+
+from connectors.base import IncomingMessage
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+
+
+def _sanitize_updates(payload: bytes) -> bytes:
+    """Replace each update the library cannot parse by a bare `{"update_id": N}`.
+
+    One bad update would otherwise fail the whole getUpdates batch, again on every poll; the
+    bare stand-in keeps the offset moving and is ignored downstream."""
+    try:
+        data = json.loads(payload)
+        updates = data["result"]
+    except (ValueError, KeyError, TypeError):
+        return payload
+    if not isinstance(updates, list):
+        return payload
+    changed = False
+    for i, raw in enumerate(updates):
+        try:
+            Update.de_json(raw, None)
+        except Exception as exc:
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            log.warning("telegram update %s is malformed and ignored: %s", update_id, type(exc).__name__)
+            updates[i] = {"update_id": update_id} if isinstance(update_id, int) else None
+            changed = True
+    if not changed:
+        return payload
+    data["result"] = [u for u in updates if u is not None]
+    return json.dumps(data).encode()
+
+
+class PollingRequest(HTTPXRequest):
+    """The getUpdates transport, with unparseable updates taken out before the library sees them."""
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(url, method, *args, **kwargs)
+        if code == 200 and url.endswith("/getUpdates"):
+            payload = _sanitize_updates(payload)
+        return code, payload
+
+
+def to_incoming(update: Update, message: Message, bot: User) -> IncomingMessage | None:
+    """The message as an IncomingMessage, or None when it is not for the bot to answer."""
+    user = message.from_user
+    if message.chat is None or message.date is None or not isinstance(message.message_id, int):
+        log.warning("telegram update %s is malformed and ignored: no chat, date or id", update.update_id)
+        return None
+    text = message.text or message.caption
+    if user is None or user.is_bot or message.is_automatic_forward or not text:
+        return None  # channel forwards, other bots, stickers and the like
+    if message.chat.type != "private" and not addressed_to_bot(message, bot):
+        return None
+    return IncomingMessage(
+        platform=PLATFORM,
+        # Telegram numbers messages per chat, so the chat is part of the id.
+        message_id=f"{message.chat.id}:{message.message_id}",
+        chat_id=str(message.chat.id),
+        user_id=str(user.id),
+        user_name=user.username or user.full_name,
+        text=without_mention(text, bot),
+        received_at=message.date,
+        raw=update.to_dict(),
+    )
+
+
+def addressed_to_bot(message: Message, bot: User) -> bool:
+    """In a group: a mention of the bot, a reply to it, or a comment under a channel post."""
+    replied = message.reply_to_message
+    if replied is not None:
+        if replied.is_automatic_forward or (replied.sender_chat is not None and replied.sender_chat.type == "channel"):
+            return True
+        if replied.from_user is not None and replied.from_user.id == bot.id:
+            return True
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    entities = message.parse_entities(kinds) | message.parse_caption_entities(kinds)
+    return any(
+        (e.type == MessageEntity.MENTION and t.lower() == f"@{bot.username}".lower())
+        or (e.user is not None and e.user.id == bot.id)
+        for e, t in entities.items()
+    )
+
+
+def without_mention(text: str, bot: User) -> str:
+    if not bot.username:
+        return text
+    stripped = re.sub(rf"\s*@{re.escape(bot.username)}\b", "", text, flags=re.IGNORECASE).strip()
+    return stripped or text

@@ -1,0 +1,87 @@
+"""Running a real App with a connector and the stand-in brain, for connector tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from bot.app import App
+from bot.config import Settings, load_settings
+from brain.service import Brain
+from connectors.base import Connector
+from storage import repo
+from storage.models import Message, MessageStatus, Reply, ReplyStatus
+from tests.fakes.generator import ScriptedGenerator
+
+# What the stand-in language model says to everyone; the rest of the brain is real.
+REPLY = "Hello from Acme!"
+
+# Send limits and backoff that keep tests fast; the rules are the same as with the defaults.
+FAST_DELIVERY = """
+per_chat_per_s = 1000.0
+overall_per_s = 1000.0
+retry_backoff_s = 0.01
+"""
+
+
+def settings_with(config_file: Path, extra_toml: str) -> Settings:
+    """The test config with more sections appended (each test's own platform settings)."""
+    config_file.write_text(config_file.read_text(encoding="utf-8") + "\n" + extra_toml, encoding="utf-8")
+    return load_settings(config_file)
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, connector: Connector, generator: ScriptedGenerator | None = None
+) -> AsyncIterator[App]:
+    """The App running on `connector` until the block ends; its start errors are raised here.
+
+    The brain is the real one (encoder, classifier, policy) with an instant scripted generator."""
+    brain = Brain(settings, generator=generator or ScriptedGenerator(REPLY))
+    async with App(settings, [connector], brain=brain) as app:
+        task = asyncio.create_task(app.run())
+        await asyncio.sleep(0)
+        try:
+            yield app
+        finally:
+            await connector.stop()
+            await asyncio.wait_for(task, 10)
+
+
+def stored_messages(app: App) -> list[Message]:
+    assert app.engine is not None
+    return list(repo.list_messages(app.engine))
+
+
+async def wait_status(app: App, status: MessageStatus, timeout: float = 10.0) -> list[Message]:
+    """The stored messages in `status`, once there is at least one."""
+    assert app.engine is not None
+    engine: Engine = app.engine
+
+    async def poll() -> list[Message]:
+        while not (found := list(repo.list_messages(engine, status=status))):
+            await asyncio.sleep(0.02)
+        return found
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def wait_failed_send(app: App, timeout: float = 10.0) -> Reply:
+    """The first reply whose sending failed: it is back in the owner's queue with the platform's reason."""
+    assert app.engine is not None
+    engine: Engine = app.engine
+
+    async def poll() -> Reply:
+        while True:
+            for reply in repo.list_replies(engine, status=ReplyStatus.pending):
+                if reply.error:
+                    message = repo.get_message(engine, reply.message_id)
+                    assert message is not None and message.status == MessageStatus.pending
+                    return reply
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(poll(), timeout)

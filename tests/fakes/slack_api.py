@@ -1,0 +1,135 @@
+"""A fake Slack: the Web API methods our connector calls, and a Socket Mode WebSocket to push events."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes.server import FakeServer
+
+BOT_TOKEN = "xoxb-test-bot-token"
+APP_TOKEN = "xapp-test-app-token"
+BOT_USER = "UBOT0001"
+SIGNING_SECRET = "test-signing-secret"
+
+
+class FakeSlack(FakeServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.acks: list[str] = []
+        self._socket: web.WebSocketResponse | None = None
+        self._connected = asyncio.Event()
+        self._ts = itertools.count(1)
+        self._envelopes = itertools.count(1)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/link", self._link)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/api/"
+
+    # -- what tests call -------------------------------------------------------------------
+
+    def new_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def event_body(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The Events API envelope Slack wraps an event in (as posted in HTTP mode)."""
+        return {
+            "token": "legacy-verification-token",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event_id": f"Ev{next(self._envelopes)}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T0001", "user_id": BOT_USER, "is_bot": True}],
+            "event": {"event_ts": event.get("ts", self.new_ts()), **event},
+        }
+
+    async def push_event(self, event: dict[str, Any]) -> str:
+        """Send an event over the Socket Mode connection; returns its envelope id."""
+        await asyncio.wait_for(self._connected.wait(), 10)
+        assert self._socket is not None
+        envelope_id = f"env-{next(self._envelopes)}"
+        await self._socket.send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": "events_api",
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+                "payload": self.event_body(event),
+            }
+        )
+        return envelope_id
+
+    # -- Socket Mode -----------------------------------------------------------------------
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._socket = ws
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}})
+        self._connected.set()
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                envelope_id = json.loads(msg.data).get("envelope_id")
+                if envelope_id:
+                    self.acks.append(envelope_id)
+        return ws
+
+    # -- the Web API -----------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.can_read_body:
+            params.update(await request.post())
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ") or params.get("token", "")
+        failure = await self.record(method, params)
+        if failure is not None:
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if token != expected:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "api_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+        return web.json_response({"ok": True, **handler(params)})
+
+    def api_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"user_id": BOT_USER, "bot_id": "B0001", "team_id": "T0001", "user": "acme", "team": "Acme"}
+
+    def api_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"ws://127.0.0.1:{self.port}/link"}
+
+    def api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params["channel"])
+        if channel.startswith("U"):  # a user id opens the DM with the app
+            channel = "D" + channel[1:]
+        ts = self.new_ts()
+        return {"channel": channel, "ts": ts, "message": {"text": params.get("text"), "ts": ts, "user": BOT_USER}}
+
+    def api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"upload_url": f"{self.url}/upload/F0001", "file_id": "F0001"}
+
+    def api_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params["files"]
+        files = json.loads(files) if isinstance(files, str) else files
+        return {"files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        await self.record("upload", {"file_id": request.match_info["file_id"], "bytes": len(body)})
+        return web.Response(text=f"OK - {len(body)}")
