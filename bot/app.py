@@ -11,6 +11,9 @@ from sqlalchemy.engine import Engine
 from bot.commands import InboxCommands, OwnerCommands
 from bot.config import Settings
 from bot.pipeline import FollowerPipeline
+from bot.post_commands import PostCommands
+from bot.publisher import Publisher
+from bot.scheduler import PostScheduler
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
 from storage.db import make_engine
@@ -31,19 +34,27 @@ class App:
         self.engine: Engine | None = None
         self.pipeline: FollowerPipeline | None = None
         self.commands: OwnerCommands | None = None
+        self.scheduler: PostScheduler | None = None
 
     async def __aenter__(self) -> App:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(self.settings.database_url)
         await self.brain.load()
         self.pipeline = FollowerPipeline(self.settings, self.engine, self.brain, self.notify_owner)
+        publisher = Publisher(self.engine, self.connectors, self.settings.schedule, self.notify_about_post)
+        self.scheduler = PostScheduler(self.engine, publisher, self.settings.schedule)
         # Every owner command set, listed explicitly.
-        self.commands = OwnerCommands(self.brain, [InboxCommands(self.engine)])
+        self.commands = OwnerCommands(
+            self.brain,
+            [InboxCommands(self.engine), PostCommands(self.engine, self.brain, self.scheduler, self.settings)],
+        )
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         for connector in self.connectors.values():
             await connector.stop()
         self.brain.close()
@@ -91,10 +102,17 @@ class App:
             return
         await self.connectors[platform].send_text(chat, text)
 
+    async def notify_about_post(self, platform: str, text: str) -> None:
+        """Tell the owner about a post: where it was to be published, else on any connector."""
+        await self.notify_owner(platform if platform in self.connectors else next(iter(self.connectors)), text)
+
     async def run(self) -> None:
-        """Start every connector and return when any of them closes (Ctrl-D, /quit, stop())."""
+        """Start every connector, then the post scheduler (it publishes through them), and return
+        when any connector closes (Ctrl-D, /quit, stop())."""
         for connector in self.connectors.values():
             await connector.start(self.on_message)
+        assert self.scheduler is not None
+        await self.scheduler.start()
         log.info("bot running on %s", ", ".join(self.connectors))
         waits = [asyncio.create_task(c.wait_closed()) for c in self.connectors.values()]
         try:

@@ -53,10 +53,10 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     words = text.strip().lower().split()
     local_now = now.astimezone(zone)
     if len(words) == 2 and words[0] == "in":
-        match = re.fullmatch(r"(\d+)(m|min|h|d)", words[1])
+        match = re.fullmatch(r"(\d+)(s|m|min|h|d)", words[1])
         if not match:
             raise BadTime(f"cannot read {text!r}; try {WHEN_HELP}")
-        unit = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}[match[2]]
+        unit = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days"}[match[2]]
         return as_utc(now) + timedelta(**{unit: int(match[1])})
     if len(words) != 2:
         raise BadTime(f"cannot read {text!r}; try {WHEN_HELP}")
