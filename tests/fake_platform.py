@@ -29,6 +29,7 @@ class FakePlatform:
     posts: list[dict[str, Any]] = field(default_factory=list)  # every post created
     requests: int = 0
     messages: list[str] = field(default_factory=list)  # what the bot told the owner
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)  # post id -> engagement counts
     first_publish: threading.Event = field(default_factory=threading.Event)
     url: str = ""
 
@@ -57,6 +58,12 @@ class FakePlatform:
             await asyncio.sleep(hold)
         return web.json_response({"id": post_id}, status=201)
 
+    async def _stats(self, request: web.Request) -> web.Response:
+        post_id = request.match_info["post_id"]
+        if not any(p["id"] == post_id for p in self.posts):
+            return web.json_response({"error": "no such post"}, status=404)
+        return web.json_response(self.stats.get(post_id, {"views": 0}))
+
     async def _message(self, request: web.Request) -> web.Response:
         self.messages.append((await request.json())["text"])
         return web.json_response({"id": f"m{len(self.messages)}"})
@@ -70,6 +77,7 @@ class FakePlatform:
             app = web.Application()
             app.router.add_post("/posts", self._publish)
             app.router.add_post("/messages", self._message)
+            app.router.add_get("/posts/{post_id}/stats", self._stats)
             runner = web.AppRunner(app, access_log=None)
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -124,3 +132,10 @@ class FakePlatformConnector(Connector):
             raise ConnectorError(f"{self.platform} refused the post: {response.json().get('error', response.status_code)}")
         response.raise_for_status()
         return str(response.json()["id"])
+
+    async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
+        response = await self._client.get(f"/posts/{platform_post_id}/stats")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return {str(k): int(v) for k, v in response.json().items()}

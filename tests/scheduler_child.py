@@ -13,10 +13,18 @@ import sys
 from bot.config import ScheduleSettings
 from bot.publisher import Publisher
 from bot.scheduler import PostScheduler
-from storage import repo
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
 from storage.db import make_engine
-from storage.models import PostStatus
+from storage.models import Post, PostStatus
 from tests.fake_platform import FakePlatformConnector
+
+
+def _pending(engine: Engine) -> bool:
+    with Session(engine) as session:
+        query = select(Post.id).where(col(Post.status).in_([PostStatus.scheduled, PostStatus.publishing]))
+        return session.exec(query.limit(1)).first() is not None
 
 
 async def main(db_url: str, platform_url: str, idempotent: bool) -> None:
@@ -30,8 +38,8 @@ async def main(db_url: str, platform_url: str, idempotent: bool) -> None:
     scheduler = PostScheduler(engine, Publisher(engine, {connector.platform: connector}, settings, notify), settings)
     await scheduler.start()
     print("started", flush=True)
-    while repo.posts_with_status(engine, [PostStatus.scheduled, PostStatus.publishing]):
-        await asyncio.sleep(0.05)
+    while _pending(engine):
+        await asyncio.sleep(0.2)
     await scheduler.stop()
     await connector.stop()
     engine.dispose()

@@ -115,3 +115,28 @@ async def test_a_cancelled_post_is_not_published(engine: Engine) -> None:
         await scheduler.stop()
     assert "never mind" not in out.getvalue()
     assert repo.get_post(engine, post.id).status == PostStatus.cancelled  # type: ignore[arg-type, union-attr]
+
+
+async def test_engagement_is_fetched_after_publishing_and_feeds_the_timing_model(engine: Engine, settings: Settings) -> None:
+    from bot.post_commands import PostCommands
+    from brain.service import Brain
+
+    platform = FakePlatform().start()
+    connector = FakePlatformConnector(platform.url)
+    post = repo.add_post(engine, platform=connector.platform, text="rye bread is back")
+    scheduler = make_scheduler(engine, connector)
+    await scheduler.start()
+    try:
+        scheduler.schedule(post.id, utcnow())  # type: ignore[arg-type]
+        await wait_for(engine, post.id, PostStatus.published)  # type: ignore[arg-type]
+        assert scheduler._aps.get_job(f"engagement:{post.id}") is not None  # fetched a day later
+        platform.stats[platform.posts[0]["id"]] = {"views": 500, "reactions": 30, "comments": 4}
+        await scheduler.publisher.collect_engagement(post.id)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+        await connector.stop()
+        platform.stop()
+    [(published, interactions)] = repo.published_engagement(engine, connector.platform)
+    assert published.id == post.id and interactions == 34  # reactions + comments; views are not actions
+    model = PostCommands(engine, Brain(settings), scheduler, settings).timing_model(connector.platform)
+    assert model.n_posts == 1 and model.median == 34
