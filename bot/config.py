@@ -81,6 +81,7 @@ class ScheduleSettings(Section):
     retry_backoff_s: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     engagement_after_hours: float = Field(default=24.0, gt=0)
+    parallel_publishes: int = Field(default=4, ge=1)
 
     @field_validator("slots")
     @classmethod

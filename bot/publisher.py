@@ -15,6 +15,7 @@ platform got it. Then:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -54,8 +55,15 @@ class Publisher:
         self.connectors = connectors
         self.settings = settings
         self.notify = notify
+        # Posts due together wait here unclaimed: a crash then leaves at most this many in
+        # `publishing`, and the platform sees a steady stream instead of a burst.
+        self._slots = asyncio.Semaphore(settings.parallel_publishes)
 
     async def publish(self, post_id: int) -> Outcome:
+        async with self._slots:
+            return await self._publish(post_id)
+
+    async def _publish(self, post_id: int) -> Outcome:
         if not repo.claim_post(self.engine, post_id, uuid.uuid4().hex):
             log.info("post %s not published: no longer scheduled", post_id)
             return Outcome(None)
