@@ -26,6 +26,7 @@ class FakePlatform:
     dedupe: bool = True
     hold_s: float = 0.0  # hold the first publish this long after recording it
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)  # text -> (status, message)
+    rate_limit_once: dict[str, float] = field(default_factory=dict)  # text -> Retry-After seconds, once
     posts: list[dict[str, Any]] = field(default_factory=list)  # every post created
     requests: int = 0
     messages: list[str] = field(default_factory=list)  # what the bot told the owner
@@ -41,6 +42,9 @@ class FakePlatform:
     async def _publish(self, request: web.Request) -> web.Response:
         body = await request.json()
         key = request.headers.get("Idempotency-Key")
+        if body["text"] in self.rate_limit_once:
+            retry_after = self.rate_limit_once.pop(body["text"])
+            return web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": str(retry_after)})
         if body["text"] in self.refuse:
             status, message = self.refuse[body["text"]]
             return web.json_response({"error": message}, status=status)

@@ -140,3 +140,20 @@ async def test_engagement_is_fetched_after_publishing_and_feeds_the_timing_model
     assert published.id == post.id and interactions == 34  # reactions + comments; views are not actions
     model = PostCommands(engine, Brain(settings), scheduler, settings).timing_model(connector.platform)
     assert model.n_posts == 1 and model.median == 34
+
+
+async def test_a_rate_limited_post_is_retried_after_the_platforms_wait(engine: Engine) -> None:
+    platform = FakePlatform(rate_limit_once={"hello again": 0.5}).start()
+    connector = FakePlatformConnector(platform.url)
+    post = repo.add_post(engine, platform=connector.platform, text="hello again")
+    scheduler = make_scheduler(engine, connector)
+    await scheduler.start()
+    try:
+        scheduler.schedule(post.id, utcnow())  # type: ignore[arg-type]
+        await wait_for(engine, post.id, PostStatus.published)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+        await connector.stop()
+        platform.stop()
+    published = repo.get_post(engine, post.id)  # type: ignore[arg-type]
+    assert published.attempts == 2 and [p["text"] for p in platform.posts] == ["hello again"]  # type: ignore[union-attr]
