@@ -53,6 +53,8 @@ class PostScheduler:
             job_defaults={"misfire_grace_time": max(1, int(self.grace.total_seconds())), "coalesce": True},
         )
         self._aps.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        # We log each post event ourselves; APScheduler's INFO line per job would double them.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self._inflight: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
