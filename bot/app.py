@@ -11,7 +11,10 @@ from sqlalchemy.engine import Engine
 from bot.commands import OwnerCommands
 from bot.config import Settings
 from bot.pipeline import FollowerPipeline, ReplySender
+from bot.post_commands import PostCommands
+from bot.publisher import Publisher
 from bot.queue_commands import QueueCommands
+from bot.scheduler import PostScheduler
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
 from storage.db import make_engine
@@ -32,6 +35,7 @@ class App:
         self.engine: Engine | None = None
         self.pipeline: FollowerPipeline | None = None
         self.commands: OwnerCommands | None = None
+        self.scheduler: PostScheduler | None = None
 
     async def __aenter__(self) -> App:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -39,13 +43,23 @@ class App:
         await self.brain.load()
         sender = ReplySender(self.engine, self.connectors)
         self.pipeline = FollowerPipeline(self.settings, self.engine, self.brain, sender, self.notify_owner)
+        publisher = Publisher(self.engine, self.connectors, self.settings.schedule, self.notify_about_post)
+        self.scheduler = PostScheduler(self.engine, publisher, self.settings.schedule)
         # Every owner command set, listed explicitly.
-        self.commands = OwnerCommands(self.brain, [QueueCommands(self.engine, sender)])
+        self.commands = OwnerCommands(
+            self.brain,
+            [
+                QueueCommands(self.engine, sender),
+                PostCommands(self.engine, self.brain, self.scheduler, self.settings),
+            ],
+        )
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         for connector in self.connectors.values():
             await connector.stop()
         self.brain.close()
@@ -93,11 +107,17 @@ class App:
             return
         await self.connectors[platform].send_text(chat, text)
 
+    async def notify_about_post(self, platform: str, text: str) -> None:
+        """Tell the owner about a post: where it was to be published, else on any connector."""
+        await self.notify_owner(platform if platform in self.connectors else next(iter(self.connectors)), text)
+
     async def run(self) -> None:
-        """Start every connector and return when any of them closes (Ctrl-D, /quit, stop())."""
+        """Start every connector, then the post scheduler (it publishes through them), and return
+        when any connector closes (Ctrl-D, /quit, stop())."""
         for connector in self.connectors.values():
             await connector.start(self.on_message)
-        assert self.pipeline is not None
+        assert self.pipeline is not None and self.scheduler is not None
+        await self.scheduler.start()
         resumed = await self.pipeline.resume()
         if resumed:
             log.info("finished %d messages left half-way by the last run", resumed)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import ConfigError
 
@@ -116,6 +117,25 @@ class SlackSettings(DeliverySettings):
     overall_per_s: float = Field(default=50.0, gt=0)
 
 
+class ScheduleSettings(Section):
+    grace_minutes: float = Field(default=30.0, ge=0)
+    best_window_days: int = Field(default=7, ge=1, le=60)
+    slots: dict[str, list[str]] = Field(default_factory=dict)
+    retry_backoff_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    engagement_after_hours: float = Field(default=24.0, gt=0)
+    parallel_publishes: int = Field(default=4, ge=1)
+
+    @field_validator("slots")
+    @classmethod
+    def _check_slots(cls, slots: dict[str, list[str]]) -> dict[str, list[str]]:
+        for platform, times in slots.items():
+            for slot in times:
+                if slot != "best" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", slot):
+                    raise ValueError(f"slot {slot!r} for {platform} is neither HH:MM nor 'best'")
+        return slots
+
+
 class Settings(Section):
     """Everything in config.toml, with relative paths already resolved against the file."""
 
@@ -130,6 +150,7 @@ class Settings(Section):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     @property
     def data_dir(self) -> Path:

@@ -96,5 +96,9 @@ class Brain:
             draft.answer_owner, self.generator, text, self.settings.brand, self.options
         )
 
+    async def draft_post(self, topic: str) -> str:
+        """A post about the topic in the brand's voice (the drafting work may replace the internals)."""
+        return await self.answer_owner(f"Write one short social-media post about: {topic}. Reply with the post text only.")
+
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)

@@ -34,6 +34,9 @@ class OutgoingPost:
 
     text: str
     image_path: str | None = None
+    # The same key on every attempt at one post; platforms that deduplicate by it (an
+    # Idempotency-Key header, a client message id) never create the post twice.
+    idempotency_key: str | None = None
 
 
 MessageHandler = Callable[[IncomingMessage], Awaitable[None]]
@@ -44,6 +47,9 @@ class Connector(ABC):
 
     #: The platform name stored on every row ("console", "telegram", "slack", ...).
     platform: str
+    #: True when the platform deduplicates publishes by OutgoingPost.idempotency_key, so a
+    #: publish whose outcome is unknown (a crash, a timeout) may be retried safely.
+    idempotent_publish: bool = False
 
     @abstractmethod
     async def start(self, on_message: MessageHandler) -> None:
@@ -67,7 +73,12 @@ class Connector(ABC):
 
     @abstractmethod
     async def publish(self, post: OutgoingPost) -> str:
-        """Publish a post on the account's channel; returns the platform's id of the post."""
+        """Publish a post on the account's channel; returns the platform's id of the post.
+
+        Raise RateLimited when the platform asks to wait, ConnectorError when it refused the
+        post for good (a 4xx: the message is kept on the post); anything else (5xx, network)
+        means the outcome is unknown.
+        """
 
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         """Engagement counts of a published post (e.g. {"views": 120, "reactions": 7}).

@@ -108,6 +108,21 @@ class Post(SQLModel, table=True):
     published_at: datetime | None = None
     platform_post_id: str | None = None
     error: str | None = None
+    content_type: str = ""  # "photo", "link", ... when known; the timing model learns per type
+    # Set when the row is first claimed for publishing and kept across retries, so a platform
+    # that deduplicates by key never creates the post twice (see bot/publisher.py).
+    publish_key: str | None = None
+    attempts: int = 0
+
+
+class EngagementSample(SQLModel, table=True):
+    """Engagement of one published post as the platform reported it at one moment."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    fetched_at: datetime = Field(default_factory=utcnow)
+    interactions: int  # reactions + comments + shares + ...; views when that is all there is
+    counts: str = "{}"  # the platform's counts as JSON
 
 
 class LabelCorrection(SQLModel, table=True):

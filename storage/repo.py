@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy import func, update
 from sqlmodel import Session, col, delete, select
 
 from storage.models import (
     Contact,
+    EngagementSample,
     LabelCorrection,
     Message,
     MessageStatus,
@@ -224,6 +226,81 @@ def list_posts(
     query = query.order_by(col(Post.id)).limit(limit)
     with Session(engine) as session:
         return session.exec(query).all()
+
+
+def get_post(engine: Engine, post_id: int) -> Post | None:
+    with Session(engine) as session:
+        return session.get(Post, post_id)
+
+
+def posts_with_status(
+    engine: Engine, statuses: Iterable[PostStatus], *, platform: str | None = None
+) -> Sequence[Post]:
+    """Every post in any of these states, in time order (unscheduled last); no limit."""
+    query = select(Post).where(col(Post.status).in_(list(statuses)))
+    if platform is not None:
+        query = query.where(Post.platform == platform)
+    query = query.order_by(col(Post.scheduled_at).is_(None), col(Post.scheduled_at), col(Post.id))
+    with Session(engine) as session:
+        return session.exec(query).all()
+
+
+def claim_post(engine: Engine, post_id: int, key: str) -> bool:
+    """Move a scheduled post to publishing in one UPDATE; False when it was not scheduled.
+
+    Two publishers (or a job fired twice) race on this statement and exactly one wins.
+    The key is kept from an earlier claim, so every retry carries the same one.
+    """
+    statement = (
+        update(Post)
+        .where(col(Post.id) == post_id, col(Post.status) == PostStatus.scheduled)
+        .values(
+            status=PostStatus.publishing,
+            attempts=col(Post.attempts) + 1,
+            publish_key=func.coalesce(col(Post.publish_key), key),
+        )
+    )
+    with Session(engine) as session:
+        result = session.exec(statement)  # type: ignore[call-overload]
+        session.commit()
+        return bool(result.rowcount == 1)
+
+
+def add_engagement(engine: Engine, *, post_id: int, interactions: int, counts: str = "{}") -> EngagementSample:
+    with Session(engine) as session:
+        sample = EngagementSample(post_id=post_id, interactions=interactions, counts=counts)
+        session.add(sample)
+        session.commit()
+        session.refresh(sample)
+        return sample
+
+
+def published_engagement(engine: Engine, platform: str | None = None) -> list[tuple[Post, int]]:
+    """Each published post with its latest engagement sample, oldest post first."""
+    latest = (
+        select(EngagementSample.post_id, func.max(EngagementSample.id).label("last_id"))
+        .group_by(col(EngagementSample.post_id))
+        .subquery()
+    )
+    query = (
+        select(Post, EngagementSample)
+        .join(latest, col(latest.c.post_id) == col(Post.id))
+        .join(EngagementSample, col(EngagementSample.id) == latest.c.last_id)
+        .where(Post.status == PostStatus.published)
+    )
+    if platform is not None:
+        query = query.where(Post.platform == platform)
+    with Session(engine) as session:
+        return [(post, sample.interactions) for post, sample in session.exec(query.order_by(col(Post.published_at))).all()]
+
+
+def message_times(engine: Engine, platform: str | None = None, limit: int = 5000) -> list[datetime]:
+    """When followers wrote to the account, newest first: the timing model's prior."""
+    query = select(Message.received_at)
+    if platform is not None:
+        query = query.where(Message.platform == platform)
+    with Session(engine) as session:
+        return list(session.exec(query.order_by(col(Message.id).desc()).limit(limit)).all())
 
 
 def add_correction(engine: Engine, *, text: str, task: str, label: str, message_id: int | None = None) -> LabelCorrection:

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 9ca9b42853b4
+Revision ID: b7e13bcc0c53
 Revises: 
-Create Date: 2026-11-30 12:39:52.090020
+Create Date: 2026-11-30 13:13:18.007271
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-revision = '9ca9b42853b4'
+revision = 'b7e13bcc0c53'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -43,12 +43,27 @@ def upgrade() -> None:
     sa.Column('published_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('platform_post_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('publish_key', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('post', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_post_platform'), ['platform'], unique=False)
         batch_op.create_index(batch_op.f('ix_post_scheduled_at'), ['scheduled_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_post_status'), ['status'], unique=False)
+
+    op.create_table('engagementsample',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('post_id', sa.Integer(), nullable=False),
+    sa.Column('fetched_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('interactions', sa.Integer(), nullable=False),
+    sa.Column('counts', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.ForeignKeyConstraint(['post_id'], ['post.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('engagementsample', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_engagementsample_post_id'), ['post_id'], unique=False)
 
     op.create_table('message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -128,6 +143,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_message_contact_id'))
 
     op.drop_table('message')
+    with op.batch_alter_table('engagementsample', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_engagementsample_post_id'))
+
+    op.drop_table('engagementsample')
     with op.batch_alter_table('post', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_post_status'))
         batch_op.drop_index(batch_op.f('ix_post_scheduled_at'))

@@ -1,0 +1,207 @@
+"""The owner's post commands: draft, list, schedule at a time or the best time, queue, calendar, cancel."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from bot.commands import Command, CommandContext
+from bot.config import Settings
+from bot.errors import BotError
+from bot.scheduler import PostScheduler
+from bot.when import BadTime, WHEN_HELP, account_zone, as_utc, local_to_utc, parse_when, show
+from brain.service import Brain
+from brain.timing import EngagementModel, Observation, local_slot
+from storage import repo
+from storage.models import Post, PostStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+# Posts in these states can be (re)scheduled or cancelled; a post being published or already
+# out can not.
+OPEN = (PostStatus.draft, PostStatus.scheduled, PostStatus.failed, PostStatus.missed, PostStatus.cancelled)
+
+
+class PostCommands:
+    """Posts from draft to calendar. Times are read and shown in the account's time zone."""
+
+    def __init__(self, engine: Engine, brain: Brain, scheduler: PostScheduler, settings: Settings) -> None:
+        self.engine = engine
+        self.brain = brain
+        self.scheduler = scheduler
+        self.settings = settings
+        self.zone = account_zone(settings.bot.timezone)
+        self.rng = np.random.default_rng()
+
+    def commands(self) -> Sequence[Command]:
+        return [
+            Command("draft", "/draft [@platform] TOPIC", "draft a post about TOPIC with the model", self.draft),
+            Command("compose", "/compose [@platform] TEXT", "save your own text as a draft post", self.compose),
+            Command("drafts", "/drafts", "list draft posts", self.drafts),
+            Command("schedule", "/schedule ID WHEN|best", f"schedule a post; WHEN is {WHEN_HELP}", self.schedule),
+            Command("reschedule", "/reschedule ID WHEN|best", "move a scheduled, failed or missed post", self.schedule),
+            Command("queue", "/queue ID", "put a post in the next free queue slot ([schedule.slots])", self.queue),
+            Command("cancel", "/cancel ID", "cancel a post", self.cancel),
+            Command("calendar", "/calendar", "posts of the coming week, and those that need you", self.calendar),
+            Command("besttime", "/besttime [@platform]", "the best time to post this week, and why", self.besttime),
+        ]
+
+    # -- drafts --------------------------------------------------------------------------------
+
+    def _platform_and_rest(self, ctx: CommandContext) -> tuple[str, str]:
+        first, _, rest = ctx.args.partition(" ")
+        if first.startswith("@") and len(first) > 1:
+            return first[1:].lower(), rest.strip()
+        return ctx.connector.platform, ctx.args
+
+    async def draft(self, ctx: CommandContext) -> str:
+        platform, topic = self._platform_and_rest(ctx)
+        if not topic:
+            return "usage: /draft [@platform] TOPIC"
+        text = (await self.brain.draft_post(topic)).strip()
+        if not text:
+            return "the model returned nothing; try another topic, or /compose your own text"
+        return self._saved(repo.add_post(self.engine, platform=platform, text=text))
+
+    async def compose(self, ctx: CommandContext) -> str:
+        platform, text = self._platform_and_rest(ctx)
+        if not text:
+            return "usage: /compose [@platform] TEXT"
+        return self._saved(repo.add_post(self.engine, platform=platform, text=text))
+
+    def _saved(self, post: Post) -> str:
+        return f"draft #{post.id} for {post.platform}: {post.text}\n/schedule {post.id} best, /schedule {post.id} WHEN or /queue {post.id}"
+
+    async def drafts(self, ctx: CommandContext) -> str:
+        posts = repo.posts_with_status(self.engine, [PostStatus.draft])
+        return "\n".join(f"#{p.id} {p.platform}: {p.text}" for p in posts) or "no drafts; /draft TOPIC makes one"
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    def _open_post(self, args: str) -> tuple[Post, str]:
+        word, _, rest = args.partition(" ")
+        number = word.removeprefix("#")
+        post = repo.get_post(self.engine, int(number)) if number.isdigit() else None
+        if post is None:
+            raise BotError(f"no post {word!r}; /drafts and /calendar list them")
+        if post.status not in OPEN:
+            raise BotError(f"post #{post.id} is {post.status.value}; it cannot be changed now")
+        return post, rest.strip()
+
+    async def schedule(self, ctx: CommandContext) -> str:
+        try:
+            post, when = self._open_post(ctx.args)
+            now = utcnow()
+            if when.lower() == "best":
+                window = timedelta(days=self.settings.schedule.best_window_days)
+                at, why = self.best_slot(post.platform, now + timedelta(minutes=5), now + window, post.content_type)
+            elif when:
+                at, why = parse_when(when, self.zone, now), ""
+                if at <= now:
+                    raise BadTime(f"{show(at, self.zone)} has already passed")
+            else:
+                raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
+        except BotError as exc:
+            return str(exc)
+        assert post.id is not None
+        self.scheduler.schedule(post.id, at)
+        return f"post #{post.id} scheduled for {show(at, self.zone)}" + (f"\n{why}" if why else "")
+
+    async def queue(self, ctx: CommandContext) -> str:
+        try:
+            post, _ = self._open_post(ctx.args)
+            at, why = self.next_free_slot(post.platform, utcnow(), post.content_type)
+        except BotError as exc:
+            return str(exc)
+        assert post.id is not None
+        self.scheduler.schedule(post.id, at)
+        return f"post #{post.id} queued for {show(at, self.zone)}" + (f"\n{why}" if why else "")
+
+    async def cancel(self, ctx: CommandContext) -> str:
+        try:
+            post, _ = self._open_post(ctx.args)
+        except BotError as exc:
+            return str(exc)
+        assert post.id is not None
+        self.scheduler.cancel(post.id)
+        return f"post #{post.id} cancelled"
+
+    async def calendar(self, ctx: CommandContext) -> str:
+        now = utcnow()
+        lines: list[str] = []
+        for post in repo.posts_with_status(self.engine, [PostStatus.scheduled, PostStatus.publishing]):
+            if post.scheduled_at and as_utc(post.scheduled_at) <= now + timedelta(days=7):
+                lines.append(f"{show(post.scheduled_at, self.zone)}  #{post.id} {post.platform}: {post.text[:60]}")
+        attention = repo.posts_with_status(self.engine, [PostStatus.missed, PostStatus.failed])
+        lines += [f"needs you: #{p.id} {p.status.value}: {p.error or ''}" for p in attention]
+        return "\n".join(lines) or "nothing scheduled for the coming week"
+
+    async def besttime(self, ctx: CommandContext) -> str:
+        platform, _ = self._platform_and_rest(ctx)
+        now = utcnow()
+        at, why = self.best_slot(platform, now, now + timedelta(days=self.settings.schedule.best_window_days))
+        return f"best time on {platform}: {show(at, self.zone)}\n{why}"
+
+    # -- where posts go ------------------------------------------------------------------------
+
+    def timing_model(self, platform: str) -> EngagementModel:
+        """Fitted on this platform's published posts; the prior from when followers write."""
+        history = repo.published_engagement(self.engine, platform)
+        observations = [
+            Observation(*local_slot(as_utc(post.published_at or post.created_at), self.zone), engagement, post.content_type)
+            for post, engagement in history
+        ]
+        activity = [local_slot(as_utc(t), self.zone) for t in repo.message_times(self.engine)]
+        types = tuple(sorted({o.content_type for o in observations if o.content_type}))
+        return EngagementModel(types=types).fit(observations, activity)
+
+    def best_slot(self, platform: str, start: datetime, end: datetime, content_type: str = "") -> tuple[datetime, str]:
+        """The model's pick among the whole local hours in [start, end) not already taken on the platform."""
+        taken = {as_utc(p.scheduled_at) for p in repo.posts_with_status(self.engine, [PostStatus.scheduled], platform=platform) if p.scheduled_at}
+        candidates: list[datetime] = []
+        at = as_utc(start).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        while at < end:
+            local_hour = at - timedelta(minutes=at.astimezone(self.zone).minute)  # zones offset by :30 or :45
+            if local_hour >= start and local_hour not in taken:
+                candidates.append(local_hour)
+            at += timedelta(hours=1)
+        if not candidates:
+            raise BadTime("no free hour in that window")
+        model = self.timing_model(platform)
+        slots = [local_slot(c, self.zone) for c in candidates]
+        pick = model.choose(slots, self.rng, content_type)
+        return candidates[pick], model.explain(*slots[pick], content_type)
+
+    def next_free_slot(self, platform: str, now: datetime, content_type: str = "") -> tuple[datetime, str]:
+        slots = self.settings.schedule.slots.get(platform)
+        if not slots:
+            raise BotError(f"no queue slots for {platform}: add them under [schedule.slots] in config.toml")
+        scheduled = repo.posts_with_status(self.engine, [PostStatus.scheduled], platform=platform)
+        taken = [as_utc(p.scheduled_at) for p in scheduled if p.scheduled_at]
+        today = now.astimezone(self.zone).date()
+        for offset in range(366):
+            day = today + timedelta(days=offset)
+            fixed = []
+            for slot in slots:
+                if slot != "best":
+                    try:
+                        fixed.append(local_to_utc(day, time.fromisoformat(slot), self.zone))
+                    except BadTime:  # the clocks skip this slot today (DST)
+                        continue
+            for at in sorted(fixed):
+                if at > now and at not in taken:
+                    return at, "next free queue slot"
+            on_day = [t for t in taken if t.astimezone(self.zone).date() == day and t not in fixed]
+            if slots.count("best") > len(on_day):
+                start = max(now + timedelta(minutes=5), local_to_utc(day, time(0), self.zone))
+                end = local_to_utc(day + timedelta(days=1), time(0), self.zone)
+                if start < end:
+                    try:
+                        return self.best_slot(platform, start, end, content_type)
+                    except BadTime:
+                        continue
+        raise BotError("the queue is full for the next year")

@@ -1,0 +1,147 @@
+"""Idempotent publishing of one post: claim the row, call the platform, finish the row.
+
+A post moves scheduled -> publishing in one conditional UPDATE (repo.claim_post), so a job that
+fires twice, or two processes, publish it once. If the process dies between the claim and the
+finish, the row is found in `publishing` on the next start and we cannot know whether the
+platform got it. Then:
+
+- a connector with `idempotent_publish` (the platform deduplicates by the post's publish key,
+  which is kept on the row across attempts) gets the same post again with the same key: it is
+  published exactly once and not lost;
+- any other connector's post is marked failed with "interrupted while publishing" and the owner
+  is told to check the platform and /reschedule it if it is not there. Publishing it again
+  blindly could post it twice; dropping it silently would lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from bot.config import ScheduleSettings
+from bot.errors import ConnectorError, RateLimited
+from connectors.base import Connector, OutgoingPost
+from storage import repo
+from storage.models import Post, PostStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str, str], Awaitable[None]]  # (platform, text) to the owner
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one publish attempt did. status None: the post was not ours to publish."""
+
+    status: PostStatus | None
+    retry_at: datetime | None = None  # set when the post went back to scheduled
+
+
+INTERRUPTED = "interrupted while publishing: check {platform}; /reschedule {id} WHEN if the post is not there"
+
+
+class Publisher:
+    def __init__(
+        self, engine: Engine, connectors: Mapping[str, Connector], settings: ScheduleSettings, notify: Notify
+    ) -> None:
+        self.engine = engine
+        self.connectors = connectors
+        self.settings = settings
+        self.notify = notify
+        # Posts due together wait here unclaimed: a crash then leaves at most this many in
+        # `publishing`, and the platform sees a steady stream instead of a burst.
+        self._slots = asyncio.Semaphore(settings.parallel_publishes)
+
+    async def publish(self, post_id: int) -> Outcome:
+        async with self._slots:
+            return await self._publish(post_id)
+
+    async def _publish(self, post_id: int) -> Outcome:
+        if not repo.claim_post(self.engine, post_id, uuid.uuid4().hex):
+            log.info("post %s not published: no longer scheduled", post_id)
+            return Outcome(None)
+        post = repo.get_post(self.engine, post_id)
+        assert post is not None and post.id is not None
+        connector = self.connectors.get(post.platform)
+        if connector is None:
+            return await self._fail(post, f"{post.platform} is not connected")
+        try:
+            platform_id = await connector.publish(OutgoingPost(text=post.text, idempotency_key=post.publish_key))
+        except RateLimited as exc:
+            return await self._retry(post, exc.retry_after, f"rate limited: {exc}")
+        except ConnectorError as exc:
+            return await self._fail(post, str(exc))
+        except Exception as exc:  # a 5xx, a timeout, a dropped connection: did the platform get it?
+            log.warning("publishing post %s: outcome unknown: %r", post.id, exc)
+            if connector.idempotent_publish:
+                return await self._retry(post, None, f"platform error: {exc!r}")
+            return await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id) + f" ({exc!r})")
+        repo.update_post(
+            self.engine, post.id, status=PostStatus.published, published_at=utcnow(), platform_post_id=platform_id, error=None
+        )
+        log.info("post %s published on %s as %s", post.id, post.platform, platform_id)
+        return Outcome(PostStatus.published)
+
+    async def _retry(self, post: Post, after_s: float | None, error: str) -> Outcome:
+        assert post.id is not None
+        if post.attempts >= self.settings.max_attempts:
+            return await self._fail(post, f"gave up after {post.attempts} attempts; last: {error}")
+        delay = after_s if after_s is not None else self.settings.retry_backoff_s * 2 ** (post.attempts - 1)
+        at = utcnow() + timedelta(seconds=delay)
+        repo.update_post(self.engine, post.id, status=PostStatus.scheduled, scheduled_at=at, error=error)
+        log.info("post %s will be retried in %.0f s", post.id, delay)
+        return Outcome(PostStatus.scheduled, retry_at=at)
+
+    async def _fail(self, post: Post, error: str) -> Outcome:
+        assert post.id is not None
+        repo.update_post(self.engine, post.id, status=PostStatus.failed, error=error)
+        log.warning("post %s failed: %s", post.id, error)
+        await self.tell_owner(post.platform, f"post #{post.id} failed: {error}")
+        return Outcome(PostStatus.failed)
+
+    async def recover_interrupted(self) -> list[Post]:
+        """Deal with posts a dead process left in `publishing`; returns those to publish again now."""
+        again: list[Post] = []
+        for post in repo.posts_with_status(self.engine, [PostStatus.publishing]):
+            assert post.id is not None
+            connector = self.connectors.get(post.platform)
+            if connector is None:
+                log.warning("post %s was interrupted while publishing; %s is not connected", post.id, post.platform)
+            elif connector.idempotent_publish:
+                log.info("post %s was interrupted while publishing; retrying with the same key", post.id)
+                again.append(repo.update_post(self.engine, post.id, status=PostStatus.scheduled, scheduled_at=utcnow()))
+            else:
+                await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id))
+        return again
+
+    async def collect_engagement(self, post_id: int) -> None:
+        """Store a published post's engagement, where its platform reports it."""
+        post = repo.get_post(self.engine, post_id)
+        connector = self.connectors.get(post.platform) if post else None
+        if post is None or connector is None or not post.platform_post_id:
+            return
+        counts = await connector.fetch_engagement(post.platform_post_id)
+        if counts:
+            repo.add_engagement(self.engine, post_id=post_id, interactions=interactions(counts), counts=json.dumps(counts))
+
+    async def tell_owner(self, platform: str, text: str) -> None:
+        try:
+            await self.notify(platform, text)
+        except Exception:
+            log.exception("could not tell the owner: %s", text)
+
+
+# Counts of people seeing a post, not acting on it; used only when a platform reports nothing else.
+_AUDIENCE_KEYS = {"views", "impressions", "reach"}
+
+
+def interactions(counts: Mapping[str, int]) -> int:
+    acted = [v for k, v in counts.items() if k not in _AUDIENCE_KEYS]
+    return int(sum(acted)) if acted else int(sum(counts.values()))

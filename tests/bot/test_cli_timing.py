@@ -1,0 +1,36 @@
+"""`bot timing eval` on slices of the real Facebook posts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import ROOT
+
+DATA = ROOT.parent / "shared" / "data" / "facebook_metrics" / "dataset_Facebook_first350.csv"
+
+
+def write_rows(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_eval_prints_one_json_line_next_to_the_mean_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    header, *rows = DATA.read_text(encoding="utf-8").splitlines()
+    # Time-ordered: the file runs newest first, so train on the older posts, test on newer ones.
+    train = write_rows(tmp_path / "train.csv", [header, *rows[150:]])
+    test = write_rows(tmp_path / "test.csv", [header, *rows[:150]])
+    assert main(["timing", "eval", "--train", str(train), "--test", str(test)]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"spearman", "mae", "baseline_spearman", "baseline_mae"} <= figures.keys()
+    assert figures["n_train"] == 200 and figures["n_test"] == 150
+    assert -1 <= figures["spearman"] <= 1 and figures["mae"] > 0
+
+
+def test_a_file_without_the_columns_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = write_rows(tmp_path / "bad.csv", ["a,b", "1,2"])
+    assert main(["timing", "eval", "--train", str(bad), "--test", str(bad)]) == 2
+    assert "missing column(s) Type, Post Weekday" in capsys.readouterr().err

@@ -1,0 +1,132 @@
+"""The owner's post commands, typed on the console connector into a running App."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import App
+from bot.config import Settings, load_settings
+from bot.when import account_zone, as_utc, local_to_utc, parse_when
+from brain.generator import ChatMessage, GenerationOptions
+from brain.service import Brain
+from connectors.console import ConsoleConnector
+from storage import repo
+from storage.db import make_engine
+from storage.models import PostStatus, utcnow
+
+BERLIN = account_zone("Europe/Berlin")
+
+
+class FixedGenerator:
+    """Stands in for the language model: drafting is not what these tests are about."""
+
+    name = "fixed"
+
+    def generate(self, messages: list[ChatMessage], options: GenerationOptions) -> str:
+        return "Fresh sourdough from 8:00 tomorrow!"
+
+
+class StandInBrain(Brain):
+    def _load(self) -> None:
+        self.generator = FixedGenerator()
+
+
+@pytest.fixture
+def berlin_settings(config_file: Path) -> Settings:
+    config = config_file.read_text().replace('log_level = "DEBUG"', 'log_level = "DEBUG"\ntimezone = "Europe/Berlin"')
+    config += '\n[schedule.slots]\nconsole = ["09:00", "13:00", "best"]\n'
+    config_file.write_text(config)
+    return load_settings(config_file)
+
+
+async def run_console(settings: Settings, lines: list[str]) -> str:
+    out = io.StringIO()
+    console = ConsoleConnector(settings.console.owner_id, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out, prompt=False)
+    async with App(settings, [console], brain=StandInBrain(settings)) as app:
+        await app.run()
+    return out.getvalue()
+
+
+async def test_draft_schedule_reschedule_cancel(berlin_settings: Settings) -> None:
+    now = utcnow()
+    out = await run_console(berlin_settings, [
+        "/draft fresh bread",
+        "/compose Our autumn sale ends Friday",
+        "/drafts",
+        "/schedule 1 tomorrow 18:00",
+        "/schedule 2 best",
+        "/reschedule 1 fri 10:00",
+        "/schedule 2 yesterday",
+        "/cancel 2",
+        "/cancel 9",
+        "/calendar",
+    ])
+    engine = make_engine(berlin_settings.database_url)
+    first, second = repo.list_posts(engine)
+    assert first.text == "Fresh sourdough from 8:00 tomorrow!" and "#1 console: Fresh sourdough" in out
+    assert "#2 console: Our autumn sale ends Friday" in out
+    assert first.status == PostStatus.scheduled
+    assert as_utc(first.scheduled_at) == parse_when("fri 10:00", BERLIN, now)  # type: ignore[arg-type]
+    assert "post #1 scheduled for Fri" in out and "10:00 CE" in out
+    best = as_utc(second.scheduled_at)  # type: ignore[arg-type]
+    assert now < best <= now + timedelta(days=7, hours=1) and best.astimezone(BERLIN).minute == 0
+    assert "no history yet, so this is an exploratory pick" in out
+    assert "cannot read 'yesterday'" in out
+    assert second.status == PostStatus.cancelled and "post #2 cancelled" in out
+    assert "no post '9'" in out
+    calendar = out.rsplit("bot: ", 1)[1]
+    assert "#1 console" in calendar and "#2" not in calendar
+    with engine.connect() as connection:
+        assert connection.execute(text("select id from apscheduler_jobs")).scalars().all() == ["post:1"]
+    engine.dispose()
+
+
+async def test_queue_fills_the_next_free_slots(berlin_settings: Settings) -> None:
+    now = utcnow()
+    out = await run_console(berlin_settings, [f"/compose post {i}" for i in range(1, 5)] + [f"/queue {i}" for i in range(1, 5)])
+    engine = make_engine(berlin_settings.database_url)
+    times = [as_utc(p.scheduled_at) for p in repo.list_posts(engine)]  # type: ignore[arg-type]
+    engine.dispose()
+    today = now.astimezone(BERLIN).date()
+    fixed = sorted(
+        local_to_utc(today + timedelta(days=d), time(h), BERLIN) for d in range(3) for h in (9, 13)
+    )
+    upcoming = [t for t in fixed if t > now]
+    at_fixed = [t for t in times if t in fixed]
+    assert at_fixed == upcoming[: len(at_fixed)]  # fixed slots fill in order, none skipped
+    assert now < times[0] <= upcoming[0]  # today's "best" slot may come first
+    assert len(set(times)) == 4
+    per_day: dict[object, int] = {}
+    for t in times:
+        local = t.astimezone(BERLIN)
+        if (local.hour, local.minute) not in ((9, 0), (13, 0)):
+            per_day[local.date()] = per_day.get(local.date(), 0) + 1
+    assert all(n <= 1 for n in per_day.values())  # one "best" slot a day
+    assert out.count("queued for") == 4
+
+
+async def test_scheduled_through_the_chat_and_published_after_a_restart(berlin_settings: Settings) -> None:
+    await run_console(berlin_settings, ["/compose see you tomorrow", "/schedule 1 in 4s"])  # the bot stops before then
+    engine = make_engine(berlin_settings.database_url)
+    assert repo.get_post(engine, 1).status == PostStatus.scheduled  # type: ignore[union-attr]
+
+    read_end, write_end = os.pipe()
+    out = io.StringIO()
+    console = ConsoleConnector(berlin_settings.console.owner_id, stdin=os.fdopen(read_end), stdout=out, prompt=False)
+    async with App(berlin_settings, [console], brain=StandInBrain(berlin_settings)) as app:
+        running = asyncio.create_task(app.run())
+        for _ in range(200):
+            if repo.get_post(engine, 1).status == PostStatus.published:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.05)
+        os.close(write_end)  # end of input: the console closes and the app stops
+        await running
+    assert out.getvalue().count("[published] see you tomorrow") == 1
+    engine.dispose()

@@ -1,0 +1,159 @@
+"""The scheduler on its own: jobs survive a restart, the grace window, platform refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from bot.config import ScheduleSettings, Settings
+from bot.publisher import Publisher
+from bot.scheduler import PostScheduler
+from connectors.base import Connector
+from connectors.console import ConsoleConnector
+from storage import repo
+from storage.db import make_engine
+from storage.models import PostStatus, utcnow
+from tests.fake_platform import FakePlatform, FakePlatformConnector
+
+
+def make_scheduler(engine: Engine, connector: Connector, grace_minutes: float = 30) -> PostScheduler:
+    settings = ScheduleSettings(grace_minutes=grace_minutes)
+
+    async def notify(platform: str, message: str) -> None:
+        await connector.send_text("owner", message)
+
+    return PostScheduler(engine, Publisher(engine, {connector.platform: connector}, settings, notify), settings)
+
+
+async def wait_for(engine: Engine, post_id: int, status: PostStatus, timeout_s: float = 20) -> None:
+    for _ in range(int(timeout_s / 0.05)):
+        post = repo.get_post(engine, post_id)
+        if post is not None and post.status == status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"post {post_id} is {post.status if post else None}, not {status}")
+
+
+async def test_a_scheduled_post_survives_a_restart(settings: Settings) -> None:
+    out = io.StringIO()
+    console = ConsoleConnector(stdout=out)
+    engine = make_engine(settings.database_url)
+    post = repo.add_post(engine, platform="console", text="autumn sale")
+    first = make_scheduler(engine, console)
+    await first.start()
+    assert post.id is not None
+    first.schedule(post.id, utcnow() + timedelta(seconds=1.5))
+    await first.stop()
+    engine.dispose()
+    with make_engine(settings.database_url).connect() as connection:  # the job is in the database
+        assert connection.execute(text("select id from apscheduler_jobs")).scalars().all() == [f"post:{post.id}"]
+
+    engine = make_engine(settings.database_url)
+    second = make_scheduler(engine, console)
+    await second.start()
+    try:
+        await wait_for(engine, post.id, PostStatus.published)
+    finally:
+        await second.stop()
+    assert out.getvalue().count("[published] autumn sale") == 1
+    assert repo.get_post(engine, post.id).platform_post_id  # type: ignore[union-attr]
+    engine.dispose()
+
+
+async def test_overdue_posts_within_grace_are_published_later_ones_missed(engine: Engine) -> None:
+    out = io.StringIO()
+    console = ConsoleConnector(stdout=out)
+    now = utcnow()
+    late = repo.add_post(engine, platform="console", text="a bit late", status=PostStatus.scheduled, scheduled_at=now - timedelta(minutes=10))
+    too_late = repo.add_post(engine, platform="console", text="too late", status=PostStatus.scheduled, scheduled_at=now - timedelta(hours=2))
+    scheduler = make_scheduler(engine, console, grace_minutes=30)
+    await scheduler.start()
+    try:
+        await wait_for(engine, late.id, PostStatus.published)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+    assert repo.get_post(engine, too_late.id).status == PostStatus.missed  # type: ignore[arg-type, union-attr]
+    assert "[published] too late" not in out.getvalue()
+    assert f"post #{too_late.id} missed its time" in out.getvalue()
+
+
+async def test_a_refused_post_fails_with_the_platform_message(engine: Engine) -> None:
+    platform = FakePlatform(refuse={"buy now!!!": (400, "duplicate content")}).start()
+    connector = FakePlatformConnector(platform.url)
+    post = repo.add_post(engine, platform=connector.platform, text="buy now!!!")
+    scheduler = make_scheduler(engine, connector)
+    await scheduler.start()
+    try:
+        scheduler.schedule(post.id, utcnow())  # type: ignore[arg-type]
+        await wait_for(engine, post.id, PostStatus.failed)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+        await connector.stop()
+        platform.stop()
+    assert "duplicate content" in (repo.get_post(engine, post.id).error or "")  # type: ignore[arg-type, union-attr]
+    assert platform.posts == [] and any("duplicate content" in m for m in platform.messages)
+
+
+async def test_a_cancelled_post_is_not_published(engine: Engine) -> None:
+    out = io.StringIO()
+    console = ConsoleConnector(stdout=out)
+    post = repo.add_post(engine, platform="console", text="never mind")
+    keep = repo.add_post(engine, platform="console", text="this one")
+    scheduler = make_scheduler(engine, console)
+    await scheduler.start()
+    try:
+        scheduler.schedule(post.id, utcnow() + timedelta(seconds=0.5))  # type: ignore[arg-type]
+        scheduler.schedule(keep.id, utcnow() + timedelta(seconds=0.7))  # type: ignore[arg-type]
+        scheduler.cancel(post.id)  # type: ignore[arg-type]
+        await wait_for(engine, keep.id, PostStatus.published)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+    assert "never mind" not in out.getvalue()
+    assert repo.get_post(engine, post.id).status == PostStatus.cancelled  # type: ignore[arg-type, union-attr]
+
+
+async def test_engagement_is_fetched_after_publishing_and_feeds_the_timing_model(engine: Engine, settings: Settings) -> None:
+    from bot.post_commands import PostCommands
+    from brain.service import Brain
+
+    platform = FakePlatform().start()
+    connector = FakePlatformConnector(platform.url)
+    post = repo.add_post(engine, platform=connector.platform, text="rye bread is back")
+    scheduler = make_scheduler(engine, connector)
+    await scheduler.start()
+    try:
+        scheduler.schedule(post.id, utcnow())  # type: ignore[arg-type]
+        await wait_for(engine, post.id, PostStatus.published)  # type: ignore[arg-type]
+        assert scheduler._aps.get_job(f"engagement:{post.id}") is not None  # fetched a day later
+        platform.stats[platform.posts[0]["id"]] = {"views": 500, "reactions": 30, "comments": 4}
+        await scheduler.publisher.collect_engagement(post.id)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+        await connector.stop()
+        platform.stop()
+    [(published, interactions)] = repo.published_engagement(engine, connector.platform)
+    assert published.id == post.id and interactions == 34  # reactions + comments; views are not actions
+    model = PostCommands(engine, Brain(settings), scheduler, settings).timing_model(connector.platform)
+    assert model.n_posts == 1 and model.median == 34
+
+
+async def test_a_rate_limited_post_is_retried_after_the_platforms_wait(engine: Engine) -> None:
+    platform = FakePlatform(rate_limit_once={"hello again": 0.5}).start()
+    connector = FakePlatformConnector(platform.url)
+    post = repo.add_post(engine, platform=connector.platform, text="hello again")
+    scheduler = make_scheduler(engine, connector)
+    await scheduler.start()
+    try:
+        scheduler.schedule(post.id, utcnow())  # type: ignore[arg-type]
+        await wait_for(engine, post.id, PostStatus.published)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+        await connector.stop()
+        platform.stop()
+    published = repo.get_post(engine, post.id)  # type: ignore[arg-type]
+    assert published.attempts == 2 and [p["text"] for p in platform.posts] == ["hello again"]  # type: ignore[union-attr]
