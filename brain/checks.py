@@ -16,6 +16,7 @@ from brain.encoder import Encoder
 URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>()\"']+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|co|shop|store|app|ly|me|info|biz)(?:/[^\s<>()\"']*)?", re.IGNORECASE)
 HANDLE_RE = re.compile(r"(?<![\w@.])@\w{2,}")
 NUMBER_RE = re.compile(r"\d+(?:[.,:]\d+)*")
+LIST_MARKER_RE = re.compile(r"^\s*\d+[.)]\s", re.MULTILINE)  # "1. " numbers a list; it states nothing
 WORD_RE = re.compile(r"[a-z0-9']+")
 INJECTION_RE = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|guidelines|above|previous)\b"
@@ -113,7 +114,7 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
             failures.append("echoes instructions from the follower's message")
     grounded = " ".join((*ctx.brand.facts, *ctx.grounding, ctx.follower_text, *ctx.brand.allowed_links))
     known_numbers = set(NUMBER_RE.findall(grounded))
-    unsupported = [n for n in NUMBER_RE.findall(text) if n not in known_numbers and not _in_allowed_link(n, text, ctx)]
+    unsupported = [n for n in NUMBER_RE.findall(LIST_MARKER_RE.sub(" ", text)) if n not in known_numbers and not _in_allowed_link(n, text, ctx)]
     if unsupported:
         failures.append(f"states a number not in the facts: {unsupported[0]}")
     if ctx.intent == "complaint" and (match := PROMISE_RE.search(text)):

@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 2000
 RETRY_TEMPERATURE = 0.7  # the second try samples, or greedy decoding would repeat the first
-COVERAGE_MIN_COSINE = 0.3  # a question closer than this to no fact is one the facts do not answer
+# A question closer than this to every fact is one the facts do not answer (MiniLM cosine; on a
+# dozen bakery questions, answered ones scored 0.48-0.84, unanswered ones 0.10-0.34).
+COVERAGE_MIN_COSINE = 0.4
 
 _GUIDANCE = {
     "complaint": "Acknowledge the problem, apologise, and ask them to continue in a private message. Promise nothing.",
