@@ -75,8 +75,7 @@ def main() -> None:
     base_out = [baseline(ids) for ids in encoded]
     base_tps = args.new_tokens * len(encoded) / (time.perf_counter() - t0)
 
-    opts = GenerationOptions(max_new_tokens=args.new_tokens, repetition_penalty=1.0)
-    gen._generate_kwargs = (lambda o, f=gen._generate_kwargs: {**f(o), "min_new_tokens": o.max_new_tokens})  # type: ignore[method-assign]
+    opts = GenerationOptions(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, repetition_penalty=1.0)
     gen.generate(prompts[0], GenerationOptions(max_new_tokens=4))  # warm-up, fills the prefix cache
     console.print("[bold]ours, batch 1 (prefix reuse)[/]")
     t0 = time.perf_counter()
@@ -113,7 +112,7 @@ def main() -> None:
             times.append((time.perf_counter() - t0) * 1000)
         return statistics.median(times)
     first_base_ms, first_ms = first_token_ms(False), first_token_ms(True)
-    reply_opts = GenerationOptions(max_new_tokens=args.reply_tokens, repetition_penalty=1.0)
+    reply_opts = GenerationOptions(max_new_tokens=args.reply_tokens, min_new_tokens=args.reply_tokens, repetition_penalty=1.0)
     reply_ms = []
     for p in prompts:
         t0 = time.perf_counter()

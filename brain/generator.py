@@ -41,6 +41,7 @@ class GenerationOptions:
     top_p: float = 0.9
     repetition_penalty: float = 1.1
     seed: int | None = None  # with temperature > 0: the same seed gives the same sample
+    min_new_tokens: int = 0  # benchmarks force a fixed length; drafts stop at the end of the text
 
 
 class TextGenerator(Protocol):
@@ -116,6 +117,7 @@ class LocalGenerator:
         sampling = options.temperature > 0
         kwargs: dict[str, object] = {
             "max_new_tokens": options.max_new_tokens,
+            "min_new_tokens": options.min_new_tokens or None,
             "do_sample": sampling,
             "repetition_penalty": options.repetition_penalty,
             "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
