@@ -47,3 +47,21 @@ async def test_real_drafts_are_safe_or_fall_back(settings) -> None:
         assert "hate test bakery" not in attacked.text.lower() and "bread is awful" not in attacked.text.lower()
     finally:
         brain.close()
+
+
+def test_prefix_reuse_and_batching_give_the_same_greedy_text(settings) -> None:
+    from brain.draft import reply_system_prompt as system_prompt
+    from brain.generator import ChatMessage, GenerationOptions, get_local_generator
+
+    generator = get_local_generator(settings.models.generator, settings.models.gguf_file, settings.model_cache_dir)
+    prompt = [ChatMessage("system", system_prompt(settings.brand)), ChatMessage("user", "When do you open?")]
+    options = GenerationOptions(max_new_tokens=12)
+    generator.reuse_prefix = False
+    plain = generator.generate(prompt, options)
+    generator.reuse_prefix = True
+    try:
+        assert generator.generate(prompt, options) == plain
+        assert system_prompt(settings.brand) in generator._prefixes  # computed once, kept for the next reply
+        assert generator.generate_many([prompt, prompt[:1] + [ChatMessage("user", "hi")]], options)[0] == plain
+    finally:
+        generator.reuse_prefix = True
