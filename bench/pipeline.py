@@ -48,6 +48,9 @@ class InstantGenerator:
     def generate(self, messages: list[ChatMessage], options: GenerationOptions) -> str:
         return "Thanks for writing to us! We will get back to you shortly."
 
+    def generate_many(self, prompts: list[list[ChatMessage]], options: GenerationOptions) -> list[str]:
+        return [self.generate(messages, options) for messages in prompts]
+
 
 async def run(n: int, followers: int, generator: InstantGenerator | None, seed: int) -> dict[str, float | int]:
     rng = random.Random(seed)

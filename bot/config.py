@@ -36,6 +36,19 @@ class BrandSettings(Section):
     banned_words: list[str] = Field(default_factory=list)
     signoff: str = ""
     language: str = "en"
+    allowed_handles: list[str] = Field(default_factory=list)
+    hashtags: list[str] = Field(default_factory=list)
+    use_hashtags: bool = True
+    max_hashtags: int = Field(default=3, ge=0)
+    use_emoji: bool = False
+    best_posts: list[str] = Field(default_factory=list)
+    reply_max_chars: int = Field(default=400, ge=20)
+    length_limits: dict[str, int] = Field(
+        default_factory=lambda: {"default": 500, "x": 280, "mastodon": 500, "telegram": 4096, "slack": 4000}
+    )
+
+    def length_limit(self, platform: str) -> int:
+        return self.length_limits.get(platform, self.length_limits.get("default", 500))
 
 
 class ModelSettings(Section):
@@ -59,6 +72,9 @@ class OpenAISettings(Section):
     model: str = "default"
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    fallback_to_local: bool = True
+    retry_endpoint_after_s: float = Field(default=60.0, ge=0)
 
 
 class PolicySettings(Section):

@@ -185,7 +185,7 @@ class FollowerPipeline:
             return message
 
         history = repo.contact_history(self.engine, contact.id, self.settings.policy.history_size)
-        drafted = await self.brain.draft_reply(message.text, u, history)
+        drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform)
         automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(drafted.text)
         reply = repo.add_reply(
             self.engine,

@@ -62,10 +62,14 @@ class PostCommands:
         platform, topic = self._platform_and_rest(ctx)
         if not topic:
             return "usage: /draft [@platform] TOPIC"
-        text = (await self.brain.draft_post(topic)).strip()
-        if not text:
+        variants = [v for v in await self.brain.draft_post(topic, platform, n=3) if v.text.strip()]
+        if not variants:
             return "the model returned nothing; try another topic, or /compose your own text"
-        return self._saved(repo.add_post(self.engine, platform=platform, text=text))
+        best = variants[0]  # ranked best first
+        saved = self._saved(repo.add_post(self.engine, platform=platform, text=best.text.strip()))
+        if best.check_failures:
+            saved += f"\n(check: {'; '.join(best.check_failures)}; edit it with /compose if needed)"
+        return saved
 
     async def compose(self, ctx: CommandContext) -> str:
         platform, text = self._platform_and_rest(ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -15,11 +16,13 @@ from bot.config import Settings
 from brain import draft
 from brain.encoder import get_encoder
 from brain.generator import (
+    FallbackGenerator,
     GenerationOptions,
     OpenAIGenerator,
     TextGenerator,
     get_local_generator,
 )
+from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
 from brain.understand import Understander, Understanding
 
@@ -28,12 +31,18 @@ T = TypeVar("T")
 
 
 def build_generator(settings: Settings) -> TextGenerator:
+    def local() -> TextGenerator:
+        return get_local_generator(
+            settings.models.generator, settings.models.gguf_file or None, settings.model_cache_dir
+        )
+
     if settings.generator.backend == "openai":
         o = settings.openai
-        return OpenAIGenerator(o.base_url, o.model, o.api_key_env, o.timeout_s)
-    return get_local_generator(
-        settings.models.generator, settings.models.gguf_file or None, settings.model_cache_dir
-    )
+        endpoint = OpenAIGenerator(o.base_url, o.model, o.api_key_env, o.timeout_s, max_retries=o.max_retries)
+        if o.fallback_to_local:
+            return FallbackGenerator(endpoint, local, retry_after_s=o.retry_endpoint_after_s)
+        return endpoint
+    return local()
 
 
 class Brain:
@@ -83,11 +92,41 @@ class Brain:
         return await self._run(lambda: risk.assess(encoder.encode([text])[0], text))
 
     async def draft_reply(
-        self, text: str, understanding: Understanding, history: Sequence[tuple[str, str]] = ()
+        self,
+        text: str,
+        understanding: Understanding,
+        history: Sequence[tuple[str, str]] = (),
+        platform: str = "",
     ) -> draft.Draft:
-        assert self.generator is not None, "Brain.load() first"
+        """platform: whose length limit applies ("" for the brand's default limit)."""
+        assert self.generator is not None and self.understander is not None, "Brain.load() first"
         return await self._run(
-            draft.draft_reply, self.generator, text, understanding, self.settings.brand, self.options, history
+            functools.partial(
+                draft.draft_reply,
+                self.generator,
+                text,
+                understanding,
+                self.settings.brand,
+                self.options,
+                history,
+                encoder=self.understander.encoder,
+                platform=platform,
+            )
+        )
+
+    async def draft_post(self, topic: str, platform: str, n: int = 3) -> list[PostDraft]:
+        """n variants, best first, each with its score and any check failures."""
+        assert self.generator is not None and self.understander is not None, "Brain.load() first"
+        return await self._run(
+            functools.partial(
+                draft.draft_post,
+                self.generator,
+                topic,
+                platform,
+                self.settings.brand,
+                n,
+                encoder=self.understander.encoder,
+            )
         )
 
     async def answer_owner(self, text: str) -> str:
@@ -95,10 +134,6 @@ class Brain:
         return await self._run(
             draft.answer_owner, self.generator, text, self.settings.brand, self.options
         )
-
-    async def draft_post(self, topic: str) -> str:
-        """A post about the topic in the brand's voice (the drafting work may replace the internals)."""
-        return await self.answer_owner(f"Write one short social-media post about: {topic}. Reply with the post text only.")
 
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from storage.db import make_engine
 from storage.models import FINAL_MESSAGE_STATES, Message, Reply, ReplyStatus
 from tests.conftest import BASE_CONFIG, ROOT
-from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.openai_server import fake_openai_server
 
 BOT = str(ROOT / ".venv" / "bin" / "bot")
 FOLLOWERS = 24
@@ -85,7 +85,7 @@ def run_to_end(config: Path) -> str:
 
 @pytest.mark.parametrize("kill_after", [2, 9])
 def test_kill_and_restart_never_double_sends_and_finishes_everything(tmp_path: Path, kill_after: int) -> None:
-    with FakeOpenAIServer(reply="Hi, thanks for saying hello!", delay_s=0.15) as server:
+    with fake_openai_server(reply="Hi, thanks for saying hello!", delay_s=0.15) as server:
         config = write_config(tmp_path, server.base_url)
         lines = [f"/as-follower f{n} hello there, nice shop! 👋" for n in range(FOLLOWERS)]
         first = run_until_killed(config, lines, kill_after)

@@ -126,7 +126,11 @@ async def test_opted_out_contact_gets_no_more_automatic_messages(settings) -> No
 
 async def test_rate_limit_queues_instead_of_dropping(settings) -> None:
     settings.policy.max_auto_replies_per_contact_per_hour = 2
-    result = await converse(settings, ["/as-follower ann hello!", "/as-follower ann hi again", "/as-follower ann hey, hello!"])
+    # Distinct drafts: a near-copy of the last reply to the same contact would be held back anyway.
+    generator = ScriptedGenerator("Hi Ann, welcome!", "Good to see you again, Ann.", "Hey Ann, how can we help today?")
+    result = await converse(
+        settings, ["/as-follower ann hello!", "/as-follower ann hi again", "/as-follower ann hey, hello!"], generator
+    )
     assert [m.status for m in result.messages] == [MessageStatus.replied, MessageStatus.replied, MessageStatus.pending]
     assert result.out.count("bot -> ann") == 2
 

