@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.config import Settings, load_settings
 from bot.logs import setup_logging
-from brain.heads import HEADS_DIR, TASKS, Head
+from brain.heads import HEADS_DIR, TASKS, Head, head_dir
 from brain.labelled import DataError, merge_corrections, read_labelled
 from brain.training import TrainOptions, fit, score
 
@@ -30,13 +30,14 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
     p.add_argument("--task", choices=TASKS, required=True)
     p.add_argument("--data", required=True, help="CSV with a text and a label column (any label set)")
     _columns(p)
-    p.add_argument("--out", help=f"folder for the head (default: {HEADS_DIR}/TASK, the one the bot loads)")
+    p.add_argument("--out", help="folder for the head (default: TASK/ in [classify] heads_dir, else the shipped brain/heads/TASK)")
     p.add_argument("--with-corrections", action="store_true", help="add the owner's label corrections from the database")
     p.add_argument("--c", type=float, default=TrainOptions.c, help="inverse regularisation strength (default %(default)s)")
     p.add_argument("--layers", default=",".join(map(str, TrainOptions.layers)), help="encoder layers read (default %(default)s)")
     p.add_argument("--other-label", default="", help="out-of-scope label, predicted when confidence < --threshold")
     p.add_argument("--threshold", type=float, default=0.0, help="confidence below which --other-label is predicted")
     p.add_argument("--balanced", action="store_true", help="weight classes inversely to their frequency")
+    p.add_argument("--lexicon", action="store_true", help="add VADER lexicon scores to the features (sentiment)")
     config_option(p)
     p.set_defaults(handler=train)
 
@@ -62,7 +63,7 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from brain.encoder import get_encoder
 
     torch.set_num_threads(settings.models.threads or os.cpu_count() or 1)
-    return settings, get_encoder(settings.models.encoder)
+    return settings, get_encoder(settings.models.encoder, settings.classify.int8)
 
 
 def _cache_dir(settings: Settings) -> Path:
@@ -70,11 +71,11 @@ def _cache_dir(settings: Settings) -> Path:
 
 
 def classify(args: argparse.Namespace) -> int:
-    from brain.understand import Understander
+    from brain.understand import Understander, load_heads
 
     texts = sys.stdin.read().splitlines() if args.text == ["-"] else [" ".join(args.text)]
-    _, encoder = _setup(args)
-    understander = Understander(encoder)
+    settings, encoder = _setup(args)
+    understander = Understander(encoder, load_heads(settings.classify.heads_dir))
     for text, u in zip(texts, understander.understand_many(texts)):
         print(json.dumps({"text": text[:200], **asdict(u)}, ensure_ascii=False))
     return 0
@@ -95,13 +96,13 @@ def train(args: argparse.Namespace) -> int:
         layers = tuple(int(x) for x in args.layers.split(","))
     except ValueError:
         raise DataError(f"--layers must be comma-separated layer numbers, got {args.layers!r}") from None
-    options = TrainOptions(args.c, layers, args.other_label, args.threshold, args.balanced)
+    options = TrainOptions(args.c, layers, args.other_label, args.threshold, args.balanced, args.lexicon)
     settings, encoder = _setup(args)
     if args.with_corrections:
         rows = merge_corrections(rows, _corrections(settings, args.task))
     head = fit(encoder, args.task, rows, options, _cache_dir(settings))
     head.info["data"] = str(args.data)
-    out = Path(args.out) if args.out else HEADS_DIR / args.task
+    out = Path(args.out) if args.out else (settings.classify.heads_dir or HEADS_DIR) / args.task
     head.save(out)
     print(json.dumps({"task": args.task, "n_train": len(rows), "labels": head.labels, "out": str(out)}, ensure_ascii=False))
     return 0
@@ -109,7 +110,8 @@ def train(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     rows = read_labelled(args.data, args.text_col, args.label_col)
-    head = Head.load(Path(args.model) if args.model else HEADS_DIR / args.task)
+    settings = load_settings(args.config)
+    head = Head.load(Path(args.model) if args.model else head_dir(args.task, settings.classify.heads_dir))
     settings, encoder = _setup(args)
     print(json.dumps(score(encoder, head, rows, _cache_dir(settings)), ensure_ascii=False))
     return 0

@@ -68,6 +68,11 @@ class PolicySettings(Section):
     ignore_intents: list[str] = Field(default_factory=lambda: ["spam"])
 
 
+class ClassifySettings(Section):
+    heads_dir: Path | None = None
+    int8: bool = False
+
+
 class ConsoleSettings(Section):
     owner_id: str = "owner"
     auto_reply: bool = True
@@ -85,6 +90,7 @@ class Settings(Section):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     owners: dict[str, list[str]] = Field(default_factory=dict)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    classify: ClassifySettings = Field(default_factory=ClassifySettings)
 
     @property
     def data_dir(self) -> Path:
@@ -135,4 +141,6 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         settings.models.cache_dir = settings.bot.data_dir / "models"
     elif not settings.models.cache_dir.is_absolute():
         settings.models.cache_dir = base / settings.models.cache_dir
+    if settings.classify.heads_dir is not None and not settings.classify.heads_dir.is_absolute():
+        settings.classify.heads_dir = base / settings.classify.heads_dir
     return settings

@@ -20,7 +20,7 @@ from brain.generator import (
     TextGenerator,
     get_local_generator,
 )
-from brain.understand import Understander, Understanding
+from brain.understand import Understander, Understanding, load_heads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,7 +58,8 @@ class Brain:
     def _load(self) -> None:
         threads = self.settings.models.threads or os.cpu_count() or 1
         torch.set_num_threads(threads)
-        self.understander = Understander(get_encoder(self.settings.models.encoder))
+        c = self.settings.classify
+        self.understander = Understander(get_encoder(self.settings.models.encoder, c.int8), load_heads(c.heads_dir))
         self.generator = build_generator(self.settings)
 
     async def load(self) -> None:

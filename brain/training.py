@@ -19,11 +19,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainOptions:
-    c: float = 0.5  # inverse L2 strength of the logistic regression
+    c: float = 0.05  # inverse L2 strength of the logistic regression
     layers: tuple[int, ...] = DEFAULT_LAYERS
     other_label: str = ""  # out-of-scope label: predicted when the top probability is low
     threshold: float = 0.0  # that top-probability cut; 0 = never
     balanced: bool = False  # weight classes inversely to their frequency
+    lexicon: bool = False  # add VADER's lexicon scores to the features (helps sentiment)
 
 
 def embed(encoder: Encoder, texts: Sequence[str], cache_dir: Path | None) -> np.ndarray:
@@ -66,11 +67,12 @@ def fit(
         other_label=options.other_label,
         threshold=options.threshold,
         class_weight="balanced" if options.balanced else None,
+        texts=[t for t, _ in rows] if options.lexicon else None,
     )
 
 
 def score(encoder: Encoder, head: Head, rows: Sequence[tuple[str, str]], cache_dir: Path | None = None) -> dict[str, object]:
     """The head's scores on labelled rows (see labelled.evaluate for the fields)."""
     pooled = embed(encoder, [t for t, _ in rows], cache_dir)
-    predicted = [lab for lab, _ in head.predict(pooled)]
+    predicted = [lab for lab, _ in head.predict(pooled, [t for t, _ in rows])]
     return evaluate([lab for _, lab in rows], predicted, head.labels, head.other_label)
