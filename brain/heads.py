@@ -150,7 +150,7 @@ def train_head(
     labels: Sequence[str],
     *,
     layers: Sequence[int] = DEFAULT_LAYERS,
-    c: float = 0.05,
+    c: float = 0.02,
     other_label: str = "",
     threshold: float = 0.0,
     class_weight: str | None = None,

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainOptions:
-    c: float = 0.05  # inverse L2 strength of the logistic regression
+    c: float = 0.02  # inverse L2 strength of the logistic regression
     layers: tuple[int, ...] = DEFAULT_LAYERS
     other_label: str = ""  # out-of-scope label: predicted when the top probability is low
     threshold: float = 0.0  # that top-probability cut; 0 = never
