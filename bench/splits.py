@@ -3,9 +3,8 @@
 Run `.venv/bin/python bench/splits.py [--sentiment-rows N]`; writes to data/splits/:
 - banking77_{train,val}.csv: Banking77 ships only train.csv; every 10th row of each intent,
   in file order, goes to val.
-- tweeteval_sentiment_train_N.csv: N rows of the sentiment training split, shuffled with
-  random.Random(0), labels as names: what the shipped sentiment head was trained on, because
-  embedding all 45,000 rows did not fit the time available on a shared 2-core machine.
+- tweeteval_sentiment_train_N.csv (with --sentiment-rows N): N rows of the sentiment training
+  split, shuffled with random.Random(0), labels as names: a quicker subset to experiment on.
 """
 
 from __future__ import annotations
