@@ -93,6 +93,11 @@ class PolicySettings(Section):
     max_auto_replies_per_platform_per_minute: int = Field(default=20, ge=0)
 
 
+class ClassifySettings(Section):
+    heads_dir: Path | None = None
+    int8: bool = False
+
+
 class ConsoleSettings(Section):
     owner_id: str = "owner"
 
@@ -167,6 +172,7 @@ class Settings(Section):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    classify: ClassifySettings = Field(default_factory=ClassifySettings)
 
     @property
     def data_dir(self) -> Path:
@@ -217,4 +223,6 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         settings.models.cache_dir = settings.bot.data_dir / "models"
     elif not settings.models.cache_dir.is_absolute():
         settings.models.cache_dir = base / settings.models.cache_dir
+    if settings.classify.heads_dir is not None and not settings.classify.heads_dir.is_absolute():
+        settings.classify.heads_dir = base / settings.classify.heads_dir
     return settings

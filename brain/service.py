@@ -24,7 +24,7 @@ from brain.generator import (
 )
 from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
-from brain.understand import Understander, Understanding
+from brain.understand import Understander, Understanding, load_heads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,8 +70,9 @@ class Brain:
     def _load(self) -> None:
         threads = self.settings.models.threads or os.cpu_count() or 1
         torch.set_num_threads(threads)
-        encoder = get_encoder(self.settings.models.encoder)
-        self.understander = Understander(encoder)
+        c = self.settings.classify
+        encoder = get_encoder(self.settings.models.encoder, c.int8)
+        self.understander = Understander(encoder, load_heads(c.heads_dir))
         policy = self.settings.policy
         self.risk = RiskDetector(encoder, policy.risk_similarity, policy.risk_keywords)
         if self.generator is None:

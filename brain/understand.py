@@ -1,39 +1,21 @@
-"""What a message means: intent and sentiment with confidences, from the shared encoder.
+"""What a message means: intent, sentiment and offensiveness with confidences, from trained heads.
 
-Until trained heads exist this is a zero-shot classifier: each label is described by a few
-example sentences, and a message takes the label whose examples its embedding is closest to.
+Every head reads the same encoder pass (pooled layers of all-MiniLM-L6-v2), so one message
+costs one forward pass however many heads there are. The heads are small files in brain/heads/.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from pathlib import Path
 
 from brain.encoder import Encoder
+from brain.heads import TASKS, Head, head_dir
 
-INTENT_EXAMPLES: dict[str, list[str]] = {
-    "question": ["What time do you open?", "Do you ship to Canada?", "How much does it cost?"],
-    "complaint": [
-        "My order arrived broken and nobody answers me.",
-        "Worst service ever, I want my money back.",
-        "This is unacceptable, I waited two weeks.",
-    ],
-    "praise": ["I love your products!", "Great job, amazing service", "You are the best, thank you"],
-    "purchase_intent": ["I want to buy this", "How can I order two of these?", "Take my money, where do I pay?"],
-    "support_request": ["I can't log in to my account", "Can you help me reset my password?", "The app keeps crashing"],
-    "greeting": ["hello", "hi there!", "good morning"],
-    "spam": ["Click here to win a free iPhone", "Earn $5000 a week from home, DM me", "Follow me for free followers"],
-    "unsubscribe": ["stop messaging me", "unsubscribe", "please remove me from your list"],
-    "other": ["ok", "the weather is nice today", "my cat is sleeping"],
-}
-
-SENTIMENT_EXAMPLES: dict[str, list[str]] = {
-    "negative": ["I am very angry and disappointed", "This is terrible", "I hate this"],
-    "neutral": ["I am asking about the opening hours", "The package arrived today", "ok"],
-    "positive": ["I am so happy with this", "This is wonderful", "Thank you so much, love it"],
-}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,41 +24,66 @@ class Understanding:
     intent_confidence: float
     sentiment: str
     sentiment_confidence: float
+    offensive: bool = False
+    offensive_confidence: float = 0.0
 
 
-class _PrototypeHead:
-    def __init__(self, encoder: Encoder, examples: dict[str, list[str]], temperature: float = 0.05) -> None:
-        self.labels = list(examples)
-        centroids = [encoder.encode(texts).mean(axis=0) for texts in examples.values()]
-        matrix = np.stack(centroids)
-        self.centroids = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-        self.temperature = temperature
-
-    def predict(self, embeddings: np.ndarray) -> list[tuple[str, float]]:
-        logits = embeddings @ self.centroids.T / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
-        best = probs.argmax(axis=1)
-        return [(self.labels[b], float(probs[i, b])) for i, b in enumerate(best)]
+def load_heads(heads_dir: Path | None = None) -> dict[str, Head]:
+    """Every task's head: the owner's own from heads_dir where trained, the shipped one otherwise."""
+    heads = {task: Head.load(head_dir(task, heads_dir)) for task in TASKS}
+    for task, head in heads.items():
+        log.info("%s head: %d labels from %s", task, len(head.labels), head_dir(task, heads_dir))
+    return heads
 
 
 class Understander:
     """Classifies many messages with one encoder pass shared by every head."""
 
-    def __init__(self, encoder: Encoder) -> None:
+    def __init__(self, encoder: Encoder, heads: dict[str, Head] | None = None, cache_size: int = 2048) -> None:
         self.encoder = encoder
-        self.intent = _PrototypeHead(encoder, INTENT_EXAMPLES)
-        self.sentiment = _PrototypeHead(encoder, SENTIMENT_EXAMPLES)
+        self.heads = heads if heads is not None else load_heads()
+        # Followers repeat themselves ("hi", "stop", copy-pasted spam): a repeated text costs nothing.
+        self._cache: OrderedDict[str, Understanding] = OrderedDict()
+        self._cache_size = cache_size
+
+
+    def _blank(self) -> Understanding:
+        # Nothing to understand: neutral labels with zero confidence, so no policy acts on them.
+        h = self.heads
+        return Understanding(h["intent"].fallback, 0.0, h["sentiment"].fallback, 0.0, False, 0.0)
 
     def understand_many(self, texts: Sequence[str]) -> list[Understanding]:
-        embeddings = self.encoder.encode(list(texts))
-        intents = self.intent.predict(embeddings)
-        sentiments = self.sentiment.predict(embeddings)
-        return [
-            Understanding(intent=i, intent_confidence=ic, sentiment=s, sentiment_confidence=sc)
-            for (i, ic), (s, sc) in zip(intents, sentiments)
-        ]
+        results: dict[str, Understanding] = {}
+        todo = []
+        for text in dict.fromkeys(texts):
+            if not text.strip():
+                results[text] = self._blank()
+            elif text in self._cache:
+                self._cache.move_to_end(text)
+                results[text] = self._cache[text]
+            else:
+                todo.append(text)
+        if todo:
+            pooled = self.encoder.pooled_layers(todo)
+            intents = self.heads["intent"].predict(pooled, todo)
+            sentiments = self.heads["sentiment"].predict(pooled, todo)
+            offensive = self.heads["offensive"].proba(pooled, todo)
+            off_col = self.heads["offensive"].labels.index("offensive") if "offensive" in self.heads["offensive"].labels else -1
+            for k, text in enumerate(todo):
+                p_off = float(offensive[k, off_col]) if off_col >= 0 else 0.0
+                u = Understanding(
+                    intent=intents[k][0],
+                    intent_confidence=intents[k][1],
+                    sentiment=sentiments[k][0],
+                    sentiment_confidence=sentiments[k][1],
+                    offensive=p_off >= 0.5,
+                    offensive_confidence=p_off if p_off >= 0.5 else 1.0 - p_off,
+                )
+                results[text] = u
+                self._cache[text] = u
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return [results[t] for t in texts]
 
     def understand(self, text: str) -> Understanding:
         return self.understand_many([text])[0]

@@ -95,7 +95,7 @@ async def test_mentions_and_replies_to_our_threads_are_answered_in_thread(settin
             "type": "app_mention",
             "channel": "C0GENERAL",
             "user": FOLLOWER,
-            "text": f"<@{BOT_USER}> hi, are you open?",
+            "text": f"<@{BOT_USER}> hello there! 👋",
             "ts": "1700000002.000001",
         }
         await fake.push_event(mention)
@@ -107,7 +107,7 @@ async def test_mentions_and_replies_to_our_threads_are_answered_in_thread(settin
                 "channel": "C0GENERAL",
                 "channel_type": "channel",
                 "user": "UFAN0002",
-                "text": "hi, love it",
+                "text": "hi hi, hello! 👋",
                 "ts": "1700000003.000001",
                 "thread_ts": our_post,
                 "parent_user_id": BOT_USER,
@@ -131,7 +131,7 @@ async def test_mentions_and_replies_to_our_threads_are_answered_in_thread(settin
         await asyncio.sleep(0.2)  # let anything wrongly accepted reach the pipeline
         messages = stored_messages(app)
     calls = fake.calls_to("chat.postMessage")
-    assert sorted(m.text for m in messages) == ["hi, are you open?", "hi, love it"]
+    assert sorted(m.text for m in messages) == ["hello there! 👋", "hi hi, hello! 👋"]
     assert sorted(m.platform_message_id for m in messages) == [
         "C0GENERAL:1700000002.000001",
         f"C0GENERAL:1700000003.000001:{our_post}",

@@ -111,11 +111,11 @@ async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings,
         fake.push({"message": {**channel_post, "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"}}})
         fake.push(
             fake.message(
-                f"hi {mention} are you open?",
+                f"hello {mention} 👋",
                 user_id=1,
                 chat_id=group,
                 chat_type="supergroup",
-                entities=[{"type": "mention", "offset": 3, "length": len(mention)}],
+                entities=[{"type": "mention", "offset": 6, "length": len(mention)}],
             )
         )
         fake.push(
@@ -129,7 +129,7 @@ async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings,
         calls = await fake.wait_for("sendMessage", 3)
         await fake.wait_for("getUpdates", 3)  # one more poll: nothing else was about to be answered
         stored = stored_messages(app)
-    assert sorted(m.text for m in stored) == ["hi are you open?", "hi, lovely post", "hi, thanks!"]
+    assert sorted(m.text for m in stored) == ["hello 👋", "hi, lovely post", "hi, thanks!"]
     assert all(m.chat_id == str(group) for m in stored)
     assert len(fake.calls_to("sendMessage")) == 3 and all(c.params["chat_id"] == str(group) for c in calls)
 

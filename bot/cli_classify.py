@@ -1,0 +1,117 @@
+"""`bot classify`, `bot train` and `bot eval`: the classifier heads from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from bot.config import Settings, load_settings
+from bot.logs import setup_logging
+from brain.heads import HEADS_DIR, TASKS, Head, head_dir
+from brain.labelled import DataError, merge_corrections, read_labelled
+from brain.training import TrainOptions, fit, score
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser("classify", help="print intent, sentiment and offensiveness of a text")
+    p.add_argument("text", nargs="+", help="the message ('-' reads one message per line from stdin)")
+    config_option(p)
+    p.set_defaults(handler=classify)
+
+    p = sub.add_parser("train", help="train a classifier head on a labelled CSV")
+    p.add_argument("--task", choices=TASKS, required=True)
+    p.add_argument("--data", required=True, help="CSV with a text and a label column (any label set)")
+    _columns(p)
+    p.add_argument("--out", help="folder for the head (default: TASK/ in [classify] heads_dir, else the shipped brain/heads/TASK)")
+    p.add_argument("--with-corrections", action="store_true", help="add the owner's label corrections from the database")
+    p.add_argument("--c", type=float, default=TrainOptions.c, help="inverse regularisation strength (default %(default)s)")
+    p.add_argument("--layers", default=",".join(map(str, TrainOptions.layers)), help="encoder layers read (default %(default)s)")
+    p.add_argument("--other-label", default="", help="out-of-scope label, predicted when confidence < --threshold")
+    p.add_argument("--threshold", type=float, default=0.0, help="confidence below which --other-label is predicted")
+    p.add_argument("--balanced", action="store_true", help="weight classes inversely to their frequency")
+    p.add_argument("--lexicon", action="store_true", help="add VADER lexicon scores to the features (sentiment)")
+    config_option(p)
+    p.set_defaults(handler=train)
+
+    p = sub.add_parser("eval", help="score a classifier head on a labelled CSV; prints one JSON object")
+    p.add_argument("--task", choices=TASKS, required=True)
+    p.add_argument("--data", required=True, help="CSV with a text and a label column")
+    _columns(p)
+    p.add_argument("--model", help="head folder (default: the head the bot loads for TASK)")
+    config_option(p)
+    p.set_defaults(handler=evaluate)
+
+
+def _columns(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text-col", default="text", help="name of the text column (default %(default)s)")
+    p.add_argument("--label-col", default="label", help="name of the label column (default %(default)s)")
+
+
+def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    settings = load_settings(args.config)
+    setup_logging(settings.bot.log_level)
+    import torch
+
+    from brain.encoder import get_encoder
+
+    torch.set_num_threads(settings.models.threads or os.cpu_count() or 1)
+    return settings, get_encoder(settings.models.encoder, settings.classify.int8)
+
+
+def _cache_dir(settings: Settings) -> Path:
+    return settings.data_dir / "embeddings"
+
+
+def classify(args: argparse.Namespace) -> int:
+    from brain.understand import Understander, load_heads
+
+    texts = sys.stdin.read().splitlines() if args.text == ["-"] else [" ".join(args.text)]
+    settings, encoder = _setup(args)
+    understander = Understander(encoder, load_heads(settings.classify.heads_dir))
+    for text, u in zip(texts, understander.understand_many(texts)):
+        print(json.dumps({"text": text[:200], **asdict(u)}, ensure_ascii=False))
+    return 0
+
+
+def _corrections(settings: Settings, task: str) -> list[tuple[str, str]]:
+    from storage.db import make_engine
+    from storage.repo import list_corrections
+
+    found = [(c.text, c.label) for c in list_corrections(make_engine(settings.database_url), task)]
+    log.info("%d owner corrections for %s", len(found), task)
+    return found
+
+
+def train(args: argparse.Namespace) -> int:
+    rows = read_labelled(args.data, args.text_col, args.label_col)
+    try:
+        layers = tuple(int(x) for x in args.layers.split(","))
+    except ValueError:
+        raise DataError(f"--layers must be comma-separated layer numbers, got {args.layers!r}") from None
+    options = TrainOptions(args.c, layers, args.other_label, args.threshold, args.balanced, args.lexicon)
+    settings, encoder = _setup(args)
+    if args.with_corrections:
+        rows = merge_corrections(rows, _corrections(settings, args.task))
+    head = fit(encoder, args.task, rows, options, _cache_dir(settings))
+    head.info["data"] = str(args.data)
+    out = Path(args.out) if args.out else (settings.classify.heads_dir or HEADS_DIR) / args.task
+    head.save(out)
+    print(json.dumps({"task": args.task, "n_train": len(rows), "labels": head.labels, "out": str(out)}, ensure_ascii=False))
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    rows = read_labelled(args.data, args.text_col, args.label_col)
+    settings = load_settings(args.config)
+    head = Head.load(Path(args.model) if args.model else head_dir(args.task, settings.classify.heads_dir))
+    settings, encoder = _setup(args)
+    print(json.dumps(score(encoder, head, rows, _cache_dir(settings)), ensure_ascii=False))
+    return 0
