@@ -73,7 +73,9 @@ def _cache_dir(settings: Settings) -> Path:
 def classify(args: argparse.Namespace) -> int:
     from brain.understand import Understander, load_heads
 
-    texts = sys.stdin.read().splitlines() if args.text == ["-"] else [" ".join(args.text)]
+    # Bytes that are not UTF-8 become U+FFFD rather than stopping the command.
+    stdin = sys.stdin.buffer.read().decode("utf-8", "replace") if args.text == ["-"] else ""
+    texts = stdin.splitlines() if args.text == ["-"] else [" ".join(args.text)]
     settings, encoder = _setup(args)
     understander = Understander(encoder, load_heads(settings.classify.heads_dir))
     for text, u in zip(texts, understander.understand_many(texts)):

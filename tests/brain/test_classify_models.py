@@ -104,3 +104,20 @@ def test_classify_prints_every_head(config_file: Path, capsys) -> None:
     printed = json.loads(capsys.readouterr().out)
     assert printed["sentiment"] == "negative"
     assert {"intent", "intent_confidence", "offensive", "offensive_confidence"} <= set(printed)
+
+
+def test_classify_reads_stdin_even_when_it_is_not_utf8(config_file: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "classify", "-", "--config", str(config_file)],
+        input=b"stop texting me\n\xff\xfe caf\xe9\n   \n",
+        capture_output=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert len(lines) == 3 and lines[1]["text"].startswith("\ufffd")
+    assert lines[0]["intent"] == "unsubscribe" and lines[2]["intent_confidence"] == 0.0
