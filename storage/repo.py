@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy import func, update
@@ -24,6 +24,22 @@ from storage.models import (
     ReplyStatus,
     utcnow,
 )
+
+
+RowT = TypeVar("RowT", Message, Reply, Post)
+
+
+def _update(engine: Engine, table: type[RowT], row_id: int, fields: dict[str, Any]) -> RowT:
+    with Session(engine) as session:
+        row = session.get(table, row_id)
+        if row is None:
+            raise KeyError(f"no {table.__name__.lower()} {row_id}")
+        for name, value in fields.items():
+            setattr(row, name, value)
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+        return row
 
 
 def get_or_create_contact(
@@ -104,16 +120,7 @@ def get_message(engine: Engine, message_id: int) -> Message | None:
 
 def update_message(engine: Engine, message_id: int, **fields: Any) -> Message:
     """Set fields on a message (status, intent, ...) and write them at once."""
-    with Session(engine) as session:
-        message = session.get(Message, message_id)
-        if message is None:
-            raise KeyError(f"no message {message_id}")
-        for name, value in fields.items():
-            setattr(message, name, value)
-        session.add(message)
-        session.commit()
-        session.refresh(message)
-        return message
+    return _update(engine, Message, message_id, fields)
 
 
 def list_messages(
@@ -153,16 +160,7 @@ def add_reply(
 
 
 def update_reply(engine: Engine, reply_id: int, **fields: Any) -> Reply:
-    with Session(engine) as session:
-        reply = session.get(Reply, reply_id)
-        if reply is None:
-            raise KeyError(f"no reply {reply_id}")
-        for name, value in fields.items():
-            setattr(reply, name, value)
-        session.add(reply)
-        session.commit()
-        session.refresh(reply)
-        return reply
+    return _update(engine, Reply, reply_id, fields)
 
 
 def list_replies(
@@ -199,16 +197,7 @@ def add_post(
 
 
 def update_post(engine: Engine, post_id: int, **fields: Any) -> Post:
-    with Session(engine) as session:
-        post = session.get(Post, post_id)
-        if post is None:
-            raise KeyError(f"no post {post_id}")
-        for name, value in fields.items():
-            setattr(post, name, value)
-        session.add(post)
-        session.commit()
-        session.refresh(post)
-        return post
+    return _update(engine, Post, post_id, fields)
 
 
 def list_posts(
