@@ -87,6 +87,7 @@ class PolicySettings(Section):
     risk_keywords: list[str] = Field(default_factory=list)
     ignore_intents: list[str] = Field(default_factory=lambda: ["spam"])
     ignore_min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    offensive_min_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
     opt_out_intents: list[str] = Field(default_factory=lambda: ["unsubscribe"])
     history_size: int = Field(default=3, ge=0, le=50)
     max_auto_replies_per_contact_per_hour: int = Field(default=5, ge=0)

@@ -148,12 +148,16 @@ class FollowerPipeline:
                 intent_confidence=u.intent_confidence,
                 sentiment=u.sentiment,
                 sentiment_confidence=u.sentiment_confidence,
+                offensive_probability=u.offensive_confidence if u.offensive else 1.0 - u.offensive_confidence,
             )
+        p_offensive = message.offensive_probability or 0.0
         u = Understanding(
             intent=message.intent or "other",
             intent_confidence=message.intent_confidence or 0.0,
             sentiment=message.sentiment or "neutral",
             sentiment_confidence=message.sentiment_confidence or 0.0,
+            offensive=p_offensive >= 0.5,
+            offensive_confidence=max(p_offensive, 1.0 - p_offensive),
         )
 
         # A reply already exists: an earlier run got this far before it stopped.

@@ -49,6 +49,8 @@ def decide(u: Understanding, risk: Risk, policy: PolicySettings, situation: Situ
         return Decision(Action.queue_for_approval, f"auto-reply is off on {situation.platform}")
     if situation.contact_opted_out:
         return Decision(Action.queue_for_approval, "the contact opted out of automatic messages")
+    if u.offensive and u.offensive_confidence >= policy.offensive_min_confidence:
+        return Decision(Action.queue_for_approval, f"abusive language ({u.offensive_confidence:.2f})")
     if u.intent not in policy.auto_reply_intents:
         return Decision(Action.queue_for_approval, f"{u.intent} is not auto-answered")
     if u.intent_confidence < policy.min_confidence:

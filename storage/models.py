@@ -76,6 +76,7 @@ class Message(SQLModel, table=True):
     intent_confidence: float | None = None
     sentiment: str | None = None
     sentiment_confidence: float | None = None
+    offensive_probability: float | None = None  # how likely the message is abusive
     error: str | None = None
 
 

@@ -11,8 +11,11 @@ NO_RISK = Risk("", 0.1)
 POLICY = PolicySettings(auto_reply_platforms=["console", "telegram"])
 
 
-def u(intent: str, ic: float = 0.9, sentiment: str = "neutral", sc: float = 0.9) -> Understanding:
-    return Understanding(intent=intent, intent_confidence=ic, sentiment=sentiment, sentiment_confidence=sc)
+def u(intent: str, ic: float = 0.9, sentiment: str = "neutral", sc: float = 0.9, off: float = 0.0) -> Understanding:
+    return Understanding(
+        intent=intent, intent_confidence=ic, sentiment=sentiment, sentiment_confidence=sc,
+        offensive=off >= 0.5, offensive_confidence=max(off, 1.0 - off),
+    )
 
 
 @pytest.mark.parametrize(
@@ -32,6 +35,9 @@ def u(intent: str, ic: float = 0.9, sentiment: str = "neutral", sc: float = 0.9)
         (u("spam"), NO_RISK, Situation("console"), Action.ignore_spam),
         (u("spam", ic=0.3), NO_RISK, Situation("console"), Action.queue_for_approval),
         (u("unsubscribe"), NO_RISK, Situation("console"), Action.opt_out),
+        (u("praise", off=0.9), NO_RISK, Situation("console"), Action.queue_for_approval),  # abuse is never auto-answered
+        (u("praise", off=0.7), NO_RISK, Situation("console"), Action.auto_reply),
+        (u("praise", off=0.05), NO_RISK, Situation("console"), Action.auto_reply),  # surely not abusive
     ],
 )
 def test_each_rule(understanding, risk, situation, action) -> None:

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: b7e13bcc0c53
+Revision ID: ee6e31fccd1e
 Revises: 
-Create Date: 2026-11-30 13:13:18.007271
+Create Date: 2026-11-30 13:47:19.948027
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-revision = 'b7e13bcc0c53'
+revision = 'ee6e31fccd1e'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -78,6 +78,7 @@ def upgrade() -> None:
     sa.Column('intent_confidence', sa.Float(), nullable=True),
     sa.Column('sentiment', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('sentiment_confidence', sa.Float(), nullable=True),
+    sa.Column('offensive_probability', sa.Float(), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ),
     sa.PrimaryKeyConstraint('id'),
