@@ -10,7 +10,7 @@ from bot.commands import Command, CommandContext
 from bot.errors import BotError
 from bot.pipeline import ReplySender
 from storage import repo
-from storage.models import MessageStatus, ReplyStatus, utcnow
+from storage.models import MessageStatus, Reply, ReplyStatus, utcnow
 
 LABEL_TASKS = ("intent", "sentiment", "offensive")
 
@@ -21,6 +21,15 @@ def _id(text: str, what: str) -> int:
         return int(token.lstrip("#"))
     except ValueError:
         raise BotError(f"which {what}? give its number, e.g. 3") from None
+
+
+def _id_and_text(args: str, what: str, usage: str) -> tuple[int, str]:
+    """`ID TEXT` arguments, as in /edit and /reply."""
+    number = _id(args, what)
+    parts = args.split(maxsplit=1)
+    if len(parts) < 2 or not parts[1].strip():
+        raise BotError(f"usage: {usage}")
+    return number, parts[1].strip()
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -75,35 +84,31 @@ class QueueCommands:
         await self.sender.send(reply_id, from_status=ReplyStatus.pending, approved_by=self._who(ctx))
         return f"reply #{reply_id} sent"
 
-    async def edit(self, ctx: CommandContext) -> str:
-        reply_id = _id(ctx.args, "reply")
-        parts = ctx.args.split(maxsplit=1)
-        if len(parts) < 2 or not parts[1].strip():
-            raise BotError("usage: /edit ID TEXT")
+    def _pending_reply(self, reply_id: int) -> Reply:
         reply = repo.get_reply(self.engine, reply_id)
         if reply is None or reply.status != ReplyStatus.pending:
             raise BotError(f"reply #{reply_id} is not waiting for approval")
-        repo.update_reply(self.engine, reply_id, text=parts[1].strip())
+        return reply
+
+    async def edit(self, ctx: CommandContext) -> str:
+        reply_id, text = _id_and_text(ctx.args, "reply", "/edit ID TEXT")
+        self._pending_reply(reply_id)
+        repo.update_reply(self.engine, reply_id, text=text)
         await self.sender.send(reply_id, from_status=ReplyStatus.pending, approved_by=self._who(ctx))
         return f"reply #{reply_id} edited and sent"
 
     async def reject(self, ctx: CommandContext) -> str:
         reply_id = _id(ctx.args, "reply")
-        reply = repo.get_reply(self.engine, reply_id)
-        if reply is None or reply.status != ReplyStatus.pending:
-            raise BotError(f"reply #{reply_id} is not waiting for approval")
+        reply = self._pending_reply(reply_id)
         repo.update_reply(self.engine, reply_id, status=ReplyStatus.rejected, approved_by=self._who(ctx), approved_at=utcnow())
         repo.update_message(self.engine, reply.message_id, status=MessageStatus.ignored)
         return f"reply #{reply_id} rejected; nothing was sent"
 
     async def reply(self, ctx: CommandContext) -> str:
-        message_id = _id(ctx.args, "message")
-        parts = ctx.args.split(maxsplit=1)
-        if len(parts) < 2 or not parts[1].strip():
-            raise BotError("usage: /reply MESSAGE_ID TEXT")
+        message_id, text = _id_and_text(ctx.args, "message", "/reply MESSAGE_ID TEXT")
         if repo.get_message(self.engine, message_id) is None:
             raise BotError(f"there is no message {message_id}")
-        reply = repo.add_reply(self.engine, message_id=message_id, text=parts[1].strip())
+        reply = repo.add_reply(self.engine, message_id=message_id, text=text)
         assert reply.id is not None
         await self.sender.send(reply.id, from_status=ReplyStatus.pending, approved_by=self._who(ctx))
         return f"sent your reply to message {message_id}"
