@@ -32,7 +32,7 @@ from bot.errors import ConfigError, ConnectorError
 from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
 from connectors.delivery import Delivery, Failure
 from connectors.local_server import LocalServer
-from connectors.telegram_updates import PollingRequest, to_incoming
+from connectors.telegram_updates import CommentThreads, PollingRequest, to_incoming
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ class TelegramConnector(Connector):
         self._on_message: MessageHandler | None = None
         self._web: LocalServer | None = None
         self._closed = asyncio.Event()
+        self._threads = CommentThreads()
 
     async def start(self, on_message: MessageHandler) -> None:
         self._on_message = on_message
@@ -152,7 +153,7 @@ class TelegramConnector(Connector):
                 log.debug("telegram update %s is not a message; skipped", update.update_id)
             return
         assert self.application is not None
-        incoming = to_incoming(update, message, self.application.bot.bot)
+        incoming = to_incoming(update, message, self.application.bot.bot, self._threads)
         if incoming is not None and self._on_message is not None:
             await self._on_message(incoming)
 

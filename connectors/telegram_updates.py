@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import OrderedDict
 from typing import Any
 
 from telegram import Message, MessageEntity, Update, User
@@ -54,16 +55,51 @@ class PollingRequest(HTTPXRequest):
         return code, payload
 
 
-def to_incoming(update: Update, message: Message, bot: User) -> IncomingMessage | None:
+class CommentThreads:
+    """The comment threads under channel posts in discussion groups, as far as this process has seen them.
+
+    Telegram gives a comment that replies to another comment only that comment as reply_to_message;
+    its message_thread_id is the id of the channel post's automatic forward, which is what marks
+    it as a comment. So the roots are remembered when seen: the automatic forward itself, or a
+    comment that replies to it directly. Bounded: old threads fall out first."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._roots: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._limit = limit
+
+    def _add(self, chat_id: int, message_id: int) -> None:
+        self._roots[(chat_id, message_id)] = None
+        self._roots.move_to_end((chat_id, message_id))
+        while len(self._roots) > self._limit:
+            self._roots.popitem(last=False)
+
+    def note(self, message: Message) -> None:
+        if message.is_automatic_forward:
+            self._add(message.chat.id, message.message_id)
+        replied = message.reply_to_message
+        if replied is not None and replied.is_automatic_forward:
+            self._add(message.chat.id, replied.message_id)
+
+    def is_comment(self, message: Message) -> bool:
+        thread = message.message_thread_id
+        return thread is not None and (message.chat.id, thread) in self._roots
+
+
+def to_incoming(
+    update: Update, message: Message, bot: User, threads: CommentThreads | None = None
+) -> IncomingMessage | None:
     """The message as an IncomingMessage, or None when it is not for the bot to answer."""
     user = message.from_user
     if message.chat is None or message.date is None or not isinstance(message.message_id, int):
         log.warning("telegram update %s is malformed and ignored: no chat, date or id", update.update_id)
         return None
+    if threads is not None:
+        threads.note(message)
     text = message.text or message.caption
     if user is None or user.is_bot or message.is_automatic_forward or not text:
         return None  # channel forwards, other bots, stickers and the like
-    if message.chat.type != "private" and not addressed_to_bot(message, bot):
+    in_comment_thread = threads is not None and threads.is_comment(message)
+    if message.chat.type != "private" and not in_comment_thread and not addressed_to_bot(message, bot):
         return None
     return IncomingMessage(
         platform=PLATFORM,

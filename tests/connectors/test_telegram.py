@@ -134,6 +134,38 @@ async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings,
     assert len(fake.calls_to("sendMessage")) == 3 and all(c.params["chat_id"] == str(group) for c in calls)
 
 
+async def test_comments_replying_to_other_comments_under_a_channel_post(settings: Settings, fake: FakeTelegram) -> None:
+    group = -100555
+    forward = {
+        "message_id": 50,
+        "date": 1,
+        "chat": {"id": group, "type": "supergroup", "title": "g"},
+        "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"},
+        "sender_chat": {"id": CHANNEL_ID, "type": "channel", "title": "Acme"},
+        "is_automatic_forward": True,
+        "text": "our autumn sale starts today",
+    }
+
+    def in_group(text: str, user_id: int, **extra: object) -> dict[str, object]:
+        return fake.message(text, user_id=user_id, chat_id=group, chat_type="supergroup", **extra)
+
+    first = in_group("hi, lovely post", 3, reply_to_message=forward, message_thread_id=50)
+    async with running(settings, connector(settings)) as app:
+        fake.push({"message": forward})
+        fake.push(first)
+        # A reply to a comment names only that comment; the thread id says which post it is under.
+        fake.push(in_group("hi, same here!", 4, reply_to_message=first["message"], message_thread_id=50))
+        # A reply chain in the group's own chat is not a comment thread: not for the bot.
+        chat = in_group("anyone up for lunch?", 5)
+        fake.push(chat)
+        fake.push(in_group("hi, me!", 6, reply_to_message=chat["message"], message_thread_id=chat["message"]["message_id"]))
+        calls = await fake.wait_for("sendMessage", 2)
+        await fake.wait_for("getUpdates", 3)  # one more poll: nothing else was about to be answered
+        stored = stored_messages(app)
+    assert sorted(m.text for m in stored) == ["hi, lovely post", "hi, same here!"]
+    assert len(fake.calls_to("sendMessage")) == 2 and all(c.params["chat_id"] == str(group) for c in calls)
+
+
 async def test_publish_text_and_photo_to_the_channel(settings: Settings, fake: FakeTelegram, tmp_path: Path) -> None:
     image = tmp_path / "cake.png"
     image.write_bytes(b"\x89PNG fake image bytes")
