@@ -97,39 +97,30 @@ class PostCommands:
         return post, rest.strip()
 
     async def schedule(self, ctx: CommandContext) -> str:
-        try:
-            post, when = self._open_post(ctx.args)
-            now = utcnow()
-            if when.lower() == "best":
-                window = timedelta(days=self.settings.schedule.best_window_days)
-                at, why = self.best_slot(post.platform, now + timedelta(minutes=5), now + window, post.content_type)
-            elif when:
-                at, why = parse_when(when, self.zone, now), ""
-                if at <= now:
-                    raise BadTime(f"{show(at, self.zone)} has already passed")
-            else:
-                raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
-        except BotError as exc:
-            return str(exc)
+        post, when = self._open_post(ctx.args)
+        now = utcnow()
+        if when.lower() == "best":
+            window = timedelta(days=self.settings.schedule.best_window_days)
+            at, why = self.best_slot(post.platform, now + timedelta(minutes=5), now + window, post.content_type)
+        elif when:
+            at, why = parse_when(when, self.zone, now), ""
+            if at <= now:
+                raise BadTime(f"{show(at, self.zone)} has already passed")
+        else:
+            raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
         assert post.id is not None
         self.scheduler.schedule(post.id, at)
         return f"post #{post.id} scheduled for {show(at, self.zone)}" + (f"\n{why}" if why else "")
 
     async def queue(self, ctx: CommandContext) -> str:
-        try:
-            post, _ = self._open_post(ctx.args)
-            at, why = self.next_free_slot(post.platform, utcnow(), post.content_type)
-        except BotError as exc:
-            return str(exc)
+        post, _ = self._open_post(ctx.args)
+        at, why = self.next_free_slot(post.platform, utcnow(), post.content_type)
         assert post.id is not None
         self.scheduler.schedule(post.id, at)
         return f"post #{post.id} queued for {show(at, self.zone)}" + (f"\n{why}" if why else "")
 
     async def cancel(self, ctx: CommandContext) -> str:
-        try:
-            post, _ = self._open_post(ctx.args)
-        except BotError as exc:
-            return str(exc)
+        post, _ = self._open_post(ctx.args)
         assert post.id is not None
         self.scheduler.cancel(post.id)
         return f"post #{post.id} cancelled"
