@@ -14,6 +14,7 @@ from bot.pipeline import FollowerPipeline, ReplySender
 from bot.post_commands import PostCommands
 from bot.publisher import Publisher
 from bot.queue_commands import QueueCommands
+from bot.report import ReportCommands
 from bot.scheduler import PostScheduler
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
@@ -51,6 +52,7 @@ class App:
             [
                 QueueCommands(self.engine, sender),
                 PostCommands(self.engine, self.brain, self.scheduler, self.settings),
+                ReportCommands(self.engine, self.settings),
             ],
         )
         return self
