@@ -1,4 +1,5 @@
-"""The owner's chat: slash commands from explicit command sets, free text answered by the assistant."""
+"""The owner's chat: slash commands from explicit command sets; plain words that ask for a command run it,
+any other text is answered by the assistant."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ class CommandContext:
 
 
 CommandHandler = Callable[[CommandContext], Awaitable[str]]
+# Turns the owner's sentence ("schedule it for the best time") into the command's arguments
+# ("12 best"); raises BotError when the sentence lacks something the command needs.
+WordsToArgs = Callable[[str], str]
+
+
+def no_args(text: str) -> str:
+    return ""
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class Command:
     usage: str  # e.g. "/approve ID"
     summary: str
     handler: CommandHandler
+    from_words: WordsToArgs | None = None  # set: plain words can ask for this command
 
 
 class CommandSet(Protocol):
@@ -55,7 +64,7 @@ class OwnerCommands:
     def help(self) -> str:
         rows = [(c.usage, c.summary) for c in self._commands.values()]
         rows.append(("/help", "this list"))
-        rows.append(("anything else", "ask the assistant (e.g. draft a post about our autumn sale)"))
+        rows.append(("plain words", "e.g. 'draft a post about our autumn sale', 'how did last week go?'"))
         width = max(len(usage) for usage, _ in rows)
         return "commands:\n" + "\n".join(f"  {usage:<{width}}  {summary}" for usage, summary in rows)
 
@@ -67,13 +76,32 @@ class OwnerCommands:
             if name == "help":
                 answer = self.help()
             elif name in self._commands:
-                try:
-                    answer = await self._commands[name].handler(CommandContext(incoming, connector, rest.strip()))
-                except BotError as exc:
-                    answer = f"could not do that: {exc}"
+                answer = await self._run(self._commands[name], CommandContext(incoming, connector, rest.strip()))
             else:
                 answer = f"unknown command /{name}; /help lists them"
         else:
-            log.info("owner asked the assistant (%d chars)", len(text))
-            answer = await self.brain.answer_owner(text) or "(the model returned nothing; try rephrasing)"
+            answer = await self._plain_words(incoming, connector, text)
         await connector.send_reply(incoming, answer)
+
+    async def _run(self, command: Command, ctx: CommandContext) -> str:
+        try:
+            return await command.handler(ctx)
+        except BotError as exc:
+            return f"could not do that: {exc}"
+
+    async def _plain_words(self, incoming: IncomingMessage, connector: Connector, text: str) -> str:
+        """A sentence that asks for a command runs it (and says which); anything else goes to the assistant."""
+        speakable = [name for name, command in self._commands.items() if command.from_words is not None]
+        match = await self.brain.match_owner_request(text, speakable) if speakable and text else None
+        if match is None:
+            log.info("owner asked the assistant (%d chars)", len(text))
+            return await self.brain.answer_owner(text) or "(the model returned nothing; try rephrasing)"
+        command = self._commands[match[0]]
+        assert command.from_words is not None
+        try:
+            args = command.from_words(text)
+        except BotError as exc:
+            return f"that sounds like /{command.name}, but {exc}"
+        log.info("owner's words taken as /%s (similarity %.2f)", command.name, match[1])
+        shown = f"/{command.name} {args}".strip()
+        return f"({shown})\n" + await self._run(command, CommandContext(incoming, connector, args))

@@ -9,7 +9,8 @@ from datetime import datetime, time, timedelta
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from bot.commands import Command, CommandContext
+from bot import words
+from bot.commands import Command, CommandContext, no_args
 from bot.config import Settings
 from bot.errors import BotError
 from bot.scheduler import PostScheduler
@@ -39,16 +40,34 @@ class PostCommands:
 
     def commands(self) -> Sequence[Command]:
         return [
-            Command("draft", "/draft [@platform] TOPIC", "draft a post about TOPIC with the model", self.draft),
+            Command(
+                "draft", "/draft [@platform] TOPIC", "draft a post about TOPIC with the model", self.draft, words.topic
+            ),
             Command("compose", "/compose [@platform] TEXT", "save your own text as a draft post", self.compose),
-            Command("drafts", "/drafts", "list draft posts", self.drafts),
-            Command("schedule", "/schedule ID WHEN|best", f"schedule a post; WHEN is {WHEN_HELP}", self.schedule),
+            Command("drafts", "/drafts", "list draft posts", self.drafts, no_args),
+            Command(
+                "schedule",
+                "/schedule ID WHEN|best",
+                f"schedule a post; WHEN is {WHEN_HELP}",
+                self.schedule,
+                self.schedule_words,
+            ),
             Command("reschedule", "/reschedule ID WHEN|best", "move a scheduled, failed or missed post", self.schedule),
             Command("queue", "/queue ID", "put a post in the next free queue slot ([schedule.slots])", self.queue),
             Command("cancel", "/cancel ID", "cancel a post", self.cancel),
-            Command("calendar", "/calendar", "posts of the coming week, and those that need you", self.calendar),
-            Command("besttime", "/besttime [@platform]", "the best time to post this week, and why", self.besttime),
+            Command("calendar", "/calendar", "posts of the coming week, and those that need you", self.calendar, no_args),
+            Command(
+                "besttime", "/besttime [@platform]", "the best time to post this week, and why", self.besttime, no_args
+            ),
         ]
+
+    def schedule_words(self, text: str) -> str:
+        """'schedule it for the best time': 'it' is the newest draft."""
+        drafts = repo.posts_with_status(self.engine, [PostStatus.draft])
+        if not drafts:
+            raise BotError("there is no draft to schedule; ask me to draft a post first")
+        newest = max(drafts, key=lambda p: p.id or 0)
+        return f"{newest.id} {words.when(text, self.zone, utcnow())}"
 
     # -- drafts --------------------------------------------------------------------------------
 

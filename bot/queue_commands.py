@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
 
-from bot.commands import Command, CommandContext
+from bot.commands import Command, CommandContext, no_args
 from bot.errors import BotError
 from bot.pipeline import ReplySender
 from storage import repo
@@ -44,7 +44,7 @@ class QueueCommands:
 
     def commands(self) -> Sequence[Command]:
         return [
-            Command("inbox", "/inbox", "everything waiting for you: drafts and escalations", self.inbox),
+            Command("inbox", "/inbox", "everything waiting for you: drafts and escalations", self.inbox, no_args),
             Command("pending", "/pending", "drafted replies waiting for approval", self.pending),
             Command("escalations", "/escalations", "messages handed to you, not answered by the bot", self.escalations),
             Command("approve", "/approve ID", "send drafted reply ID as it is", self.approve),

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from bot import words
 from bot.commands import Command, CommandContext
 from bot.config import Settings
 from bot.errors import BotError
@@ -124,7 +125,8 @@ class ReportCommands:
         self.zone = account_zone(settings.bot.timezone)
 
     def commands(self) -> Sequence[Command]:
-        return [Command("report", "/report [DAYS]", "how the last DAYS (default 7) went, against the days before", self.report_command)]
+        summary = "how the last DAYS (default 7) went, against the days before"
+        return [Command("report", "/report [DAYS]", summary, self.report_command, words.days)]
 
     def report(self, days: int = 7, now: datetime | None = None) -> str:
         if not 1 <= days <= MAX_DAYS:

@@ -22,6 +22,7 @@ from brain.generator import (
     TextGenerator,
     get_local_generator,
 )
+from brain.owner_requests import OwnerRequests
 from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
 from brain.understand import Understander, Understanding, load_heads
@@ -55,6 +56,7 @@ class Brain:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brain")
         self.understander: Understander | None = None
         self.risk: RiskDetector | None = None
+        self.owner_requests: OwnerRequests | None = None
         self.generator: TextGenerator | None = generator
         g = settings.generator
         self.options = GenerationOptions(
@@ -75,6 +77,7 @@ class Brain:
         self.understander = Understander(encoder, load_heads(c.heads_dir))
         policy = self.settings.policy
         self.risk = RiskDetector(encoder, policy.risk_similarity, policy.risk_keywords)
+        self.owner_requests = OwnerRequests(encoder)
         if self.generator is None:
             self.generator = build_generator(self.settings)
 
@@ -129,6 +132,11 @@ class Brain:
                 encoder=self.understander.encoder,
             )
         )
+
+    async def match_owner_request(self, text: str, allowed: Sequence[str]) -> tuple[str, float] | None:
+        """Which of the allowed commands the owner's words ask for, if any (see brain/owner_requests.py)."""
+        assert self.owner_requests is not None, "Brain.load() first"
+        return await self._run(self.owner_requests.match, text, allowed)
 
     async def answer_owner(self, text: str) -> str:
         assert self.generator is not None, "Brain.load() first"

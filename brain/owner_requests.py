@@ -1,0 +1,93 @@
+"""What the owner asks for in plain words, matched by meaning to the bot's commands with the shared encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from brain.encoder import Encoder
+
+# A few ways of asking for each command. The encoder matches by meaning, so other wordings of
+# the same request land here too; tests/brain/test_owner_requests.py tries wordings not listed.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "draft": (
+        "draft a post about our autumn sale",
+        "write a post announcing our new opening hours",
+        "can you come up with a post on the new menu",
+        "make me a social media post for the weekend offer",
+        "I need a caption about our anniversary",
+        "compose an announcement about free delivery",
+        "draft a tweet about the new flavour",
+        "write an instagram post about our team",
+    ),
+    "schedule": (
+        "schedule it for the best time this week",
+        "post it at the best time",
+        "schedule that draft for friday 10:00",
+        "publish the last draft tomorrow 9:00",
+        "put it out when most followers are online",
+        "plan that post for the best slot",
+    ),
+    "inbox": (
+        "what is waiting for me?",
+        "anything I need to look at?",
+        "show me my inbox",
+        "do I have replies to approve?",
+        "what needs my attention",
+        "did anyone complain?",
+        "which messages should I answer",
+        "what is in my approval queue",
+    ),
+    "report": (
+        "how did last week go?",
+        "give me a summary of the last month",
+        "how are we doing on social media",
+        "show me the numbers",
+        "how many messages did we get this week",
+        "how did our posts perform",
+    ),
+    "calendar": (
+        "what is scheduled this week?",
+        "show me the posting calendar",
+        "which posts are coming up",
+        "what goes out next",
+        "list the scheduled posts",
+    ),
+    "drafts": (
+        "show my drafts",
+        "list the draft posts",
+        "which posts are not scheduled yet",
+    ),
+    "besttime": (
+        "when is the best time to post?",
+        "what time should I post this week",
+        "when are my followers most active",
+    ),
+}
+
+
+class OwnerRequests:
+    """Nearest example by cosine similarity, per command; below the threshold it is just chat."""
+
+    def __init__(self, encoder: Encoder, threshold: float = 0.5) -> None:
+        self.encoder = encoder
+        self.threshold = threshold
+        self._names = [name for name, phrases in EXAMPLES.items() for _ in phrases]
+        self._examples = encoder.encode([p for phrases in EXAMPLES.values() for p in phrases])
+
+    def match(self, text: str, allowed: Iterable[str] | None = None) -> tuple[str, float] | None:
+        """The command the owner most likely means, with its similarity, or None for plain chat."""
+        if not text.strip():
+            return None
+        allowed_names = set(allowed) if allowed is not None else set(EXAMPLES)
+        scores = self._examples @ self.encoder.encode([text])[0]
+        best: tuple[str, float] | None = None
+        for k in np.argsort(-scores):
+            name = self._names[k]
+            if name in allowed_names:
+                best = (name, float(scores[k]))
+                break
+        if best is None or best[1] < self.threshold:
+            return None
+        return best

