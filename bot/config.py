@@ -147,6 +147,14 @@ class ScheduleSettings(Section):
     max_attempts: int = Field(default=5, ge=1)
     engagement_after_hours: float = Field(default=24.0, gt=0)
     parallel_publishes: int = Field(default=4, ge=1)
+    best_hours: tuple[int, int] = (8, 21)
+
+    @field_validator("best_hours")
+    @classmethod
+    def _check_best_hours(cls, hours: tuple[int, int]) -> tuple[int, int]:
+        if not 0 <= hours[0] <= hours[1] <= 23:
+            raise ValueError("give two hours of the day, first <= last, e.g. [8, 21]")
+        return hours
 
     @field_validator("slots")
     @classmethod

@@ -174,17 +174,20 @@ class PostCommands:
         return EngagementModel(types=types).fit(observations, activity)
 
     def best_slot(self, platform: str, start: datetime, end: datetime, content_type: str = "") -> tuple[datetime, str]:
-        """The model's pick among the whole local hours in [start, end) not already taken on the platform."""
+        """The model's pick among the whole local hours in [start, end), within [schedule] best_hours,
+        not already taken on the platform."""
         taken = {as_utc(p.scheduled_at) for p in repo.posts_with_status(self.engine, [PostStatus.scheduled], platform=platform) if p.scheduled_at}
         candidates: list[datetime] = []
+        first, last = self.settings.schedule.best_hours
         at = as_utc(start).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         while at < end:
             local_hour = at - timedelta(minutes=at.astimezone(self.zone).minute)  # zones offset by :30 or :45
-            if local_hour >= start and local_hour not in taken:
+            hour = local_hour.astimezone(self.zone).hour
+            if local_hour >= start and local_hour not in taken and first <= hour <= last:
                 candidates.append(local_hour)
             at += timedelta(hours=1)
         if not candidates:
-            raise BadTime("no free hour in that window")
+            raise BadTime(f"no free hour in that window between {first}:00 and {last}:00 ([schedule] best_hours)")
         model = self.timing_model(platform)
         slots = [local_slot(c, self.zone) for c in candidates]
         pick = model.choose(slots, self.rng, content_type)

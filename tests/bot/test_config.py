@@ -41,6 +41,7 @@ def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
         ("[brand]\nname = 'x'\n[generator]\nmax_new_tokens = 'many'\n", r"key 'generator\.max_new_tokens'"),
         ("[brand]\nname = 'x'\nnmae = 'typo'\n", r"key 'brand\.nmae' is not a known setting"),
         ("[brand]\nname = 'x'\n[schedule.slots]\nconsole = ['9am']\n", r"key 'schedule\.slots'.*'9am'.*neither HH:MM nor 'best'"),
+        ("[brand]\nname = 'x'\n[schedule]\nbest_hours = [22, 6]\n", r"key 'schedule\.best_hours'.*first <= last"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:

@@ -68,6 +68,7 @@ async def test_draft_schedule_reschedule_cancel(berlin_settings: Settings) -> No
     assert "post #1 scheduled for Fri" in out and "10:00 CE" in out
     best = as_utc(second.scheduled_at)  # type: ignore[arg-type]
     assert now < best <= now + timedelta(days=7, hours=1) and best.astimezone(BERLIN).minute == 0
+    assert 8 <= best.astimezone(BERLIN).hour <= 21  # [schedule] best_hours: no night posts
     assert "no history yet, so this is an exploratory pick" in out
     assert "cannot read 'yesterday'" in out
     assert second.status == PostStatus.cancelled and "post #2 cancelled" in out
