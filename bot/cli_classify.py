@@ -63,7 +63,8 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from brain.encoder import get_encoder
 
     torch.set_num_threads(settings.models.threads or os.cpu_count() or 1)
-    return settings, get_encoder(settings.models.encoder, settings.classify.int8)
+    c = settings.classify
+    return settings, get_encoder(settings.models.encoder, c.int8, c.runtime, settings.model_cache_dir, settings.models.threads)
 
 
 def _cache_dir(settings: Settings) -> Path:

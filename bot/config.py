@@ -96,7 +96,8 @@ class PolicySettings(Section):
 
 class ClassifySettings(Section):
     heads_dir: Path | None = None
-    int8: bool = False
+    int8: bool = True
+    runtime: Literal["onnx", "torch"] = "onnx"
 
 
 class ConsoleSettings(Section):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from brain.model_paths import offline, resolve_model_dir
 
@@ -26,30 +29,51 @@ def clean_text(text: str) -> str:
 
 
 class Encoder:
-    """Mean-pooled, L2-normalised sentence embeddings, computed in batches."""
+    """Mean-pooled, L2-normalised sentence embeddings, computed in batches.
 
-    def __init__(self, spec: str, *, max_length: int = 128, batch_size: int = 64, int8: bool = False) -> None:
+    runtime "onnx" runs a graph exported once from the torch model and cached in cache_dir
+    (brain/onnx_encoder.py); if that fails the encoder says so once and runs on torch fp32."""
+
+    def __init__(
+        self,
+        spec: str,
+        *,
+        max_length: int = 128,
+        batch_size: int = 64,
+        int8: bool = False,
+        runtime: Literal["torch", "onnx"] = "torch",
+        cache_dir: Path | None = None,
+        threads: int = 0,
+    ) -> None:
         offline()
         folder = resolve_model_dir(spec)
         self.name = spec
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModel.from_pretrained(folder).eval()
-        if int8:
-            # About twice as fast on CPU, but the embeddings drift: bench/classify.py measures
-            # what that costs the heads before anyone turns it on.
-            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        config = AutoConfig.from_pretrained(folder)
+        self.n_layers = int(config.num_hidden_layers) + 1  # the embedding layer plus every transformer layer
+        self.dim = int(config.hidden_size)
         self.max_length = max_length
         self.batch_size = batch_size
-        self.dim = int(self.model.config.hidden_size)
+        self.runtime, self.int8 = runtime, int8
+        self._forward: Callable[[np.ndarray, np.ndarray], np.ndarray]
+        if runtime == "onnx":
+            if cache_dir is None:
+                raise ValueError("the onnx runtime needs a cache_dir for its exported graph")
+            try:
+                from brain.onnx_encoder import OnnxPooledLayers
+
+                self._forward = OnnxPooledLayers(
+                    folder, cache_dir, int8=int8, threads=threads or os.cpu_count() or 1
+                )
+            except Exception as exc:
+                # The torch fp32 model always works: a broken export costs speed, never the bot.
+                log.warning("ONNX encoder unavailable (%s: %s): using torch fp32 instead", type(exc).__name__, str(exc)[:200])
+                self.runtime, self.int8 = "torch", False
+        if self.runtime == "torch":
+            self._forward = _TorchPooledLayers(folder, self.int8)
         self._lock = threading.Lock()
-        log.info("encoder loaded from %s (dim %d)", folder, self.dim)
+        log.info("encoder loaded from %s (dim %d, %s%s)", folder, self.dim, self.runtime, " int8" if self.int8 else "")
 
-    @property
-    def n_layers(self) -> int:
-        """Pooled layers per text: the embedding layer plus every transformer layer."""
-        return int(self.model.config.num_hidden_layers) + 1
-
-    @torch.inference_mode()
     def pooled_layers(self, texts: Sequence[str]) -> np.ndarray:
         """Mean-pooled hidden states of every layer, shape (texts, n_layers, dim), not normalised.
 
@@ -69,22 +93,63 @@ class Encoder:
                     padding=True,
                     truncation=True,
                     max_length=self.max_length,
-                    return_tensors="pt",
+                    return_tensors="np",
+                    return_token_type_ids=False,  # one segment: the model's default zeros
                 )
-                states = self.model(**batch, output_hidden_states=True).hidden_states
-                mask = batch["attention_mask"].unsqueeze(-1).to(states[0].dtype)
-                denom = mask.sum(1).clamp(min=1e-9)
-                pooled = torch.stack([(h * mask).sum(1) / denom for h in states], dim=1)
-                out[idx] = pooled.numpy()
+                out[idx] = self._forward(batch["input_ids"], batch["attention_mask"])
         return out
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised mean-pooled last layer: the sentence embedding of the model card."""
-        last = self.pooled_layers(texts)[:, -1, :]
-        return last / np.maximum(np.linalg.norm(last, axis=1, keepdims=True), 1e-9)
+        return sentence_embeddings(self.pooled_layers(texts))
+
+
+def sentence_embeddings(pooled: np.ndarray) -> np.ndarray:
+    """The sentence embeddings within pooled layers: the last layer, L2-normalised."""
+    last = pooled[:, -1, :]
+    return last / np.maximum(np.linalg.norm(last, axis=1, keepdims=True), 1e-9)
+
+
+class PooledLayers(torch.nn.Module):
+    """input_ids, attention_mask -> mean-pooled hidden states of every layer, (batch, layers, dim).
+
+    The ONNX export traces this same module, so both runtimes pool alike. Training may pick any
+    layer, so all are pooled: a few thousand adds per text next to millions of multiply-adds."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        states = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states
+        mask = attention_mask.unsqueeze(-1).to(states[0].dtype)
+        denom = mask.sum(1).clamp(min=1e-9)
+        return torch.stack([(h * mask).sum(1) / denom for h in states], dim=1)
+
+
+class _TorchPooledLayers:
+    """The torch model behind the same call as the ONNX graph: token arrays in, pooled layers out."""
+
+    def __init__(self, folder: Path, int8: bool) -> None:
+        model = AutoModel.from_pretrained(folder).eval()
+        if int8:
+            # About twice as fast on CPU, but the embeddings drift: bench/classify.py measures
+            # what that costs the heads before anyone turns it on.
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.module = PooledLayers(model)
+
+    @torch.inference_mode()
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        return self.module(torch.from_numpy(input_ids), torch.from_numpy(attention_mask)).numpy()
 
 
 @lru_cache(maxsize=4)
-def get_encoder(spec: str, int8: bool = False) -> Encoder:
+def get_encoder(
+    spec: str,
+    int8: bool = False,
+    runtime: Literal["torch", "onnx"] = "torch",
+    cache_dir: Path | None = None,
+    threads: int = 0,
+) -> Encoder:
     """One encoder per process and model: loading it again would only waste time and memory."""
-    return Encoder(spec, int8=int8)
+    return Encoder(spec, int8=int8, runtime=runtime, cache_dir=cache_dir, threads=threads)

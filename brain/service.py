@@ -73,7 +73,7 @@ class Brain:
         threads = self.settings.models.threads or os.cpu_count() or 1
         torch.set_num_threads(threads)
         c = self.settings.classify
-        encoder = get_encoder(self.settings.models.encoder, c.int8)
+        encoder = get_encoder(self.settings.models.encoder, c.int8, c.runtime, self.settings.model_cache_dir, threads)
         self.understander = Understander(encoder, load_heads(c.heads_dir))
         policy = self.settings.policy
         self.risk = RiskDetector(encoder, policy.risk_similarity, policy.risk_keywords)
@@ -90,10 +90,10 @@ class Brain:
 
     async def assess_risk(self, text: str) -> Risk:
         assert self.risk is not None, "Brain.load() first"
-        risk = self.risk
-        encoder = self.understander.encoder if self.understander else None
-        assert encoder is not None
-        return await self._run(lambda: risk.assess(encoder.encode([text])[0], text))
+        risk, understander = self.risk, self.understander
+        assert understander is not None
+        # Right after understand() the embedding is cached: one encoder pass serves both.
+        return await self._run(lambda: risk.assess(understander.embedding(text), text))
 
     async def draft_reply(
         self,

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from brain.encoder import Encoder
+import numpy as np
+
+from brain.encoder import Encoder, sentence_embeddings
 from brain.heads import TASKS, Head, head_dir
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,9 @@ class Understander:
         self.encoder = encoder
         self.heads = heads if heads is not None else load_heads()
         # Followers repeat themselves ("hi", "stop", copy-pasted spam): a repeated text costs nothing.
-        self._cache: OrderedDict[str, Understanding] = OrderedDict()
+        # The sentence embedding is kept too, so the risk check after understanding needs no second pass.
+        self._cache: OrderedDict[str, tuple[Understanding, np.ndarray]] = OrderedDict()
         self._cache_size = cache_size
-
 
     def _blank(self) -> Understanding:
         # Nothing to understand: neutral labels with zero confidence, so no policy acts on them.
@@ -60,7 +62,7 @@ class Understander:
                 results[text] = self._blank()
             elif text in self._cache:
                 self._cache.move_to_end(text)
-                results[text] = self._cache[text]
+                results[text] = self._cache[text][0]
             else:
                 todo.append(text)
         if todo:
@@ -69,6 +71,7 @@ class Understander:
             sentiments = self.heads["sentiment"].predict(pooled, todo)
             offensive = self.heads["offensive"].proba(pooled, todo)
             off_col = self.heads["offensive"].labels.index("offensive") if "offensive" in self.heads["offensive"].labels else -1
+            embeddings = sentence_embeddings(pooled)
             for k, text in enumerate(todo):
                 p_off = float(offensive[k, off_col]) if off_col >= 0 else 0.0
                 u = Understanding(
@@ -80,10 +83,15 @@ class Understander:
                     offensive_confidence=p_off if p_off >= 0.5 else 1.0 - p_off,
                 )
                 results[text] = u
-                self._cache[text] = u
+                self._cache[text] = (u, embeddings[k])
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return [results[t] for t in texts]
 
     def understand(self, text: str) -> Understanding:
         return self.understand_many([text])[0]
+
+    def embedding(self, text: str) -> np.ndarray:
+        """The text's sentence embedding: from the pass that understood it when still cached."""
+        cached = self._cache.get(text)
+        return cached[1] if cached is not None else self.encoder.encode([text])[0]
