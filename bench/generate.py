@@ -31,7 +31,7 @@ QUESTIONS = [
 ]
 # Cold start and memory of the llama.cpp engine, measured in a fresh process of its own.
 LLAMA_COLD = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {root!r})
 t0 = time.perf_counter()
 from brain.generator import ChatMessage, GenerationOptions
@@ -40,7 +40,9 @@ t1 = time.perf_counter()
 gen = LlamaCppGenerator(__import__("pathlib").Path({path!r}), threads={threads})
 t2 = time.perf_counter()
 gen.generate([ChatMessage("system", {system!r}), ChatMessage("user", "hello there")], GenerationOptions(max_new_tokens=60))
-print(json.dumps({{"import_s": t1 - t0, "cold_start_s": t2 - t1, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+# VmHWM, not ru_maxrss: the latter would carry the forking parent's peak across exec.
+hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"import_s": t1 - t0, "cold_start_s": t2 - t1, "peak_rss_mb": hwm_kb / 1024}}))
 """
 
 
