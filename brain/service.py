@@ -44,8 +44,7 @@ def local_generator(settings: Settings) -> TextGenerator:
 
 
 def build_generator(settings: Settings) -> TextGenerator:
-    def local() -> TextGenerator:
-        return local_generator(settings)
+    local = functools.partial(local_generator, settings)
 
     if settings.generator.backend == "openai":
         o = settings.openai
