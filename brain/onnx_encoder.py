@@ -8,6 +8,8 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +94,9 @@ def _quantize(source: Path, target: Path) -> None:
     )
 
 
+TokenBatch = tuple[np.ndarray, np.ndarray]  # input_ids, attention_mask
+
+
 def _session(path: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -102,21 +107,38 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
 
 
 class OnnxPooledLayers:
-    """Runs the cached graph; exports it first when the cache has none, or again when it is unreadable."""
+    """Runs the cached graph; exports it first when the cache has none, or again when it is unreadable.
+
+    One single-threaded session per thread, each taking its share of the batches: on 2 cores
+    that is ~20% faster than one session with 2 threads, whose small matrices leave the second
+    thread waiting (bench/classify.py). One batch alone runs on one session."""
 
     def __init__(self, folder: Path, cache_dir: Path, *, int8: bool, threads: int) -> None:
         self.path = cache_file(folder, cache_dir, int8)
         if not self.path.is_file():
             export(folder, self.path, int8)
         try:
-            self.session = _session(self.path, threads)
+            self.sessions = [_session(self.path, 1) for _ in range(max(threads, 1))]
         except Exception as exc:  # ORT raises its own pybind classes: Fail, InvalidProtobuf, ...
             log.warning("cached ONNX encoder %s is unreadable (%s): exporting it again", self.path, str(exc)[:200])
             shutil.rmtree(self.path.parent, ignore_errors=True)
             export(folder, self.path, int8)
-            self.session = _session(self.path, threads)
-        log.info("ONNX encoder loaded from %s (%d threads)", self.path, threads)
+            self.sessions = [_session(self.path, 1) for _ in range(max(threads, 1))]
+        self._pool = ThreadPoolExecutor(len(self.sessions), thread_name_prefix="onnx") if len(self.sessions) > 1 else None
+        log.info("ONNX encoder loaded from %s (%d sessions)", self.path, len(self.sessions))
 
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    def _run(self, session: ort.InferenceSession, batch: TokenBatch) -> np.ndarray:
+        input_ids, attention_mask = batch
         feeds = {"input_ids": input_ids.astype(np.int64), "attention_mask": attention_mask.astype(np.int64)}
-        return self.session.run(None, feeds)[0]
+        return session.run(None, feeds)[0]
+
+    def map(self, batches: Sequence[TokenBatch]) -> list[np.ndarray]:
+        """Pooled layers of each batch, in order."""
+        if self._pool is None or len(batches) < 2:
+            return [self._run(self.sessions[0], b) for b in batches]
+        n = len(self.sessions)
+        shares = [
+            self._pool.submit(lambda k: [self._run(self.sessions[k], b) for b in batches[k::n]], k) for k in range(n)
+        ]
+        results = [share.result() for share in shares]
+        return [results[i % n][i // n] for i in range(len(batches))]
