@@ -37,6 +37,14 @@ def test_onnx_pooled_layers_agree_with_torch(int8: bool, min_cosine: float) -> N
     assert np.allclose(np.linalg.norm(onnx.encode(TEXTS), axis=1), 1.0, atol=1e-4)
 
 
+def test_many_batches_over_several_sessions_come_back_in_order() -> None:
+    # 3 sessions, 8-text batches: 45 texts of different lengths make 6 batches shared out 2-2-2.
+    texts = [f"message number {i} " + "really " * (i % 7) + "nice" for i in range(45)]
+    onnx = Encoder(ENCODER, runtime="onnx", cache_dir=MODEL_CACHE, threads=3)
+    ours, torch_fp32 = onnx.pooled_layers(texts), get_encoder(ENCODER).pooled_layers(texts)
+    assert _cosines(ours, torch_fp32).min() > 0.999
+
+
 def test_the_export_is_cached_and_reused(caplog: pytest.LogCaptureFixture) -> None:
     get_encoder(ENCODER, True, "onnx", MODEL_CACHE)  # exported here unless an earlier run did
     path = cache_file(resolve_model_dir(ENCODER), MODEL_CACHE, int8=True)
