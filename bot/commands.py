@@ -60,6 +60,7 @@ class OwnerCommands:
                 if command.name in self._commands:
                     raise ValueError(f"two owner commands are called /{command.name}")
                 self._commands[command.name] = command
+        self._speakable = [name for name, command in self._commands.items() if command.from_words is not None]
 
     def help(self) -> str:
         rows = [(c.usage, c.summary) for c in self._commands.values()]
@@ -91,8 +92,7 @@ class OwnerCommands:
 
     async def _plain_words(self, incoming: IncomingMessage, connector: Connector, text: str) -> str:
         """A sentence that asks for a command runs it (and says which); anything else goes to the assistant."""
-        speakable = [name for name, command in self._commands.items() if command.from_words is not None]
-        match = await self.brain.match_owner_request(text, speakable) if speakable and text else None
+        match = await self.brain.match_owner_request(text, self._speakable) if self._speakable and text else None
         if match is None:
             log.info("owner asked the assistant (%d chars)", len(text))
             return await self.brain.answer_owner(text) or "(the model returned nothing; try rephrasing)"

@@ -38,9 +38,9 @@ class Period:
     failed_posts: int
 
 
-def gather(engine: Engine, start: datetime, end: datetime) -> Period:
+def gather(engine: Engine, start: datetime, end: datetime, engagement: dict[int | None, int]) -> Period:
+    """engagement: each published post's latest interactions, by post id."""
     replies = repo.sent_replies(engine, start, end)
-    engagement = {post.id: n for post, n in repo.published_engagement(engine)}
     posts = repo.posts_between(engine, start, end)
     by_status = repo.message_counts(engine, start, end, "status")
     return Period(
@@ -136,7 +136,10 @@ class ReportCommands:
         waiting = len(
             repo.list_messages(self.engine, status=[MessageStatus.pending, MessageStatus.escalated], limit=10_000)
         )
-        return render(gather(self.engine, end - span, end), gather(self.engine, end - 2 * span, end - span), self.zone, waiting)
+        engagement = {post.id: n for post, n in repo.published_engagement(self.engine)}
+        recent = gather(self.engine, end - span, end, engagement)
+        earlier = gather(self.engine, end - 2 * span, end - span, engagement)
+        return render(recent, earlier, self.zone, waiting)
 
     async def report_command(self, ctx: CommandContext) -> str:
         word = ctx.args.split()[0] if ctx.args.split() else "7"

@@ -6,6 +6,9 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+import numpy as np
 
 from bot.config import BrandSettings
 from brain import posts
@@ -130,6 +133,12 @@ def template_reply(intent: str, brand: BrandSettings, max_chars: int) -> str:
     return with_signoff(template, brand, max_chars)
 
 
+@lru_cache(maxsize=8)
+def _fact_vectors(encoder: Encoder, facts: tuple[str, ...]) -> np.ndarray:
+    # The facts change only with the config: encode them once, not for every question.
+    return encoder.encode(facts)
+
+
 def closest_fact(question: str, brand: BrandSettings, encoder: Encoder | None) -> str | None:
     """The configured fact most about what the follower asks (by meaning, with the encoder), if any is.
 
@@ -139,8 +148,7 @@ def closest_fact(question: str, brand: BrandSettings, encoder: Encoder | None) -
         return None
     if encoder is None:
         return brand.facts[0]
-    vectors = encoder.encode([question, *brand.facts])
-    scores = vectors[1:] @ vectors[0]
+    scores = _fact_vectors(encoder, tuple(brand.facts)) @ encoder.encode([question])[0]
     best = int(scores.argmax())
     return brand.facts[best] if float(scores[best]) >= COVERAGE_MIN_COSINE else None
 

@@ -91,18 +91,20 @@ class Encoder:
         order = sorted(range(len(cleaned)), key=lambda i: len(cleaned[i]))
         out = np.zeros((len(cleaned), self.n_layers, self.dim), dtype=np.float32)
         groups = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
-        batches = []
-        for idx in groups:
-            batch = self.tokenizer(
-                [cleaned[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="np",
-                return_token_type_ids=False,  # one segment: the model's default zeros
-            )
-            batches.append((batch["input_ids"], batch["attention_mask"]))
+        # The lock covers the tokenizer too: a fast tokenizer with truncation and padding set is
+        # not safe to call from two threads at once ("Already borrowed").
         with self._lock:
+            batches = []
+            for idx in groups:
+                batch = self.tokenizer(
+                    [cleaned[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="np",
+                    return_token_type_ids=False,  # one segment: the model's default zeros
+                )
+                batches.append((batch["input_ids"], batch["attention_mask"]))
             for idx, pooled in zip(groups, self._forward.map(batches)):
                 out[idx] = pooled
         return out
