@@ -88,16 +88,25 @@ async def test_owner_commands_work_in_the_owner_chat(settings: Settings, fake: F
     assert stored == []  # the owner is not a follower
 
 
-async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings, fake: FakeTelegram) -> None:
-    group = -100555
-    channel_post = {
-        "message_id": 5,
+# Telegram's own account, the sender of a channel post's copy in its discussion group.
+TELEGRAM_SERVICE = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+
+
+def automatic_forward(group: int, message_id: int, text: str) -> dict[str, object]:
+    """A channel post as its discussion group receives it (as reply_to_message it has no sender)."""
+    return {
+        "message_id": message_id,
         "date": 1,
         "chat": {"id": group, "type": "supergroup", "title": "g"},
         "sender_chat": {"id": CHANNEL_ID, "type": "channel", "title": "Acme"},
         "is_automatic_forward": True,
-        "text": "our new post",
+        "text": text,
     }
+
+
+async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings, fake: FakeTelegram) -> None:
+    group = -100555
+    channel_post = automatic_forward(group, 5, "our new post")
     bot_message = {
         "message_id": 6,
         "date": 1,
@@ -108,7 +117,7 @@ async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings,
     mention = f"@{BOT_USERNAME}"
     async with running(settings, connector(settings)) as app:
         fake.push(fake.message("hi all, chatting among ourselves", chat_id=group, chat_type="supergroup"))
-        fake.push({"message": {**channel_post, "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"}}})
+        fake.push({"message": {**channel_post, "from": TELEGRAM_SERVICE}})
         fake.push(
             fake.message(
                 f"hello {mention} 👋",
@@ -136,15 +145,7 @@ async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings,
 
 async def test_comments_replying_to_other_comments_under_a_channel_post(settings: Settings, fake: FakeTelegram) -> None:
     group = -100555
-    forward = {
-        "message_id": 50,
-        "date": 1,
-        "chat": {"id": group, "type": "supergroup", "title": "g"},
-        "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"},
-        "sender_chat": {"id": CHANNEL_ID, "type": "channel", "title": "Acme"},
-        "is_automatic_forward": True,
-        "text": "our autumn sale starts today",
-    }
+    forward = {**automatic_forward(group, 50, "our autumn sale starts today"), "from": TELEGRAM_SERVICE}
 
     def in_group(text: str, user_id: int, **extra: object) -> dict[str, object]:
         return fake.message(text, user_id=user_id, chat_id=group, chat_type="supergroup", **extra)
