@@ -1,7 +1,9 @@
 """Drafting speed of the local engines (llama.cpp, our torch loop) against plain fp32 `model.generate`, in one run.
 
 Run: .venv/bin/python bench/generate.py [--new-tokens 128] [--prompts 8] [--threads 2] [--engines llama_cpp,torch]
-The machine may be shared: compare figures within one run, not across runs.
+                                        [--llama-weights WEIGHTS,...]
+The llama.cpp engine runs with config.toml's `llama_weights` and, to compare, with the 4-bit GGUF
+file as shipped ("file"). The machine may be shared: compare figures within one run, not across runs.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads for torch and llama.cpp")
     parser.add_argument("--engines", default="llama_cpp,torch", help="our engines to measure, comma-separated")
     parser.add_argument("--config", default=str(ROOT / "config.toml"))
+    parser.add_argument("--llama-weights", default="", help="llama.cpp weights to measure besides config.toml's (default: file)")
     args = parser.parse_args()
     engines = args.engines.split(",")
 
@@ -71,7 +74,7 @@ def main() -> None:
     from bot.config import load_settings
     from brain.draft import reply_system_prompt
     from brain.generator import ChatMessage, GenerationOptions, LocalGenerator
-    from brain.llama_generator import LlamaCppGenerator
+    from brain.llama_generator import LlamaCppGenerator, converted_gguf, resolve_weights
     from brain.model_paths import resolve_model_dir
 
     import_s = time.perf_counter() - started
@@ -139,15 +142,19 @@ def main() -> None:
         return agree / total
 
     results: dict[str, dict[str, float]] = {}
-    gguf = resolve_model_dir(settings.models.generator) / settings.models.gguf_file
-    if "llama_cpp" in engines:
-        console.print("[bold]llama.cpp engine: cold start and memory in a fresh process[/]")
+    source = resolve_model_dir(settings.models.generator) / settings.models.gguf_file
+    configured = resolve_weights(settings.generator.llama_weights)
+    others = [resolve_weights(w) for w in (args.llama_weights or "file").split(",")]
+    for weights in dict.fromkeys([configured, *others]) if "llama_cpp" in engines else []:
+        name = "llama_cpp" if weights == configured else f"llama_cpp_{weights}"
+        gguf = converted_gguf(source, weights, settings.model_cache_dir)  # converted before timing
+        console.print(f"[bold]llama.cpp engine, {weights} weights: cold start and memory in a fresh process[/]")
         code = LLAMA_COLD.format(root=str(ROOT), path=str(gguf), threads=args.threads, system=system_text)
         cold = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
         llama = LlamaCppGenerator(gguf, threads=args.threads)
         same_prompt = all(llama.encode(p) == ids for p, ids in zip(prompts, encoded))
 
-        def llama_agreement() -> float:
+        def llama_agreement(llama: LlamaCppGenerator = llama) -> float:
             agree = total = 0
             for ids, out, want in zip(encoded, base_out, wants):
                 got = torch.tensor(llama.greedy_next_tokens(out[0].tolist()))[len(ids) - 1 : -1]
@@ -155,8 +162,8 @@ def main() -> None:
                 total += len(want)
             return agree / total
 
-        console.print("[bold]llama.cpp engine: batch 1, batch 8, first token, replies[/]")
-        results["llama_cpp"] = {**measure(llama, llama_agreement), **cold, "same_prompt_tokens": float(same_prompt)}
+        console.print(f"[bold]llama.cpp engine, {weights} weights: batch 1, batch 8, first token, replies[/]")
+        results[name] = {**measure(llama, llama_agreement), **cold, "same_prompt_tokens": float(same_prompt)}
         llama.close()
     if "torch" in engines:
         console.print("[bold]torch engine: batch 1, batch 8, first token, replies[/]")
@@ -167,6 +174,7 @@ def main() -> None:
     chosen_name = settings.generator.local_engine if settings.generator.local_engine in results else next(iter(results))
     result: dict[str, object] = {
         "engine": chosen_name,
+        "llama_weights": configured,
         **{k: round(v, 4 if k == "agreement_with_fp32" else 2) for k, v in chosen.items()},
         "baseline_fp32_tokens_per_s": round(base_tps, 1),
         "baseline_fp32_decode_tokens_per_s": round(base_decode_tps, 1),

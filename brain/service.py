@@ -38,7 +38,10 @@ def local_generator(settings: Settings) -> TextGenerator:
     m = settings.models
     if settings.generator.local_engine == "llama_cpp":
         try:
-            return get_llama_generator(m.generator, m.gguf_file, m.threads or os.cpu_count() or 1)
+            threads = m.threads or os.cpu_count() or 1
+            return get_llama_generator(
+                m.generator, m.gguf_file, threads, settings.generator.llama_weights, settings.model_cache_dir
+            )
         except ModelError as exc:
             log.warning("llama.cpp cannot run the local model (%s); drafting with the torch engine", exc)
     return get_local_generator(m.generator, m.gguf_file or None, settings.model_cache_dir)

@@ -13,12 +13,21 @@ from transformers import RepetitionPenaltyLogitsProcessor
 from bot.config import load_settings
 from brain.draft import reply_system_prompt
 from brain.generator import PREFIX_CACHE_SIZE, ChatMessage, GenerationOptions, LocalGenerator, get_local_generator
-from brain.llama_generator import LlamaCppGenerator, get_llama_generator, pick_token
+from brain.llama_generator import (
+    LlamaCppGenerator,
+    converted_gguf,
+    cpu_has_bf16,
+    get_llama_generator,
+    pick_token,
+    resolve_weights,
+)
+from brain.model_paths import resolve_model_dir
 from brain.service import build_generator
 
 
 def llama(settings) -> LlamaCppGenerator:
-    return get_llama_generator(settings.models.generator, settings.models.gguf_file, 2)
+    m = settings.models
+    return get_llama_generator(m.generator, m.gguf_file, 2, settings.generator.llama_weights, settings.model_cache_dir)
 
 
 def torch_engine(settings) -> LocalGenerator:
@@ -45,6 +54,23 @@ def test_pick_token_follows_transformers() -> None:
     assert {pick_token(logits, [], 0, tight, rng, 0) for _ in range(20)} == {eos}
 
 
+@pytest.mark.parametrize("spread", [0.5, 3.0, 12.0])  # flat to peaked: from the whole vocabulary to a few tokens
+def test_top_p_sampling_keeps_the_same_nucleus_as_a_full_sort(spread: float) -> None:
+    logits = np.random.default_rng(1).normal(size=49152).astype(np.float32) * spread
+    options = GenerationOptions(temperature=0.8, top_p=0.9, repetition_penalty=1.0)
+
+    def full_sort(rng: np.random.Generator) -> int:
+        probs = np.exp(logits / 0.8 - (logits / 0.8).max())
+        probs /= probs.sum()
+        order = np.argsort(-probs)
+        keep = order[: int(np.searchsorted(np.cumsum(probs[order]), 0.9)) + 1]
+        return int(rng.choice(keep, p=probs[keep] / probs[keep].sum()))
+
+    for seed in range(20):
+        got = pick_token(logits, [], 0, options, np.random.default_rng(seed), eos=0)
+        assert got == full_sort(np.random.default_rng(seed))
+
+
 @pytest.mark.models
 def test_same_prompt_and_same_next_tokens_as_the_torch_engine(settings) -> None:
     fast, reference = llama(settings), torch_engine(settings)
@@ -57,7 +83,7 @@ def test_same_prompt_and_same_next_tokens_as_the_torch_engine(settings) -> None:
         )[0].tolist()
     wanted = drafted[len(ids) :]
     got = fast.greedy_next_tokens(drafted)[len(ids) - 1 : -1]
-    # Same weights, 4-bit arithmetic instead of fp32: nearly every greedy pick agrees.
+    # Same weights, llama.cpp's arithmetic (configured weights) instead of fp32: nearly every greedy pick agrees.
     assert sum(a == b for a, b in zip(got, wanted)) / len(wanted) >= 0.9
 
 
@@ -84,7 +110,7 @@ def test_prefix_reuse_and_batching_give_the_same_greedy_text(settings) -> None:
         assert generator.generate(prompt(settings), options) == plain
         assert reply_system_prompt(settings.brand) in generator._prefixes  # computed once, kept for the next reply
         # Rows of a batch are computed as they would be alone. (Reused or not, a near tie between
-        # two tokens may break either way: 4-bit arithmetic differs by shape. Not so for this prompt.)
+        # two tokens may break either way: llama.cpp's arithmetic differs by shape. Not so for this prompt.)
         singles = [generator.generate(prompt(settings), options), generator.generate(other, options)]
         assert generator.generate_many([prompt(settings), other], options) == singles
         # More system prompts than the cache holds: the oldest is dropped and its cells freed.
@@ -118,3 +144,32 @@ def test_a_gguf_llama_cpp_cannot_load_falls_back_to_torch(settings, tmp_path: Pa
         generator = build_generator(settings)
     assert isinstance(generator, LocalGenerator)
     assert any("llama.cpp cannot run the local model" in r.getMessage() and "torch" in r.getMessage() for r in caplog.records)
+
+
+def test_auto_weights_follow_the_cpu() -> None:
+    assert resolve_weights("auto") == ("bf16" if cpu_has_bf16() else "q8_0")
+    assert resolve_weights("file") == "file" and resolve_weights("q8_0") == "q8_0"
+
+
+@pytest.mark.models
+def test_weights_are_converted_once_into_the_cache(settings, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    source = resolve_model_dir(settings.models.generator) / settings.models.gguf_file
+    assert converted_gguf(source, "file", cache) == source
+    converted = converted_gguf(source, "q8_0", cache)
+    assert converted.parent == cache and converted != source and converted.stat().st_size > source.stat().st_size
+    stamp = converted.stat().st_mtime_ns
+    assert converted_gguf(source, "q8_0", cache) == converted and converted.stat().st_mtime_ns == stamp
+    assert [p.name for p in cache.iterdir()] == [converted.name]  # no half-written leftovers
+    # The converted file is a model llama.cpp loads and drafts with.
+    options = GenerationOptions(max_new_tokens=8)
+    assert LlamaCppGenerator(converted, threads=2).generate(prompt(settings), options)
+
+
+def test_a_file_llama_cpp_cannot_convert_is_used_as_it_is(tmp_path: Path, caplog) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a gguf file at all")
+    with caplog.at_level(logging.WARNING, logger="brain.llama_generator"):
+        assert converted_gguf(broken, "bf16", tmp_path / "cache") == broken
+    assert any("could not convert broken.gguf" in r.getMessage() for r in caplog.records)
+    assert not list((tmp_path / "cache").iterdir())
