@@ -37,6 +37,15 @@ def test_onnx_pooled_layers_agree_with_torch(int8: bool, min_cosine: float) -> N
     assert np.allclose(np.linalg.norm(onnx.encode(TEXTS), axis=1), 1.0, atol=1e-4)
 
 
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_a_text_gets_the_same_embedding_in_a_batch_of_longer_ones_as_alone(runtime: str) -> None:
+    encoder = get_encoder(ENCODER, False, runtime, MODEL_CACHE)
+    texts = ["hi", "where is my parcel? " * 5, "ok", "I love this cake so much " * 3]
+    together = encoder.pooled_layers(texts)
+    alone = np.concatenate([encoder.pooled_layers([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-4)
+
+
 def test_many_batches_over_several_sessions_come_back_in_order() -> None:
     # 3 sessions, 8-text batches: 45 texts of different lengths make 6 batches shared out 2-2-2.
     texts = [f"message number {i} " + "really " * (i % 7) + "nice" for i in range(45)]
