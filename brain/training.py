@@ -32,7 +32,7 @@ def embed(encoder: Encoder, texts: Sequence[str], cache_dir: Path | None) -> np.
     if cache_dir is None:
         return encoder.pooled_layers(texts)
     digest = hashlib.sha256()
-    digest.update(f"{encoder.name}|{encoder.max_length}|{encoder.runtime}|{encoder.int8}|".encode())
+    digest.update(f"{encoder.name}|{encoder.max_length}|{encoder.identity}|".encode())
     for t in texts:
         digest.update(t.encode("utf-8", "replace") + b"\0")
     file = cache_dir / f"{digest.hexdigest()[:24]}.npy"
