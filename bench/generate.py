@@ -143,8 +143,9 @@ def main() -> None:
 
     results: dict[str, dict[str, float]] = {}
     source = resolve_model_dir(settings.models.generator) / settings.models.gguf_file
-    configured = resolve_weights(settings.generator.llama_weights)
-    others = [resolve_weights(w) for w in (args.llama_weights or "file").split(",")]
+    size = source.stat().st_size
+    configured = resolve_weights(settings.generator.llama_weights, size)
+    others = [resolve_weights(w, size) for w in (args.llama_weights or "file").split(",")]  # type: ignore[arg-type]
     for weights in dict.fromkeys([configured, *others]) if "llama_cpp" in engines else []:
         name = "llama_cpp" if weights == configured else f"llama_cpp_{weights}"
         gguf = converted_gguf(source, weights, settings.model_cache_dir)  # converted before timing

@@ -30,6 +30,9 @@ ROW_PROMPT_TOKENS = 128  # what a row's own message usually takes beyond its sha
 CONVERSION_VERSION = 1
 
 Weights = Literal["auto", "bf16", "q8_0", "file"]
+# "auto" converts models up to this size (the packaged 135M model's file is 92 MB): a 7B model's
+# 4-bit file would grow to 14 GB in bf16 and decode slower.
+AUTO_CONVERT_MAX_BYTES = 1 << 30
 
 
 class LlamaCppGenerator:
@@ -309,10 +312,14 @@ def cpu_has_bf16() -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
-def resolve_weights(weights: Weights) -> Weights:
-    """ "auto" made concrete for this CPU: bf16 where it has bf16 instructions, else 8-bit."""
+def resolve_weights(weights: Weights, source_bytes: int = 0) -> Weights:
+    """ "auto" made concrete for this CPU and model: bf16 where the CPU has bf16 instructions, else
+    8-bit; a large model's file as it is, since reading its weights, not arithmetic, bounds its
+    speed, and wider weights would only be slower and bigger."""
     if weights != "auto":
         return weights
+    if source_bytes > AUTO_CONVERT_MAX_BYTES:
+        return "file"
     return "bf16" if cpu_has_bf16() else "q8_0"
 
 
@@ -323,8 +330,10 @@ def converted_gguf(source: Path, weights: Weights, cache_dir: Path) -> Path:
     bf16 or 8-bit weights of the same values decode 8 drafts together ~1.5-2x faster, and stay
     as close to fp32 (bench/generate.py). The conversion takes about a second. If it fails, the
     source file is used and the log says why."""
-    weights = resolve_weights(weights)
-    if weights == "file" or not source.is_file():
+    if not source.is_file():
+        return source
+    weights = resolve_weights(weights, source.stat().st_size)
+    if weights == "file":
         return source
     lc = _llama_cpp()
 

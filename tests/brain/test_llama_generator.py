@@ -147,8 +147,9 @@ def test_a_gguf_llama_cpp_cannot_load_falls_back_to_torch(settings, tmp_path: Pa
 
 
 def test_auto_weights_follow_the_cpu() -> None:
-    assert resolve_weights("auto") == ("bf16" if cpu_has_bf16() else "q8_0")
-    assert resolve_weights("file") == "file" and resolve_weights("q8_0") == "q8_0"
+    assert resolve_weights("auto", 100 << 20) == ("bf16" if cpu_has_bf16() else "q8_0")
+    assert resolve_weights("file") == "file" and resolve_weights("q8_0", 4 << 30) == "q8_0"
+    assert resolve_weights("auto", 4 << 30) == "file"  # a big model's 4-bit file is faster as it is
 
 
 @pytest.mark.models
