@@ -145,7 +145,7 @@ def main() -> None:
     source = resolve_model_dir(settings.models.generator) / settings.models.gguf_file
     size = source.stat().st_size
     configured = resolve_weights(settings.generator.llama_weights, size)
-    others = [resolve_weights(w, size) for w in (args.llama_weights or "file").split(",")]  # type: ignore[arg-type]
+    others = [resolve_weights(w, size) for w in (args.llama_weights or "file").split(",")]
     for weights in dict.fromkeys([configured, *others]) if "llama_cpp" in engines else []:
         name = "llama_cpp" if weights == configured else f"llama_cpp_{weights}"
         gguf = converted_gguf(source, weights, settings.model_cache_dir)  # converted before timing

@@ -62,9 +62,6 @@ class Encoder:
         self.batch_size = batch_size or (8 if runtime == "onnx" else 64)
         self.runtime, self.int8 = runtime, int8
         self._forward: _TorchPooledLayers | OnnxPooledLayers
-        # What computes the embeddings, for caches of them: each export of the graph computes
-        # slightly different ones.
-        self.identity = f"torch|{int8}"
         if runtime == "onnx":
             if cache_dir is None:
                 raise ValueError("the onnx runtime needs a cache_dir for its exported graph")
@@ -74,15 +71,20 @@ class Encoder:
                 self._forward = OnnxPooledLayers(
                     folder, cache_dir, int8=int8, threads=threads or os.cpu_count() or 1
                 )
-                self.identity = f"onnx|{self._forward.path}"
             except Exception as exc:
                 # The torch fp32 model always works: a broken export costs speed, never the bot.
                 log.warning("ONNX encoder unavailable (%s: %s): using torch fp32 instead", type(exc).__name__, str(exc)[:200])
-                self.runtime, self.int8, self.identity = "torch", False, "torch|False"
+                self.runtime, self.int8 = "torch", False
         if self.runtime == "torch":
             self._forward = _TorchPooledLayers(folder, self.int8)
         self._lock = threading.Lock()
         log.info("encoder loaded from %s (dim %d, %s%s)", folder, self.dim, self.runtime, " int8" if self.int8 else "")
+
+    @property
+    def identity(self) -> str:
+        """What computes the embeddings, for caches of them: each export of the graph computes
+        slightly different ones."""
+        return self._forward.identity
 
     def pooled_layers(self, texts: Sequence[str]) -> np.ndarray:
         """Mean-pooled hidden states of every layer, shape (texts, n_layers, dim), not normalised.
@@ -160,6 +162,7 @@ class _TorchPooledLayers:
             # what that costs the heads before anyone turns it on.
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.module = PooledLayers(model)
+        self.identity = f"torch|{int8}"
 
     @torch.inference_mode()
     def map(self, batches: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:

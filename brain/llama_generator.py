@@ -328,16 +328,15 @@ def converted_gguf(source: Path, weights: Weights, cache_dir: Path) -> Path:
 
     The packaged model is 4-bit (Q4_1), whose kernels gain little from a batch on a small CPU:
     bf16 or 8-bit weights of the same values decode 8 drafts together ~1.3x faster, and stay
-    as close to fp32 or closer (bench/generate.py). The conversion takes about a second. If it fails, the
-    source file is used and the log says why."""
+    as close to fp32 or closer (bench/generate.py). The conversion takes about a second. If it
+    fails, the source file is used and the log says why."""
     if not source.is_file():
         return source
-    weights = resolve_weights(weights, source.stat().st_size)
+    stat = source.stat()
+    weights = resolve_weights(weights, stat.st_size)
     if weights == "file":
         return source
     lc = _llama_cpp()
-
-    stat = source.stat()
     digest = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CONVERSION_VERSION}".encode())
     target = cache_dir / f"{source.stem}.{weights}-{digest.hexdigest()[:12]}.gguf"
     if target.is_file():

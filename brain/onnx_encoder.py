@@ -127,6 +127,7 @@ class OnnxPooledLayers:
 
     def __init__(self, folder: Path, cache_dir: Path, *, int8: bool, threads: int) -> None:
         self.path = cache_file(folder, cache_dir, int8)
+        self.identity = f"onnx|{self.path}"
         if not self.path.is_file():
             export(folder, self.path, int8)
         try:
