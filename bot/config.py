@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError
 
@@ -28,10 +29,35 @@ class DatabaseSettings(Section):
     url: str = ""
 
 
+class Fact(Section):
+    """Something a reply or post may state; a dated one ("from", "until", both inclusive) only
+    while it holds, so a sale that ended is never presented as current."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    text: str = Field(min_length=1)
+    from_: date | None = Field(default=None, alias="from")
+    until: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_string(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Fact:
+        if self.from_ and self.until and self.from_ > self.until:
+            raise ValueError(f"'from' {self.from_} is after 'until' {self.until}")
+        return self
+
+    def holds_on(self, day: date) -> bool:
+        return (self.from_ is None or self.from_ <= day) and (self.until is None or day <= self.until)
+
+
 class BrandSettings(Section):
     name: str
     tone: str = "friendly and concise"
-    facts: list[str] = Field(default_factory=list)
+    facts: list[Fact] = Field(default_factory=list)
     allowed_links: list[str] = Field(default_factory=list)
     banned_words: list[str] = Field(default_factory=list)
     signoff: str = ""
@@ -49,6 +75,16 @@ class BrandSettings(Section):
 
     def length_limit(self, platform: str) -> int:
         return self.length_limits.get(platform, self.length_limits.get("default", 500))
+
+    def current_facts(self, on: date | None = None) -> list[str]:
+        """The facts that hold on that day (default: today on this machine's clock)."""
+        day = on or date.today()
+        return [fact.text for fact in self.facts if fact.holds_on(day)]
+
+    def ended_facts(self, on: date | None = None) -> list[str]:
+        """Dated facts whose "until" has passed: stale, never to be stated as current."""
+        day = on or date.today()
+        return [fact.text for fact in self.facts if fact.until is not None and fact.until < day]
 
 
 class ModelSettings(Section):

@@ -90,7 +90,7 @@ def _link_allowed(link: str, allowed: Sequence[str]) -> bool:
 
 def _instruction_text(system_prompt: str, brand: BrandSettings) -> str:
     # The facts and the brand's name are in the prompt precisely so that replies repeat them.
-    for allowed in (*brand.facts, brand.name, brand.signoff):
+    for allowed in (*brand.current_facts(), brand.name, brand.signoff):
         if allowed:
             system_prompt = system_prompt.replace(allowed, " | ")
     return system_prompt
@@ -120,7 +120,7 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
     if ctx.follower_text and has_injection(ctx.follower_text):
         if _ngrams(tokens, INJECTED_NGRAM) & _ngrams(words(ctx.follower_text), INJECTED_NGRAM) or has_injection(text):
             failures.append("echoes instructions from the follower's message")
-    grounded = " ".join((*ctx.brand.facts, *ctx.grounding, ctx.follower_text, *ctx.brand.allowed_links))
+    grounded = " ".join((*ctx.brand.current_facts(), *ctx.grounding, ctx.follower_text, *ctx.brand.allowed_links))
     known_numbers = set(NUMBER_RE.findall(grounded))
     unsupported = [n for n in NUMBER_RE.findall(LIST_MARKER_RE.sub(" ", text)) if n not in known_numbers and not _in_allowed_link(n, text, ctx)]
     if unsupported:

@@ -59,7 +59,7 @@ class Draft:
 
 
 def _brand_block(brand: BrandSettings) -> str:
-    facts = "\n".join(f"- {fact}" for fact in brand.facts) or "- (no facts configured)"
+    facts = "\n".join(f"- {fact}" for fact in brand.current_facts()) or "- (no facts configured)"
     links = ", ".join(brand.allowed_links) or "none"
     return (
         f"You write for {brand.name}. Tone: {brand.tone}. Language: {brand.language}.\n"
@@ -144,13 +144,14 @@ def closest_fact(question: str, brand: BrandSettings, encoder: Encoder | None) -
 
     Without an encoder we cannot tell: the first fact stands in, and the checks still stop
     invented numbers."""
-    if not brand.facts:
+    facts = brand.current_facts()
+    if not facts:
         return None
     if encoder is None:
-        return brand.facts[0]
-    scores = _fact_vectors(encoder, tuple(brand.facts)) @ encoder.encode([question])[0]
+        return facts[0]
+    scores = _fact_vectors(encoder, tuple(facts)) @ encoder.encode([question])[0]
     best = int(scores.argmax())
-    return brand.facts[best] if float(scores[best]) >= COVERAGE_MIN_COSINE else None
+    return facts[best] if float(scores[best]) >= COVERAGE_MIN_COSINE else None
 
 
 def fact_reply(fact: str, brand: BrandSettings, max_chars: int) -> str:

@@ -44,7 +44,7 @@ def post_prompt(topic: str, platform: str, brand: BrandSettings) -> list[ChatMes
     system = (
         f"You write social-media posts for {brand.name}. Tone: {brand.tone}. Language: {brand.language}.\n"
         "Facts you may state (state nothing else as fact):\n"
-        + ("\n".join(f"- {fact}" for fact in brand.facts) or "- (no facts configured)")
+        + ("\n".join(f"- {fact}" for fact in brand.current_facts()) or "- (no facts configured)")
         + f"\nLinks you may share: {', '.join(brand.allowed_links) or 'none'}."
     )
     user = f"Write one {platform} post about: {topic}\nKeep it under {limit} characters. {tags} {emoji}"

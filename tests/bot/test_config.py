@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,24 @@ def test_owner_allow_list(settings) -> None:
     assert settings.is_owner("telegram", "42")
     assert not settings.is_owner("telegram", "43")
     assert not settings.is_owner("slack", "42")
+
+
+def test_dated_facts_hold_only_within_their_dates(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[brand]\nname = 'x'\nfacts = [\n  'Open daily.',\n"
+        "  { text = 'Autumn sale: 20% off cakes.', from = '2026-11-01', until = '2026-11-30' },\n"
+        "  { text = 'Stollen from December.', from = '2026-12-01' },\n]\n"
+    )
+    brand = load_settings(path).brand
+    assert brand.current_facts(date(2026, 11, 30)) == ["Open daily.", "Autumn sale: 20% off cakes."]
+    assert brand.current_facts(date(2026, 12, 4)) == ["Open daily.", "Stollen from December."]
+    assert brand.ended_facts(date(2026, 12, 4)) == ["Autumn sale: 20% off cakes."]
+    assert brand.ended_facts(date(2026, 11, 15)) == []
+
+
+def test_a_fact_whose_dates_are_reversed_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[brand]\nname = 'x'\nfacts = [{ text = 'Sale', from = '2026-12-01', until = '2026-11-01' }]\n")
+    with pytest.raises(ConfigError, match=r"key 'brand\.facts\.0'.*after 'until'"):
+        load_settings(path)

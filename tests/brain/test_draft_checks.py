@@ -37,7 +37,7 @@ def draft(brand: BrandSettings, *outputs: str, text: str = "When are you open?",
 
 def assert_fell_back(result, intent: str, brand: BrandSettings, reason: str) -> None:
     if intent == "question":  # a question that a fact is about falls back to that fact, always true
-        assert result.text.removeprefix("Thanks for asking! ") in brand.facts
+        assert result.text.removeprefix("Thanks for asking! ") in brand.current_facts()
         assert result.check_failures[-1] == "fell back to the closest fact"
     else:
         assert result.text == template_reply(intent, brand, brand.reply_max_chars)
