@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 import numpy as np
+
+from bot.config import BrandSettings
 
 # A sentence that is not a conversational move nor in the facts' and the follower's own words may
 # still paraphrase them: with at most one word of its own per four (at least one), and at least this close (MiniLM cosine) to
@@ -52,7 +55,7 @@ messages contact look into sort make put fix check happen happened shouldn't sho
 shouldn't that's not way arrive asked yes sure course oh no problem here go enjoy ride well running ha
 kind word mind note ok okay done noted too also though hope feeling better interesting lovely idea
 congratulations gorgeous looks sounds like arrived arrive address find never date amount sharing share call
-phone talk through more everyone came come coming while lasts last
+phone talk through more everyone came come coming while lasts last writing write reaching out contacting here
 """.split()
 
 # Words that only count as "a day or date" when said: they must come from the facts or the follower.
@@ -112,6 +115,18 @@ class Business:
     handles: tuple[str, ...] = ()
     signoff: str = ""
     language: str = "en"
+
+    @classmethod
+    def from_brand(cls, brand: BrandSettings, today: date) -> Business:
+        return cls(
+            name=brand.name,
+            facts=tuple(brand.current_facts(today)),
+            not_current=tuple(f.text for f in brand.facts if not f.holds_on(today)),
+            links=tuple(brand.allowed_links),
+            handles=tuple(brand.allowed_handles),
+            signoff=brand.signoff,
+            language=brand.language,
+        )
 
 
 @dataclass(frozen=True)

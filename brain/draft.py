@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
@@ -20,6 +21,7 @@ from brain.understand import Understanding
 log = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 2000
+REPLY_MODES = ("free",)
 RETRY_TEMPERATURE = 0.7  # the second try samples, or greedy decoding would repeat the first
 # A question closer than this to every fact is one the facts do not answer (MiniLM cosine; on a
 # dozen bakery questions, answered ones scored 0.48-0.84, unanswered ones 0.10-0.34).
@@ -169,11 +171,20 @@ def draft_reply(
     *,
     encoder: Encoder | None = None,
     platform: str = "",
+    mode: str = "free",
+    examples: Sequence[tuple[str, str]] = (),
+    today: date | None = None,
 ) -> Draft:
     """history: the contact's recent (their message, our reply) pairs, oldest first.
 
+    mode: "free" is the model writing the whole reply (the only mode so far). examples: (follower
+    message, owner reply) pairs the caller picked as similar; today: the day whose facts hold.
+    The free mode uses neither: it reads the clock, as it always has.
+
     Every draft is checked; a failing one is regenerated once, then replaced by the intent's
     safe template, which always needs the owner's review."""
+    if mode not in REPLY_MODES:
+        raise ValueError(f"unknown reply mode {mode!r}; known: {', '.join(REPLY_MODES)}")
     intent = understanding.intent
     if intent == "spam":
         return Draft(text="", needs_review=True, check_failures=("spam: no reply",))

@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from typing import TypeVar
 
 import torch
@@ -114,8 +115,13 @@ class Brain:
         understanding: Understanding,
         history: Sequence[tuple[str, str]] = (),
         platform: str = "",
+        *,
+        mode: str = "free",
+        examples: Sequence[tuple[str, str]] = (),
+        today: date | None = None,
     ) -> draft.Draft:
-        """platform: whose length limit applies ("" for the brand's default limit)."""
+        """platform: whose length limit applies ("" for the brand's default limit); mode, examples
+        and today: as brain.draft.draft_reply takes them."""
         assert self.generator is not None and self.understander is not None, "Brain.load() first"
         return await self._run(
             functools.partial(
@@ -128,6 +134,9 @@ class Brain:
                 history,
                 encoder=self.understander.encoder,
                 platform=platform,
+                mode=mode,
+                examples=examples,
+                today=today,
             )
         )
 

@@ -1,0 +1,466 @@
+"""Reply and post quality on the labelled set (bench/replies/): would the owner send what the bot drafts?
+
+Run: .venv/bin/python bench/replies.py [--split tune|heldout|all] [--limit N] [--modes free,planned]
+                                       [--voice-modes planned] [--no-posts]
+For each sample business it builds real Settings (bot.config.load_settings on a temporary config),
+the real Brain (classifier, risk, generator) and the policy as bot/pipeline.py calls it, drafts a
+reply to every row with the contact's earlier rows as history, and scores it with
+bench/reply_judge.py. The heldout split is never used for tuning; it is reported on its own.
+Each mode gets its own Brain and generator wrapper: nothing one mode computed is reused by another.
+The machine may be shared: compare seconds within one run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.reply_judge import Business, Judge, Verdict  # noqa: E402
+from bot.config import Settings, load_settings  # noqa: E402
+from brain import draft  # noqa: E402
+from brain.generator import ChatMessage, GenerationOptions, TextGenerator  # noqa: E402
+from brain.policy import Action, Situation, decide  # noqa: E402
+from brain.service import Brain  # noqa: E402
+
+DATA = ROOT / "bench" / "replies"
+TODAY = date(2026, 12, 4)
+PLATFORM = "telegram"
+N_EXAMPLES = 3  # owner replies handed to the drafter per message
+VOICE_STEPS = (0, 20, 50, 100)
+INTENTS = (
+    "complaint", "feedback", "greeting", "other", "praise",
+    "purchase_intent", "question", "spam", "support_request", "unsubscribe",
+)  # fmt: skip
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def brand_sections(path: Path) -> dict[str, str]:
+    """Each business's table, as text: it becomes the [brand] section of a config file."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        header = re.fullmatch(r"\[(\w+)\]\s*", line)
+        if header:
+            current = sections.setdefault(header.group(1), [])
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(lines) for name, lines in sections.items()}
+
+
+def load_businesses(path: Path, folder: Path) -> dict[str, Settings]:
+    """Real Settings per business, through the bot's own parser."""
+    cache = (ROOT / "data" / "models").as_posix()
+    settings = {}
+    for name, body in brand_sections(path).items():
+        config = folder / f"{name}.toml"
+        config.write_text(
+            f'[bot]\ndata_dir = "{(ROOT / "data").as_posix()}"\nlog_level = "WARNING"\n\n'
+            f'[models]\ncache_dir = "{cache}"\n\n[brand]\n{body}\n',
+            encoding="utf-8",
+        )
+        settings[name] = load_settings(config)
+    return settings
+
+
+class CountingGenerator:
+    """The real generator, counting the tokens it writes (words where the engine has no tokenizer)."""
+
+    def __init__(self, inner: TextGenerator) -> None:
+        self.inner = inner
+        self.tokens = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _count(self, text: str) -> int:
+        tokenize = getattr(self.inner, "tokenize", None)
+        return len(tokenize(text)) if callable(tokenize) and text else len(text.split())
+
+    def generate(self, messages: list[ChatMessage], options: GenerationOptions) -> str:
+        out = self.inner.generate(messages, options)
+        self.tokens += self._count(out)
+        return out
+
+    def generate_many(self, prompts: list[list[ChatMessage]], options: GenerationOptions) -> list[str]:
+        outs = self.inner.generate_many(prompts, options)
+        self.tokens += sum(self._count(o) for o in outs)
+        return outs
+
+
+@dataclass
+class Outcome:
+    row: dict[str, Any]
+    text: str
+    action: str
+    automatic: bool
+    verdict: Verdict
+    tokens: int | None  # None: nothing was drafted (spam ignored, the contact opted out)
+    seconds: float | None
+    predicted_sentiment: str
+
+
+class ExamplePool:
+    """The owner's replies from the tune split, nearest first by the encoder; never the row itself."""
+
+    def __init__(self, tune_rows: Sequence[dict[str, Any]], encoder: Any) -> None:
+        self.rows = [r for r in tune_rows if r["owner_reply"]]
+        self.vectors = encoder.encode([r["text"] for r in self.rows]) if self.rows else None
+        self.encoder = encoder
+        order = list(range(len(self.rows)))
+        random.Random(0).shuffle(order)  # "the first k the owner approved": a fixed, mixed order
+        self.rank = {self.rows[i]["id"]: k for k, i in enumerate(order)}
+
+    def pick(self, row: dict[str, Any], available: int | None) -> list[tuple[str, str]]:
+        if self.vectors is None or available == 0:
+            return []
+        scores = self.vectors @ self.encoder.encode([row["text"]])[0]
+        picked = []
+        for i in sorted(range(len(self.rows)), key=lambda i: -float(scores[i])):
+            ex = self.rows[i]
+            if ex["business"] != row["business"] or ex["id"] == row["id"]:
+                continue
+            if available is not None and self.rank[ex["id"]] >= available:
+                continue
+            picked.append((ex["text"], ex["owner_reply"]))
+            if len(picked) == N_EXAMPLES:
+                break
+        return picked
+
+
+async def run_replies(
+    mode: str,
+    rows: Sequence[dict[str, Any]],
+    settings: dict[str, Settings],
+    make_generator: Any,
+    judge: Judge,
+    pool_rows: Sequence[dict[str, Any]],
+    available: int | None = None,
+) -> list[Outcome] | None:
+    """One mode over the rows; None when the drafter does not know the mode."""
+    outcomes: list[Outcome] = []
+    by_business: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_business[row["business"]].append(row)
+    for name, its_rows in by_business.items():
+        s = settings[name]
+        generator = CountingGenerator(make_generator(s))
+        brain = Brain(s, generator=generator)
+        await brain.load()
+        assert brain.understander is not None
+        pool = ExamplePool(pool_rows, brain.understander.encoder)
+        business = Business.from_brand(s.brand, TODAY)
+        said: dict[str, list[str]] = defaultdict(list)
+        history: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        opted_out: set[str] = set()
+        try:
+            for row in its_rows:
+                contact, text = row["contact"], row["text"]
+                u = await brain.understand(text)
+                risk = await brain.assess_risk(text)
+                situation = Situation(platform=PLATFORM, contact_opted_out=contact in opted_out)
+                decision = decide(u, risk, s.policy, situation)
+                reply, automatic, tokens, seconds = "", False, None, None
+                if decision.action is Action.opt_out:
+                    opted_out.add(contact)
+                elif decision.action is not Action.ignore_spam:
+                    before, started = generator.tokens, time.perf_counter()
+                    try:
+                        drafted = await brain.draft_reply(
+                            text,
+                            u,
+                            history[contact][-s.policy.history_size :] if s.policy.history_size else [],
+                            platform=PLATFORM,
+                            mode=mode,
+                            examples=pool.pick(row, available),
+                            today=TODAY,
+                        )
+                    except ValueError as exc:
+                        if "mode" in str(exc):
+                            return None
+                        raise
+                    seconds, tokens = time.perf_counter() - started, generator.tokens - before
+                    reply = drafted.text
+                    automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(reply)
+                verdict = judge.reply(reply, row, business, list(reversed(said[contact])))
+                outcomes.append(Outcome(row, reply, str(decision.action), automatic, verdict, tokens, seconds, u.sentiment))
+                said[contact].append(text)
+                if reply:
+                    history[contact].append((text, reply))
+        finally:
+            brain.close()
+    return outcomes
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _quantile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
+
+
+def reply_figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    ok = [o.verdict.acceptable for o in outcomes]
+    per_intent = {}
+    for intent in INTENTS:
+        mine = [o for o in outcomes if o.row["intent"] == intent]
+        per_intent[intent] = {"n": len(mine), "acceptable_pct": _pct(sum(o.verdict.acceptable for o in mine), len(mine))}
+    auto = [o for o in outcomes if o.automatic]
+    answerable = [o for o in outcomes if o.row["intent"] == "question" and o.row["answer"]]
+    gold_handoff = [o for o in outcomes if "handoff" in o.row["must"]]
+    said_handoff = [o for o in outcomes if o.verdict.handoff]
+    both = [o for o in said_handoff if "handoff" in o.row["must"]]
+    drafted = [o for o in outcomes if o.seconds is not None]
+    tokens = [float(o.tokens or 0) for o in drafted]
+    seconds = [o.seconds or 0.0 for o in drafted]
+    sarcastic = [o for o in outcomes if o.row["sarcastic"]]
+    return {
+        "n": len(outcomes),
+        "acceptable_pct": _pct(sum(ok), len(ok)),
+        "per_intent": per_intent,
+        "auto_sent": len(auto),
+        "auto_acceptable_pct": _pct(sum(o.verdict.acceptable for o in auto), len(auto)),
+        "answerable_n": len(answerable),
+        "answered_right_fact_pct": _pct(sum(o.verdict.answered for o in answerable), len(answerable)),
+        "invented_count": sum(len(o.verdict.invented) for o in outcomes),
+        "handoff_precision_pct": _pct(len(both), len(said_handoff)),
+        "handoff_recall_pct": _pct(len(both), len(gold_handoff)),
+        "sarcastic_n": len(sarcastic),
+        "sarcastic_acceptable_pct": _pct(sum(o.verdict.acceptable for o in sarcastic), len(sarcastic)),
+        "sarcastic_sentiment_right_pct": _pct(sum(o.predicted_sentiment == o.row["sentiment"] for o in sarcastic), len(sarcastic)),
+        "tokens_per_reply_p50": _quantile(tokens, 50),
+        "tokens_per_reply_p95": _quantile(tokens, 95),
+        "seconds_per_reply_p50_s": None if not seconds else round(_quantile(seconds, 50) or 0.0, 3),
+        "seconds_per_reply_p95_s": None if not seconds else round(_quantile(seconds, 95) or 0.0, 3),
+    }
+
+
+def voice_figures(outcomes: Sequence[Outcome], encoder: Any) -> dict[str, Any]:
+    """Acceptable rate, and closeness (encoder cosine) to what the owner would have sent."""
+    scored = [o for o in outcomes if o.row["owner_reply"]]
+    sims = []
+    if scored:
+        drafts = encoder.encode([o.text or " " for o in scored])
+        owners = encoder.encode([o.row["owner_reply"] for o in scored])
+        sims = [float(d @ w) if o.text else 0.0 for o, d, w in zip(scored, drafts, owners)]
+    return {
+        "acceptable_pct": _pct(sum(o.verdict.acceptable for o in outcomes), len(outcomes)),
+        "owner_similarity": round(statistics.fmean(sims), 3) if sims else None,
+    }
+
+
+def run_posts(
+    mode: str, rows: Sequence[dict[str, Any]], settings: dict[str, Settings], make_generator: Any, judge: Judge, encoder: Any
+) -> dict[str, Any] | None:
+    """The top-ranked variant of each topic, judged; None when draft_post has no such mode."""
+    params = inspect.signature(draft.draft_post).parameters
+    extra: dict[str, Any] = {}
+    if "mode" in params:
+        extra["mode"] = mode
+    elif mode != "free":
+        return None
+    if "today" in params:
+        extra["today"] = TODAY
+    verdicts, seconds, samples = [], [], []
+    generators: dict[str, CountingGenerator] = {}
+    for row in rows:
+        s = settings[row["business"]]
+        generator = generators.setdefault(row["business"], CountingGenerator(make_generator(s)))
+        started = time.perf_counter()
+        variants = draft.draft_post(generator, row["topic"], row["platform"], s.brand, 3, encoder=encoder, **extra)
+        seconds.append(time.perf_counter() - started)
+        text = variants[0].text if variants else ""
+        verdict = judge.post(text, row, Business.from_brand(s.brand, TODAY))
+        verdicts.append(verdict)
+        samples.append((row["id"], text, verdict))
+    return {
+        "n": len(verdicts),
+        "publishable_pct": _pct(sum(v.acceptable for v in verdicts), len(verdicts)),
+        "invented_count": sum(len(v.invented) for v in verdicts),
+        "seconds_per_post_p50_s": None if not seconds else round(_quantile(seconds, 50) or 0.0, 3),
+        "_samples": samples,
+    }
+
+
+def pick_rows(rows: Sequence[dict[str, Any]], split: str, limit: int | None) -> dict[str, list[dict[str, Any]]]:
+    splits = ("tune", "heldout") if split == "all" else (split,)
+    return {name: [r for r in rows if r["split"] == name][:limit] for name in splits}
+
+
+def print_tables(figures: dict[str, Any], examples: list[tuple[str, str, Outcome]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=160)
+    main = Table(title=f"Replies on the labelled set (today = {TODAY}); heldout is never tuned on")
+    for col in ("mode", "split", "n", "acceptable %", "auto sent", "auto acceptable %", "right fact %", "invented",
+                "hand-off P %", "hand-off R %", "sarcastic ok %", "tokens p50/p95", "s/reply p50/p95"):  # fmt: skip
+        main.add_column(col, justify="right" if col not in ("mode", "split") else "left")
+    by_intent = Table(title="Acceptable % by gold intent (n)")
+    by_intent.add_column("intent")
+    for mode, per_split in figures["modes"].items():
+        for split, f in per_split.get("replies", {}).items():
+            by_intent.add_column(f"{mode} {split}", justify="right")
+            main.add_row(
+                mode, split, str(f["n"]), _fmt(f["acceptable_pct"]), str(f["auto_sent"]), _fmt(f["auto_acceptable_pct"]),
+                _fmt(f["answered_right_fact_pct"]), str(f["invented_count"]), _fmt(f["handoff_precision_pct"]),
+                _fmt(f["handoff_recall_pct"]), _fmt(f["sarcastic_acceptable_pct"]),
+                f"{_fmt(f['tokens_per_reply_p50'])}/{_fmt(f['tokens_per_reply_p95'])}",
+                f"{_fmt(f['seconds_per_reply_p50_s'])}/{_fmt(f['seconds_per_reply_p95_s'])}",
+            )  # fmt: skip
+    for intent in INTENTS:
+        cells = []
+        for per_split in figures["modes"].values():
+            for f in per_split.get("replies", {}).values():
+                i = f["per_intent"][intent]
+                cells.append(f"{_fmt(i['acceptable_pct'])} ({i['n']})")
+        by_intent.add_row(intent, *cells)
+    console.print(main)
+    console.print(by_intent)
+    for mode, per_split in figures["modes"].items():
+        if per_split.get("unavailable"):
+            console.print(f"[yellow]{mode}: {per_split['unavailable']}[/]")
+        voice = per_split.get("voice")
+        if voice:
+            t = Table(title=f"Learning the owner's voice ({mode}): owner replies available as examples")
+            for col in ("split", *[f"{k}: acceptable % / similarity" for k in VOICE_STEPS]):
+                t.add_column(col)
+            for split, steps in voice.items():
+                t.add_row(split, *[f"{_fmt(steps[str(k)]['acceptable_pct'])} / {_fmt(steps[str(k)]['owner_similarity'])}" for k in VOICE_STEPS])
+            console.print(t)
+    posts = Table(title="Posts (top-ranked of 3 variants)")
+    for col in ("mode", "split", "n", "publishable %", "invented", "s/post p50"):
+        posts.add_column(col)
+    for mode, per_split in figures["modes"].items():
+        for split, f in (per_split.get("posts") or {}).items():
+            posts.add_row(mode, split, str(f["n"]), _fmt(f["publishable_pct"]), str(f["invented_count"]), _fmt(f["seconds_per_post_p50_s"]))
+    console.print(posts)
+    if examples:
+        t = Table(title="A few unacceptable replies", show_lines=True)
+        for col in ("mode", "follower", "draft", "why"):
+            t.add_column(col, overflow="fold")
+        for mode, text, o in examples:
+            t.add_row(mode, text, o.text or "(nothing)", "; ".join(o.verdict.problems)[:200])
+        console.print(t)
+
+
+def _fmt(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def real_generator(settings: Settings) -> TextGenerator:
+    from brain.service import build_generator
+
+    return build_generator(settings)
+
+
+async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str, Any]:
+    """make_generator(settings) -> the generator each Brain drafts with (default: the configured one)."""
+    make_generator = make_generator or _cached(real_generator)
+    rows = read_jsonl(DATA / "messages.jsonl")
+    post_rows = read_jsonl(DATA / "posts.jsonl")
+    tune = [r for r in rows if r["split"] == "tune"]
+    chosen = pick_rows(rows, args.split, args.limit)
+    chosen_posts = pick_rows(post_rows, args.split, args.limit)
+    modes = [m for m in args.modes.split(",") if m]
+    voice_modes = {m for m in args.voice_modes.split(",") if m}
+    with tempfile.TemporaryDirectory() as folder:
+        settings = load_businesses(DATA / "businesses.toml", Path(folder))
+    first = next(iter(settings.values()))
+    probe = Brain(first, generator=make_generator(first))
+    await probe.load()
+    assert probe.understander is not None
+    encoder = probe.understander.encoder
+    probe.close()
+    judge = Judge(encoder)
+    figures: dict[str, Any] = {"today": TODAY.isoformat(), "platform": PLATFORM, "modes": {}}
+    bad: list[tuple[str, str, Outcome]] = []
+    for mode in modes:
+        entry: dict[str, Any] = {"replies": {}, "posts": {}}
+        figures["modes"][mode] = entry
+        for split, its_rows in chosen.items():
+            outcomes = await run_replies(mode, its_rows, settings, make_generator, judge, tune)
+            if outcomes is None:
+                entry.clear()
+                entry["unavailable"] = f"brain.draft.draft_reply does not know mode {mode!r} in this build"
+                break
+            entry["replies"][split] = reply_figures(outcomes)
+            bad += [(mode, o.row["text"], o) for o in outcomes if not o.verdict.acceptable][:3]
+            if mode in voice_modes:
+                steps = {}
+                for k in VOICE_STEPS:
+                    voiced = await run_replies(mode, its_rows, settings, make_generator, judge, tune, available=k)
+                    steps[str(k)] = voice_figures(voiced or [], encoder)
+                entry.setdefault("voice", {})[split] = steps
+        if "unavailable" in entry or args.no_posts:
+            continue
+        for split, its_posts in chosen_posts.items():
+            result = run_posts(mode, its_posts, settings, make_generator, judge, encoder)
+            if result is None:
+                entry["posts_unavailable"] = "brain.draft.draft_post has no mode parameter: the posts are the free mode's"
+                break
+            result.pop("_samples")
+            entry["posts"][split] = result
+    print_tables(figures, bad[:9])
+    return figures
+
+
+def _cached(factory: Any) -> Any:
+    """One generator per configuration: loading the model once per business and mode is slow, and
+    the generator keeps no state between calls that favours a mode (its prefix reuse is per prompt)."""
+    made: dict[str, TextGenerator] = {}
+
+    def make(settings: Settings) -> TextGenerator:
+        key = settings.models.model_dump_json() + settings.generator.model_dump_json()
+        if key not in made:
+            made[key] = factory(settings)
+        return made[key]
+
+    return make
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
+    parser.add_argument("--limit", type=int, default=None, help="the first N rows (and post topics) of each split")
+    parser.add_argument("--modes", default="free,planned", help="reply modes to compare, comma-separated")
+    parser.add_argument("--voice-modes", default="planned", help="modes that also get the 0/20/50/100-examples runs")
+    parser.add_argument("--no-posts", action="store_true", help="skip the post topics")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None, make_generator: Any = None) -> dict[str, Any]:
+    figures = asyncio.run(run(parse_args(argv), make_generator))
+    print(json.dumps(figures, ensure_ascii=False))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
