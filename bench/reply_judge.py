@@ -5,6 +5,10 @@ every answering fact, makes none of the forbidden moves or phrases, invents noth
 date, link, @handle or promise missing from the business's current facts and the follower's own
 words), writes the brand's language (a hand-off excepted) and has no off-topic sentence: each
 sentence is either a conversational move or is about a current fact or what the follower wrote.
+
+Its limits: it reads words, not claims. A day or number that appears anywhere in the facts counts as
+supported ("we deliver on Saturday" passes for a shop open on Saturdays), so a wrong pairing of true
+pieces is not caught; a person reading the benchmark's unacceptable samples still helps.
 """
 
 from __future__ import annotations
@@ -121,12 +125,18 @@ class Business:
         return cls(
             name=brand.name,
             facts=tuple(brand.current_facts(today)),
-            not_current=tuple(f.text for f in brand.facts if not f.holds_on(today)),
+            not_current=tuple(_with_dates(f.text, f.from_, f.until) for f in brand.facts if not f.holds_on(today)),
             links=tuple(brand.allowed_links),
             handles=tuple(brand.allowed_handles),
             signoff=brand.signoff,
             language=brand.language,
         )
+
+
+def _with_dates(text: str, start: date | None, end: date | None) -> str:
+    # "Keratin from 1 January" may be said of a fact that starts then: its dates are part of it.
+    dates = [f"{label} {d.day} {d:%B %Y}" for label, d in (("from", start), ("until", end)) if d]
+    return f"{text} ({', '.join(dates)})" if dates else text
 
 
 @dataclass(frozen=True)
@@ -237,14 +247,11 @@ class Judge:
         """Numbers, days, dates, links, @handles and promises nobody gave us."""
         support = " ".join([*business.facts, *said, business.name, business.signoff])
         found: list[str] = []
-        for sentence in sentences(text) + [text]:
-            # Sentences are for numbers and words; the whole text is for links (split out above).
-            if sentence is text:
-                for link in LINK_RE.findall(text):
-                    link = link.rstrip(".,!?;:")
-                    if link not in business.links and link not in support:
-                        found.append(f"link {link}")
-                continue
+        for link in LINK_RE.findall(text):
+            link = link.rstrip(".,!?;:")
+            if link not in business.links and link not in support:
+                found.append(f"link {link}")
+        for sentence in sentences(text):
             sentence = HELP_PHRASE_RE.sub(" ", sentence)
             local = support
             if NOT_CURRENT_RE.search(sentence):
