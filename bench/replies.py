@@ -173,7 +173,9 @@ async def run_replies(
         history: dict[str, list[tuple[str, str]]] = defaultdict(list)
         opted_out: set[str] = set()
         try:
-            for row in its_rows:
+            for done, row in enumerate(its_rows):
+                if done and done % 25 == 0:
+                    print(f"{mode} {name}: {done}/{len(its_rows)} rows", file=sys.stderr, flush=True)
                 contact, text = row["contact"], row["text"]
                 u = await brain.understand(text)
                 risk = await brain.assess_risk(text)
@@ -307,8 +309,25 @@ def run_posts(
 
 
 def pick_rows(rows: Sequence[dict[str, Any]], split: str, limit: int | None) -> dict[str, list[dict[str, Any]]]:
+    """The rows of each split; with a limit, the first rows of each business in turn (so a
+    short run still sees every business), in file order, so conversations stay in order."""
     splits = ("tune", "heldout") if split == "all" else (split,)
-    return {name: [r for r in rows if r["split"] == name][:limit] for name in splits}
+    picked = {}
+    for name in splits:
+        mine = [r for r in rows if r["split"] == name]
+        if limit is not None:
+            queues: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for r in mine:
+                queues[r["business"]].append(r)
+            taken: list[dict[str, Any]] = []
+            while len(taken) < limit and any(queues.values()):
+                for queue in queues.values():
+                    if queue and len(taken) < limit:
+                        taken.append(queue.pop(0))
+            keep = {id(r) for r in taken}
+            mine = [r for r in mine if id(r) in keep]
+        picked[name] = mine
+    return picked
 
 
 def print_tables(figures: dict[str, Any], examples: list[tuple[str, str, Outcome]]) -> None:
