@@ -236,6 +236,7 @@ def _free_draft(
         history=history,
         encoder=encoder,
         grounding=[reply for _, reply in history],
+        today=today,
     )
     avoid: list[str] = []
     for attempt, opts in enumerate((options, _retry_options(options)), start=1):
@@ -298,7 +299,7 @@ def _planned_draft(
         notes.append("follower's message contains instructions")
     ctx = CheckContext(
         brand=brand, max_chars=max_chars, follower_text=text, intent=understanding.intent,
-        history=history, encoder=encoder, grounding=[reply for _, reply in history],
+        history=history, encoder=encoder, grounding=[reply for _, reply in history], today=today,
     )
     wording = posts.clip_to(plan.wording, max_chars)
     failures = check_draft(wording, ctx)
