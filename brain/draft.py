@@ -289,7 +289,7 @@ def _planned_draft(
     today: date | None,
     candidates: int,
 ) -> Draft:
-    plan = build_plan(text, understanding, brand, encoder, today)
+    plan = build_plan(text, understanding, brand, encoder, today, history)
     notes: list[str] = []
     review = bool(plan.handoff)
     if plan.handoff:

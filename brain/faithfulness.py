@@ -8,18 +8,10 @@ from dataclasses import dataclass
 
 from brain.checks import NUMBER_RE, URL_RE, words
 from brain.encoder import Encoder
+from brain.fact_search import STOPWORDS as _STOPWORDS
 from brain.fact_search import fact_sentences
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
-# Words that carry no claim: a sentence made of them and supported words states nothing new.
-_STOPWORDS = frozenset(
-    "a an the and or but so to of in on at for with from by is are was were be been am it its it's this that these those "
-    "we we're we'll our us you you're your yours i i'm me my they their them he she his her there here "
-    "do does did can could will would shall should may might must have has had not no yes if as than then "
-    "just very so too also all any some more most about up out into over again still yet now soon shortly "
-    "please thanks thank hi hello hey dear sorry oh well really lovely great good happy glad nice welcome "
-    "what when where which who how why let know get got".split()
-)
 SUPPORT_MIN_OVERLAP = 0.7  # share of a sentence's content words found in facts, message or plan
 SUPPORT_MIN_COSINE = 0.8  # or this close in meaning to one fact or plan sentence
 ENDED_MIN_COSINE = 0.7  # this close to an ended fact, and closer than to any current one, restates it

@@ -24,6 +24,10 @@ IN_PERSON_EXAMPLES: dict[str, tuple[str, ...]] = {
         "how do I order",
         "where is my order",
         "do you have gluten free bread",
+        "can I order online",
+        "will my order arrive tomorrow",
+        "what if I'm not happy with it",
+        "how do I book",
     ),
     "booking": (
         "can I reserve a table for four tonight",
@@ -33,6 +37,9 @@ IN_PERSON_EXAMPLES: dict[str, tuple[str, ...]] = {
         "can I bring my bike in for a repair on monday",
         "do you have a free slot tomorrow",
         "can I book a cake tasting",
+        "do you have any appointments left this week",
+        "I need to move my appointment to next week",
+        "can I reschedule my booking",
     ),
     "refund": (
         "I want a refund",
@@ -51,7 +58,7 @@ IN_PERSON_MIN_COSINE = 0.6
 
 # Languages the detector tells apart: the brand's own plus the ones followers most often write in.
 DETECTED_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "pl", "tr")
-MIN_WORDS_FOR_LANGUAGE = 3  # "ok", "merci", "hi" say too little to tell a language by
+MIN_WORDS_FOR_LANGUAGE = 4  # "ok", "merci", "hi" say too little to tell a language by
 _WORD_RE = re.compile(r"[^\W\d_]+")
 # The most frequent function words per language. The detector alone takes short English
 # questions with a loanword ("do you have vegan croissants?") for French; a message with the
