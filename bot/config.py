@@ -103,6 +103,8 @@ class GeneratorSettings(Section):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=0.9, gt=0.0, le=1.0)
     repetition_penalty: float = Field(default=1.1, ge=1.0, le=2.0)
+    reply_mode: Literal["planned", "free"] = "planned"
+    reply_candidates: int = Field(default=0, ge=0, le=8)
 
 
 class OpenAISettings(Section):

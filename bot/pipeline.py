@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from bot.config import Settings
 from bot.errors import BotError
+from brain.examples import OWNER_EXAMPLES_LIMIT
 from brain.policy import Action, Situation, decide
 from brain.service import Brain
 from brain.understand import Understanding
@@ -189,7 +190,9 @@ class FollowerPipeline:
             return message
 
         history = repo.contact_history(self.engine, contact.id, self.settings.policy.history_size)
-        drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform)
+        owner_replies = repo.owner_replies(self.engine, OWNER_EXAMPLES_LIMIT)
+        examples = await self.brain.pick_examples(message.text, owner_replies) if owner_replies else []
+        drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform, examples=examples)
         automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(drafted.text)
         reply = repo.add_reply(
             self.engine,

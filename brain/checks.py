@@ -6,6 +6,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -56,6 +57,7 @@ class CheckContext:
     history: Sequence[tuple[str, str]] = ()
     encoder: Encoder | None = None
     grounding: Sequence[str] = field(default_factory=tuple)  # texts whose numbers a draft may repeat
+    today: date | None = None  # the day whose current facts a draft may state (None: this machine's today)
 
 
 @lru_cache(maxsize=1)
@@ -88,9 +90,9 @@ def _link_allowed(link: str, allowed: Sequence[str]) -> bool:
     return False
 
 
-def _instruction_text(system_prompt: str, brand: BrandSettings) -> str:
+def _instruction_text(system_prompt: str, brand: BrandSettings, today: date | None = None) -> str:
     # The facts and the brand's name are in the prompt precisely so that replies repeat them.
-    for allowed in (*brand.current_facts(), brand.name, brand.signoff):
+    for allowed in (*brand.current_facts(today), brand.name, brand.signoff):
         if allowed:
             system_prompt = system_prompt.replace(allowed, " | ")
     return system_prompt
@@ -115,12 +117,12 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
         if re.search(rf"(?<!\w){re.escape(banned.lower())}(?!\w)", lowered):
             failures.append(f"banned word: {banned}")
     tokens = words(text)
-    if ctx.system_prompt and _ngrams(tokens, ECHO_NGRAM) & _ngrams(words(_instruction_text(ctx.system_prompt, ctx.brand)), ECHO_NGRAM):
+    if ctx.system_prompt and _ngrams(tokens, ECHO_NGRAM) & _ngrams(words(_instruction_text(ctx.system_prompt, ctx.brand, ctx.today)), ECHO_NGRAM):
         failures.append("echoes the system prompt")
     if ctx.follower_text and has_injection(ctx.follower_text):
         if _ngrams(tokens, INJECTED_NGRAM) & _ngrams(words(ctx.follower_text), INJECTED_NGRAM) or has_injection(text):
             failures.append("echoes instructions from the follower's message")
-    grounded = " ".join((*ctx.brand.current_facts(), *ctx.grounding, ctx.follower_text, *ctx.brand.allowed_links))
+    grounded = " ".join((*ctx.brand.current_facts(ctx.today), *ctx.grounding, ctx.follower_text, *ctx.brand.allowed_links))
     known_numbers = set(NUMBER_RE.findall(grounded))
     unsupported = [n for n in NUMBER_RE.findall(LIST_MARKER_RE.sub(" ", text)) if n not in known_numbers and not _in_allowed_link(n, text, ctx)]
     if unsupported:

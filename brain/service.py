@@ -17,6 +17,8 @@ from bot.config import Settings
 from bot.errors import ModelError
 from brain import draft
 from brain.encoder import get_encoder
+from brain.examples import Example, nearest_examples
+from brain.handoff import detected_language
 from brain.generator import (
     FallbackGenerator,
     GenerationOptions,
@@ -92,6 +94,7 @@ class Brain:
         policy = self.settings.policy
         self.risk = RiskDetector(encoder, policy.risk_similarity, policy.risk_keywords)
         self.owner_requests = OwnerRequests(encoder)
+        detected_language("warm up the language detector", self.settings.brand.language)  # loads its models now, not on a follower's message
         if self.generator is None:
             self.generator = build_generator(self.settings)
 
@@ -115,14 +118,15 @@ class Brain:
         understanding: Understanding,
         history: Sequence[tuple[str, str]] = (),
         platform: str = "",
-        *,
-        mode: str = "free",
-        examples: Sequence[tuple[str, str]] = (),
+        examples: Sequence[Example] = (),
         today: date | None = None,
+        *,
+        mode: draft.ReplyMode | None = None,
     ) -> draft.Draft:
-        """platform: whose length limit applies ("" for the brand's default limit); mode, examples
-        and today: as brain.draft.draft_reply takes them."""
+        """platform: whose length limit applies ("" for the brand's default limit); examples: the
+        owner's replies to similar messages (pick_examples); mode: the configured one unless given."""
         assert self.generator is not None and self.understander is not None, "Brain.load() first"
+        g = self.settings.generator
         return await self._run(
             functools.partial(
                 draft.draft_reply,
@@ -134,11 +138,17 @@ class Brain:
                 history,
                 encoder=self.understander.encoder,
                 platform=platform,
-                mode=mode,
+                mode=mode or g.reply_mode,
                 examples=examples,
                 today=today,
+                candidates=g.reply_candidates,
             )
         )
+
+    async def pick_examples(self, text: str, owner_replies: Sequence[Example]) -> list[Example]:
+        """The owner's replies (approved or edited) to the messages most like this one."""
+        assert self.understander is not None, "Brain.load() first"
+        return await self._run(nearest_examples, text, owner_replies, self.understander.encoder)
 
     async def draft_post(self, topic: str, platform: str, n: int = 3) -> list[PostDraft]:
         """n variants, best first, each with its score and any check failures."""

@@ -440,3 +440,17 @@ def posts_between(engine: Engine, start: datetime, end: datetime) -> Sequence[Po
     query = select(Post).where(moment >= start, moment < end).order_by(moment)
     with Session(engine) as session:
         return session.exec(query).all()
+
+
+def owner_replies(engine: Engine, limit: int = 500) -> list[tuple[str, str]]:
+    """The newest `limit` replies the owner approved, edited or wrote, as (their message, what was
+    sent), newest first: examples of the shop's own voice. An edited reply's text is the edit."""
+    query = (
+        select(Message.text, Reply.text)
+        .join(Reply, col(Reply.message_id) == col(Message.id))
+        .where(Reply.status == ReplyStatus.sent, col(Reply.approved_by).is_not(None))
+        .order_by(col(Reply.sent_at).desc(), col(Reply.id).desc())
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        return [(theirs, ours) for theirs, ours in session.exec(query).all()]

@@ -52,7 +52,7 @@ async def converse(settings, lines: list[str], generator: ScriptedGenerator | No
 
 async def test_greeting_is_answered_automatically(settings) -> None:
     result = await converse(settings, ["/as-follower ann Hello there! 👋"])
-    assert "bot -> ann: Thanks for writing to us!" in result.out
+    assert "bot -> ann: Hi! How can we help you today?" in result.out  # the greeting plan's own words
     [message] = result.messages
     assert message.status == MessageStatus.replied and message.intent == "greeting"
     [reply] = result.replies
@@ -94,7 +94,7 @@ async def test_owner_approves_edits_and_rejects(settings) -> None:
     assert r1.status == ReplyStatus.sent and r1.approved_by == "console:owner" and r1.approved_at is not None
     assert r2.status == ReplyStatus.sent and r2.text == "Morning Ben, how can we help?"
     assert r3.status == ReplyStatus.rejected
-    assert "bot -> ann: Thanks for writing to us!" in result.out
+    assert "bot -> ann: Hi! How can we help you today?" in result.out
     assert "bot -> ben: Morning Ben, how can we help?" in result.out
     assert "bot -> cat" not in result.out
     assert "reply #1 is sent, not pending" in result.out  # approving twice sends once

@@ -1,4 +1,4 @@
-"""Every draft is checked; a failing one is regenerated once, then replaced by a safe template."""
+"""Free drafting (reply_mode = "free"): every draft is checked; a failing one is regenerated once, then replaced by a safe template."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def brand() -> BrandSettings:
 
 def draft(brand: BrandSettings, *outputs: str, text: str = "When are you open?", intent: str = "question", **kwargs):
     generator = ScriptedGenerator(*outputs)
+    kwargs.setdefault("mode", "free")
     result = draft_reply(generator, text, understood(intent), brand, GenerationOptions(), **kwargs)
     return result, generator
 

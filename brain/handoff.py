@@ -1,0 +1,117 @@
+"""Messages a person must answer: requests the shop handles in person, and languages the brand does not write in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
+
+from brain.encoder import Encoder
+from brain.nearest import LabelledExamples
+
+# A few ways people ask for each thing only the shop can do. NONE holds everyday questions
+# that sound close ("when are you open on friday evening?") so they are not taken for a booking.
+NONE = "none"
+IN_PERSON_EXAMPLES: dict[str, tuple[str, ...]] = {
+    NONE: (
+        "what time do you open on saturday",
+        "are you open on friday evening",
+        "do you deliver",
+        "how much is delivery",
+        "how do I order",
+        "where is my order",
+        "do you have gluten free bread",
+        "can I order online",
+        "will my order arrive tomorrow",
+        "what if I'm not happy with it",
+        "how do I book",
+    ),
+    "booking": (
+        "can I reserve a table for four tonight",
+        "I'd like to book a table for saturday",
+        "can I make an appointment for a haircut",
+        "book me in for friday at 3",
+        "can I bring my bike in for a repair on monday",
+        "do you have a free slot tomorrow",
+        "can I book a cake tasting",
+        "do you have any appointments left this week",
+        "I need to move my appointment to next week",
+        "can I reschedule my booking",
+    ),
+    "refund": (
+        "I want a refund",
+        "can I get my money back",
+        "please refund my order",
+    ),
+    "order_change": (
+        "can I change my order",
+        "please cancel my order",
+        "can I change the delivery address of my order",
+        "can I add something to my order",
+        "can I pick up my order a day later",
+    ),
+}
+IN_PERSON_MIN_COSINE = 0.6
+
+# Languages the detector tells apart: the brand's own plus the ones followers most often write in.
+DETECTED_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "pl", "tr")
+MIN_WORDS_FOR_LANGUAGE = 4  # "ok", "merci", "hi" say too little to tell a language by
+_WORD_RE = re.compile(r"[^\W\d_]+")
+# The most frequent function words per language. The detector alone takes short English
+# questions with a loanword ("do you have vegan croissants?") for French; a message with the
+# brand's own function words in it is the brand's language whatever the detector says.
+FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the you your do does is are can could i my we have has what when where how which will would of to for and it this that with at omg ur u r lol pls plz thx im dont wanna gonna".split()),
+    "de": frozenset("der die das und ist ihr habt sie wir ich nicht mit ein eine wann wo wie was kann könnt für auf".split()),
+    "fr": frozenset("le la les et est vous nous je ne pas un une des du pour avec quand où comment que qui êtes avez".split()),
+    "es": frozenset("el la los las y es usted ustedes yo no un una para con cuando dónde cómo qué que tienen están hay".split()),
+    "it": frozenset("il lo la gli le e è voi noi io non un una per con quando dove come che siete avete".split()),
+    "nl": frozenset("de het een en is jullie wij ik niet met voor wanneer waar hoe wat zijn hebben".split()),
+    "pt": frozenset("o os as e é você vocês eu não um uma para com quando onde como que estão têm".split()),
+}
+
+
+@dataclass(frozen=True)
+class InPerson:
+    kind: str  # "booking", "refund", "order_change", or "" when the message asks for none
+    similarity: float
+
+
+class InPersonRequests:
+    def __init__(self, encoder: Encoder) -> None:
+        self.examples = LabelledExamples(encoder, IN_PERSON_EXAMPLES)
+
+    def match(self, vector: np.ndarray) -> InPerson:
+        kind, similarity = self.examples.nearest(vector)
+        return InPerson(kind if kind != NONE and similarity >= IN_PERSON_MIN_COSINE else "", similarity)
+
+
+@lru_cache(maxsize=4)
+def _detector(codes: tuple[str, ...]) -> LanguageDetector:
+    languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in codes if hasattr(IsoCode639_1, code.upper())]
+    # Low-accuracy mode reads short texts a little worse and runs many times faster; a wrong
+    # guess only sends a message to the owner.
+    return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().with_minimum_relative_distance(0.1).build()
+
+
+def detected_language(text: str, also: str = "en") -> str:
+    """The message's ISO 639-1 code, or "" when it is too short or unclear to tell. also: a
+    language the detector must know besides DETECTED_LANGUAGES (the brand's own)."""
+    if len([w for w in _WORD_RE.findall(text) if len(w) > 1]) < MIN_WORDS_FOR_LANGUAGE:
+        return ""
+    language = _detector(tuple(dict.fromkeys((also.lower()[:2], *DETECTED_LANGUAGES)))).detect_language_of(text)
+    return language.iso_code_639_1.name.lower() if language is not None else ""
+
+
+def foreign_language(text: str, brand_language: str) -> str:
+    """The language of a message the brand does not write in, or "" (the brand's own, or unclear)."""
+    own = brand_language.lower()[:2]
+    language = detected_language(text, own)
+    if not language or language == own:
+        return ""
+    tokens = {w.lower() for w in _WORD_RE.findall(text)}
+    own_words = (tokens & FUNCTION_WORDS.get(own, frozenset())) - FUNCTION_WORDS.get(language, frozenset())
+    return "" if own_words else language

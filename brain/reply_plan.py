@@ -1,0 +1,256 @@
+"""A reply's plan per intent (acknowledge, answer, next step, sign-off), filled from what the encoder finds.
+
+The plan's own wording is a reply the owner could send as it is: every sentence is either one of
+the brand's current facts, words the follower wrote (their order number, the product they named),
+or one of the fixed sentences below, which promise nothing but that a person will follow up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from functools import lru_cache
+
+import numpy as np
+
+from bot.config import BrandSettings
+from brain.encoder import Encoder
+from brain.fact_search import ANSWER_MIN_COSINE, FactMatch, answering_facts
+from brain.handoff import InPersonRequests, foreign_language
+from brain.nearest import LabelledExamples
+from brain.tone import Tone, reply_tone
+from brain.understand import Understanding
+
+ORDER_NUMBER_RE = re.compile(r"(?:#\s?|\border\s+(?:no\.?\s*|number\s*|nr\.?\s*)?#?)(\d{3,})\b", re.IGNORECASE)
+_PRODUCT_RE = re.compile(
+    r"\b(?:buy|order|get|purchase)\s+(?:(?:the|a|an|some|one|two|three|four|\d+|your)\s+)?"
+    r"((?:[a-z][a-z-]*\s+){0,2}?[a-z][a-z-]*)(?=\s+(?:for|from|as|to|online|today|tomorrow|please|pls|with)\b|\s*[?,.!]|\s*$)",
+    re.IGNORECASE,
+)
+_NOT_A_PRODUCT = {"it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
+
+# What a complaint is about, so the apology names it; "other" when none is close.
+PROBLEM_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "damaged": ("it arrived broken", "the mug is cracked", "the box was damaged when it came", "my cake was squashed"),
+    "late": ("my order has not arrived", "where is my order", "still waiting for my parcel", "the delivery is late", "ordered two weeks ago and still nothing"),
+    "wrong": ("I got the wrong item", "this is not what I ordered", "something is missing from my order", "I ordered one thing and got another", "got the wrong cake", "they sent me the wrong size"),
+    "quality": ("the bread was stale", "it tasted awful", "the repair did not hold", "my haircut is uneven"),
+    "service": ("the staff was rude to me", "nobody answers my messages", "I waited an hour to be served"),
+    "price": ("prices went up again", "this is far too expensive", "another price increase"),
+}
+PROBLEM_MIN_COSINE = 0.45
+APOLOGIES = {
+    "damaged": "We're so sorry it arrived damaged.",
+    "late": "We're sorry your order{order} hasn't reached you yet.",
+    "wrong": "We're sorry your order{order} isn't what you expected.",
+    "quality": "We're sorry it wasn't up to the standard you expect from us.",
+    "service": "We're sorry about the experience you had with us.",
+    "price": "We hear you, and we're sorry it's frustrating.",
+    "other": "We're sorry to hear about this.",
+}
+PRIVATE_MESSAGE = "Please send us a private message with the details{about} so we can look into it."
+PERSON_FOLLOWS_UP = "A member of our team will get back to you shortly."
+IN_PERSON_NEXT = {
+    "booking": "A person from our team will get back to you shortly about the booking.",
+    "refund": "A person from our team will look at this and get back to you shortly.",
+    "order_change": "A person from our team will get back to you shortly about your order{order}.",
+}
+SUPPORT_NEXT = "Please send us a private message with the details, and a member of our team will help you shortly."
+SUPPORT_MORE = "If that doesn't solve it, send us a private message and a member of our team will help."
+# A complaint states a fact only when it is clearly about it (the damaged-order rule), not in passing.
+COMPLAINT_FACT_EXTRA = 0.1
+NO_FACT = "We don't want to guess, so a member of our team will get back to you on this shortly."
+ENDED = "That one has ended, and a member of our team will get back to you shortly with what's on now."
+SARCASM_NEXT = "If you'd like to talk it through, send us a private message."
+# Second wordings, for when the first would repeat our last reply to the same contact.
+ALTERNATIVES = {
+    "Thanks for asking!": "Good question!",
+    "Hi! How can we help you today?": "Hello again! What can we do for you?",
+    "Thank you so much for your kind words!": "Thank you, that means a lot to us!",
+    "Thanks for your interest!": "Lovely to hear you're interested!",
+    PERSON_FOLLOWS_UP: "Someone from our team will reply to you shortly.",
+}
+
+
+@dataclass(frozen=True)
+class ReplyPlan:
+    """What a reply says, part by part; handoff says why a person must follow up ("" when none)."""
+
+    intent: str
+    acknowledge: str
+    answer: str = ""
+    next_step: str = ""
+    signoff: str = ""
+    facts: tuple[str, ...] = ()  # the fact sentences the answer states
+    handoff: str = ""
+    tone: Tone = field(default_factory=lambda: Tone("plain", False))
+    order_number: str = ""
+    product: str = ""
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(p for p in (self.acknowledge, self.answer, self.next_step, self.signoff) if p)
+
+    @property
+    def wording(self) -> str:
+        """The plan said plainly: a complete reply on its own."""
+        return " ".join(self.parts)
+
+    def alternative(self) -> ReplyPlan:
+        """The same plan in other fixed words (to a contact who just got the first ones)."""
+        swap = lambda part: ALTERNATIVES.get(part, part)  # noqa: E731
+        return ReplyPlan(
+            self.intent, swap(self.acknowledge), self.answer, swap(self.next_step), self.signoff,
+            self.facts, self.handoff, self.tone, self.order_number, self.product,
+        )
+
+
+@dataclass(frozen=True)
+class _Finders:
+    in_person: InPersonRequests
+    problems: LabelledExamples
+
+
+@lru_cache(maxsize=4)
+def _finders(encoder: Encoder) -> _Finders:
+    # Example sentences are encoded once per encoder, not once per message.
+    return _Finders(InPersonRequests(encoder), LabelledExamples(encoder, PROBLEM_EXAMPLES))
+
+
+def order_number(text: str) -> str:
+    """The order number the follower wrote ("#4821", "order 4821"), as "#4821"; "" when none."""
+    match = ORDER_NUMBER_RE.search(text)
+    return f"#{match.group(1)}" if match else ""
+
+
+def named_product(text: str) -> str:
+    """The product the follower says they want ("buy the gift box for ..." -> "gift box"), in their own words."""
+    match = _PRODUCT_RE.search(text)
+    if not match:
+        return ""
+    product = match.group(1).strip().lower()
+    return "" if product in _NOT_A_PRODUCT or product.split()[0] in _NOT_A_PRODUCT else product
+
+
+def build_plan(
+    text: str,
+    understanding: Understanding,
+    brand: BrandSettings,
+    encoder: Encoder | None,
+    today: date | None = None,
+    history: Sequence[tuple[str, str]] = (),
+) -> ReplyPlan:
+    """history: the contact's recent (their message, our reply) pairs, for follow-up questions."""
+    language = foreign_language(text, brand.language)
+    plan = _intent_plan(text, understanding, brand, encoder, today, history, foreign=bool(language))
+    if language:
+        # Answered in the brand's language as far as the plan goes; a person writes the rest.
+        reason = f"written in '{language}'; the brand writes in '{brand.language}'"
+        plan = replace(
+            plan, next_step=plan.next_step or PERSON_FOLLOWS_UP,
+            handoff=f"{reason}; {plan.handoff}" if plan.handoff else reason,
+        )
+    return plan
+
+
+def _intent_plan(
+    text: str,
+    understanding: Understanding,
+    brand: BrandSettings,
+    encoder: Encoder | None,
+    today: date | None,
+    history: Sequence[tuple[str, str]],
+    *,
+    foreign: bool,
+) -> ReplyPlan:
+    intent = understanding.intent
+    tone = reply_tone(text, understanding)
+    order = order_number(text)
+    signoff = brand.signoff
+    thanks = "Thanks for asking!" if tone.kind != "sorry" else "Thanks for your message."
+    negative = understanding.sentiment == "negative" or tone.sarcastic
+    base = {"signoff": signoff, "tone": tone, "order_number": order}
+
+    if intent == "unsubscribe" and not foreign:
+        return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone)
+    vector = encoder.encode([text])[0] if encoder is not None else None
+    finders = _finders(encoder) if encoder is not None else None
+    facts = brand.current_facts(today)
+    match = answering_facts(text, facts, encoder, history[-1][0] if history else "") if encoder is not None and facts else FactMatch((), 0.0, 0.0)
+    stated = " ".join(match.sentences)
+    ended = brand.ended_facts(today)
+    stale = answering_facts(text, ended, encoder) if encoder is not None and ended else FactMatch((), 0.0, 0.0)
+    asks_ended = bool(stale.sentences) and stale.score > match.score
+
+    if finders is not None and vector is not None and intent not in ("complaint", "praise"):
+        request = finders.in_person.match(vector)
+        if request.kind:
+            # A fact about it (how bookings are made, the returns rule) is stated, then a person follows up.
+            ack = thanks if request.kind == "booking" else "Thanks for letting us know."
+            return ReplyPlan(
+                intent, ack, answer=stated, facts=match.sentences,
+                next_step=IN_PERSON_NEXT[request.kind].format(order=f" {order}" if order else ""),
+                handoff=f"a {request.kind.replace('_', ' ')} request: the shop handles it in person", **base,
+            )
+    if tone.sarcastic and intent not in ("complaint", "support_request"):
+        return ReplyPlan(
+            intent, APOLOGIES["price"] if _problem(finders, vector) == "price" else "We hear you, and we're sorry this is frustrating.",
+            next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", **base,
+        )
+    problem = _problem(finders, vector) if intent in ("complaint", "support_request") else "other"
+    if intent in ("complaint", "support_request") and not negative and problem == "other" and "?" in text and match.sentences:
+        intent = "question"  # a plain question the intent head took for a problem
+    if intent == "complaint":
+        about = f" of order {order}" if order else ""
+        strong = match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA
+        return ReplyPlan(
+            intent, APOLOGIES[problem].format(order=f" {order}" if order else ""),
+            answer=stated if strong else "", facts=match.sentences if strong else (),
+            next_step=PRIVATE_MESSAGE.format(about=about), **base,
+        )
+    if intent == "support_request":
+        # A support request that names a problem ("arrived cracked") gets that problem's apology.
+        about = f" with order {order}" if order else ""
+        ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}."
+        if match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA:
+            return ReplyPlan(intent, ack, answer=stated, facts=match.sentences, next_step=SUPPORT_MORE, **base)
+        return ReplyPlan(intent, ack, next_step=SUPPORT_NEXT, handoff="a support request: a person must help", **base)
+    if intent == "purchase_intent":
+        product = named_product(text)
+        ack = f"Thanks for your interest in the {product}!" if product else "Thanks for your interest!"
+        link = brand.allowed_links[0] if brand.allowed_links else ""
+        answer = " ".join(p for p in (stated, f"You can order here: {link}" if link and link not in stated else "") if p)
+        next_step = "" if link else "Send us a private message and we'll help you order."
+        return ReplyPlan(intent, ack, answer=answer, next_step=next_step, facts=match.sentences, product=product, **{**base, "order_number": ""})
+    if intent == "praise":
+        ack = "Thank you so much for your kind words!" if tone.kind == "warm" else "Thank you for your kind words."
+        return ReplyPlan(intent, ack, signoff=signoff, tone=tone)
+    asks = intent == "question" or "?" in text
+    if asks and match.sentences and not asks_ended and intent == "other":
+        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, **base)  # "?? hours", "and sundays?"
+    if negative and intent in ("feedback", "other"):
+        return ReplyPlan(
+            intent, APOLOGIES[_problem(finders, vector)].format(order=f" {order}" if order else ""),
+            next_step=PRIVATE_MESSAGE.format(about=f" of order {order}" if order else ""),
+            handoff="a negative message: the owner answers", **base,
+        )
+    if intent == "feedback":
+        return ReplyPlan(intent, "Thank you for taking the time to tell us.", signoff=signoff, tone=tone)
+
+    if asks and asks_ended:
+        return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", **base)
+    if asks and match.sentences:
+        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, **base)
+    if intent == "greeting":
+        return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone)
+    if intent == "question":
+        return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff="the facts do not cover the question", **base)
+    return ReplyPlan(intent, "Thanks for your message.", next_step=PERSON_FOLLOWS_UP, handoff="not clear what the message asks for", **base)
+
+
+def _problem(finders: _Finders | None, vector: np.ndarray | None) -> str:
+    if finders is None or vector is None:
+        return "other"
+    problem, similarity = finders.problems.nearest(vector)
+    return problem if similarity >= PROBLEM_MIN_COSINE else "other"
