@@ -30,7 +30,6 @@ from bot.config import load_settings  # noqa: E402
 from bot.logs import setup_logging  # noqa: E402
 from brain.generator import ChatMessage, GenerationOptions  # noqa: E402
 from brain.service import Brain  # noqa: E402
-from connectors.base import IncomingMessage  # noqa: E402
 from connectors.console import ConsoleConnector  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import FINAL_MESSAGE_STATES, Message, Reply, ReplyStatus  # noqa: E402
@@ -207,15 +206,20 @@ async def run(n: int, followers: int, generator: InstantGenerator | None, seed: 
         console = ConsoleConnector(stdin=io.StringIO("\n".join(lines) + "\n"), stdout=io.StringIO(), prompt=False)
         latencies: list[float] = []
         async with App(settings, [console], brain=Brain(settings, generator=generator)) as app:
+            assert app.pipeline is not None
+            process = app.pipeline.process
 
-            async def timed(incoming: IncomingMessage) -> None:
+            async def timed(message_id: int) -> Message:
+                # Per message: from the worker taking it to its final state (storing is apart).
                 started = time.perf_counter()
-                await app.on_message(incoming)
-                latencies.append((time.perf_counter() - started) * 1000)
+                try:
+                    return await process(message_id)
+                finally:
+                    latencies.append((time.perf_counter() - started) * 1000)
 
+            app.pipeline.process = timed  # type: ignore[method-assign]
             started = time.perf_counter()
-            await console.start(timed)
-            await console.wait_closed()
+            await app.run()  # the console's input ends; the stored messages are finished first
             elapsed = time.perf_counter() - started
         engine = make_engine(settings.database_url)
         with Session(engine) as s:

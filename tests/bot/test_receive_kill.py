@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import sqlite3
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
