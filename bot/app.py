@@ -10,20 +10,19 @@ from sqlalchemy.engine import Engine
 
 from bot.commands import OwnerCommands
 from bot.config import Settings
+from bot.inbox import StoreFirstInbox
 from bot.pipeline import FollowerPipeline, ReplySender
 from bot.post_commands import PostCommands
 from bot.publisher import Publisher
 from bot.queue_commands import QueueCommands
 from bot.report import ReportCommands
 from bot.scheduler import PostScheduler
+from bot.worker import MessageWorker
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
 from storage.db import make_engine
 
 log = logging.getLogger(__name__)
-
-# Followers may paste anything; we keep what a platform could plausibly send and no more.
-MAX_MESSAGE_CHARS = 50_000
 
 
 class App:
@@ -37,6 +36,11 @@ class App:
         self.pipeline: FollowerPipeline | None = None
         self.commands: OwnerCommands | None = None
         self.scheduler: PostScheduler | None = None
+        self.worker: MessageWorker | None = None
+        self.inbox: StoreFirstInbox | None = None
+        # The owner's commands, run one at a time; each waits for the follower messages stored before it.
+        self._owner_queue: asyncio.Queue[tuple[IncomingMessage, int]] = asyncio.Queue()
+        self._stopping = False
 
     async def __aenter__(self) -> App:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -44,6 +48,10 @@ class App:
         await self.brain.load()
         sender = ReplySender(self.engine, self.connectors)
         self.pipeline = FollowerPipeline(self.settings, self.engine, self.brain, sender, self.notify_owner)
+        self.worker = MessageWorker(self.engine, self.pipeline)
+        self.inbox = StoreFirstInbox(
+            self.engine, self.is_owner, self.worker.wake, lambda m, through: self._owner_queue.put_nowait((m, through))
+        )
         publisher = Publisher(self.engine, self.connectors, self.settings.schedule, self.notify_about_post)
         self.scheduler = PostScheduler(self.engine, publisher, self.settings.schedule)
         # Every owner command set, listed explicitly.
@@ -73,28 +81,25 @@ class App:
             return incoming.user_id == self.settings.console.owner_id
         return self.settings.is_owner(incoming.platform, incoming.user_id)
 
-    async def on_message(self, incoming: IncomingMessage) -> None:
-        """Route one incoming message. The one error hook: nothing here may stop the bot."""
-        connector = self.connectors[incoming.platform]
-        try:
-            if not incoming.text.strip():
-                log.info("empty message %s/%s skipped", incoming.platform, incoming.message_id)
-                return
-            if len(incoming.text) > MAX_MESSAGE_CHARS:
-                incoming = _truncated(incoming)
-            assert self.pipeline is not None and self.commands is not None
-            if self.is_owner(incoming):
-                await self.commands.handle(incoming, connector)
-            else:
-                await self.pipeline.handle(incoming)
-        except Exception:
-            log.exception("handling message %s/%s failed", incoming.platform, incoming.message_id)
+    async def _run_owner_commands(self) -> None:
+        """The owner's commands in the order they came. The one error hook: nothing here may stop the bot."""
+        assert self.worker is not None and self.commands is not None
+        while True:
+            incoming, through = await self._owner_queue.get()
+            connector = self.connectors[incoming.platform]
             try:
-                await connector.send_text(
-                    self.owner_chat(incoming.platform), "something went wrong handling a message; see the log"
-                )
+                await self.worker.caught_up(through)  # so /inbox sees every message that came before it
+                await self.commands.handle(incoming, connector)
             except Exception:
-                log.exception("could not tell the owner about the failure")
+                log.exception("handling message %s/%s failed", incoming.platform, incoming.message_id)
+                try:
+                    await connector.send_text(
+                        self.owner_chat(incoming.platform), "something went wrong handling a message; see the log"
+                    )
+                except Exception:
+                    log.exception("could not tell the owner about the failure")
+            finally:
+                self._owner_queue.task_done()
 
     def owner_chat(self, platform: str) -> str:
         if platform == "console":
@@ -114,26 +119,38 @@ class App:
         await self.notify_owner(platform if platform in self.connectors else next(iter(self.connectors)), text)
 
     async def run(self) -> None:
-        """Start every connector, then the post scheduler (it publishes through them), and return
-        when any connector closes (Ctrl-D, /quit, stop())."""
-        for connector in self.connectors.values():
-            await connector.start(self.on_message)
-        assert self.pipeline is not None and self.scheduler is not None
-        await self.scheduler.start()
-        resumed = await self.pipeline.resume()
-        if resumed:
-            log.info("finished %d messages left half-way by the last run", resumed)
-        log.info("bot running on %s", ", ".join(self.connectors))
-        waits = [asyncio.create_task(c.wait_closed()) for c in self.connectors.values()]
+        """Start the worker (it first finishes what the last run left unfinished), every connector,
+        then the post scheduler (it publishes through them), and return when any connector closes
+        (Ctrl-D, /quit, stop()). When a connector's input ended, the stored work is finished
+        first; after stop() it is left stored for the next start."""
+        assert self.worker is not None and self.inbox is not None and self.scheduler is not None
+        tasks = [
+            asyncio.create_task(self.worker.run(), name="message-worker"),
+            asyncio.create_task(self._run_owner_commands(), name="owner-commands"),
+        ]
         try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for connector in self.connectors.values():
+                await connector.start(self.inbox)
+            await self.scheduler.start()
+            log.info("bot running on %s", ", ".join(self.connectors))
+            waits = [asyncio.create_task(c.wait_closed()) for c in self.connectors.values()]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in waits:
+                    task.cancel()
+            if not self._stopping:
+                await self._owner_queue.join()
+                await self.worker.drained()
         finally:
-            for task in waits:
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Stop receiving now (a service manager's SIGTERM); what is stored and unfinished waits for the next start."""
+        self._stopping = True
+        for connector in self.connectors.values():
+            await connector.stop()
 
 
-def _truncated(incoming: IncomingMessage) -> IncomingMessage:
-    from dataclasses import replace
-
-    log.warning("message %s/%s truncated from %d chars", incoming.platform, incoming.message_id, len(incoming.text))
-    return replace(incoming, text=incoming.text[:MAX_MESSAGE_CHARS])

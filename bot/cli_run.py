@@ -39,13 +39,13 @@ def make_connector(name: str, settings: Settings) -> Connector:
     raise ConfigError(f"unknown connector {name!r}")
 
 
-def _stop_on_sigterm(connector: Connector) -> None:
-    """A service manager's SIGTERM stops the connector cleanly, like Ctrl-C does."""
+def _stop_on_sigterm(app: App) -> None:
+    """A service manager's SIGTERM stops receiving cleanly; stored messages wait for the next start."""
     loop = asyncio.get_running_loop()
     stopping: set[asyncio.Task[None]] = set()  # keeps the task referenced until it is done
 
     def stop() -> None:
-        task = loop.create_task(connector.stop())
+        task = loop.create_task(app.stop())
         stopping.add(task)
         task.add_done_callback(stopping.discard)
 
@@ -66,7 +66,7 @@ async def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     async with App(settings, [connector]) as app:
-        _stop_on_sigterm(connector)
+        _stop_on_sigterm(app)
         await app.run()
     log.info("bot stopped")
     return 0

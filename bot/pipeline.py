@@ -1,4 +1,4 @@
-"""The follower path: store, understand, decide, then reply, queue, escalate or ignore; resumable."""
+"""The follower path for a stored message: understand, decide, then reply, queue, escalate or ignore; resumable."""
 
 from __future__ import annotations
 
@@ -91,38 +91,8 @@ class FollowerPipeline:
         self.sender = sender
         self.notify_owner = notify_owner
 
-    async def handle(self, incoming: IncomingMessage) -> Message:
-        """Store the message first (a redelivery is recognised by its platform id), then process it."""
-        contact = repo.get_or_create_contact(self.engine, incoming.platform, incoming.user_id, incoming.user_name)
-        assert contact.id is not None
-        message, created = repo.add_message(
-            self.engine,
-            platform=incoming.platform,
-            platform_message_id=incoming.message_id,
-            contact_id=contact.id,
-            text=incoming.text,
-            chat_id=incoming.chat_id,
-            received_at=incoming.received_at,
-        )
-        assert message.id is not None
-        if not created:
-            log.info("message %d redelivered by %s; already %s", message.id, incoming.platform, message.status)
-            if message.status in (MessageStatus.received, MessageStatus.understood):
-                return await self.process(message.id)
-            return message
-        log.info("message %d received on %s from contact %d (%d chars)", message.id, incoming.platform, contact.id, len(incoming.text))
-        return await self.process(message.id)
-
-    async def resume(self) -> int:
-        """Finish every message a crash left half-way; returns how many there were."""
-        unfinished = repo.unfinished_messages(self.engine)
-        for message in unfinished:
-            assert message.id is not None
-            log.info("resuming message %d from %s", message.id, message.status)
-            await self.process(message.id)
-        return len(unfinished)
-
     async def process(self, message_id: int) -> Message:
+        """Take one stored message as far as it goes; any step already written down is not redone."""
         try:
             return await self._process(message_id)
         except Exception as exc:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 
 def _now() -> datetime:
@@ -39,11 +39,33 @@ class OutgoingPost:
     idempotency_key: str | None = None
 
 
-MessageHandler = Callable[[IncomingMessage], Awaitable[None]]
+@dataclass(frozen=True)
+class Cursor:
+    """How far a polled platform has delivered (Telegram's next update offset), by name."""
+
+    name: str
+    value: str
+
+
+class Inbox(Protocol):
+    """Where a connector puts what it receives. The rule every connector follows: store first,
+    then acknowledge. A connector tells the platform a message arrived (moves a poll offset on,
+    answers a webhook, acks an event) only after `store` returned, never before and never
+    instead; when `store` raises, it does not acknowledge, so the platform delivers again."""
+
+    async def store(self, messages: Sequence[IncomingMessage], cursor: Cursor | None = None) -> None:
+        """Commit the messages (and a polled platform's cursor) in one transaction; return after
+        the commit. A message stored before (same platform id) is recognised and kept once.
+        Fast: it never waits for the messages to be processed."""
+        ...
+
+    async def cursor(self, name: str) -> str | None:
+        """The cursor last stored under `name`, or None."""
+        ...
 
 
 class Connector(ABC):
-    """A platform: receives messages and hands them to one handler; sends replies and posts."""
+    """A platform: receives messages into an Inbox (store first, then acknowledge); sends replies and posts."""
 
     #: The platform name stored on every row ("console", "telegram", "slack", ...).
     platform: str
@@ -52,8 +74,8 @@ class Connector(ABC):
     idempotent_publish: bool = False
 
     @abstractmethod
-    async def start(self, on_message: MessageHandler) -> None:
-        """Begin receiving; every incoming message is awaited through on_message."""
+    async def start(self, inbox: Inbox) -> None:
+        """Begin receiving; every incoming message goes through `inbox.store` before it is acknowledged."""
 
     @abstractmethod
     async def stop(self) -> None:

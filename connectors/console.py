@@ -9,7 +9,7 @@ import sys
 import time
 from typing import TextIO
 
-from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
+from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,8 @@ USAGE_AS_FOLLOWER = "usage: /as-follower <name> <message text>"
 class ConsoleConnector(Connector):
     """Reads lines from a text stream, one at a time, and prints what the bot says.
 
-    Lines are handled in order and each is finished before the next is read, so piped input
-    behaves exactly like typed input.
+    Each line is stored before the next is read (store first, then read on: reading on is how a
+    console acknowledges). The bot works through them in order, so piped input behaves like typed input.
     """
 
     platform = "console"
@@ -46,9 +46,9 @@ class ConsoleConnector(Connector):
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
 
-    async def start(self, on_message: MessageHandler) -> None:
+    async def start(self, inbox: Inbox) -> None:
         self._closed.clear()
-        self._task = asyncio.create_task(self._read_loop(on_message), name="console-reader")
+        self._task = asyncio.create_task(self._read_loop(inbox), name="console-reader")
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():
@@ -62,7 +62,7 @@ class ConsoleConnector(Connector):
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
-    async def _read_loop(self, on_message: MessageHandler) -> None:
+    async def _read_loop(self, inbox: Inbox) -> None:
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -77,9 +77,19 @@ class ConsoleConnector(Connector):
                 message = self._parse(text)
                 if message is None:
                     continue
-                await on_message(message)
+                await self._store(inbox, message)
         finally:
             self._closed.set()
+
+    async def _store(self, inbox: Inbox, message: IncomingMessage) -> None:
+        """Store the line, trying again while the database fails: a typed line is not dropped."""
+        while True:
+            try:
+                await inbox.store([message])
+                return
+            except Exception:
+                log.exception("storing console line %s failed; trying again in 1 s", message.message_id)
+                await asyncio.sleep(1)
 
     def _parse(self, text: str) -> IncomingMessage | None:
         message_id = f"console-{self._session}-{next(self._ids)}"

@@ -12,12 +12,13 @@ from typing import Any
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackSettings
 from bot.errors import ConfigError, ConnectorError
-from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
+from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
 from connectors.delivery import Delivery, Failure
 from connectors.local_server import LocalServer
 
@@ -62,20 +63,25 @@ class SlackConnector(Connector):
             signing_secret = _require(env, settings.signing_secret_env, "signing secret")
         # One retry path for every platform: slack_sdk's own retry handlers are turned off.
         self.client = AsyncWebClient(token=self.bot_token, base_url=settings.base_url, retry_handlers=[])
+        # process_before_response: the listener (which stores the message) runs before Bolt acks the
+        # event, in both modes; a listener that raises is answered 500, so Slack delivers it again.
         self.app = AsyncApp(
-            client=self.client, signing_secret=signing_secret, request_verification_enabled=settings.mode == "http"
+            client=self.client,
+            signing_secret=signing_secret,
+            request_verification_enabled=settings.mode == "http",
+            process_before_response=True,
         )
         self.app.event("message")(self._on_message_event)
         self.app.event("app_mention")(self._on_mention)
         self.delivery = Delivery(self.platform, settings, classify)
         self.bot_user_id = ""
-        self._on_message: MessageHandler | None = None
+        self._inbox: Inbox | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._web: LocalServer | None = None
         self._closed = asyncio.Event()
 
-    async def start(self, on_message: MessageHandler) -> None:
-        self._on_message = on_message
+    async def start(self, inbox: Inbox) -> None:
+        self._inbox = inbox
         self._closed.clear()
         s = self.settings
         try:
@@ -109,7 +115,7 @@ class SlackConnector(Connector):
         assert self._web is not None
         return self._web.port
 
-    async def _on_message_event(self, event: dict[str, Any]) -> None:
+    async def _on_message_event(self, event: dict[str, Any], body: dict[str, Any], request: AsyncBoltRequest) -> None:
         if event.get("subtype") or event.get("bot_id"):
             return  # edits, joins, other bots
         if event.get("channel_type") != "im":
@@ -117,15 +123,20 @@ class SlackConnector(Connector):
             mentioned = f"<@{self.bot_user_id}>" in str(event.get("text", ""))
             if not in_our_thread or mentioned:  # mentions arrive as app_mention too
                 return
-        await self._deliver(event)
+        await self._deliver(event, body, request)
 
-    async def _on_mention(self, event: dict[str, Any]) -> None:
-        await self._deliver(event)
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        await self._deliver(event, body, request)
 
-    async def _deliver(self, event: dict[str, Any]) -> None:
+    async def _deliver(self, event: dict[str, Any], body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        """Store the event's message; Bolt acks only when this returns (an exception means no ack)."""
+        retry = (request.headers.get("x-slack-retry-num") or [""])[0]
+        if retry:
+            # A retry carries the event's first event_id and ts: the store recognises the message and keeps it once.
+            log.info("slack event %s delivered again (retry %s)", body.get("event_id"), retry)
         incoming = self._to_incoming(event)
-        if incoming is not None and self._on_message is not None:
-            await self._on_message(incoming)
+        if incoming is not None and self._inbox is not None:
+            await self._inbox.store([incoming])
 
     def _to_incoming(self, event: dict[str, Any]) -> IncomingMessage | None:
         channel, user, ts, text = (event.get(k) for k in ("channel", "user", "ts", "text"))

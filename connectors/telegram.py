@@ -23,13 +23,13 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import TelegramSettings
 from bot.errors import ConfigError, ConnectorError
-from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
+from connectors.base import Connector, Cursor, IncomingMessage, Inbox, OutgoingPost
 from connectors.delivery import Delivery, Failure
 from connectors.local_server import LocalServer
 from connectors.telegram_updates import CommentThreads, PollingRequest, to_incoming
@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message"]
+# The name of getUpdates' offset in the receive_cursor table.
+CURSOR = "telegram:get_updates"
+# Waits after a failed getUpdates or a failed store, doubling up to the last.
+BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def classify(exc: BaseException) -> Failure | None:
@@ -77,23 +81,22 @@ class TelegramConnector(Connector):
             )
         self.delivery = Delivery(self.platform, settings, classify)
         self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
-        self._on_message: MessageHandler | None = None
+        self._inbox: Inbox | None = None
+        self._poller: asyncio.Task[None] | None = None
         self._web: LocalServer | None = None
         self._closed = asyncio.Event()
         self._threads = CommentThreads()
 
-    async def start(self, on_message: MessageHandler) -> None:
-        self._on_message = on_message
+    async def start(self, inbox: Inbox) -> None:
+        self._inbox = inbox
         self._closed.clear()
         s = self.settings
         requests = (HTTPXRequest(), PollingRequest())
         builder = ApplicationBuilder().token(self.token).base_url(s.base_url)
-        builder = builder.request(requests[0]).get_updates_request(requests[1])
-        if s.mode == "webhook":
-            builder = builder.updater(None)
+        # No Updater: it confirms a batch (by polling again) before the batch is stored. Our own
+        # loop stores each batch with its next offset, and only then asks for more.
+        builder = builder.request(requests[0]).get_updates_request(requests[1]).updater(None)
         app = builder.build()
-        app.add_handler(TypeHandler(Update, self._handle_update))
-        app.add_error_handler(self._on_error)
         try:
             await app.initialize()  # getMe: checks the token
         except TelegramError as exc:
@@ -105,12 +108,12 @@ class TelegramConnector(Connector):
                 ) from None
             raise ConnectorError(f"telegram: cannot reach the Bot API at {s.base_url}: {exc.message}") from None
         self.application = app
-        await app.start()
         if s.mode == "polling":
-            assert app.updater is not None
-            await app.updater.start_polling(
-                timeout=timedelta(seconds=s.poll_timeout_s), allowed_updates=ALLOWED_UPDATES
-            )
+            try:
+                await app.bot.delete_webhook()  # Telegram refuses getUpdates while a webhook is set
+            except TelegramError as exc:
+                raise ConnectorError(f"telegram: cannot switch to polling: {exc.message}") from None
+            self._poller = asyncio.create_task(self._poll(inbox), name="telegram-poller")
         else:
             await self._start_webhook(app)
         log.info("telegram connected as @%s (%s)", app.bot.username, s.mode)
@@ -136,41 +139,79 @@ class TelegramConnector(Connector):
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), self.secret):
             log.warning("telegram webhook call without the right secret token refused")
             return web.Response(status=403)
-        assert self.application is not None
+        assert self.application is not None and self._inbox is not None
         try:
             update = Update.de_json(await request.json(), self.application.bot)
         except Exception as exc:
             # Answer 200 anyway: Telegram would only send the same bad update again.
             log.warning("telegram webhook update is malformed and ignored: %s", type(exc).__name__)
             return web.Response()
-        await self.application.update_queue.put(update)
+        try:
+            await self._inbox.store(self._incoming([update]))
+        except Exception:
+            # Not stored, so not acknowledged: Telegram sends the update again later.
+            log.exception("telegram webhook update %s could not be stored; answered 500", update.update_id)
+            return web.Response(status=500)
         return web.Response()
 
-    async def _handle_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.message
-        if message is None:
-            if update.to_dict().keys() - {"update_id"}:
-                log.debug("telegram update %s is not a message; skipped", update.update_id)
-            return
+    async def _poll(self, inbox: Inbox) -> None:
+        """getUpdates in a loop; a batch is stored with its next offset before the next call confirms it."""
         assert self.application is not None
-        incoming = to_incoming(update, message, self.application.bot.bot, self._threads)
-        if incoming is not None and self._on_message is not None:
-            await self._on_message(incoming)
+        bot = self.application.bot
+        stored = await inbox.cursor(CURSOR)
+        offset = int(stored) if stored else None
+        failures = 0
+        while True:
+            try:
+                updates = await bot.get_updates(
+                    offset=offset, timeout=timedelta(seconds=self.settings.poll_timeout_s), allowed_updates=ALLOWED_UPDATES
+                )
+                if updates:
+                    next_offset = updates[-1].update_id + 1
+                    await inbox.store(self._incoming(updates), Cursor(CURSOR, str(next_offset)))
+                    offset = next_offset
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+                failures += 1
+                what = exc.message if isinstance(exc, TelegramError) else f"{type(exc).__name__}: {exc}"
+                # Nothing of this batch is confirmed: the same updates come again.
+                log.warning("telegram polling failed (%s); trying again in %.1f s", what, wait)
+                await asyncio.sleep(wait)
 
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram update handling failed", exc_info=context.error)
+    def _incoming(self, updates: list[Update]) -> list[IncomingMessage]:
+        """The updates' messages for the bot, in order; one that cannot be read is logged and skipped."""
+        assert self.application is not None
+        me = self.application.bot.bot
+        found: list[IncomingMessage] = []
+        for update in updates:
+            message = update.message
+            if message is None:
+                if update.to_dict().keys() - {"update_id"}:
+                    log.debug("telegram update %s is not a message; skipped", update.update_id)
+                continue
+            try:
+                incoming = to_incoming(update, message, me, self._threads)
+            except Exception:
+                log.exception("telegram update %s could not be read and is skipped", update.update_id)
+                continue
+            if incoming is not None:
+                found.append(incoming)
+        return found
 
     async def stop(self) -> None:
-        app, self.application = self.application, None
-        if app is not None:
-            if app.updater is not None and app.updater.running:
-                await app.updater.stop()
-            if app.running:
-                await app.stop()
-            await app.shutdown()
         if self._web is not None:
             await self._web.stop()
             self._web = None
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
+        app, self.application = self.application, None
+        if app is not None:
+            await app.shutdown()
         self._closed.set()
 
     async def wait_closed(self) -> None:

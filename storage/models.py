@@ -1,4 +1,4 @@
-"""The database tables: contacts, messages, replies and posts."""
+"""The database tables: contacts, messages, replies, posts, and the polled platforms' cursors."""
 
 from __future__ import annotations
 
@@ -135,3 +135,16 @@ class LabelCorrection(SQLModel, table=True):
     task: str = Field(index=True)  # "intent", "sentiment", ...
     label: str
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReceiveCursor(SQLModel, table=True):
+    """How far a polled platform has delivered (e.g. Telegram's next update offset).
+
+    Written in the same transaction as the messages it delivered, so after a crash the bot
+    neither skips a stored-less update nor confirms one it never stored."""
+
+    __tablename__ = "receive_cursor"
+
+    name: str = Field(primary_key=True)
+    value: str
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -19,6 +20,7 @@ from storage.models import (
     MessageStatus,
     Post,
     PostStatus,
+    ReceiveCursor,
     Reply,
     ReplyStatus,
     utcnow,
@@ -101,6 +103,94 @@ def add_message(
             return existing, False
         session.refresh(message)
         return message, True
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """An incoming message as the store takes it (the connector's IncomingMessage, in storage terms)."""
+
+    platform: str
+    platform_message_id: str
+    user_id: str
+    user_name: str
+    chat_id: str
+    text: str
+    received_at: datetime
+
+
+def store_incoming(
+    engine: Engine, messages: Sequence[NewMessage], cursor: tuple[str, str] | None = None
+) -> list[tuple[int, bool]]:
+    """Store a batch of incoming messages and a polled platform's cursor in one transaction.
+
+    Returns (message id, created) per message, in order; a message whose platform id is stored
+    already (a redelivery, a retried event) is not stored again. All or nothing."""
+    for attempt in range(2):
+        try:
+            return _store_incoming(engine, messages, cursor)
+        except IntegrityError:
+            # Another writer added one of the contacts or messages since we looked: look again.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store_incoming(
+    engine: Engine, messages: Sequence[NewMessage], cursor: tuple[str, str] | None
+) -> list[tuple[int, bool]]:
+    with Session(engine) as session:
+        contacts: dict[tuple[str, str], int] = {}
+        stored: dict[tuple[str, str], int] = {}
+        for platform in {m.platform for m in messages}:
+            user_ids = list({m.user_id for m in messages if m.platform == platform})
+            for contact in session.exec(
+                select(Contact).where(Contact.platform == platform, col(Contact.platform_user_id).in_(user_ids))
+            ):
+                assert contact.id is not None
+                contacts[(platform, contact.platform_user_id)] = contact.id
+            ids = list({m.platform_message_id for m in messages if m.platform == platform})
+            for message_id, platform_id in session.exec(
+                select(Message.id, Message.platform_message_id).where(
+                    Message.platform == platform, col(Message.platform_message_id).in_(ids)
+                )
+            ):
+                stored[(platform, platform_id)] = message_id
+        results: list[tuple[int, bool]] = []
+        for m in messages:
+            key = (m.platform, m.platform_message_id)
+            if key in stored:
+                results.append((stored[key], False))
+                continue
+            who = (m.platform, m.user_id)
+            if who not in contacts:
+                contact = Contact(platform=m.platform, platform_user_id=m.user_id, display_name=m.user_name)
+                session.add(contact)
+                session.flush()
+                assert contact.id is not None
+                contacts[who] = contact.id
+            row = Message(
+                platform=m.platform,
+                platform_message_id=m.platform_message_id,
+                contact_id=contacts[who],
+                text=m.text,
+                chat_id=m.chat_id,
+                received_at=m.received_at,
+            )
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            stored[key] = row.id
+            results.append((row.id, True))
+        if cursor is not None:
+            session.merge(ReceiveCursor(name=cursor[0], value=cursor[1], updated_at=utcnow()))
+        session.commit()
+        return results
+
+
+def get_cursor(engine: Engine, name: str) -> str | None:
+    with Session(engine) as session:
+        row = session.get(ReceiveCursor, name)
+        return row.value if row is not None else None
 
 
 def find_message(engine: Engine, platform: str, platform_message_id: str) -> Message | None:
@@ -399,14 +489,17 @@ def delete_contact(engine: Engine, platform: str, platform_user_id: str) -> dict
     return counts
 
 
-def unfinished_messages(engine: Engine) -> Sequence[Message]:
-    """Messages a crash left half-way (received or understood), oldest first."""
+def unfinished_messages(
+    engine: Engine, *, limit: int | None = None, skip: Iterable[int] = ()
+) -> Sequence[Message]:
+    """Messages not yet final (received or understood), oldest first, without the ids in `skip`."""
+    query = select(Message).where(col(Message.status).in_([MessageStatus.received, MessageStatus.understood]))
+    skipped = list(skip)
+    if skipped:
+        query = query.where(col(Message.id).notin_(skipped))
+    query = query.order_by(col(Message.id)).limit(limit)
     with Session(engine) as session:
-        return session.exec(
-            select(Message)
-            .where(col(Message.status).in_([MessageStatus.received, MessageStatus.understood]))
-            .order_by(col(Message.id))
-        ).all()
+        return session.exec(query).all()
 
 
 def message_counts(

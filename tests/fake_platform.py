@@ -18,7 +18,7 @@ import httpx
 from aiohttp import web
 
 from bot.errors import ConnectorError, RateLimited
-from connectors.base import Connector, IncomingMessage, MessageHandler, OutgoingPost
+from connectors.base import Connector, Inbox, IncomingMessage, OutgoingPost
 
 
 @dataclass
@@ -110,7 +110,7 @@ class FakePlatformConnector(Connector):
         self._client = httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=50))
         self._closed = asyncio.Event()
 
-    async def start(self, on_message: MessageHandler) -> None:
+    async def start(self, inbox: Inbox) -> None:
         self._closed.clear()
 
     async def stop(self) -> None:

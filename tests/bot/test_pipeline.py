@@ -34,8 +34,9 @@ async def converse(settings, lines: list[str], generator: ScriptedGenerator | No
     out = io.StringIO()
     console = ConsoleConnector(owner_id="owner", stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out, prompt=False)
     async with App(settings, [console], brain=Brain(settings, generator=generator)) as app:
+        assert app.inbox is not None
         for incoming in extra:
-            await app.on_message(incoming)
+            await app.inbox.store([incoming])
         await asyncio.wait_for(app.run(), timeout=120)
     engine = make_engine(settings.database_url)
     with Session(engine) as s:

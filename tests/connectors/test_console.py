@@ -3,8 +3,25 @@ from __future__ import annotations
 import asyncio
 import io
 
-from connectors.base import IncomingMessage, OutgoingPost
+from collections.abc import Awaitable, Callable, Sequence
+
+from connectors.base import Cursor, IncomingMessage, OutgoingPost
 from connectors.console import ConsoleConnector
+
+
+class CallbackInbox:
+    """An Inbox that hands each stored message to a test function (the console has no cursor)."""
+
+    def __init__(self, on_message: Callable[[IncomingMessage], Awaitable[None]]) -> None:
+        self.on_message = on_message
+
+    async def store(self, messages: Sequence[IncomingMessage], cursor: Cursor | None = None) -> None:
+        assert cursor is None
+        for message in messages:
+            await self.on_message(message)
+
+    async def cursor(self, name: str) -> str | None:
+        return None
 
 
 async def drive(lines: str) -> tuple[list[IncomingMessage], str]:
@@ -17,7 +34,7 @@ async def drive(lines: str) -> tuple[list[IncomingMessage], str]:
         seen.append(message)
         await console.send_reply(message, f"echo {message.text}")
 
-    await console.start(on_message)
+    await console.start(CallbackInbox(on_message))
     await asyncio.wait_for(console.wait_closed(), timeout=10)
     await console.stop()
     return seen, out.getvalue()
@@ -62,7 +79,7 @@ async def test_lines_are_handled_in_order_one_at_a_time() -> None:
         order.append(message.text)
         active -= 1
 
-    await console.start(slow)
+    await console.start(CallbackInbox(slow))
     await asyncio.wait_for(console.wait_closed(), timeout=10)
     assert order == ["a", "b", "c"]
 

@@ -32,6 +32,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.failures: dict[str, list[ScriptedFailure]] = {}
+        self.holds: dict[str, tuple[int, float]] = {}
         self._changed = asyncio.Condition()
         self._server: LocalServer | None = None
         self.port = 0
@@ -59,11 +60,19 @@ class FakeServer:
     ) -> None:
         self.failures.setdefault(method, []).extend([ScriptedFailure(status, body, headers or {})] * times)
 
+    def hold_call(self, method: str, nth: int, seconds: float) -> None:
+        """Answer the nth call of `method` (counted from 1) only after `seconds`: the call is
+        recorded, as the platform has it, while the caller still waits (a kill lands mid-call)."""
+        self.holds[method] = (nth, seconds)
+
     async def record(self, method: str, params: dict[str, Any]) -> ScriptedFailure | None:
         """Note a call; returns the scripted failure to answer it with, if any."""
         async with self._changed:
             self.calls.append(Call(method, params))
             self._changed.notify_all()
+        hold = self.holds.get(method)
+        if hold is not None and len(self.calls_to(method)) == hold[0]:
+            await asyncio.sleep(hold[1])
         queue = self.failures.get(method)
         return queue.pop(0) if queue else None
 

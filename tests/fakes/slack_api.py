@@ -8,7 +8,9 @@ import json
 import time
 from typing import Any
 
+import aiohttp
 from aiohttp import WSMsgType, web
+from slack_sdk.signature import SignatureVerifier
 
 from tests.fakes.server import FakeServer
 
@@ -26,6 +28,14 @@ class FakeSlack(FakeServer):
         self._connected = asyncio.Event()
         self._ts = itertools.count(1)
         self._envelopes = itertools.count(1)
+        # Socket Mode: envelopes sent and not acked yet; sent again on every new connection, as Slack does.
+        self._unacked: dict[str, dict[str, Any]] = {}
+        self._all_acked = asyncio.Event()
+        self._all_acked.set()
+        # HTTP mode: event bodies waiting for a 200, and the tasks that post them.
+        self._http_queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._pushers: list[asyncio.Task[None]] = []
+        self.http_posts = 0  # every POST to the events URL, retries included
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._api)
@@ -58,19 +68,84 @@ class FakeSlack(FakeServer):
     async def push_event(self, event: dict[str, Any]) -> str:
         """Send an event over the Socket Mode connection; returns its envelope id."""
         await asyncio.wait_for(self._connected.wait(), 10)
-        assert self._socket is not None
+        return await self.queue_event(event)
+
+    async def queue_event(self, event: dict[str, Any]) -> str:
+        """Send an event over Socket Mode now if connected, else on the next connection; until it
+        is acked it is sent again on every new connection (with retry_attempt counted up)."""
         envelope_id = f"env-{next(self._envelopes)}"
-        await self._socket.send_json(
-            {
-                "envelope_id": envelope_id,
-                "type": "events_api",
-                "accepts_response_payload": False,
-                "retry_attempt": 0,
-                "retry_reason": "",
-                "payload": self.event_body(event),
-            }
-        )
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": "events_api",
+            "accepts_response_payload": False,
+            "retry_attempt": 0,
+            "retry_reason": "",
+            "payload": self.event_body(event),
+        }
+        self._unacked[envelope_id] = envelope
+        self._all_acked.clear()
+        if self._socket is not None:
+            await self._send(self._socket, envelope)
         return envelope_id
+
+    async def all_acked(self) -> None:
+        """Return once every event queued so far was acked."""
+        await self._all_acked.wait()
+
+    async def _send(self, ws: web.WebSocketResponse, envelope: dict[str, Any]) -> None:
+        try:
+            await ws.send_json({k: v for k, v in envelope.items() if k != "sent"})
+            envelope["sent"] = True
+        except (ConnectionError, RuntimeError):
+            pass  # the connection went away: the envelope is sent again on the next one
+
+    def deliver_http(self, url: str, connections: int = 8) -> None:
+        """From now on post events queued with `queue_http_event` to `url`, signed, as Slack's
+        Events API does: each again (with X-Slack-Retry-Num) until it is answered 200."""
+        self._http_queue = asyncio.Queue()
+        self._pushers = [asyncio.create_task(self._post_events(url)) for _ in range(connections)]
+
+    def queue_http_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        assert self._http_queue is not None, "call deliver_http first"
+        body = self.event_body(event)
+        self._http_queue.put_nowait(body)
+        return body
+
+    async def http_done(self) -> None:
+        assert self._http_queue is not None
+        await self._http_queue.join()
+
+    async def _post_events(self, url: str) -> None:
+        assert self._http_queue is not None
+        signer = SignatureVerifier(SIGNING_SECRET)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http:  # Slack waits 3 s
+            while True:
+                body = await self._http_queue.get()
+                data = json.dumps(body)
+                for attempt in itertools.count():
+                    self.http_posts += 1
+                    stamp = str(int(time.time()))
+                    headers = {
+                        "Content-Type": "application/json",
+                        "X-Slack-Request-Timestamp": stamp,
+                        "X-Slack-Signature": signer.generate_signature(timestamp=stamp, body=data) or "",
+                    }
+                    if attempt:
+                        headers.update({"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_error"})
+                    try:
+                        async with http.post(url, data=data, headers=headers) as response:
+                            if response.status == 200:
+                                break
+                    except (aiohttp.ClientError, TimeoutError):
+                        pass
+                    await asyncio.sleep(0.2)
+                self._http_queue.task_done()
+
+    async def stop(self) -> None:
+        for task in self._pushers:
+            task.cancel()
+        await asyncio.gather(*self._pushers, return_exceptions=True)
+        await super().stop()
 
     # -- Socket Mode -----------------------------------------------------------------------
 
@@ -80,11 +155,22 @@ class FakeSlack(FakeServer):
         self._socket = ws
         await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}})
         self._connected.set()
+        for envelope in list(self._unacked.values()):
+            if envelope.get("sent"):
+                envelope["retry_attempt"] += 1
+                envelope["retry_reason"] = "timeout"
+            await self._send(ws, envelope)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 envelope_id = json.loads(msg.data).get("envelope_id")
                 if envelope_id:
                     self.acks.append(envelope_id)
+                    self._unacked.pop(envelope_id, None)
+                    if not self._unacked:
+                        self._all_acked.set()
+        if self._socket is ws:
+            self._socket = None
+            self._connected.clear()
         return ws
 
     # -- the Web API -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from tests.fakes.server import FakeServer
@@ -36,6 +37,11 @@ class FakeTelegram(FakeServer):
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._new_update = asyncio.Event()
+        # Webhook delivery: updates waiting to be answered 200, and the tasks that post them.
+        self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._pushers: list[asyncio.Task[None]] = []
+        self.webhook_posts = 0  # every POST to the webhook, retries included
+        self.served_updates = 0  # updates handed out by getUpdates, again-deliveries included
 
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
@@ -49,9 +55,42 @@ class FakeTelegram(FakeServer):
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue an update for getUpdates; an update_id is added when missing."""
         update = {"update_id": next(self._update_ids), **update}
+        if self._webhook_queue is not None:
+            self._webhook_queue.put_nowait(update)
+            return update
         self.updates.append(update)
         self._new_update.set()
         return update
+
+    def deliver_by_webhook(self, url: str, secret: str, connections: int = 8) -> None:
+        """From now on push updates to `url` as Telegram does: each is posted again until it is
+        answered 200 (Telegram delivers an update until the webhook confirms it)."""
+        self._webhook_queue = asyncio.Queue()
+        for update in self.updates:
+            self._webhook_queue.put_nowait(update)
+        self.updates = []
+        self._pushers = [asyncio.create_task(self._push_webhooks(url, secret)) for _ in range(connections)]
+
+    async def webhook_done(self) -> None:
+        """Return once every update pushed so far was answered 200."""
+        assert self._webhook_queue is not None
+        await self._webhook_queue.join()
+
+    async def _push_webhooks(self, url: str, secret: str) -> None:
+        assert self._webhook_queue is not None
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            while True:
+                update = await self._webhook_queue.get()
+                while True:
+                    self.webhook_posts += 1
+                    try:
+                        async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as r:
+                            if r.status == 200:
+                                break
+                    except (aiohttp.ClientError, TimeoutError):
+                        pass
+                    await asyncio.sleep(0.2)
+                self._webhook_queue.task_done()
 
     def message(
         self, text: str, *, user_id: int = 777, chat_id: int | None = None, chat_type: str = "private", **extra: Any
@@ -77,6 +116,9 @@ class FakeTelegram(FakeServer):
         return next(self._message_ids)
 
     async def stop(self) -> None:
+        for task in self._pushers:
+            task.cancel()
+        await asyncio.gather(*self._pushers, return_exceptions=True)
         self._new_update.set()  # end a pending long poll now
         await super().stop()
 
@@ -117,7 +159,9 @@ class FakeTelegram(FakeServer):
                 await asyncio.wait_for(self._new_update.wait(), timeout)
             except TimeoutError:
                 pass
-        return self.updates[:100]
+        batch = self.updates[:100]
+        self.served_updates += len(batch)
+        return batch
 
     def _sent(self, chat_id: str, **content: Any) -> dict[str, Any]:
         if chat_id.startswith("@") or chat_id == str(CHANNEL_ID):

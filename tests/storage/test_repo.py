@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 from storage import repo
-from storage.models import MessageStatus, PostStatus, ReplyStatus
+from storage.models import MessageStatus, PostStatus, ReplyStatus, utcnow
 
 
 def test_contact_is_created_once_per_platform_user(engine) -> None:
@@ -74,3 +77,36 @@ def test_corrections_round_trip(engine) -> None:
     repo.add_correction(engine, text="meh", task="sentiment", label="negative")
     intents = repo.list_corrections(engine, "intent")
     assert [(c.text, c.label) for c in intents] == [("where is my parcel", "support_request")]
+
+
+def _new(platform_id: str, user: str = "7", text: str = "hi") -> repo.NewMessage:
+    return repo.NewMessage(
+        platform="telegram", platform_message_id=platform_id, user_id=user, user_name=f"u{user}",
+        chat_id=user, text=text, received_at=utcnow(),
+    )
+
+
+def test_a_batch_and_its_cursor_are_stored_together_and_redeliveries_once(engine) -> None:
+    first = repo.store_incoming(engine, [_new("7:1"), _new("8:1", user="8"), _new("7:1")], ("telegram:x", "12"))
+    assert [created for _, created in first] == [True, True, False]
+    assert first[0][0] == first[2][0]  # the same message twice in one batch is one row
+    again = repo.store_incoming(engine, [_new("8:1", user="8"), _new("7:2")], ("telegram:x", "14"))
+    assert [created for _, created in again] == [False, True] and again[0][0] == first[1][0]
+    assert repo.get_cursor(engine, "telegram:x") == "14" and repo.get_cursor(engine, "other") is None
+    assert len(repo.list_messages(engine)) == 3
+    assert {c.platform_user_id for c in (repo.find_contact(engine, "telegram", u) for u in "78") if c} == {"7", "8"}
+
+
+def test_a_batch_that_fails_stores_nothing_not_even_its_cursor(engine) -> None:
+    bad = _new("7:9")
+    object.__setattr__(bad, "text", None)  # NOT NULL: the insert fails half-way through the batch
+    with pytest.raises(IntegrityError):
+        repo.store_incoming(engine, [_new("7:8"), bad], ("telegram:x", "99"))
+    assert repo.list_messages(engine) == [] and repo.get_cursor(engine, "telegram:x") is None
+
+
+def test_unfinished_messages_oldest_first_without_skipped(engine) -> None:
+    ids = [message_id for message_id, _ in repo.store_incoming(engine, [_new(f"7:{n}") for n in range(4)])]
+    repo.update_message(engine, ids[1], status=MessageStatus.replied)
+    assert [m.id for m in repo.unfinished_messages(engine)] == [ids[0], ids[2], ids[3]]
+    assert [m.id for m in repo.unfinished_messages(engine, limit=1, skip=[ids[0]])] == [ids[2]]
