@@ -6,6 +6,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -56,6 +57,7 @@ class CheckContext:
     history: Sequence[tuple[str, str]] = ()
     encoder: Encoder | None = None
     grounding: Sequence[str] = field(default_factory=tuple)  # texts whose numbers a draft may repeat
+    today: date | None = None  # whose current facts count (default: this machine's date)
 
 
 @lru_cache(maxsize=1)
@@ -120,7 +122,7 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
     if ctx.follower_text and has_injection(ctx.follower_text):
         if _ngrams(tokens, INJECTED_NGRAM) & _ngrams(words(ctx.follower_text), INJECTED_NGRAM) or has_injection(text):
             failures.append("echoes instructions from the follower's message")
-    grounded = " ".join((*ctx.brand.current_facts(), *ctx.grounding, ctx.follower_text, *ctx.brand.allowed_links))
+    grounded = " ".join((*ctx.brand.current_facts(ctx.today), *ctx.grounding, ctx.follower_text, *ctx.brand.allowed_links))
     known_numbers = set(NUMBER_RE.findall(grounded))
     unsupported = [n for n in NUMBER_RE.findall(LIST_MARKER_RE.sub(" ", text)) if n not in known_numbers and not _in_allowed_link(n, text, ctx)]
     if unsupported:

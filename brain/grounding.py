@@ -1,0 +1,173 @@
+"""Faithfulness: which sentences of a draft the brand's current facts, the owner's words and the brand's voice support."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from bot.config import BrandSettings, Fact
+from brain.checks import NUMBER_RE, URL_RE
+from brain.encoder import Encoder
+
+# A sentence or topic this close (MiniLM cosine) to a fact that ended, and closer to it than to any
+# current fact, presents the ended fact as current. Against the sample bakery's autumn sale, "our
+# autumn sale" scored 0.62, "20% off all cakes" 0.72, "Fresh cakes every morning." 0.39, "cakes"
+# 0.42 (the words check catches the rest: "cheaper this month" 0.43 has no fact behind it).
+STALE_COSINE = 0.5
+# A topic this close to a fact is about it: the fact goes in the post's plan (or, when the fact
+# has ended, the owner is told it was left out). "home delivery" scored 0.37 against the delivery
+# fact, "opening hours" 0.68 against the hours; "christmas cookies" at most 0.26 against any.
+RELEVANT_COSINE = 0.3
+MAX_PLAN_FACTS = 2
+
+_SENTENCE_RE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+_WORD_RE = re.compile(r"[a-z][a-z']*")
+# Words a post may use with no fact behind them: greetings, invitations and praise that state
+# nothing a follower could hold the shop to.
+POST_WORDS = frozenset(
+    """
+    hello hi hey welcome thanks thank love lovely enjoy happy great good best wonderful delicious tasty
+    yummy treat treats fresh warm come visit stop drop pop swing join see check find look grab order
+    shop today now week weekend morning soon news update know let tell share favourite favorite friends
+    everyone folks customers neighbours neighbors community team day days miss don't can't won't let's
+    we're you're it's that's there's here's we'll you'll oh wow yay little bit
+    """.split()
+)
+
+
+def stem(word: str) -> str:
+    """A crude stem, enough to match 'cakes' with 'cake' and 'delivered' with 'deliver'."""
+    word = word.lower().strip("'")
+    for suffix in ("ies", "ing", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 3 and word[-1] in "ey" else word
+
+
+def content_words(text: str) -> list[str]:
+    """The words of a text that say something: no stop words, no links, no hashtags' '#'."""
+    text = URL_RE.sub(" ", text.lower())
+    return [w for w in _WORD_RE.findall(text) if w.strip("'") not in ENGLISH_STOP_WORDS and len(w) > 1]
+
+
+def stems(texts: Iterable[str]) -> set[str]:
+    return {stem(w) for text in texts for w in content_words(text)}
+
+
+def numbers(texts: Iterable[str]) -> set[str]:
+    return {n for text in texts for n in NUMBER_RE.findall(text)}
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_RE.split(text.strip()) if s.strip()]
+
+
+def ended(brand: BrandSettings, today: date) -> list[Fact]:
+    """The brand's dated facts whose last day has passed."""
+    return [fact for fact in brand.facts if fact.until is not None and fact.until < today]
+
+
+@dataclass(frozen=True)
+class Support:
+    """What a post may say on one day: the vocabulary and numbers the facts, the owner's words and
+    the brand's voice supply, and the ended facts no sentence may present as current."""
+
+    words: frozenset[str]
+    numbers: frozenset[str]
+    current: tuple[str, ...]
+    stale: tuple[str, ...]
+    current_vectors: np.ndarray
+    stale_vectors: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        brand: BrandSettings,
+        today: date,
+        owner_words: Sequence[str],
+        encoder: Encoder,
+        *,
+        owner_words_stale: bool = False,
+    ) -> Support:
+        """owner_words_stale: the owner's words are about an ended fact, so the words they share
+        with it support nothing (the topic "our autumn sale" does not make the sale current)."""
+        current = brand.current_facts(today)
+        stale = [fact.text for fact in ended(brand, today)]
+        # Words only an ended fact has are not the brand's voice, even in one of its best posts.
+        stale_only = stems(stale) - stems(current)
+        owner = stems(owner_words) - (stale_only if owner_words_stale else set())
+        allowed = owner | stems([*current, brand.name, *brand.hashtags, *brand.allowed_links])
+        allowed |= stems(voice_examples(brand, today)) - stale_only
+        allowed |= {stem(w) for w in (*POST_WORDS, *ENGLISH_STOP_WORDS)}
+        grounded = numbers([*current, *owner_words, *brand.allowed_links])
+        dim = encoder.encode(["."]).shape[1]
+        return cls(
+            words=frozenset(allowed),
+            numbers=frozenset(grounded),
+            current=tuple(current),
+            stale=tuple(stale),
+            current_vectors=encoder.encode(current) if current else np.zeros((0, dim), dtype=np.float32),
+            stale_vectors=encoder.encode(stale) if stale else np.zeros((0, dim), dtype=np.float32),
+        )
+
+    def unsupported(self, sentence: str, vector: np.ndarray) -> list[str]:
+        """Why this sentence may not be posted today; empty when every part of it is supported."""
+        reasons: list[str] = []
+        body = URL_RE.sub(" ", sentence)
+        missing_numbers = [n for n in NUMBER_RE.findall(body) if n not in self.numbers]
+        if missing_numbers:
+            reasons.append(f"numbers not in the facts: {', '.join(missing_numbers)}")
+        missing_words = sorted({w for w in content_words(sentence) if stem(w) not in self.words})
+        if missing_words:
+            reasons.append(f"not in the facts: {', '.join(missing_words)}")
+        if len(self.stale):
+            to_stale = self.stale_vectors @ vector
+            to_current = float((self.current_vectors @ vector).max()) if len(self.current) else -1.0
+            best = int(to_stale.argmax())
+            if float(to_stale[best]) >= STALE_COSINE and float(to_stale[best]) > to_current:
+                reasons.append(f"about a fact that ended: {self.stale[best]!r}")
+        return reasons
+
+    def keep_supported(self, text: str, encoder: Encoder) -> tuple[str, list[tuple[str, list[str]]]]:
+        """The text with only its supported sentences, and each dropped sentence with its reasons."""
+        parts = sentences(text)
+        if not parts:
+            return "", []
+        vectors = encoder.encode(parts)
+        kept: list[str] = []
+        dropped: list[tuple[str, list[str]]] = []
+        for part, vector in zip(parts, vectors):
+            reasons = self.unsupported(part, vector)
+            if reasons:
+                dropped.append((part, reasons))
+            else:
+                kept.append(part)
+        return " ".join(kept), dropped
+
+
+def voice_examples(brand: BrandSettings, today: date) -> list[str]:
+    """The brand's best posts that may stand as its voice today: those stating no number the
+    current facts lack and no two words only an ended fact has (last month's sale post is out)."""
+    current = brand.current_facts(today)
+    known = numbers(current)
+    stale_only = stems(fact.text for fact in ended(brand, today)) - stems(current)
+    return [
+        post
+        for post in brand.best_posts
+        if numbers([post]) <= known and len(stems([post]) & stale_only) < 2
+    ]
+
+
+def relevant(topic_vector: np.ndarray, texts: Sequence[str], vectors: np.ndarray, limit: int = MAX_PLAN_FACTS) -> list[str]:
+    """The texts at least RELEVANT_COSINE close to the topic, closest first, at most limit."""
+    if not texts:
+        return []
+    scores = vectors @ topic_vector
+    order = [int(i) for i in np.argsort(-scores) if float(scores[i]) >= RELEVANT_COSINE]
+    return [texts[i] for i in order[:limit]]
