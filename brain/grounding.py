@@ -25,6 +25,14 @@ STALE_COSINE = 0.5
 RELEVANT_COSINE = 0.3
 MAX_PLAN_FACTS = 2
 
+# A word right before a number that changes what the number says ("free above 30" is not "free
+# below 30"): it must be the word the fact has there.
+QUALIFIERS = frozenset(
+    "above below over under from to until till within after before up less more than only just min max "
+    "minimum maximum at least most by per each".split()
+)
+_PREV_WORD_RE = re.compile(r"([a-z]+)\W{0,2}$")
+_NEXT_WORD_RE = re.compile(r"^\s?(%|[a-z]+)")
 _SENTENCE_RE = re.compile(r"(?<=[.!?:;])\s+|\n+")
 _WORD_RE = re.compile(r"[a-z][a-z']*")
 # Words a post may use with no fact behind them: greetings, invitations and praise that state
@@ -64,6 +72,31 @@ def numbers(texts: Iterable[str]) -> set[str]:
     return {n for text in texts for n in NUMBER_RE.findall(text)}
 
 
+NumberUse = tuple[str, str | None, str | None]  # the number, the word before it, the word (or %) after it
+
+
+def number_uses(texts: Iterable[str]) -> set[NumberUse]:
+    uses: set[NumberUse] = set()
+    for text in texts:
+        lowered = URL_RE.sub(" ", text.lower())
+        for match in NUMBER_RE.finditer(lowered):
+            before = _PREV_WORD_RE.search(lowered[: match.start()])
+            after = _NEXT_WORD_RE.search(lowered[match.end() :])
+            uses.add((match.group(0), before.group(1) if before else None, after.group(1) if after else None))
+    return uses
+
+
+def number_supported(use: NumberUse, known: set[NumberUse] | frozenset[NumberUse]) -> bool:
+    """The number as a fact states it: the same qualifier before it, the same unit after it."""
+    number, before, after = use
+    return any(
+        k_number == number
+        and (before not in QUALIFIERS or before == k_before)
+        and (after is None or k_after is None or after == k_after)
+        for k_number, k_before, k_after in known
+    )
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_RE.split(text.strip()) if s.strip()]
 
@@ -79,7 +112,7 @@ class Support:
     the brand's voice supply, and the ended facts no sentence may present as current."""
 
     words: frozenset[str]
-    numbers: frozenset[str]
+    numbers: frozenset[NumberUse]
     current: tuple[str, ...]
     stale: tuple[str, ...]
     current_vectors: np.ndarray
@@ -105,7 +138,7 @@ class Support:
         allowed = owner | stems([*current, brand.name, *brand.hashtags, *brand.allowed_links])
         allowed |= stems(voice_examples(brand, today)) - stale_only
         allowed |= {stem(w) for w in (*POST_WORDS, *ENGLISH_STOP_WORDS)}
-        grounded = numbers([*current, *owner_words, *brand.allowed_links])
+        grounded = number_uses([*current, *owner_words])
         dim = encoder.encode(["."]).shape[1]
         return cls(
             words=frozenset(allowed),
@@ -119,10 +152,10 @@ class Support:
     def unsupported(self, sentence: str, vector: np.ndarray) -> list[str]:
         """Why this sentence may not be posted today; empty when every part of it is supported."""
         reasons: list[str] = []
-        body = URL_RE.sub(" ", sentence)
-        missing_numbers = [n for n in NUMBER_RE.findall(body) if n not in self.numbers]
+        missing_numbers = [use for use in sorted(number_uses([sentence]), key=str) if not number_supported(use, self.numbers)]
         if missing_numbers:
-            reasons.append(f"numbers not in the facts: {', '.join(missing_numbers)}")
+            shown = ", ".join(" ".join(w for w in (before if before in QUALIFIERS else None, number, after) if w) for number, before, after in missing_numbers)
+            reasons.append(f"numbers not in the facts: {shown}")
         missing_words = sorted({w for w in content_words(sentence) if stem(w) not in self.words})
         if missing_words:
             reasons.append(f"not in the facts: {', '.join(missing_words)}")

@@ -94,6 +94,15 @@ def test_invented_numbers_and_products_are_dropped_and_the_rest_kept(encoder) ->
     assert set(NUMBER_RE.findall(variant.text.replace("https://example.com/shop", ""))) <= facts_numbers
 
 
+def test_a_number_with_the_wrong_qualifier_or_unit_is_not_the_fact(encoder) -> None:
+    # What SmolLM2 wrote for "home delivery": the fact's numbers, turned around.
+    generator = ScriptedGenerator("Free below 30 EUR. We deliver within 10 EUR. We deliver within 10 km for 3 EUR.")
+    [variant] = draft_posts(generator, "home delivery", "telegram", BAKERY, 1, encoder=encoder, today=DECEMBER)
+    assert "below" not in variant.text and "10 EUR" not in variant.text
+    assert "We deliver within 10 km for 3 EUR." in variant.text
+    assert any("below 30" in note for note in variant.notes) and any("10 eur" in note for note in variant.notes)
+
+
 def test_invented_hashtags_are_dropped_and_the_brand_tag_kept(encoder) -> None:
     generator = ScriptedGenerator("We deliver within 10 km for 3 EUR; free above 30 EUR. #delivery #UKweddings")
     [variant] = draft_posts(generator, "delivery", "telegram", BAKERY, 1, encoder=encoder, today=DECEMBER)
