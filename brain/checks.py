@@ -81,7 +81,7 @@ def has_injection(text: str) -> bool:
     return bool(INJECTION_RE.search(text))
 
 
-def _link_allowed(link: str, allowed: Sequence[str]) -> bool:
+def link_allowed(link: str, allowed: Sequence[str]) -> bool:
     bare = re.sub(r"^(?:https?://)?(?:www\.)?", "", link.lower()).rstrip("/.,;:!?")
     for ok in allowed:
         ok_bare = re.sub(r"^(?:https?://)?(?:www\.)?", "", ok.lower()).rstrip("/")
@@ -106,7 +106,7 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
     if len(text) > ctx.max_chars:
         failures.append(f"too long: {len(text)} > {ctx.max_chars} chars")
     for link in URL_RE.findall(text):
-        if not _link_allowed(link, ctx.brand.allowed_links):
+        if not link_allowed(link, ctx.brand.allowed_links):
             failures.append(f"link not allowed: {link}")
     allowed_handles = {h.lower() for h in ctx.brand.allowed_handles}
     for handle in HANDLE_RE.findall(text):
@@ -141,7 +141,7 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
 
 
 def _in_allowed_link(number: str, text: str, ctx: CheckContext) -> bool:
-    return any(number in link for link in URL_RE.findall(text) if _link_allowed(link, ctx.brand.allowed_links))
+    return any(number in link for link in URL_RE.findall(text) if link_allowed(link, ctx.brand.allowed_links))
 
 
 def near_copy(text: str, previous: Sequence[str], encoder: Encoder | None) -> str:

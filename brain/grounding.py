@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from bot.config import BrandSettings, Fact
-from brain.checks import NUMBER_RE, URL_RE
+from brain.checks import HANDLE_RE, NUMBER_RE, URL_RE, link_allowed
 from brain.encoder import Encoder
 
 # A sentence or topic this close (MiniLM cosine) to a fact that ended, and closer to it than to any
@@ -33,6 +33,13 @@ QUALIFIERS = frozenset(
 )
 _PREV_WORD_RE = re.compile(r"([a-z]+)\W{0,2}$")
 _NEXT_WORD_RE = re.compile(r"^\s?(%|[a-z]+)")
+# scikit-learn's stop words include a few that state something in a post ("our new system", "free
+# of charge" is fine, "fire" is not): those must be supported like any other word.
+STOP_WORDS = ENGLISH_STOP_WORDS - frozenset(
+    "bill fire computer system interest detail cry thick thin amount call describe front full found side top bottom "
+    "mill con de co inc ltd eg ie un".split()
+)
+PLACEHOLDER_RE = re.compile(r"\[[^\]]*\]?|\{[^}]*\}?|<[^>]*>?")
 _SENTENCE_RE = re.compile(r"(?<=[.!?:;])\s+|\n+")
 _WORD_RE = re.compile(r"[a-z][a-z']*")
 # Words a post may use with no fact behind them: greetings, invitations and praise that state
@@ -61,7 +68,7 @@ def stem(word: str) -> str:
 def content_words(text: str) -> list[str]:
     """The words of a text that say something: no stop words, no links, no hashtags' '#'."""
     text = URL_RE.sub(" ", text.lower())
-    return [w for w in _WORD_RE.findall(text) if w.strip("'") not in ENGLISH_STOP_WORDS and len(w) > 1]
+    return [w for w in _WORD_RE.findall(text) if w.strip("'") not in STOP_WORDS and len(w) > 1]
 
 
 def stems(texts: Iterable[str]) -> set[str]:
@@ -113,6 +120,8 @@ class Support:
 
     words: frozenset[str]
     numbers: frozenset[NumberUse]
+    links: tuple[str, ...]
+    handles: frozenset[str]
     current: tuple[str, ...]
     stale: tuple[str, ...]
     current_vectors: np.ndarray
@@ -137,12 +146,14 @@ class Support:
         owner = stems(owner_words) - (stale_only if owner_words_stale else set())
         allowed = owner | stems([*current, brand.name, *brand.hashtags, *brand.allowed_links])
         allowed |= stems(voice_examples(brand, today)) - stale_only
-        allowed |= {stem(w) for w in (*POST_WORDS, *ENGLISH_STOP_WORDS)}
+        allowed |= {stem(w) for w in (*POST_WORDS, *STOP_WORDS)}
         grounded = number_uses([*current, *owner_words])
         dim = encoder.encode(["."]).shape[1]
         return cls(
             words=frozenset(allowed),
             numbers=frozenset(grounded),
+            links=tuple(brand.allowed_links),
+            handles=frozenset(h.lower() for h in brand.allowed_handles),
             current=tuple(current),
             stale=tuple(stale),
             current_vectors=encoder.encode(current) if current else np.zeros((0, dim), dtype=np.float32),
@@ -152,6 +163,10 @@ class Support:
     def unsupported(self, sentence: str, vector: np.ndarray) -> list[str]:
         """Why this sentence may not be posted today; empty when every part of it is supported."""
         reasons: list[str] = []
+        if PLACEHOLDER_RE.search(sentence):
+            reasons.append("a placeholder the model left")
+        reasons += [f"link not allowed: {link}" for link in URL_RE.findall(sentence) if not link_allowed(link, self.links)]
+        reasons += [f"handle not allowed: {h}" for h in HANDLE_RE.findall(sentence) if h.lower() not in self.handles]
         missing_numbers = [use for use in sorted(number_uses([sentence]), key=str) if not number_supported(use, self.numbers)]
         if missing_numbers:
             shown = ", ".join(" ".join(w for w in (before if before in QUALIFIERS else None, number, after) if w) for number, before, after in missing_numbers)
@@ -170,6 +185,9 @@ class Support:
     def keep_supported(self, text: str, encoder: Encoder) -> tuple[str, list[tuple[str, list[str]]]]:
         """The text with only its supported sentences, and each dropped sentence with its reasons."""
         parts = sentences(text)
+        tail = parts[-1] if parts else ""
+        if len(parts) > 1 and not re.search(r"[.!?)\"'…]\W*$", tail) and not re.search(rf"(?:{URL_RE.pattern})$", tail, re.IGNORECASE):
+            parts = parts[:-1]  # cut off at max_new_tokens: half a sentence reads worse than none
         if not parts:
             return "", []
         vectors = encoder.encode(parts)

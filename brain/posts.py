@@ -17,6 +17,7 @@ from brain.grounding import Support
 # Short and cool: SmolLM2-135M at 0.8 wandered off the topic in 15 of 15 variants on the sample
 # bakery, at 0.3 with the few-shot prompt it stayed on it in most (see bench/post_facts.py).
 POST_OPTIONS = GenerationOptions(max_new_tokens=60, temperature=0.3, top_p=0.9, repetition_penalty=1.1, seed=7)
+MAX_DROPPED_NOTES = 3  # more dropped sentences than this are summed up in one note
 FAILED_PENALTY = 1.0  # a variant that fails a check ranks below every one that passes
 
 HASHTAG_RE = re.compile(r"(?<![\w#])#\w+")
@@ -152,13 +153,16 @@ def hold_to_plan(raw: str, plan: PostPlan, platform: str, brand: BrandSettings, 
     text = raw.strip().strip('"').strip()
     # A hashtag is a claim like any word: the model's own stay only when the plan supports them.
     tags = [tag for tag in HASHTAG_RE.findall(text) if grounding.stem(tag[1:]) in plan.support.words]
-    body = re.sub(r"[ \t]{2,}", " ", HASHTAG_RE.sub("", text)).strip()
+    body = re.sub(r"[ \t]{2,}", " ", re.sub(r"#(?!\w)", "", HASHTAG_RE.sub("", text))).strip()
     kept, dropped = plan.support.keep_supported(body, encoder)
     on_plan = grounding.stems([plan.topic if not plan.topic_stale else "", *plan.facts]) & grounding.stems([kept])
     if not on_plan:
         note = f"the model wrote nothing the facts support ({len(dropped)} sentences left out): the plan's wording instead"
         return PostDraft(plan_post(plan, platform, brand), 0.0, notes=(note,), source="plan")
-    notes = [f"left out {sentence[:60]!r}: {'; '.join(reasons)}" for sentence, reasons in dropped]
+    if len(dropped) > MAX_DROPPED_NOTES:
+        notes = [f"left out {len(dropped)} sentences the facts do not support, e.g. {dropped[0][0][:60]!r}: {'; '.join(dropped[0][1])}"]
+    else:
+        notes = [f"left out {sentence[:60]!r}: {'; '.join(reasons)}" for sentence, reasons in dropped]
     if plan.facts and not any(_mentions(kept, fact) for fact in plan.facts):
         kept = f"{kept} {plan.facts[0]}"
         notes.append("added the fact the post is about")

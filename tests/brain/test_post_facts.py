@@ -103,6 +103,17 @@ def test_a_number_with_the_wrong_qualifier_or_unit_is_not_the_fact(encoder) -> N
     assert any("below 30" in note for note in variant.notes) and any("10 eur" in note for note in variant.notes)
 
 
+def test_placeholders_foreign_links_handles_and_a_cut_off_tail_are_dropped(encoder) -> None:
+    generator = ScriptedGenerator(
+        "Home Delivery: [Your Email]\n[Price]\nhttps://www.youtube.com/watch?v=2fJz #\n"
+        "Ask @homedelivery_britania! We deliver within 10 km for 3 EUR; free above 30 EUR. Order now and"
+    )
+    [variant] = draft_posts(generator, "home delivery", "telegram", BAKERY, 1, encoder=encoder, today=DECEMBER)
+    assert variant.text == "Home Delivery: We deliver within 10 km for 3 EUR; free above 30 EUR. #AcmeBakery"
+    assert not variant.check_failures and variant.source == "repaired"
+    assert len(variant.notes) == 1 and variant.notes[0].startswith("left out 4 sentences")
+
+
 def test_invented_hashtags_are_dropped_and_the_brand_tag_kept(encoder) -> None:
     generator = ScriptedGenerator("We deliver within 10 km for 3 EUR; free above 30 EUR. #delivery #UKweddings")
     [variant] = draft_posts(generator, "delivery", "telegram", BAKERY, 1, encoder=encoder, today=DECEMBER)
