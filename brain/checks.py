@@ -57,7 +57,7 @@ class CheckContext:
     history: Sequence[tuple[str, str]] = ()
     encoder: Encoder | None = None
     grounding: Sequence[str] = field(default_factory=tuple)  # texts whose numbers a draft may repeat
-    today: date | None = None  # whose current facts count (default: this machine's date)
+    today: date | None = None  # the day whose current facts a draft may state (None: this machine's today)
 
 
 @lru_cache(maxsize=1)
@@ -81,7 +81,7 @@ def has_injection(text: str) -> bool:
     return bool(INJECTION_RE.search(text))
 
 
-def link_allowed(link: str, allowed: Sequence[str]) -> bool:
+def _link_allowed(link: str, allowed: Sequence[str]) -> bool:
     bare = re.sub(r"^(?:https?://)?(?:www\.)?", "", link.lower()).rstrip("/.,;:!?")
     for ok in allowed:
         ok_bare = re.sub(r"^(?:https?://)?(?:www\.)?", "", ok.lower()).rstrip("/")
@@ -90,9 +90,9 @@ def link_allowed(link: str, allowed: Sequence[str]) -> bool:
     return False
 
 
-def _instruction_text(system_prompt: str, brand: BrandSettings) -> str:
+def _instruction_text(system_prompt: str, brand: BrandSettings, today: date | None = None) -> str:
     # The facts and the brand's name are in the prompt precisely so that replies repeat them.
-    for allowed in (*brand.current_facts(), brand.name, brand.signoff):
+    for allowed in (*brand.current_facts(today), brand.name, brand.signoff):
         if allowed:
             system_prompt = system_prompt.replace(allowed, " | ")
     return system_prompt
@@ -106,7 +106,7 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
     if len(text) > ctx.max_chars:
         failures.append(f"too long: {len(text)} > {ctx.max_chars} chars")
     for link in URL_RE.findall(text):
-        if not link_allowed(link, ctx.brand.allowed_links):
+        if not _link_allowed(link, ctx.brand.allowed_links):
             failures.append(f"link not allowed: {link}")
     allowed_handles = {h.lower() for h in ctx.brand.allowed_handles}
     for handle in HANDLE_RE.findall(text):
@@ -117,7 +117,7 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
         if re.search(rf"(?<!\w){re.escape(banned.lower())}(?!\w)", lowered):
             failures.append(f"banned word: {banned}")
     tokens = words(text)
-    if ctx.system_prompt and _ngrams(tokens, ECHO_NGRAM) & _ngrams(words(_instruction_text(ctx.system_prompt, ctx.brand)), ECHO_NGRAM):
+    if ctx.system_prompt and _ngrams(tokens, ECHO_NGRAM) & _ngrams(words(_instruction_text(ctx.system_prompt, ctx.brand, ctx.today)), ECHO_NGRAM):
         failures.append("echoes the system prompt")
     if ctx.follower_text and has_injection(ctx.follower_text):
         if _ngrams(tokens, INJECTED_NGRAM) & _ngrams(words(ctx.follower_text), INJECTED_NGRAM) or has_injection(text):
@@ -141,7 +141,7 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
 
 
 def _in_allowed_link(number: str, text: str, ctx: CheckContext) -> bool:
-    return any(number in link for link in URL_RE.findall(text) if link_allowed(link, ctx.brand.allowed_links))
+    return any(number in link for link in URL_RE.findall(text) if _link_allowed(link, ctx.brand.allowed_links))
 
 
 def near_copy(text: str, previous: Sequence[str], encoder: Encoder | None) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from bot.config import BrandSettings, Fact
-from brain.checks import HANDLE_RE, NUMBER_RE, URL_RE, link_allowed
+from brain.checks import HANDLE_RE, NUMBER_RE, URL_RE, _link_allowed
 from brain.encoder import Encoder
 
 # A sentence or topic this close (MiniLM cosine) to a fact that ended, and closer to it than to any
@@ -113,6 +113,11 @@ def ended(brand: BrandSettings, today: date) -> list[Fact]:
     return [fact for fact in brand.facts if fact.until is not None and fact.until < today]
 
 
+def not_current(brand: BrandSettings, today: date) -> list[Fact]:
+    """The dated facts that do not hold today: ended, or not begun yet."""
+    return [fact for fact in brand.facts if not fact.holds_on(today)]
+
+
 @dataclass(frozen=True)
 class Support:
     """What a post may say on one day: the vocabulary and numbers the facts, the owner's words and
@@ -137,11 +142,12 @@ class Support:
         *,
         owner_words_stale: bool = False,
     ) -> Support:
-        """owner_words_stale: the owner's words are about an ended fact, so the words they share
-        with it support nothing (the topic "our autumn sale" does not make the sale current)."""
+        """owner_words_stale: the owner's words are about a fact that does not hold today, so the
+        words they share with it support nothing (the topic "our autumn sale" does not make the
+        ended sale current, nor "spring deals" next spring's)."""
         current = brand.current_facts(today)
-        stale = [fact.text for fact in ended(brand, today)]
-        # Words only an ended fact has are not the brand's voice, even in one of its best posts.
+        stale = [fact.text for fact in not_current(brand, today)]
+        # Words only a fact that does not hold has are not the brand's voice, even in a best post.
         stale_only = stems(stale) - stems(current)
         owner = stems(owner_words) - (stale_only if owner_words_stale else set())
         allowed = owner | stems([*current, brand.name, *brand.hashtags, *brand.allowed_links])
@@ -165,7 +171,7 @@ class Support:
         reasons: list[str] = []
         if PLACEHOLDER_RE.search(sentence):
             reasons.append("a placeholder the model left")
-        reasons += [f"link not allowed: {link}" for link in URL_RE.findall(sentence) if not link_allowed(link, self.links)]
+        reasons += [f"link not allowed: {link}" for link in URL_RE.findall(sentence) if not _link_allowed(link, self.links)]
         reasons += [f"handle not allowed: {h}" for h in HANDLE_RE.findall(sentence) if h.lower() not in self.handles]
         missing_numbers = [use for use in sorted(number_uses([sentence]), key=str) if not number_supported(use, self.numbers)]
         if missing_numbers:
@@ -179,7 +185,7 @@ class Support:
             to_current = float((self.current_vectors @ vector).max()) if len(self.current) else -1.0
             best = int(to_stale.argmax())
             if float(to_stale[best]) >= STALE_COSINE and float(to_stale[best]) > to_current:
-                reasons.append(f"about a fact that ended: {self.stale[best]!r}")
+                reasons.append(f"about a fact that does not hold today: {self.stale[best]!r}")
         return reasons
 
     def keep_supported(self, text: str, encoder: Encoder) -> tuple[str, list[tuple[str, list[str]]]]:
@@ -204,10 +210,11 @@ class Support:
 
 def voice_examples(brand: BrandSettings, today: date) -> list[str]:
     """The brand's best posts that may stand as its voice today: those stating no number the
-    current facts lack and no two words only an ended fact has (last month's sale post is out)."""
+    current facts lack and no two words only a fact that does not hold has (last month's sale
+    post is out)."""
     current = brand.current_facts(today)
     known = numbers(current)
-    stale_only = stems(fact.text for fact in ended(brand, today)) - stems(current)
+    stale_only = stems(fact.text for fact in not_current(brand, today)) - stems(current)
     return [
         post
         for post in brand.best_posts

@@ -71,35 +71,45 @@ def shape_post(text: str, platform: str, brand: BrandSettings) -> str:
 @dataclass(frozen=True)
 class PostPlan:
     """What a post about a topic may say on a day: the current facts about the topic, the owner's
-    own words, and the brand's voice; ended facts about the topic are left out and reported."""
+    own words, and the brand's voice. Ended facts about the topic are left out and reported;
+    facts about it that start later are stated only with their start date, in the plan's wording."""
 
     topic: str
     today: date
     facts: tuple[str, ...]
     left_out: tuple[Fact, ...]
-    topic_stale: bool  # the topic itself is about an ended fact
+    upcoming: tuple[Fact, ...]
+    topic_stale: bool  # the topic itself is about a fact that does not hold today
     voice: tuple[str, ...]
     support: Support
 
     def owner_notes(self) -> tuple[str, ...]:
-        return tuple(f"{fact.text!r} ended on {fact.until}: left out" for fact in self.left_out)
+        notes = [f"{fact.text!r} ended on {fact.until}: left out" for fact in self.left_out]
+        notes += [f"{fact.text!r} starts on {fact.from_}: stated as coming then" for fact in self.upcoming]
+        return tuple(notes)
+
+    def upcoming_sentences(self) -> list[str]:
+        return [f"From {fact.from_:%-d %B %Y}: {fact.text}" for fact in self.upcoming if fact.from_]
 
 
 def make_plan(topic: str, brand: BrandSettings, today: date, encoder: Encoder) -> PostPlan:
     current = brand.current_facts(today)
-    stale = grounding.ended(brand, today)
+    stale = grounding.not_current(brand, today)
     vectors = encoder.encode([topic, *current, *(fact.text for fact in stale)])
     topic_vec, current_vecs, stale_vecs = vectors[0], vectors[1 : 1 + len(current)], vectors[1 + len(current) :]
     to_stale = stale_vecs @ topic_vec
     to_current = float((current_vecs @ topic_vec).max()) if current else -1.0
-    left_out = tuple(fact for fact, score in zip(stale, to_stale) if float(score) >= grounding.RELEVANT_COSINE)
+    about = [fact for fact, score in zip(stale, to_stale) if float(score) >= grounding.RELEVANT_COSINE]
+    left_out = tuple(fact for fact in about if fact.until is not None and fact.until < today)
+    upcoming = tuple(fact for fact in about if fact not in left_out)[: grounding.MAX_PLAN_FACTS]
     topic_stale = bool(len(stale)) and float(to_stale.max()) >= grounding.STALE_COSINE and float(to_stale.max()) > to_current
     facts = grounding.relevant(topic_vec, current, current_vecs)
     if not facts and topic_stale and current:
-        # Nothing current is about an ended topic: the closest current fact keeps the post useful.
+        # Nothing current is about this topic: the closest current fact keeps the post useful.
         facts = [current[int((current_vecs @ topic_vec).argmax())]]
     support = Support.build(brand, today, [topic], encoder, owner_words_stale=topic_stale)
-    return PostPlan(topic, today, tuple(facts), left_out, topic_stale, tuple(grounding.voice_examples(brand, today)), support)
+    voice = tuple(grounding.voice_examples(brand, today))
+    return PostPlan(topic, today, tuple(facts), left_out, upcoming, topic_stale, voice, support)
 
 
 def post_prompt(plan: PostPlan, platform: str, brand: BrandSettings) -> list[ChatMessage]:
@@ -139,7 +149,7 @@ def plan_post(plan: PostPlan, platform: str, brand: BrandSettings) -> str:
     """The plan's own wording: a headline from the owner's topic, the facts, the shop link, the
     brand's hashtags. Every word is the owner's or a current fact, so it can always be posted."""
     link = brand.allowed_links[0] if brand.allowed_links else ""
-    parts = [_headline(plan, brand), *plan.facts, link]
+    parts = [_headline(plan, brand), *plan.upcoming_sentences(), *plan.facts, link]
     return shape_post(" ".join(p for p in parts if p), platform, brand)
 
 
@@ -187,9 +197,16 @@ def score_posts(
 
 
 def _rank(
-    variants: Sequence[PostDraft], topic: str, platform: str, brand: BrandSettings, encoder: Encoder, today: date
+    variants: Sequence[PostDraft],
+    topic: str,
+    platform: str,
+    brand: BrandSettings,
+    encoder: Encoder,
+    today: date,
+    upcoming: Sequence[str] = (),
 ) -> list[PostDraft]:
-    ctx = CheckContext(brand=brand, max_chars=brand.length_limit(platform), grounding=[topic], today=today)
+    """upcoming: the plan's sentences about facts that start later, whose numbers it may state."""
+    ctx = CheckContext(brand=brand, max_chars=brand.length_limit(platform), grounding=[topic, *upcoming], today=today)
     scores = score_posts([v.text for v in variants], topic, brand, encoder, today=today)
     ranked = []
     for variant, score in zip(variants, scores):
@@ -231,4 +248,4 @@ def draft_posts(
     for text in raw:
         variant = hold_to_plan(text, plan, platform, brand, encoder)
         variants.setdefault(variant.text, replace(variant, notes=plan.owner_notes() + variant.notes))
-    return _rank(list(variants.values()), topic, platform, brand, encoder, plan.today)
+    return _rank(list(variants.values()), topic, platform, brand, encoder, plan.today, plan.upcoming_sentences())
