@@ -24,6 +24,10 @@ STALE_COSINE = 0.5
 # fact, "opening hours" 0.68 against the hours; "christmas cookies" at most 0.26 against any.
 RELEVANT_COSINE = 0.3
 MAX_PLAN_FACTS = 2
+# A second fact goes in the plan only this close to the best one: "our opening hours" scored 0.69
+# against the hours and 0.39 against "a booked service is ready within 2 days" (padding), "book
+# your service online" 0.46 and 0.39 against the two booking facts (both about it).
+SECOND_FACT_MARGIN = 0.15
 
 # A word right before a number that changes what the number says ("free above 30" is not "free
 # below 30"): it must be the word the fact has there.
@@ -223,9 +227,11 @@ def voice_examples(brand: BrandSettings, today: date) -> list[str]:
 
 
 def relevant(topic_vector: np.ndarray, texts: Sequence[str], vectors: np.ndarray, limit: int = MAX_PLAN_FACTS) -> list[str]:
-    """The texts at least RELEVANT_COSINE close to the topic, closest first, at most limit."""
+    """The texts at least RELEVANT_COSINE close to the topic and within SECOND_FACT_MARGIN of the
+    closest, closest first, at most limit."""
     if not texts:
         return []
     scores = vectors @ topic_vector
-    order = [int(i) for i in np.argsort(-scores) if float(scores[i]) >= RELEVANT_COSINE]
+    best = float(scores.max())
+    order = [int(i) for i in np.argsort(-scores) if float(scores[i]) >= max(RELEVANT_COSINE, best - SECOND_FACT_MARGIN)]
     return [texts[i] for i in order[:limit]]

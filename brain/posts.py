@@ -89,7 +89,12 @@ class PostPlan:
         return tuple(notes)
 
     def upcoming_sentences(self) -> list[str]:
-        return [f"From {fact.from_:%-d %B %Y}: {fact.text}" for fact in self.upcoming if fact.from_]
+        """Each fact that starts later, with when it starts (its own words when they name the month)."""
+        return [
+            f"Coming soon: {fact.text}" if f"{fact.from_:%B}".lower() in fact.text.lower() else f"From {fact.from_:%-d %B %Y}: {fact.text}"
+            for fact in self.upcoming
+            if fact.from_
+        ]
 
 
 def make_plan(topic: str, brand: BrandSettings, today: date, encoder: Encoder) -> PostPlan:
@@ -148,9 +153,10 @@ def _headline(plan: PostPlan, brand: BrandSettings) -> str:
 def plan_post(plan: PostPlan, platform: str, brand: BrandSettings) -> str:
     """The plan's own wording: a headline from the owner's topic, the facts, the shop link, the
     brand's hashtags. Every word is the owner's or a current fact, so it can always be posted."""
-    link = brand.allowed_links[0] if brand.allowed_links else ""
-    parts = [_headline(plan, brand), *plan.upcoming_sentences(), *plan.facts, link]
-    return shape_post(" ".join(p for p in parts if p), platform, brand)
+    parts = [_headline(plan, brand), *plan.upcoming_sentences(), *plan.facts]
+    if brand.allowed_links and not any(link in part for part in parts for link in brand.allowed_links):
+        parts.append(brand.allowed_links[0])
+    return shape_post(" ".join(parts), platform, brand)
 
 
 def _mentions(text: str, fact: str) -> bool:

@@ -132,6 +132,18 @@ def test_the_plan_uses_current_facts_and_its_wording_can_be_posted(encoder) -> N
     assert stale.voice == (BAKERY.best_posts[0],)
 
 
+def test_a_fact_that_starts_later_is_stated_only_as_coming(encoder) -> None:
+    brand = BAKERY.model_copy(
+        update={"facts": [*BAKERY.facts, Fact(text="Our galette des rois is available in January, 18 EUR for six people.", from_=date(2027, 1, 2))]}
+    )
+    generator = ScriptedGenerator("Our galette des rois is here now, 18 EUR for six people! Come and get one today.")
+    variants = draft_posts(generator, "galette des rois", "telegram", brand, 1, encoder=encoder, today=DECEMBER)
+    assert [v.source for v in variants] == ["plan"]
+    assert "Coming soon: Our galette des rois is available in January, 18 EUR for six people." in variants[0].text
+    assert "here now" not in variants[0].text and not variants[0].check_failures
+    assert any("starts on 2027-01-02: stated as coming then" in note for note in variants[0].notes)
+
+
 def test_a_topic_no_fact_covers_keeps_to_the_owner_words(encoder) -> None:
     generator = ScriptedGenerator("Our new vegan croissants are here, only 4 EUR each and gluten free!")
     [variant] = draft_posts(generator, "our new vegan croissants", "x", BAKERY, 1, encoder=encoder, today=DECEMBER)
