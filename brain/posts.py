@@ -159,8 +159,11 @@ def plan_post(plan: PostPlan, platform: str, brand: BrandSettings) -> str:
     return shape_post(" ".join(parts), platform, brand)
 
 
-def _mentions(text: str, fact: str) -> bool:
-    wanted = grounding.stems([fact])
+def _mentions(text: str, fact: str, topic: str) -> bool:
+    """Whether the text states the fact: all its numbers, and half of the words it adds to the topic."""
+    if not grounding.numbers([fact]) <= grounding.numbers([text]):
+        return False
+    wanted = grounding.stems([fact]) - grounding.stems([topic])
     return len(wanted & grounding.stems([text])) * 2 >= len(wanted)
 
 
@@ -179,8 +182,9 @@ def hold_to_plan(raw: str, plan: PostPlan, platform: str, brand: BrandSettings, 
         notes = [f"left out {len(dropped)} sentences the facts do not support, e.g. {dropped[0][0][:60]!r}: {'; '.join(dropped[0][1])}"]
     else:
         notes = [f"left out {sentence[:60]!r}: {'; '.join(reasons)}" for sentence, reasons in dropped]
-    if plan.facts and not any(_mentions(kept, fact) for fact in plan.facts):
-        kept = f"{kept} {plan.facts[0]}"
+    if plan.facts and not any(_mentions(kept, fact, plan.topic) for fact in plan.facts):
+        kept = kept.rstrip(":;,-– ")
+        kept = f"{kept}{'' if kept[-1] in '.!?' else '.'} {plan.facts[0]}"
         notes.append("added the fact the post is about")
     source = "repaired" if notes else "model"
     return PostDraft(shape_post(" ".join([kept, *tags]), platform, brand), 0.0, notes=tuple(notes), source=source)

@@ -114,6 +114,15 @@ def test_placeholders_foreign_links_handles_and_a_cut_off_tail_are_dropped(encod
     assert len(variant.notes) == 1 and variant.notes[0].startswith("left out 4 sentences")
 
 
+def test_a_headline_that_only_repeats_the_topic_gets_the_fact(encoder) -> None:
+    # SmolLM2 on "Christmas party updos": the topic, then an invented price.
+    brand = BAKERY.model_copy(update={"facts": [*BAKERY.facts, Fact(text="Christmas party updos cost 45 EUR from 1 to 24 December.")]})
+    generator = ScriptedGenerator("Christmas party updos: £8.75 per person.")
+    [variant] = draft_posts(generator, "Christmas party updos", "telegram", brand, 1, encoder=encoder, today=DECEMBER)
+    assert variant.text == "Christmas party updos. Christmas party updos cost 45 EUR from 1 to 24 December. #AcmeBakery"
+    assert variant.notes[-1] == "added the fact the post is about"
+
+
 def test_invented_hashtags_are_dropped_and_the_brand_tag_kept(encoder) -> None:
     generator = ScriptedGenerator("We deliver within 10 km for 3 EUR; free above 30 EUR. #delivery #UKweddings")
     [variant] = draft_posts(generator, "delivery", "telegram", BAKERY, 1, encoder=encoder, today=DECEMBER)
