@@ -37,8 +37,8 @@ QUALIFIERS = frozenset(
 )
 _PREV_WORD_RE = re.compile(r"([a-z]+)\W{0,2}$")
 _NEXT_WORD_RE = re.compile(r"^\s?(%|[a-z]+)")
-# scikit-learn's stop words include a few that state something in a post ("our new system", "free
-# of charge" is fine, "fire" is not): those must be supported like any other word.
+# scikit-learn's stop words include a few that make a claim in a post ("our new system", "a fire",
+# "full price"): those must be supported like any other word.
 STOP_WORDS = ENGLISH_STOP_WORDS - frozenset(
     "bill fire computer system interest detail cry thick thin amount call describe front full found side top bottom "
     "mill con de co inc ltd eg ie un".split()

@@ -67,7 +67,6 @@ def shape_post(text: str, platform: str, brand: BrandSettings) -> str:
     return clip_to(body, max(limit - len(suffix), 1)) + suffix
 
 
-
 @dataclass(frozen=True)
 class PostPlan:
     """What a post about a topic may say on a day: the current facts about the topic, the owner's
