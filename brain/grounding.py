@@ -203,8 +203,17 @@ class Support:
         vectors = encoder.encode(parts)
         kept: list[str] = []
         dropped: list[tuple[str, list[str]]] = []
+        seen: set[tuple[str, ...]] = set()
         for part, vector in zip(parts, vectors):
-            reasons = self.unsupported(part, vector)
+            said = tuple(stem(w) for w in _WORD_RE.findall(part.lower()))
+            # A small model repeats itself ("Free Delivery: Free Delivery:") and leaves list debris ("1.").
+            if len(said) < 2:
+                reasons = ["not a sentence"]
+            elif said in seen:
+                reasons = ["repeats an earlier sentence"]
+            else:
+                reasons = self.unsupported(part, vector)
+            seen.add(said)
             if reasons:
                 dropped.append((part, reasons))
             else:

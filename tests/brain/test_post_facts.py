@@ -123,6 +123,13 @@ def test_a_headline_that_only_repeats_the_topic_gets_the_fact(encoder) -> None:
     assert variant.notes[-1] == "added the fact the post is about"
 
 
+def test_repeated_sentences_and_list_debris_are_dropped(encoder) -> None:
+    # SmolLM2 on "free delivery" and on "celebration cakes".
+    generator = ScriptedGenerator("Free Delivery: Free Delivery: Free Delivery. 1. 3. We deliver within 10 km for 3 EUR; free above 30 EUR.")
+    [variant] = draft_posts(generator, "free delivery", "telegram", BAKERY, 1, encoder=encoder, today=DECEMBER)
+    assert variant.text == "Free Delivery: We deliver within 10 km for 3 EUR; free above 30 EUR. #AcmeBakery"
+
+
 def test_invented_hashtags_are_dropped_and_the_brand_tag_kept(encoder) -> None:
     generator = ScriptedGenerator("We deliver within 10 km for 3 EUR; free above 30 EUR. #delivery #UKweddings")
     [variant] = draft_posts(generator, "delivery", "telegram", BAKERY, 1, encoder=encoder, today=DECEMBER)
