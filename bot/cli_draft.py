@@ -85,7 +85,9 @@ async def draft_post(args: argparse.Namespace) -> int:
         print(json.dumps({"topic": args.topic, "platform": args.platform, "variants": [asdict(v) for v in variants]}, ensure_ascii=False))
     else:
         for rank, variant in enumerate(variants, start=1):
-            print(f"{rank}. [score {variant.score:.3f}] {variant.text}")
+            print(f"{rank}. [score {variant.score:.3f}, {variant.source}] {variant.text}")
             for failure in variant.check_failures:
                 print(f"     - {failure}")
+            for note in variant.notes:
+                print(f"     note: {note}")
     return 0

@@ -88,6 +88,7 @@ class PostCommands:
         saved = self._saved(repo.add_post(self.engine, platform=platform, text=best.text.strip()))
         if best.check_failures:
             saved += f"\n(check: {'; '.join(best.check_failures)}; edit it with /compose if needed)"
+        saved += "".join(f"\nnote: {note}" for note in best.notes)
         return saved
 
     async def compose(self, ctx: CommandContext) -> str:

@@ -429,6 +429,8 @@ def draft_post(
     *,
     encoder: Encoder,
     options: GenerationOptions | None = None,
+    today: date | None = None,
 ) -> list[posts.PostDraft]:
-    """n post variants about a topic for one platform, ranked best first, each with its score."""
-    return posts.draft_posts(generator, topic, platform, brand, n, encoder=encoder, options=options)
+    """Post variants about a topic for one platform as of today, ranked best first, each with its
+    score and notes for the owner (see brain/posts.py)."""
+    return posts.draft_posts(generator, topic, platform, brand, n, encoder=encoder, options=options, today=today)

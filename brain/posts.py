@@ -1,17 +1,23 @@
-"""Post variants: shaped to the brand's hashtag and emoji rules and the platform's limit, then ranked."""
+"""Post variants: planned from the current facts, held to them, shaped to the brand's rules and ranked."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 
-from bot.config import BrandSettings
+from bot.config import BrandSettings, Fact
+from brain import grounding
 from brain.checks import CheckContext, check_draft
 from brain.encoder import Encoder
 from brain.generator import ChatMessage, GenerationOptions, TextGenerator
+from brain.grounding import Support
 
-POST_OPTIONS = GenerationOptions(max_new_tokens=90, temperature=0.8, top_p=0.95, repetition_penalty=1.1, seed=7)
+# Short and cool: SmolLM2-135M at 0.8 wandered off the topic in 15 of 15 variants on the sample
+# bakery, at 0.3 with the few-shot prompt it stayed on it in most (see bench/post_facts.py).
+POST_OPTIONS = GenerationOptions(max_new_tokens=60, temperature=0.3, top_p=0.9, repetition_penalty=1.1, seed=7)
+MAX_DROPPED_NOTES = 3  # more dropped sentences than this are summed up in one note
 FAILED_PENALTY = 1.0  # a variant that fails a check ranks below every one that passes
 
 HASHTAG_RE = re.compile(r"(?<![\w#])#\w+")
@@ -21,9 +27,15 @@ EMOJI_RE = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u2
 
 @dataclass(frozen=True)
 class PostDraft:
+    """A post variant. source: "model" as the model wrote it, "repaired" with its unsupported
+    sentences left out, "plan" the plan's own wording. notes: what the owner should know (a fact
+    left out because it ended, sentences dropped, a fallback)."""
+
     text: str
     score: float
     check_failures: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    source: str = "model"
 
 
 def clip_to(text: str, max_chars: int) -> str:
@@ -35,20 +47,6 @@ def clip_to(text: str, max_chars: int) -> str:
     if sentence_end >= max_chars // 2:
         return head[: sentence_end + 1]
     return head.rsplit(" ", 1)[0].rstrip(",;:-") if " " in head else head
-
-
-def post_prompt(topic: str, platform: str, brand: BrandSettings) -> list[ChatMessage]:
-    limit = brand.length_limit(platform)
-    tags = f"End with up to {brand.max_hashtags} hashtags." if brand.use_hashtags and brand.max_hashtags else "Use no hashtags."
-    emoji = "You may use an emoji or two." if brand.use_emoji else "Use no emoji."
-    system = (
-        f"You write social-media posts for {brand.name}. Tone: {brand.tone}. Language: {brand.language}.\n"
-        "Facts you may state (state nothing else as fact):\n"
-        + ("\n".join(f"- {fact}" for fact in brand.current_facts()) or "- (no facts configured)")
-        + f"\nLinks you may share: {', '.join(brand.allowed_links) or 'none'}."
-    )
-    user = f"Write one {platform} post about: {topic}\nKeep it under {limit} characters. {tags} {emoji}"
-    return [ChatMessage("system", system), ChatMessage("user", user)]
 
 
 def shape_post(text: str, platform: str, brand: BrandSettings) -> str:
@@ -69,11 +67,136 @@ def shape_post(text: str, platform: str, brand: BrandSettings) -> str:
     return clip_to(body, max(limit - len(suffix), 1)) + suffix
 
 
-def score_posts(texts: Sequence[str], topic: str, brand: BrandSettings, encoder: Encoder) -> list[float]:
-    """Closeness to the brand's best past posts (its voice) and to the topic, by the encoder."""
+@dataclass(frozen=True)
+class PostPlan:
+    """What a post about a topic may say on a day: the current facts about the topic, the owner's
+    own words, and the brand's voice. Ended facts about the topic are left out and reported;
+    facts about it that start later are stated only with their start date, in the plan's wording."""
+
+    topic: str
+    today: date
+    facts: tuple[str, ...]
+    left_out: tuple[Fact, ...]
+    upcoming: tuple[Fact, ...]
+    topic_stale: bool  # the topic itself is about a fact that does not hold today
+    voice: tuple[str, ...]
+    support: Support
+
+    def owner_notes(self) -> tuple[str, ...]:
+        notes = [f"{fact.text!r} ended on {fact.until}: left out" for fact in self.left_out]
+        notes += [f"{fact.text!r} starts on {fact.from_}: stated as coming then" for fact in self.upcoming]
+        return tuple(notes)
+
+    def upcoming_sentences(self) -> list[str]:
+        """Each fact that starts later, with when it starts (its own words when they name the month)."""
+        return [
+            f"Coming soon: {fact.text}" if f"{fact.from_:%B}".lower() in fact.text.lower() else f"From {fact.from_:%-d %B %Y}: {fact.text}"
+            for fact in self.upcoming
+            if fact.from_
+        ]
+
+
+def make_plan(topic: str, brand: BrandSettings, today: date, encoder: Encoder) -> PostPlan:
+    current = brand.current_facts(today)
+    stale = grounding.not_current(brand, today)
+    vectors = encoder.encode([topic, *current, *(fact.text for fact in stale)])
+    topic_vec, current_vecs, stale_vecs = vectors[0], vectors[1 : 1 + len(current)], vectors[1 + len(current) :]
+    to_stale = stale_vecs @ topic_vec
+    to_current = float((current_vecs @ topic_vec).max()) if current else -1.0
+    about = [fact for fact, score in zip(stale, to_stale) if float(score) >= grounding.RELEVANT_COSINE]
+    left_out = tuple(fact for fact in about if fact.until is not None and fact.until < today)
+    upcoming = tuple(fact for fact in about if fact not in left_out)[: grounding.MAX_PLAN_FACTS]
+    topic_stale = bool(len(stale)) and float(to_stale.max()) >= grounding.STALE_COSINE and float(to_stale.max()) > to_current
+    facts = grounding.relevant(topic_vec, current, current_vecs)
+    if not facts and topic_stale and current:
+        # Nothing current is about this topic: the closest current fact keeps the post useful.
+        facts = [current[int((current_vecs @ topic_vec).argmax())]]
+    support = Support.build(brand, today, [topic], encoder, owner_words_stale=topic_stale)
+    voice = tuple(grounding.voice_examples(brand, today))
+    return PostPlan(topic, today, tuple(facts), left_out, upcoming, topic_stale, voice, support)
+
+
+def post_prompt(plan: PostPlan, platform: str, brand: BrandSettings) -> list[ChatMessage]:
+    """Few-shot: each of the brand's voice posts as an earlier answer, then the topic with its facts.
+    A small model copies the shape of an example much better than it follows a described one."""
+    limit = brand.length_limit(platform)
+    tags = f"End with up to {brand.max_hashtags} hashtags." if brand.use_hashtags and brand.max_hashtags else "Use no hashtags."
+    emoji = "You may use an emoji or two." if brand.use_emoji else "Use no emoji."
+    system = (
+        f"You write short social-media posts for {brand.name}. Tone: {brand.tone}. Language: {brand.language}. "
+        f"State only the facts given; no other numbers, products or promises. Keep each post under {limit} characters. {tags} {emoji}"
+    )
+    messages = [ChatMessage("system", system)]
+    for post in plan.voice:
+        messages += [ChatMessage("user", f"Write a short post about: {_gist(post)}"), ChatMessage("assistant", post)]
+    facts = " ".join(plan.facts) or "(none: state no facts)"
+    links = ", ".join(brand.allowed_links) or "none"
+    subject = brand.name if plan.topic_stale else plan.topic
+    messages.append(ChatMessage("user", f"Write a short post about: {subject}\nFacts: {facts}\nLinks: {links}"))
+    return messages
+
+
+def _gist(post: str, words: int = 4) -> str:
+    """A voice post's topic for its few-shot turn: its first few content words."""
+    return " ".join(grounding.content_words(post)[:words])
+
+
+def _headline(plan: PostPlan, brand: BrandSettings) -> str:
+    if plan.topic_stale or not plan.topic.strip():
+        return f"News from {brand.name}!"
+    topic = plan.topic.strip()
+    topic = topic[0].upper() + topic[1:]
+    return topic if topic[-1] in ".!?" else f"{topic}!"
+
+
+def plan_post(plan: PostPlan, platform: str, brand: BrandSettings) -> str:
+    """The plan's own wording: a headline from the owner's topic, the facts, the shop link, the
+    brand's hashtags. Every word is the owner's or a current fact, so it can always be posted."""
+    parts = [_headline(plan, brand), *plan.upcoming_sentences(), *plan.facts]
+    if brand.allowed_links and not any(link in part for part in parts for link in brand.allowed_links):
+        parts.append(brand.allowed_links[0])
+    return shape_post(" ".join(parts), platform, brand)
+
+
+def _mentions(text: str, fact: str, topic: str) -> bool:
+    """Whether the text states the fact: all its numbers, and half of the words it adds to the topic."""
+    if not grounding.numbers([fact]) <= grounding.numbers([text]):
+        return False
+    wanted = grounding.stems([fact]) - grounding.stems([topic])
+    return len(wanted & grounding.stems([text])) * 2 >= len(wanted)
+
+
+def hold_to_plan(raw: str, plan: PostPlan, platform: str, brand: BrandSettings, encoder: Encoder) -> PostDraft:
+    """The model's text with only what the plan supports; the plan's wording when too little is left."""
+    text = raw.strip().strip('"').strip()
+    # A hashtag is a claim like any word: the model's own stay only when the plan supports them.
+    tags = [tag for tag in HASHTAG_RE.findall(text) if grounding.stem(tag[1:]) in plan.support.words]
+    body = re.sub(r"[ \t]{2,}", " ", re.sub(r"#(?!\w)", "", HASHTAG_RE.sub("", text))).strip()
+    kept, dropped = plan.support.keep_supported(body, encoder)
+    on_plan = grounding.stems([plan.topic if not plan.topic_stale else "", *plan.facts]) & grounding.stems([kept])
+    if not on_plan:
+        note = f"the model wrote nothing the facts support ({len(dropped)} sentences left out): the plan's wording instead"
+        return PostDraft(plan_post(plan, platform, brand), 0.0, notes=(note,), source="plan")
+    if len(dropped) > MAX_DROPPED_NOTES:
+        notes = [f"left out {len(dropped)} sentences the facts do not support, e.g. {dropped[0][0][:60]!r}: {'; '.join(dropped[0][1])}"]
+    else:
+        notes = [f"left out {sentence[:60]!r}: {'; '.join(reasons)}" for sentence, reasons in dropped]
+    if plan.facts and not any(_mentions(kept, fact, plan.topic) for fact in plan.facts):
+        kept = kept.rstrip(":;,-– ")
+        kept = f"{kept}{'' if kept[-1] in '.!?' else '.'} {plan.facts[0]}"
+        notes.append("added the fact the post is about")
+    source = "repaired" if notes else "model"
+    return PostDraft(shape_post(" ".join([kept, *tags]), platform, brand), 0.0, notes=tuple(notes), source=source)
+
+
+def score_posts(
+    texts: Sequence[str], topic: str, brand: BrandSettings, encoder: Encoder, *, today: date | None = None
+) -> list[float]:
+    """Closeness to the brand's best past posts that still hold today (its voice) and to the topic."""
     if not texts:
         return []
-    vectors = encoder.encode([*texts, topic, *brand.best_posts])
+    voice_posts = grounding.voice_examples(brand, today or date.today())
+    vectors = encoder.encode([*texts, topic, *voice_posts])
     drafts, topic_vec, best = vectors[: len(texts)], vectors[len(texts)], vectors[len(texts) + 1 :]
     on_topic = drafts @ topic_vec
     if len(best) == 0:
@@ -82,16 +205,36 @@ def score_posts(texts: Sequence[str], topic: str, brand: BrandSettings, encoder:
     return [float(s) for s in 0.5 * voice + 0.5 * on_topic]
 
 
-def rank_posts(
-    texts: Sequence[str], topic: str, platform: str, brand: BrandSettings, encoder: Encoder
+def _rank(
+    variants: Sequence[PostDraft],
+    topic: str,
+    platform: str,
+    brand: BrandSettings,
+    encoder: Encoder,
+    today: date,
+    upcoming: Sequence[str] = (),
 ) -> list[PostDraft]:
-    """Check and score each text, best first; variants failing a check go last."""
-    ctx = CheckContext(brand=brand, max_chars=brand.length_limit(platform), grounding=[topic, *brand.best_posts])
-    drafts = []
-    for text, score in zip(texts, score_posts(texts, topic, brand, encoder)):
-        failures = tuple(check_draft(text, ctx))
-        drafts.append(PostDraft(text, round(score - (FAILED_PENALTY if failures else 0.0), 4), failures))
-    return sorted(drafts, key=lambda d: d.score, reverse=True)
+    """upcoming: the plan's sentences about facts that start later, whose numbers it may state."""
+    ctx = CheckContext(brand=brand, max_chars=brand.length_limit(platform), grounding=[topic, *upcoming], today=today)
+    scores = score_posts([v.text for v in variants], topic, brand, encoder, today=today)
+    ranked = []
+    for variant, score in zip(variants, scores):
+        failures = tuple(check_draft(variant.text, ctx))
+        ranked.append(replace(variant, score=round(score - (FAILED_PENALTY if failures else 0.0), 4), check_failures=failures))
+    return sorted(ranked, key=lambda d: d.score, reverse=True)
+
+
+def rank_posts(
+    texts: Sequence[str],
+    topic: str,
+    platform: str,
+    brand: BrandSettings,
+    encoder: Encoder,
+    *,
+    today: date | None = None,
+) -> list[PostDraft]:
+    """Check and score each text as of today, best first; variants failing a check go last."""
+    return _rank([PostDraft(text, 0.0) for text in texts], topic, platform, brand, encoder, today or date.today())
 
 
 def draft_posts(
@@ -103,10 +246,15 @@ def draft_posts(
     *,
     encoder: Encoder,
     options: GenerationOptions | None = None,
+    today: date | None = None,
 ) -> list[PostDraft]:
+    """Up to n variants (fewer when several fall back to the same plan wording), best first."""
     if n < 1:
         raise ValueError("n must be at least 1")
-    prompt = post_prompt(topic, platform, brand)
-    raw = generator.generate_many([prompt] * n, options or POST_OPTIONS)
-    texts = [shape_post(text, platform, brand) for text in raw]
-    return rank_posts(texts, topic, platform, brand, encoder)
+    plan = make_plan(topic, brand, today or date.today(), encoder)
+    raw = generator.generate_many([post_prompt(plan, platform, brand)] * n, options or POST_OPTIONS)
+    variants: dict[str, PostDraft] = {}
+    for text in raw:
+        variant = hold_to_plan(text, plan, platform, brand, encoder)
+        variants.setdefault(variant.text, replace(variant, notes=plan.owner_notes() + variant.notes))
+    return _rank(list(variants.values()), topic, platform, brand, encoder, plan.today, plan.upcoming_sentences())

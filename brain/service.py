@@ -8,8 +8,9 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, datetime
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import torch
 
@@ -151,7 +152,8 @@ class Brain:
         return await self._run(nearest_examples, text, owner_replies, self.understander.encoder)
 
     async def draft_post(self, topic: str, platform: str, n: int = 3) -> list[PostDraft]:
-        """n variants, best first, each with its score and any check failures."""
+        """Up to n variants, best first, each with its score, check failures and notes; the facts
+        that hold are those of today in the account's time zone."""
         assert self.generator is not None and self.understander is not None, "Brain.load() first"
         return await self._run(
             functools.partial(
@@ -162,6 +164,7 @@ class Brain:
                 self.settings.brand,
                 n,
                 encoder=self.understander.encoder,
+                today=datetime.now(ZoneInfo(self.settings.bot.timezone)).date(),
             )
         )
 

@@ -21,12 +21,13 @@ async def test_plain_words_run_the_commands_they_ask_for(settings: Settings) -> 
             "/quit",
         ],
     )
-    assert "(/draft our autumn sale)\ndraft #1 for console: Fresh sourdough from 8:00 tomorrow!" in out
+    # The stand-in writes about bread: nothing of it is about the topic, so the plan's wording stands.
+    assert "(/draft our autumn sale)\ndraft #1 for console: Our autumn sale! https://example.com/shop" in out
     assert "(/schedule 1 best)\npost #1 scheduled for" in out
     assert "(/inbox)\nnothing is waiting for you" in out
     assert "(/report 30)\nLast 30 days" in out
     # Chat is answered by the assistant (here the stand-in model), not taken as a command.
-    assert "bot: Fresh sourdough from 8:00 tomorrow!" in out.split("(/report 30)")[1]
+    assert "bot: Fresh bread today! We are open Monday to Saturday, 8:00 to 18:00." in out.split("(/report 30)")[1]
     [post] = repo.list_posts(make_engine(settings.database_url))
     assert post.status == PostStatus.scheduled
 

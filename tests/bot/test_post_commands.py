@@ -26,7 +26,7 @@ BERLIN = account_zone("Europe/Berlin")
 
 def stand_in_brain(settings: Settings) -> Brain:
     """The real brain with an instant generator: drafting is not what these tests are about."""
-    return Brain(settings, generator=ScriptedGenerator("Fresh sourdough from 8:00 tomorrow!"))
+    return Brain(settings, generator=ScriptedGenerator("Fresh bread today! We are open Monday to Saturday, 8:00 to 18:00."))
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ async def test_draft_schedule_reschedule_cancel(berlin_settings: Settings) -> No
     ])
     engine = make_engine(berlin_settings.database_url)
     first, second = repo.list_posts(engine)
-    assert first.text == "Fresh sourdough from 8:00 tomorrow!" and "#1 console: Fresh sourdough" in out
+    assert first.text == "Fresh bread today! We are open Monday to Saturday, 8:00 to 18:00." and "#1 console: Fresh bread" in out
     assert "#2 console: Our autumn sale ends Friday" in out
     assert first.status == PostStatus.scheduled
     assert as_utc(first.scheduled_at) == parse_when("fri 10:00", BERLIN, now)  # type: ignore[arg-type]
@@ -122,3 +122,19 @@ async def test_scheduled_through_the_chat_and_published_after_a_restart(berlin_s
         await running
     assert out.getvalue().count("[published] see you tomorrow") == 1
     engine.dispose()
+
+
+async def test_draft_tells_the_owner_which_ended_facts_were_left_out(berlin_settings: Settings, config_file: Path) -> None:
+    config = config_file.read_text().replace(
+        'facts = ["We are open Monday to Saturday, 8:00 to 18:00."]',
+        'facts = ["We are open Monday to Saturday, 8:00 to 18:00.", '
+        '{ text = "Our autumn sale gives 20% off all cakes until the end of November.", until = "2020-11-30" }]',
+    )
+    config_file.write_text(config)
+    settings = load_settings(config_file)
+    out = await run_console(settings, ["/draft our autumn sale"])
+    [post] = repo.list_posts(make_engine(settings.database_url))
+    assert "sale" not in post.text.lower() and "20%" not in post.text
+    assert "note: 'Our autumn sale gives 20% off all cakes until the end of November.' ended on 2020-11-30: left out" in out
+    assert post.text == "We are open Monday to Saturday, 8:00 to 18:00."
+    assert "note: left out 'Fresh bread today!': not in the facts: bread" in out

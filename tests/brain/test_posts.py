@@ -74,12 +74,18 @@ def test_ranker_orders_by_score_and_puts_failing_variants_last(encoder) -> None:
 
 
 @pytest.mark.models
-def test_draft_posts_asks_for_n_variants_and_shapes_them(encoder) -> None:
+def test_draft_posts_asks_for_n_variants_in_one_batch_and_shapes_them(encoder) -> None:
     generator = ScriptedGenerator("Sourdough is back! #bread", "Sourdough is back at the shop this week!", "Hello")
     variants = draft_posts(generator, "sourdough is back", "x", BRAND, 3, encoder=encoder)
     assert len(variants) == 3 and len(generator.calls) == 3
-    assert all(v.text.endswith("#TestBakery") or "#TestBakery #bread" in v.text for v in variants)
+    assert all(v.text.endswith("#TestBakery") for v in variants)
     assert [v.score for v in variants] == sorted((v.score for v in variants), reverse=True)
-    assert variants[-1].text.startswith("Hello")
+    # "Hello" says nothing about the topic: the plan's wording stands in for it.
+    by_source = sorted((v.source, v.text) for v in variants)
+    assert by_source == [
+        ("model", "Sourdough is back at the shop this week! #TestBakery"),
+        ("model", "Sourdough is back! #TestBakery"),
+        ("plan", "Sourdough is back! https://example.com/shop #TestBakery"),
+    ]
     with pytest.raises(ValueError):
         draft_posts(generator, "x", "x", BRAND, 0, encoder=encoder)

@@ -1,0 +1,246 @@
+"""Faithfulness: which sentences of a draft the brand's current facts, the owner's words and the brand's voice support."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from bot.config import BrandSettings, Fact
+from brain.checks import HANDLE_RE, NUMBER_RE, URL_RE, _link_allowed
+from brain.encoder import Encoder
+
+# A sentence or topic this close (MiniLM cosine) to a fact that ended, and closer to it than to any
+# current fact, presents the ended fact as current. Against the sample bakery's autumn sale, "our
+# autumn sale" scored 0.62, "20% off all cakes" 0.72, "Fresh cakes every morning." 0.39, "cakes"
+# 0.42 (the words check catches the rest: "cheaper this month" 0.43 has no fact behind it).
+STALE_COSINE = 0.5
+# A topic this close to a fact is about it: the fact goes in the post's plan (or, when the fact
+# has ended, the owner is told it was left out). "home delivery" scored 0.37 against the delivery
+# fact, "opening hours" 0.68 against the hours; "christmas cookies" at most 0.26 against any.
+RELEVANT_COSINE = 0.3
+MAX_PLAN_FACTS = 2
+# A second fact goes in the plan only this close to the best one: "our opening hours" scored 0.69
+# against the hours and 0.39 against "a booked service is ready within 2 days" (padding), "book
+# your service online" 0.46 and 0.39 against the two booking facts (both about it).
+SECOND_FACT_MARGIN = 0.15
+
+# A word right before a number that changes what the number says ("free above 30" is not "free
+# below 30"): it must be the word the fact has there.
+QUALIFIERS = frozenset(
+    "above below over under from to until till within after before up less more than only just min max "
+    "minimum maximum at least most by per each".split()
+)
+_PREV_WORD_RE = re.compile(r"([a-z]+)\W{0,2}$")
+_NEXT_WORD_RE = re.compile(r"^\s?(%|[a-z]+)")
+# scikit-learn's stop words include a few that make a claim in a post ("our new system", "a fire",
+# "full price"): those must be supported like any other word.
+STOP_WORDS = ENGLISH_STOP_WORDS - frozenset(
+    "bill fire computer system interest detail cry thick thin amount call describe front full found side top bottom "
+    "mill con de co inc ltd eg ie un".split()
+)
+PLACEHOLDER_RE = re.compile(r"\[[^\]]*\]?|\{[^}]*\}?|<[^>]*>?")
+_SENTENCE_RE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+_WORD_RE = re.compile(r"[a-z][a-z']*")
+# Words a post may use with no fact behind them: greetings, invitations and praise that state
+# nothing a follower could hold the shop to.
+POST_WORDS = frozenset(
+    """
+    hello hi hey welcome thanks thank love lovely enjoy happy great good best wonderful delicious tasty
+    yummy treat treats fresh warm come visit stop drop pop swing join see check find look grab order
+    shop today now week weekend morning soon news update know let tell share favourite favorite friends
+    everyone folks customers neighbours neighbors community team day days miss don't can't won't let's
+    we're you're it's that's there's here's we'll you'll oh wow yay little bit
+    """.split()
+)
+
+
+def stem(word: str) -> str:
+    """A crude stem, enough to match 'cakes' with 'cake' and 'delivered' with 'deliver'."""
+    word = word.lower().strip("'")
+    for suffix in ("ies", "ing", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 3 and word[-1] in "ey" else word
+
+
+def content_words(text: str) -> list[str]:
+    """The words of a text that say something: no stop words, no links, no hashtags' '#'."""
+    text = URL_RE.sub(" ", text.lower())
+    return [w for w in _WORD_RE.findall(text) if w.strip("'") not in STOP_WORDS and len(w) > 1]
+
+
+def stems(texts: Iterable[str]) -> set[str]:
+    return {stem(w) for text in texts for w in content_words(text)}
+
+
+def numbers(texts: Iterable[str]) -> set[str]:
+    return {n for text in texts for n in NUMBER_RE.findall(text)}
+
+
+NumberUse = tuple[str, str | None, str | None]  # the number, the word before it, the word (or %) after it
+
+
+def number_uses(texts: Iterable[str]) -> set[NumberUse]:
+    uses: set[NumberUse] = set()
+    for text in texts:
+        lowered = URL_RE.sub(" ", text.lower())
+        for match in NUMBER_RE.finditer(lowered):
+            before = _PREV_WORD_RE.search(lowered[: match.start()])
+            after = _NEXT_WORD_RE.search(lowered[match.end() :])
+            uses.add((match.group(0), before.group(1) if before else None, after.group(1) if after else None))
+    return uses
+
+
+def number_supported(use: NumberUse, known: set[NumberUse] | frozenset[NumberUse]) -> bool:
+    """The number as a fact states it: the same qualifier before it, the same unit after it."""
+    number, before, after = use
+    return any(
+        k_number == number
+        and (before not in QUALIFIERS or before == k_before)
+        and (after is None or k_after is None or after == k_after)
+        for k_number, k_before, k_after in known
+    )
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_RE.split(text.strip()) if s.strip()]
+
+
+def ended(brand: BrandSettings, today: date) -> list[Fact]:
+    """The brand's dated facts whose last day has passed."""
+    return [fact for fact in brand.facts if fact.until is not None and fact.until < today]
+
+
+def not_current(brand: BrandSettings, today: date) -> list[Fact]:
+    """The dated facts that do not hold today: ended, or not begun yet."""
+    return [fact for fact in brand.facts if not fact.holds_on(today)]
+
+
+@dataclass(frozen=True)
+class Support:
+    """What a post may say on one day: the vocabulary and numbers the facts, the owner's words and
+    the brand's voice supply, and the ended facts no sentence may present as current."""
+
+    words: frozenset[str]
+    numbers: frozenset[NumberUse]
+    links: tuple[str, ...]
+    handles: frozenset[str]
+    current: tuple[str, ...]
+    stale: tuple[str, ...]
+    current_vectors: np.ndarray
+    stale_vectors: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        brand: BrandSettings,
+        today: date,
+        owner_words: Sequence[str],
+        encoder: Encoder,
+        *,
+        owner_words_stale: bool = False,
+    ) -> Support:
+        """owner_words_stale: the owner's words are about a fact that does not hold today, so the
+        words they share with it support nothing (the topic "our autumn sale" does not make the
+        ended sale current, nor "spring deals" next spring's)."""
+        current = brand.current_facts(today)
+        stale = [fact.text for fact in not_current(brand, today)]
+        # Words only a fact that does not hold has are not the brand's voice, even in a best post.
+        stale_only = stems(stale) - stems(current)
+        owner = stems(owner_words) - (stale_only if owner_words_stale else set())
+        allowed = owner | stems([*current, brand.name, *brand.hashtags, *brand.allowed_links])
+        allowed |= stems(voice_examples(brand, today)) - stale_only
+        allowed |= {stem(w) for w in (*POST_WORDS, *STOP_WORDS)}
+        grounded = number_uses([*current, *owner_words])
+        dim = encoder.encode(["."]).shape[1]
+        return cls(
+            words=frozenset(allowed),
+            numbers=frozenset(grounded),
+            links=tuple(brand.allowed_links),
+            handles=frozenset(h.lower() for h in brand.allowed_handles),
+            current=tuple(current),
+            stale=tuple(stale),
+            current_vectors=encoder.encode(current) if current else np.zeros((0, dim), dtype=np.float32),
+            stale_vectors=encoder.encode(stale) if stale else np.zeros((0, dim), dtype=np.float32),
+        )
+
+    def unsupported(self, sentence: str, vector: np.ndarray) -> list[str]:
+        """Why this sentence may not be posted today; empty when every part of it is supported."""
+        reasons: list[str] = []
+        if PLACEHOLDER_RE.search(sentence):
+            reasons.append("a placeholder the model left")
+        reasons += [f"link not allowed: {link}" for link in URL_RE.findall(sentence) if not _link_allowed(link, self.links)]
+        reasons += [f"handle not allowed: {h}" for h in HANDLE_RE.findall(sentence) if h.lower() not in self.handles]
+        missing_numbers = [use for use in sorted(number_uses([sentence]), key=str) if not number_supported(use, self.numbers)]
+        if missing_numbers:
+            shown = ", ".join(" ".join(w for w in (before if before in QUALIFIERS else None, number, after) if w) for number, before, after in missing_numbers)
+            reasons.append(f"numbers not in the facts: {shown}")
+        missing_words = sorted({w for w in content_words(sentence) if stem(w) not in self.words})
+        if missing_words:
+            reasons.append(f"not in the facts: {', '.join(missing_words)}")
+        if len(self.stale):
+            to_stale = self.stale_vectors @ vector
+            to_current = float((self.current_vectors @ vector).max()) if len(self.current) else -1.0
+            best = int(to_stale.argmax())
+            if float(to_stale[best]) >= STALE_COSINE and float(to_stale[best]) > to_current:
+                reasons.append(f"about a fact that does not hold today: {self.stale[best]!r}")
+        return reasons
+
+    def keep_supported(self, text: str, encoder: Encoder) -> tuple[str, list[tuple[str, list[str]]]]:
+        """The text with only its supported sentences, and each dropped sentence with its reasons."""
+        parts = sentences(text)
+        tail = parts[-1] if parts else ""
+        if len(parts) > 1 and not re.search(r"[.!?)\"'…]\W*$", tail) and not re.search(rf"(?:{URL_RE.pattern})$", tail, re.IGNORECASE):
+            parts = parts[:-1]  # cut off at max_new_tokens: half a sentence reads worse than none
+        if not parts:
+            return "", []
+        vectors = encoder.encode(parts)
+        kept: list[str] = []
+        dropped: list[tuple[str, list[str]]] = []
+        seen: set[tuple[str, ...]] = set()
+        for part, vector in zip(parts, vectors):
+            said = tuple(stem(w) for w in _WORD_RE.findall(part.lower()))
+            # A small model repeats itself ("Free Delivery: Free Delivery:") and leaves list debris ("1.").
+            if len(said) < 2:
+                reasons = ["not a sentence"]
+            elif said in seen:
+                reasons = ["repeats an earlier sentence"]
+            else:
+                reasons = self.unsupported(part, vector)
+            seen.add(said)
+            if reasons:
+                dropped.append((part, reasons))
+            else:
+                kept.append(part)
+        return " ".join(kept), dropped
+
+
+def voice_examples(brand: BrandSettings, today: date) -> list[str]:
+    """The brand's best posts that may stand as its voice today: those stating no number the
+    current facts lack and no two words only a fact that does not hold has (last month's sale
+    post is out)."""
+    current = brand.current_facts(today)
+    known = numbers(current)
+    stale_only = stems(fact.text for fact in not_current(brand, today)) - stems(current)
+    return [
+        post
+        for post in brand.best_posts
+        if numbers([post]) <= known and len(stems([post]) & stale_only) < 2
+    ]
+
+
+def relevant(topic_vector: np.ndarray, texts: Sequence[str], vectors: np.ndarray, limit: int = MAX_PLAN_FACTS) -> list[str]:
+    """The texts at least RELEVANT_COSINE close to the topic and within SECOND_FACT_MARGIN of the
+    closest, closest first, at most limit."""
+    if not texts:
+        return []
+    scores = vectors @ topic_vector
+    best = float(scores.max())
+    order = [int(i) for i in np.argsort(-scores) if float(scores[i]) >= max(RELEVANT_COSINE, best - SECOND_FACT_MARGIN)]
+    return [texts[i] for i in order[:limit]]
