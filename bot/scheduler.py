@@ -148,7 +148,8 @@ class PostScheduler:
                 log.exception("dispatching due posts failed; trying again in a second")
                 timeout = 1.0
             try:  # timeout None: every slot is busy, and a finished publish wakes us
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):  # not wait_for: on 3.11 its inner task can swallow stop()'s cancel
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 
