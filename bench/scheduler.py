@@ -149,7 +149,7 @@ def main() -> None:
             figures = one_run(code, args.posts, args.window_s, lead[name])
             results[name].append(figures)
             if args.lead_s is None:  # wait no longer than this checkout needs to write its jobs
-                lead[name] = max(8.0, 2 * figures["setup_s"] + 5)
+                lead[name] = max(8.0, 1.3 * figures["setup_s"] + 8)
             print(json.dumps({"run": run + 1, "checkout": name, **figures}), file=sys.stderr, flush=True)
 
     summary = {name: medians(runs) for name, runs in results.items()}
