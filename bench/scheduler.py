@@ -5,7 +5,11 @@ and SQLite database) posting over HTTP to a fake platform in this process, which
 as it arrives and deduplicates by Idempotency-Key like Mastodon's API. Halfway through the window
 the child is killed with SIGKILL and started again. Lateness = arrival - scheduled time.
 Throughput (posts_per_s) is the yardstick: when posts come due faster than it, lateness is backlog.
-Run: .venv/bin/python bench/scheduler.py [--posts 10000] [--window-s 60]
+
+`--baseline DIR` runs another checkout's scheduler (e.g. /work/main) in turns with this one, in the
+same run, so both meet the same load from whatever else the machine is doing; `--runs N` repeats
+each and reports medians.
+Run: .venv/bin/python bench/scheduler.py [--posts 10000] [--window-s 60] [--runs 3] [--baseline /work/main]
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,22 +32,25 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The setup step runs as `bench/scheduler.py --setup` in a subprocess with BENCH_CODE naming the
+# checkout under test, so that its own scheduler writes the jobs.
+sys.path.insert(0, os.environ.get("BENCH_CODE", str(ROOT)))
 
-from bot.config import ScheduleSettings  # noqa: E402
-from bot.publisher import Publisher  # noqa: E402
-from bot.scheduler import PostScheduler  # noqa: E402
-from storage import repo  # noqa: E402
-from storage.db import make_engine  # noqa: E402
-from storage.models import Post, PostStatus  # noqa: E402
 from tests.fake_platform import FakePlatform  # noqa: E402
 
 
 async def create_jobs(db_url: str, posts: int, start: datetime, window_s: float) -> None:
-    """All posts as rows in one transaction, then their jobs, written by the scheduler itself."""
+    """All posts as rows in one transaction, then whatever jobs the scheduler under test keeps."""
+    from sqlmodel import Session
+
+    from bot.config import ScheduleSettings
+    from bot.publisher import Publisher
+    from bot.scheduler import PostScheduler
+    from storage.db import make_engine
+    from storage.models import Post, PostStatus
+
     engine = make_engine(db_url)
     with Session(engine) as session:
         for i in range(posts):
@@ -54,15 +63,68 @@ async def create_jobs(db_url: str, posts: int, start: datetime, window_s: float)
 
     settings = ScheduleSettings()
     scheduler = PostScheduler(engine, Publisher(engine, {}, settings, notify), settings)
-    await scheduler.start()  # reconciling the store adds one job per post
+    await scheduler.start()  # one job per post, where the scheduler keeps those
     await scheduler.stop()
     engine.dispose()
 
 
-def child(db_url: str, platform: FakePlatform) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.scheduler_child", db_url, platform.url, "1"], cwd=ROOT, stderr=subprocess.DEVNULL
-    )
+def in_checkout(code: Path, args: list[str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(code), "BENCH_CODE": str(code)}
+    return subprocess.Popen([sys.executable, *args], cwd=code, env=env, stderr=subprocess.DEVNULL)
+
+
+def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str, float]:
+    folder = tempfile.mkdtemp(prefix="bench-scheduler-")
+    db_path = f"{folder}/bot.db"
+    db_url = f"sqlite:///{db_path}"
+    platform = FakePlatform(dedupe=True).start()
+
+    start = datetime.now(timezone.utc) + timedelta(seconds=lead_s)
+    setup_began = time.time()
+    setup = in_checkout(code, [str(ROOT / "bench" / "scheduler.py"), "--setup", db_url, str(posts), start.isoformat(), str(window_s)])
+    if setup.wait() != 0:
+        raise SystemExit(f"setting up the posts with {code} failed")
+    setup_s = time.time() - setup_began
+    if datetime.now(timezone.utc) > start - timedelta(seconds=3):
+        raise SystemExit(f"writing the jobs took {setup_s:.0f} s, past the lead of {lead_s:.0f} s: raise --lead-s")
+    time.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds() - 3))
+
+    child = ["-m", "tests.scheduler_child", db_url, platform.url, "1"]
+    first = in_checkout(code, child)
+    kill_at = start + timedelta(seconds=window_s / 2)
+    time.sleep(max(0.0, (kill_at - datetime.now(timezone.utc)).total_seconds()))
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    killed_at = time.time()
+    second = in_checkout(code, child)
+    second.wait(timeout=window_s * 20 + 600)
+    platform.stop()
+
+    with sqlite3.connect(db_path) as connection:  # plain SQL: the two checkouts' models may differ
+        status = dict(connection.execute("select text, status from post").fetchall())
+    due = {f"post {i}": start.timestamp() + window_s * i / posts for i in range(posts)}
+    created = Counter(p["text"] for p in platform.posts)
+    arrival = {p["text"]: p["at"] for p in platform.posts}
+    late_ms = np.array([(arrival[t] - due[t]) * 1000 for t in due if t in arrival])
+    first_arrival = min(arrival.values()) if arrival else start.timestamp()
+    return {
+        "p50_ms": round(float(np.percentile(late_ms, 50)), 1),
+        "p99_ms": round(float(np.percentile(late_ms, 99)), 1),
+        "max_ms": round(float(late_ms.max()), 1),
+        "published_by_first_process": sum(1 for t, at in arrival.items() if at < killed_at),
+        "posts_per_s": round(len(arrival) / max(1e-9, max(arrival.values()) - first_arrival), 1) if arrival else 0.0,
+        "published": sum(1 for t in due if created[t] >= 1 and status.get(t) == "published"),
+        "duplicates": sum(1 for n in created.values() if n > 1),
+        "lost": sum(1 for t in due if created[t] == 0 or status.get(t) != "published"),
+        "deduplicated_retries": platform.requests - len(platform.posts),
+        "setup_s": round(setup_s, 1),
+    }
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The median of each figure, except duplicates and lost: those are the worst run's."""
+    worst = {"duplicates", "lost"}
+    return {k: (max if k in worst else statistics.median)(r[k] for r in runs) for k in runs[0]}
 
 
 def main() -> None:
@@ -70,59 +132,35 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--window-s", type=float, default=60.0, help="the posts are due evenly over this many seconds")
     parser.add_argument("--lead-s", type=float, default=None, help="time allowed to write the jobs (default: scales with --posts)")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each checkout; medians are reported")
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout to run in turns with this one")
+    parser.add_argument("--setup", nargs=4, metavar=("DB_URL", "POSTS", "START", "WINDOW_S"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    lead = args.lead_s if args.lead_s is not None else 15 + args.posts * 0.012
-    folder = tempfile.mkdtemp(prefix="bench-scheduler-")
-    db_url = f"sqlite:///{folder}/bot.db"
-    platform = FakePlatform(dedupe=True).start()
+    if args.setup:
+        db_url, posts, start, window_s = args.setup
+        asyncio.run(create_jobs(db_url, int(posts), datetime.fromisoformat(start), float(window_s)))
+        return
 
-    start = datetime.now(timezone.utc) + timedelta(seconds=lead)
-    setup_began = time.time()
-    asyncio.run(create_jobs(db_url, args.posts, start, args.window_s))
-    setup_s = time.time() - setup_began
-    if datetime.now(timezone.utc) > start - timedelta(seconds=3):
-        raise SystemExit(f"writing the jobs took {setup_s:.0f} s, past the lead of {lead:.0f} s: raise --lead-s")
-    time.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds() - 3))
+    checkouts = {"change": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+    lead = {name: args.lead_s if args.lead_s is not None else 15 + args.posts * 0.012 for name in checkouts}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in checkouts}
+    for run in range(args.runs):
+        for name, code in checkouts.items():
+            figures = one_run(code, args.posts, args.window_s, lead[name])
+            results[name].append(figures)
+            if args.lead_s is None:  # wait no longer than this checkout needs to write its jobs
+                lead[name] = max(8.0, 1.3 * figures["setup_s"] + 8)
+            print(json.dumps({"run": run + 1, "checkout": name, **figures}), file=sys.stderr, flush=True)
 
-    first = child(db_url, platform)
-    kill_at = start + timedelta(seconds=args.window_s / 2)
-    time.sleep(max(0.0, (kill_at - datetime.now(timezone.utc)).total_seconds()))
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait()
-    killed_at = time.time()
-    second = child(db_url, platform)
-    second.wait(timeout=args.window_s * 20 + 600)
-    platform.stop()
-
-    engine = make_engine(db_url)
-    rows = {p.text: p for p in repo.posts_with_status(engine, list(PostStatus))}
-    engine.dispose()
-    due = {f"post {i}": start.timestamp() + args.window_s * i / args.posts for i in range(args.posts)}
-    created = Counter(p["text"] for p in platform.posts)
-    arrival = {p["text"]: p["at"] for p in platform.posts}
-    late_ms = np.array([(arrival[t] - due[t]) * 1000 for t in due if t in arrival])
-    first_arrival = min(arrival.values()) if arrival else start.timestamp()
-    figures = {
-        "posts": args.posts,
-        "window_s": args.window_s,
-        "p50_ms": round(float(np.percentile(late_ms, 50)), 1),
-        "p99_ms": round(float(np.percentile(late_ms, 99)), 1),
-        "max_ms": round(float(late_ms.max()), 1),
-        "published_by_first_process": sum(1 for t, at in arrival.items() if at < killed_at),
-        "posts_per_s": round(len(arrival) / max(1e-9, max(arrival.values()) - first_arrival), 1) if arrival else 0.0,
-        "published": sum(1 for t in due if created[t] >= 1 and rows[t].status == PostStatus.published),
-        "duplicates": sum(1 for n in created.values() if n > 1),
-        "lost": sum(1 for t in due if created[t] == 0 or rows[t].status != PostStatus.published),
-        "deduplicated_retries": platform.requests - len(platform.posts),
-        "setup_s": round(setup_s, 1),
-    }
-    table = Table(title=f"{args.posts} posts due over {args.window_s:.0f} s, SIGKILL + restart halfway")
+    summary = {name: medians(runs) for name, runs in results.items()}
+    table = Table(title=f"{args.posts} posts due over {args.window_s:.0f} s, SIGKILL + restart halfway; medians of {args.runs} runs")
     table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in figures.items():
-        table.add_row(key, str(value))
+    for name, code in checkouts.items():
+        table.add_column(f"{name} ({code})", justify="right")
+    for key in summary["change"]:
+        table.add_row(key, *(str(summary[name][key]) for name in checkouts))
     Console(stderr=True).print(table)
-    print(json.dumps(figures))
+    print(json.dumps({"posts": args.posts, "window_s": args.window_s, "runs": args.runs, **summary}))
 
 
 if __name__ == "__main__":

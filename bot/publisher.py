@@ -1,7 +1,7 @@
 """Idempotent publishing of one post: claim the row, call the platform, finish the row.
 
-A post moves scheduled -> publishing in one conditional UPDATE (repo.claim_post), so a job that
-fires twice, or two processes, publish it once. If the process dies between the claim and the
+A post moves scheduled -> publishing in one conditional UPDATE (repo.claim_due_posts claims a
+batch, each row on its own condition), so two dispatchers, or two processes, publish it once. If the process dies between the claim and the
 finish, the row is found in `publishing` on the next start and we cannot know whether the
 platform got it. Then:
 
@@ -15,7 +15,6 @@ platform got it. Then:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -55,20 +54,18 @@ class Publisher:
         self.connectors = connectors
         self.settings = settings
         self.notify = notify
-        # Posts due together wait here unclaimed: a crash then leaves at most this many in
-        # `publishing`, and the platform sees a steady stream instead of a burst.
-        self._slots = asyncio.Semaphore(settings.parallel_publishes)
 
-    async def publish(self, post_id: int) -> Outcome:
-        async with self._slots:
-            return await self._publish(post_id)
+    def claim_due(self, now: datetime, *, not_before: datetime, limit: int) -> list[Post]:
+        """Claim up to `limit` due posts for publishing (each keeps the key of an earlier claim).
 
-    async def _publish(self, post_id: int) -> Outcome:
-        if not repo.claim_post(self.engine, post_id, uuid.uuid4().hex):
-            log.info("post %s not published: no longer scheduled", post_id)
-            return Outcome(None)
-        post = repo.get_post(self.engine, post_id)
-        assert post is not None and post.id is not None
+        The caller claims no more than it publishes at once: posts due together wait unclaimed,
+        so a crash leaves at most that many in `publishing`.
+        """
+        return repo.claim_due_posts(self.engine, now, not_before=not_before, limit=limit, batch_key=uuid.uuid4().hex)
+
+    async def publish(self, post: Post) -> Outcome:
+        """Publish a post claimed by claim_due, and write down how it went."""
+        assert post.id is not None and post.status == PostStatus.publishing
         connector = self.connectors.get(post.platform)
         if connector is None:
             return await self._fail(post, f"{post.platform} is not connected")
@@ -83,9 +80,9 @@ class Publisher:
             if connector.idempotent_publish:
                 return await self._retry(post, None, f"platform error: {exc!r}")
             return await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id) + f" ({exc!r})")
-        repo.update_post(
-            self.engine, post.id, status=PostStatus.published, published_at=utcnow(), platform_post_id=platform_id, error=None
-        )
+        now = utcnow()
+        engagement_at = now + timedelta(hours=self.settings.engagement_after_hours) if _reports_engagement(connector) else None
+        repo.mark_published(self.engine, post.id, platform_post_id=platform_id, at=now, engagement_due_at=engagement_at)
         log.info("post %s published on %s as %s", post.id, post.platform, platform_id)
         return Outcome(PostStatus.published)
 
@@ -140,6 +137,10 @@ class Publisher:
 
 # Counts of people seeing a post, not acting on it; used only when a platform reports nothing else.
 _AUDIENCE_KEYS = {"views", "impressions", "reach"}
+
+
+def _reports_engagement(connector: Connector) -> bool:
+    return type(connector).fetch_engagement is not Connector.fetch_engagement
 
 
 def interactions(counts: Mapping[str, int]) -> int:

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 from telegram import Message, MessageEntity, Update, User
@@ -90,8 +91,9 @@ def to_incoming(
 ) -> IncomingMessage | None:
     """The message as an IncomingMessage, or None when it is not for the bot to answer."""
     user = message.from_user
-    if message.chat is None or message.date is None or not isinstance(message.message_id, int):
-        log.warning("telegram update %s is malformed and ignored: no chat, date or id", update.update_id)
+    problem = _malformed(message)
+    if problem:
+        log.warning("telegram update %s is malformed and ignored: %s", update.update_id, problem)
         return None
     if threads is not None:
         threads.note(message)
@@ -112,6 +114,20 @@ def to_incoming(
         received_at=message.date,
         raw=update.to_dict(),
     )
+
+
+def _malformed(message: Message) -> str | None:
+    """What makes a parsed message unusable; the library builds objects without checking types."""
+    if message.chat is None or message.date is None or not isinstance(message.message_id, int):
+        return "no chat, date or id"
+    if not isinstance(message.chat.id, int) or not isinstance(message.date, datetime):
+        return "a chat id or date of the wrong type"
+    user = message.from_user
+    if user is not None and (not isinstance(user.id, int) or not isinstance(user.first_name, str)):
+        return "a sender of the wrong type"
+    if any(v is not None and not isinstance(v, str) for v in (message.text, message.caption)):
+        return "text of the wrong type"
+    return None
 
 
 def addressed_to_bot(message: Message, bot: User) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -100,6 +100,10 @@ class Reply(SQLModel, table=True):
 class Post(SQLModel, table=True):
     """A post for one platform, from draft to published."""
 
+    # The scheduler asks "the next scheduled post, by time" all day: without this it would walk
+    # past every published post in the scheduled_at index.
+    __table_args__ = (Index("ix_post_status_scheduled_at", "status", "scheduled_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(index=True)
     text: str
@@ -114,6 +118,9 @@ class Post(SQLModel, table=True):
     # that deduplicates by key never creates the post twice (see bot/publisher.py).
     publish_key: str | None = None
     attempts: int = 0
+    # When to ask the platform for this published post's engagement; cleared once asked. The
+    # scheduler sweeps for due ones, so the post table is the whole schedule (no job per post).
+    engagement_due_at: datetime | None = Field(default=None, index=True)
 
 
 class EngagementSample(SQLModel, table=True):

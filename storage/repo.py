@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import func, update
+from sqlalchemy import String, cast, func, literal, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
@@ -323,25 +323,79 @@ def posts_with_status(
         return session.exec(query).all()
 
 
-def claim_post(engine: Engine, post_id: int, key: str) -> bool:
-    """Move a scheduled post to publishing in one UPDATE; False when it was not scheduled.
+def claim_due_posts(engine: Engine, now: datetime, *, not_before: datetime, limit: int, batch_key: str) -> list[Post]:
+    """Claim up to `limit` scheduled posts due between `not_before` and `now`, oldest first.
 
-    Two publishers (or a job fired twice) race on this statement and exactly one wins.
-    The key is kept from an earlier claim, so every retry carries the same one.
+    One UPDATE moves them scheduled -> publishing and returns them. A row moves only while it is
+    still scheduled, so two publishers racing on the same posts publish each once. A post's key is
+    kept from an earlier claim, so every retry carries the same one; a new one is the batch's key
+    and the post id, unique per post.
     """
-    statement = (
+    due = (
+        select(Post.id)
+        .where(col(Post.status) == PostStatus.scheduled, col(Post.scheduled_at) <= now, col(Post.scheduled_at) >= not_before)
+        .order_by(col(Post.scheduled_at), col(Post.id))
+        .limit(limit)
+    )
+    claim = (
         update(Post)
-        .where(col(Post.id) == post_id, col(Post.status) == PostStatus.scheduled)
+        .where(col(Post.id).in_(due.scalar_subquery()), col(Post.status) == PostStatus.scheduled)
         .values(
             status=PostStatus.publishing,
             attempts=col(Post.attempts) + 1,
-            publish_key=func.coalesce(col(Post.publish_key), key),
+            publish_key=func.coalesce(col(Post.publish_key), literal(f"{batch_key}-") + cast(col(Post.id), String)),
+        )
+        .returning(Post)
+        .execution_options(synchronize_session=False)
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        claimed = list(session.scalars(claim).all())
+        session.commit()
+    return sorted(claimed, key=lambda post: (post.scheduled_at or now, post.id or 0))
+
+
+def mark_published(engine: Engine, post_id: int, *, platform_post_id: str, at: datetime, engagement_due_at: datetime | None) -> None:
+    """Finish a publish in one UPDATE, without reading the row back (this runs once per post, at volume)."""
+    finish = (
+        update(Post)
+        .where(col(Post.id) == post_id)
+        .values(
+            status=PostStatus.published, published_at=at, platform_post_id=platform_post_id, error=None,
+            engagement_due_at=engagement_due_at,
         )
     )
+    with engine.begin() as connection:
+        connection.execute(finish)
+
+
+def next_due_at(engine: Engine) -> datetime | None:
+    """When the earliest scheduled post is due; None when nothing is scheduled."""
+    query = select(func.min(Post.scheduled_at)).where(col(Post.status) == PostStatus.scheduled)
     with Session(engine) as session:
-        result = session.exec(statement)  # type: ignore[call-overload]
-        session.commit()
-        return bool(result.rowcount == 1)
+        return session.exec(query).one()
+
+
+def overdue_posts(engine: Engine, before: datetime) -> Sequence[Post]:
+    """Scheduled posts whose time was before `before`, oldest first."""
+    query = (
+        select(Post)
+        .where(col(Post.status) == PostStatus.scheduled, col(Post.scheduled_at) < before)
+        .order_by(col(Post.scheduled_at), col(Post.id))
+    )
+    with Session(engine) as session:
+        return session.exec(query).all()
+
+
+def engagement_due(engine: Engine, now: datetime, *, platforms: Iterable[str], limit: int = 100) -> Sequence[Post]:
+    """Published posts on these platforms whose engagement is due to be fetched, oldest first."""
+    query = (
+        select(Post)
+        .where(col(Post.engagement_due_at) <= now, col(Post.platform).in_(list(platforms)))
+        .order_by(col(Post.engagement_due_at), col(Post.id))
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        return session.exec(query).all()
 
 
 def add_engagement(engine: Engine, *, post_id: int, interactions: int, counts: str = "{}") -> EngagementSample:

@@ -76,7 +76,7 @@ async def test_draft_schedule_reschedule_cancel(berlin_settings: Settings) -> No
     calendar = out.rsplit("bot: ", 1)[1]
     assert "#1 console" in calendar and "#2" not in calendar
     with engine.connect() as connection:
-        assert connection.execute(text("select id from apscheduler_jobs")).scalars().all() == ["post:1"]
+        assert connection.execute(text("select id from apscheduler_jobs")).scalars().all() == ["engagement"]  # no job per post
     engine.dispose()
 
 

@@ -50,8 +50,9 @@ async def test_a_scheduled_post_survives_a_restart(settings: Settings) -> None:
     first.schedule(post.id, utcnow() + timedelta(seconds=1.5))
     await first.stop()
     engine.dispose()
-    with make_engine(settings.database_url).connect() as connection:  # the job is in the database
-        assert connection.execute(text("select id from apscheduler_jobs")).scalars().all() == [f"post:{post.id}"]
+    with make_engine(settings.database_url).connect() as connection:  # the row is the schedule: no job per post
+        assert connection.execute(text("select id from apscheduler_jobs")).scalars().all() == ["engagement"]
+        assert connection.execute(text(f"select status from post where id = {post.id}")).scalar_one() == "scheduled"
 
     engine = make_engine(settings.database_url)
     second = make_scheduler(engine, console)
@@ -129,9 +130,14 @@ async def test_engagement_is_fetched_after_publishing_and_feeds_the_timing_model
     try:
         scheduler.schedule(post.id, utcnow())  # type: ignore[arg-type]
         await wait_for(engine, post.id, PostStatus.published)  # type: ignore[arg-type]
-        assert scheduler._aps.get_job(f"engagement:{post.id}") is not None  # fetched a day later
+        published = repo.get_post(engine, post.id)  # type: ignore[arg-type]
+        assert published is not None and published.engagement_due_at is not None and published.published_at is not None
+        assert published.engagement_due_at - published.published_at == timedelta(hours=24)  # fetched a day later
         platform.stats[platform.posts[0]["id"]] = {"views": 500, "reactions": 30, "comments": 4}
-        await scheduler.publisher.collect_engagement(post.id)  # type: ignore[arg-type]
+        assert await scheduler.collect_due_engagement() == 0  # not yet
+        repo.update_post(engine, post.id, engagement_due_at=utcnow() - timedelta(seconds=1))  # type: ignore[arg-type]
+        assert await scheduler.collect_due_engagement() == 1
+        assert await scheduler.collect_due_engagement() == 0  # asked once
     finally:
         await scheduler.stop()
         await connector.stop()
@@ -157,3 +163,83 @@ async def test_a_rate_limited_post_is_retried_after_the_platforms_wait(engine: E
         platform.stop()
     published = repo.get_post(engine, post.id)  # type: ignore[arg-type]
     assert published.attempts == 2 and [p["text"] for p in platform.posts] == ["hello again"]  # type: ignore[union-attr]
+
+
+async def test_posts_due_together_are_each_published_once_a_few_at_a_time(engine: Engine) -> None:
+    platform = FakePlatform().start()
+    connector = FakePlatformConnector(platform.url)
+    now = utcnow()
+    posts = [
+        repo.add_post(engine, platform=connector.platform, text=f"post {i}", status=PostStatus.scheduled, scheduled_at=now)
+        for i in range(30)
+    ]
+    later = repo.add_post(engine, platform=connector.platform, text="later", status=PostStatus.scheduled, scheduled_at=now + timedelta(seconds=0.8))
+    scheduler = make_scheduler(engine, connector)
+    in_flight: list[int] = []
+    publish = connector.publish
+
+    async def counting(post):  # type: ignore[no-untyped-def]
+        in_flight.append(sum(1 for p in repo.list_posts(engine, limit=100) if p.status == PostStatus.publishing))
+        return await publish(post)
+
+    connector.publish = counting  # type: ignore[method-assign]
+    await scheduler.start()
+    try:
+        await wait_for(engine, later.id, PostStatus.published)  # type: ignore[arg-type]
+        for post in posts:
+            await wait_for(engine, post.id, PostStatus.published)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+        await connector.stop()
+        platform.stop()
+    assert sorted(p["text"] for p in platform.posts) == sorted([f"post {i}" for i in range(30)] + ["later"])
+    assert max(in_flight) <= ScheduleSettings().parallel_publishes  # a crash leaves at most that many in doubt
+    assert platform.posts[-1]["text"] == "later" and platform.posts[-1]["at"] - later.scheduled_at.timestamp() < 0.5  # type: ignore[union-attr]
+
+
+async def test_a_post_scheduled_while_running_wakes_the_dispatcher(engine: Engine) -> None:
+    out = io.StringIO()
+    console = ConsoleConnector(stdout=out)
+    scheduler = make_scheduler(engine, console)
+    await scheduler.start()
+    try:
+        await asyncio.sleep(0.3)  # the dispatcher is asleep: nothing is scheduled
+        post = repo.add_post(engine, platform="console", text="right now")
+        scheduler.schedule(post.id, utcnow())  # type: ignore[arg-type]
+        await wait_for(engine, post.id, PostStatus.published, timeout_s=0.5)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+    assert out.getvalue().count("[published] right now") == 1
+
+
+async def test_jobs_per_post_from_an_earlier_version_become_rows(settings: Settings) -> None:
+    """An older bot kept a job per post; the rows already say when to publish, the engagement job moves onto its row."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.scheduler import _run_job
+
+    engine = make_engine(settings.database_url)
+    out = io.StringIO()
+    console = ConsoleConnector(stdout=out)
+    published = repo.add_post(engine, platform="console", text="old", status=PostStatus.published)
+    waiting = repo.add_post(engine, platform="console", text="soon", status=PostStatus.scheduled, scheduled_at=utcnow() + timedelta(seconds=0.3))
+    due = utcnow() + timedelta(hours=3)
+    old = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(engine=engine)})
+    old.start(paused=True)
+    old.add_job(_run_job, "date", run_date=due, args=("bot", "engagement", published.id), id=f"engagement:{published.id}")
+    old.add_job(_run_job, "date", run_date=waiting.scheduled_at, args=("bot", "post", waiting.id), id=f"post:{waiting.id}")
+    old.shutdown(wait=False)
+
+    scheduler = make_scheduler(engine, console)
+    await scheduler.start()
+    try:
+        assert [job.id for job in scheduler._aps.get_jobs()] == ["engagement"]
+        await wait_for(engine, waiting.id, PostStatus.published)  # type: ignore[arg-type]
+    finally:
+        await scheduler.stop()
+    moved = repo.get_post(engine, published.id)  # type: ignore[arg-type]
+    assert moved is not None and moved.engagement_due_at is not None
+    assert abs((moved.engagement_due_at - due).total_seconds()) < 1
+    assert out.getvalue().count("[published] soon") == 1
+    engine.dispose()
