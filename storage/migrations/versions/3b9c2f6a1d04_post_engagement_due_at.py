@@ -1,7 +1,7 @@
 """post.engagement_due_at and an index on (status, scheduled_at): the post table is the schedule
 
 Revision ID: 3b9c2f6a1d04
-Revises: ee6e31fccd1e
+Revises: 3b1c0f7d2a91
 Create Date: 2026-12-04 02:15:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '3b9c2f6a1d04'
-down_revision = 'ee6e31fccd1e'
+down_revision = '3b1c0f7d2a91'
 branch_labels = None
 depends_on = None
 
