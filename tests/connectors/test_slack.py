@@ -73,7 +73,7 @@ async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSla
         [call] = await fake.wait_for("chat.postMessage")
         [stored] = await wait_status(app, MessageStatus.replied)
     assert envelope in fake.acks
-    assert call.params["channel"] == "D0DM0001" and call.params["text"].startswith("Hello from Acme!")
+    assert call.params["channel"] == "D0DM0001" and call.params["text"].startswith("Hi! How can we help you today?")  # the greeting plan's own words
     assert "thread_ts" not in call.params  # a plain DM is answered plainly
     assert stored.platform_message_id == f"D0DM0001:{event['ts']}"
 

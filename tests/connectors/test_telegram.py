@@ -58,7 +58,7 @@ async def test_follower_message_is_answered_as_a_reply(settings: Settings, fake:
         [call] = await fake.wait_for("sendMessage")
         stored = await wait_status(app, MessageStatus.replied)
     assert call.params["chat_id"] == "777"
-    assert call.params["text"].startswith("Hello from Acme!")
+    assert call.params["text"].startswith("Hi! How can we help you today?")  # the greeting plan's own words
     assert call.params["reply_parameters"]["message_id"] == update["message"]["message_id"]
     assert [(m.status, m.platform_message_id) for m in stored] == [
         (MessageStatus.replied, f"777:{update['message']['message_id']}")
