@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
 import random
 import re
@@ -27,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -155,8 +154,8 @@ async def run_replies(
     judge: Judge,
     pool_rows: Sequence[dict[str, Any]],
     available: int | None = None,
-) -> list[Outcome] | None:
-    """One mode over the rows; None when the drafter does not know the mode."""
+) -> list[Outcome]:
+    """One mode over the rows, each business with a Brain of its own."""
     outcomes: list[Outcome] = []
     by_business: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -186,20 +185,15 @@ async def run_replies(
                     opted_out.add(contact)
                 elif decision.action is not Action.ignore_spam:
                     before, started = generator.tokens, time.perf_counter()
-                    try:
-                        drafted = await brain.draft_reply(
-                            text,
-                            u,
-                            history[contact][-s.policy.history_size :] if s.policy.history_size else [],
-                            platform=PLATFORM,
-                            mode=mode,
-                            examples=pool.pick(row, available),
-                            today=TODAY,
-                        )
-                    except ValueError as exc:
-                        if "mode" in str(exc):
-                            return None
-                        raise
+                    drafted = await brain.draft_reply(
+                        text,
+                        u,
+                        history[contact][-s.policy.history_size :] if s.policy.history_size else [],
+                        platform=PLATFORM,
+                        mode=mode,
+                        examples=pool.pick(row, available),
+                        today=TODAY,
+                    )
                     seconds, tokens = time.perf_counter() - started, generator.tokens - before
                     reply = drafted.text
                     automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(reply)
@@ -276,24 +270,16 @@ def voice_figures(outcomes: Sequence[Outcome], encoder: Any) -> dict[str, Any]:
 
 
 def run_posts(
-    mode: str, rows: Sequence[dict[str, Any]], settings: dict[str, Settings], make_generator: Any, judge: Judge, encoder: Any
-) -> dict[str, Any] | None:
-    """The top-ranked variant of each topic, judged; None when draft_post has no such mode."""
-    params = inspect.signature(draft.draft_post).parameters
-    extra: dict[str, Any] = {}
-    if "mode" in params:
-        extra["mode"] = mode
-    elif mode != "free":
-        return None
-    if "today" in params:
-        extra["today"] = TODAY
+    rows: Sequence[dict[str, Any]], settings: dict[str, Settings], make_generator: Any, judge: Judge, encoder: Any
+) -> dict[str, Any]:
+    """The top-ranked variant of each topic, judged (posts have one way of drafting: the plan)."""
     verdicts, seconds, samples = [], [], []
     generators: dict[str, CountingGenerator] = {}
     for row in rows:
         s = settings[row["business"]]
         generator = generators.setdefault(row["business"], CountingGenerator(make_generator(s)))
         started = time.perf_counter()
-        variants = draft.draft_post(generator, row["topic"], row["platform"], s.brand, 3, encoder=encoder, **extra)
+        variants = draft.draft_post(generator, row["topic"], row["platform"], s.brand, 3, encoder=encoder, today=TODAY)
         seconds.append(time.perf_counter() - started)
         text = variants[0].text if variants else ""
         verdict = judge.post(text, row, Business.from_brand(s.brand, TODAY))
@@ -361,8 +347,6 @@ def print_tables(figures: dict[str, Any], examples: list[tuple[str, str, Outcome
     console.print(main)
     console.print(by_intent)
     for mode, per_split in figures["modes"].items():
-        if per_split.get("unavailable"):
-            console.print(f"[yellow]{mode}: {per_split['unavailable']}[/]")
         voice = per_split.get("voice")
         if voice:
             t = Table(title=f"Learning the owner's voice ({mode}): owner replies available as examples")
@@ -372,11 +356,10 @@ def print_tables(figures: dict[str, Any], examples: list[tuple[str, str, Outcome
                 t.add_row(split, *[f"{_fmt(steps[str(k)]['acceptable_pct'])} / {_fmt(steps[str(k)]['owner_similarity'])}" for k in VOICE_STEPS])
             console.print(t)
     posts = Table(title="Posts (top-ranked of 3 variants)")
-    for col in ("mode", "split", "n", "publishable %", "invented", "s/post p50"):
+    for col in ("split", "n", "publishable %", "invented", "s/post p50"):
         posts.add_column(col)
-    for mode, per_split in figures["modes"].items():
-        for split, f in (per_split.get("posts") or {}).items():
-            posts.add_row(mode, split, str(f["n"]), _fmt(f["publishable_pct"]), str(f["invented_count"]), _fmt(f["seconds_per_post_p50_s"]))
+    for split, f in figures.get("posts", {}).items():
+        posts.add_row(split, str(f["n"]), _fmt(f["publishable_pct"]), str(f["invented_count"]), _fmt(f["seconds_per_post_p50_s"]))
     console.print(posts)
     if examples:
         t = Table(title="A few unacceptable replies", show_lines=True)
@@ -419,31 +402,24 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
     figures: dict[str, Any] = {"today": TODAY.isoformat(), "platform": PLATFORM, "modes": {}}
     bad: list[tuple[str, str, Outcome]] = []
     for mode in modes:
-        entry: dict[str, Any] = {"replies": {}, "posts": {}}
+        entry: dict[str, Any] = {"replies": {}}
         figures["modes"][mode] = entry
         for split, its_rows in chosen.items():
             outcomes = await run_replies(mode, its_rows, settings, make_generator, judge, tune)
-            if outcomes is None:
-                entry.clear()
-                entry["unavailable"] = f"brain.draft.draft_reply does not know mode {mode!r} in this build"
-                break
             entry["replies"][split] = reply_figures(outcomes)
             bad += [(mode, o.row["text"], o) for o in outcomes if not o.verdict.acceptable][:3]
             if mode in voice_modes:
                 steps = {}
                 for k in VOICE_STEPS:
                     voiced = await run_replies(mode, its_rows, settings, make_generator, judge, tune, available=k)
-                    steps[str(k)] = voice_figures(voiced or [], encoder)
+                    steps[str(k)] = voice_figures(voiced, encoder)
                 entry.setdefault("voice", {})[split] = steps
-        if "unavailable" in entry or args.no_posts:
-            continue
+    if not args.no_posts:
+        figures["posts"] = {}
         for split, its_posts in chosen_posts.items():
-            result = run_posts(mode, its_posts, settings, make_generator, judge, encoder)
-            if result is None:
-                entry["posts_unavailable"] = "brain.draft.draft_post has no mode parameter: the posts are the free mode's"
-                break
+            result = run_posts(its_posts, settings, make_generator, judge, encoder)
             result.pop("_samples")
-            entry["posts"][split] = result
+            figures["posts"][split] = result
     print_tables(figures, bad[:9])
     return figures
 
@@ -472,6 +448,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    known = get_args(draft.ReplyMode)
+    if unknown := [m for m in args.modes.split(",") if m and m not in known]:
+        parser.error(f"unknown mode {unknown[0]!r}: the modes are {', '.join(known)}")
     return args
 
 

@@ -15,7 +15,7 @@ from brain.generator import ChatMessage, GenerationOptions, TextGenerator
 from brain.grounding import Support
 
 # Short and cool: SmolLM2-135M at 0.8 wandered off the topic in 15 of 15 variants on the sample
-# bakery, at 0.3 with the few-shot prompt it stayed on it in most (see bench/post_facts.py).
+# bakery, at 0.3 with the few-shot prompt it stayed on it in most (measured on the tune topics of bench/replies/posts.jsonl).
 POST_OPTIONS = GenerationOptions(max_new_tokens=60, temperature=0.3, top_p=0.9, repetition_penalty=1.1, seed=7)
 MAX_DROPPED_NOTES = 3  # more dropped sentences than this are summed up in one note
 FAILED_PENALTY = 1.0  # a variant that fails a check ranks below every one that passes
