@@ -48,6 +48,9 @@ def write_config(tmp_path: Path, openai_url: str, platform_toml: str) -> Path:
         + f"""
 [generator]
 backend = "openai"
+# The model writes every reply, so that a kill can land while a draft is being written (the
+# planned replies call no model by default).
+reply_mode = "free"
 
 [openai]
 base_url = "{openai_url}"

@@ -7,16 +7,17 @@ import copy
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from slack_bolt.request.async_request import AsyncBoltRequest
 from telegram import Update, User
 
-from connectors.base import IncomingMessage
+from connectors.base import Cursor, IncomingMessage
 from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
 from connectors.telegram_updates import CommentThreads, _sanitize_updates, to_incoming
@@ -192,6 +193,19 @@ async def test_malformed_telegram_updates_amid_good_ones_through_getupdates(
     assert len(malformed_lines(caplog)) == 4  # one line for each bad update
 
 
+class ListInbox:
+    """The Inbox the handler stores into, kept in a list: the test reads what was stored."""
+
+    def __init__(self) -> None:
+        self.messages: list[IncomingMessage] = []
+
+    async def store(self, messages: Sequence[IncomingMessage], cursor: Cursor | None = None) -> None:
+        self.messages.extend(messages)
+
+    async def cursor(self, name: str) -> str | None:
+        return None
+
+
 def slack_event(text: str = "hi there", ts: str = "1700000001.000001") -> dict[str, Any]:
     return {"type": "message", "channel": "D0DM0001", "channel_type": "im", "user": FOLLOWER, "text": text, "ts": ts}
 
@@ -210,21 +224,19 @@ def slack_connector() -> SlackConnector:
 async def test_a_bad_slack_event_through_our_handler_is_skipped_with_at_most_one_log_line(
     bad: Any, slack_connector: SlackConnector, caplog: pytest.LogCaptureFixture
 ) -> None:
-    received: list[IncomingMessage] = []
-
-    async def on_message(incoming: IncomingMessage) -> None:
-        received.append(incoming)
-
-    slack_connector._on_message = on_message
+    inbox = ListInbox()
+    slack_connector._inbox = inbox
+    request = AsyncBoltRequest(body="", headers={})
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         for event in [slack_event("hello", "1.1"), bad, slack_event("thanks!", "1.3")]:
             if not isinstance(event, dict):  # Bolt hands a listener only the event's dict
                 continue
             if event.get("type") == "app_mention":
-                await slack_connector._on_mention(event)
+                await slack_connector._on_mention(event, {"event": event}, request)
             else:
-                await slack_connector._on_message_event(event)
+                await slack_connector._on_message_event(event, {"event": event}, request)
+    received = inbox.messages
     texts = [m.text for m in received]
     assert texts[0] == "hello" and texts[-1] == "thanks!" and len(texts) <= 3
     assert len(malformed_lines(caplog)) <= 1
