@@ -194,7 +194,9 @@ async def test_posts_due_together_are_each_published_once_a_few_at_a_time(engine
         platform.stop()
     assert sorted(p["text"] for p in platform.posts) == sorted([f"post {i}" for i in range(30)] + ["later"])
     assert max(in_flight) <= ScheduleSettings().parallel_publishes  # a crash leaves at most that many in doubt
-    assert platform.posts[-1]["text"] == "later" and platform.posts[-1]["at"] - later.scheduled_at.timestamp() < 0.5  # type: ignore[union-attr]
+    # Published when due, not at the dispatcher's next idle wake-up (a minute): a loose bound, as a
+    # busy CI machine may be slow, not a timing goal (those live in bench/scheduler.py).
+    assert platform.posts[-1]["text"] == "later" and platform.posts[-1]["at"] - later.scheduled_at.timestamp() < 10  # type: ignore[union-attr]
 
 
 async def test_a_post_scheduled_while_running_wakes_the_dispatcher(engine: Engine) -> None:
