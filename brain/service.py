@@ -113,6 +113,10 @@ class Brain:
         # Right after understand() the embedding is cached: one encoder pass serves both.
         return await self._run(lambda: risk.assess(understander.embedding(text), text))
 
+    def today(self) -> date:
+        """The day in the account's time zone: which dated facts hold."""
+        return datetime.now(ZoneInfo(self.settings.bot.timezone)).date()
+
     async def draft_reply(
         self,
         text: str,
@@ -141,7 +145,7 @@ class Brain:
                 platform=platform,
                 mode=mode or g.reply_mode,
                 examples=examples,
-                today=today,
+                today=today or self.today(),
                 candidates=g.reply_candidates,
             )
         )
@@ -164,7 +168,7 @@ class Brain:
                 self.settings.brand,
                 n,
                 encoder=self.understander.encoder,
-                today=datetime.now(ZoneInfo(self.settings.bot.timezone)).date(),
+                today=self.today(),
             )
         )
 

@@ -10,6 +10,7 @@ from bot.config import BrandSettings, Fact
 from brain.checks import NUMBER_RE
 from brain.encoder import get_encoder
 from brain.posts import draft_posts, make_plan, plan_post
+from tests.conftest import BAKERY_FACTS
 from tests.fakes.generator import ScriptedGenerator
 
 pytestmark = pytest.mark.models
@@ -19,11 +20,7 @@ NOVEMBER = date(2026, 11, 15)
 
 BAKERY = BrandSettings(
     name="Acme Bakery",
-    facts=[
-        Fact(text="We are open Monday to Saturday, 8:00 to 18:00."),
-        Fact(text="We deliver within 10 km for 3 EUR; free above 30 EUR."),
-        Fact(text="Our autumn sale gives 20% off all cakes until the end of November.", until=date(2026, 11, 30)),
-    ],
+    facts=BAKERY_FACTS,
     allowed_links=["https://example.com/shop"],
     hashtags=["#AcmeBakery"],
     best_posts=[

@@ -14,7 +14,7 @@ from brain.encoder import Encoder, get_encoder
 from brain.faithfulness import Support, unsupported
 from brain.generator import GenerationOptions
 from brain.understand import Understander, Understanding
-from tests.conftest import MODEL_CACHE
+from tests.conftest import BAKERY_FACTS, MODEL_CACHE
 from tests.fakes.generator import ScriptedGenerator
 
 pytestmark = pytest.mark.models
@@ -22,11 +22,7 @@ pytestmark = pytest.mark.models
 TODAY = date(2026, 12, 4)
 BAKERY = BrandSettings(
     name="Acme Bakery",
-    facts=[
-        Fact(text="We are open Monday to Saturday, 8:00 to 18:00."),
-        Fact(text="We deliver within 10 km for 3 EUR; free above 30 EUR."),
-        Fact(text="Our autumn sale gives 20% off all cakes until the end of November.", until=date(2026, 11, 30)),
-    ],
+    facts=BAKERY_FACTS,
     allowed_links=["https://example.com/shop"],
 )
 
