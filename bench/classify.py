@@ -27,7 +27,7 @@ from rich.table import Table  # noqa: E402
 from sklearn.metrics import recall_score  # noqa: E402
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
-from bot.config import load_settings  # noqa: E402
+from core.config import load_settings  # noqa: E402
 from brain.labelled import read_labelled  # noqa: E402
 
 VAL = ROOT.parent / "shared" / "data" / "tweeteval_sentiment" / "val.csv"

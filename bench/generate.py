@@ -71,7 +71,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bot.config import load_settings
+    from core.config import load_settings
     from brain.draft import reply_system_prompt
     from brain.generator import ChatMessage, GenerationOptions, LocalGenerator
     from brain.llama_generator import LlamaCppGenerator, converted_gguf, resolve_weights

@@ -26,7 +26,7 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from bot.app import App  # noqa: E402
-from bot.config import load_settings  # noqa: E402
+from core.config import load_settings  # noqa: E402
 from bot.logs import setup_logging  # noqa: E402
 from brain.generator import ChatMessage, GenerationOptions  # noqa: E402
 from brain.service import Brain  # noqa: E402

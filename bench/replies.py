@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/replies.py [--split tune|heldout|all] [--limit N] [--modes free,planned]
                                        [--voice-modes planned] [--no-posts]
-For each sample business it builds real Settings (bot.config.load_settings on a temporary config),
+For each sample business it builds real Settings (core.config.load_settings on a temporary config),
 the real Brain (classifier, risk, generator) and the policy as bot/pipeline.py calls it, drafts a
 reply to every row with the contact's earlier rows as history, and scores it with
 bench/reply_judge.py. The heldout split is never used for tuning; it is reported on its own.
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.reply_judge import Business, Judge, Verdict  # noqa: E402
-from bot.config import Settings, load_settings  # noqa: E402
+from core.config import Settings, load_settings  # noqa: E402
 from brain import draft  # noqa: E402
 from brain.generator import ChatMessage, GenerationOptions, TextGenerator  # noqa: E402
 from brain.policy import Action, Situation, decide  # noqa: E402

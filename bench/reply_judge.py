@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bot.config import BrandSettings
+from core.config import BrandSettings
 
 # A sentence that is not a conversational move nor in the facts' and the follower's own words may
 # still paraphrase them: with at most one word of its own per four (at least one), and at least this close (MiniLM cosine) to

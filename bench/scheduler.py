@@ -45,7 +45,7 @@ async def create_jobs(db_url: str, posts: int, start: datetime, window_s: float)
     """All posts as rows in one transaction, then whatever jobs the scheduler under test keeps."""
     from sqlmodel import Session
 
-    from bot.config import ScheduleSettings
+    from core.config import ScheduleSettings
     from bot.publisher import Publisher
     from bot.scheduler import PostScheduler
     from storage.db import make_engine

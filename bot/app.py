@@ -9,7 +9,7 @@ from types import TracebackType
 from sqlalchemy.engine import Engine
 
 from bot.commands import OwnerCommands
-from bot.config import Settings
+from core.config import Settings
 from bot.inbox import StoreFirstInbox
 from bot.pipeline import FollowerPipeline, ReplySender
 from bot.post_commands import PostCommands

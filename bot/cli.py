@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import cli_classify, cli_draft, cli_forget, cli_run, cli_timing
-from bot.errors import BotError
+from core.errors import BotError
 
 DEFAULT_CONFIG = os.environ.get("BOT_CONFIG", "config.toml")
 

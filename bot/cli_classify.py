@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from bot.config import Settings, load_settings
+from core.config import Settings, load_settings
 from bot.logs import setup_logging
 from brain.heads import HEADS_DIR, TASKS, Head, head_dir
 from brain.labelled import DataError, merge_corrections, read_labelled

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 
-from bot.config import load_settings
-from bot.errors import BotError
+from core.config import load_settings
+from core.errors import BotError
 from bot.logs import setup_logging
 from brain.service import Brain
 

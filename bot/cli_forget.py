@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bot.config import load_settings
+from core.config import load_settings
 from storage import repo
 from storage.db import make_engine
 

@@ -9,8 +9,8 @@ import signal
 from collections.abc import Callable
 
 from bot.app import App
-from bot.config import Settings, load_settings
-from bot.errors import ConfigError
+from core.config import Settings, load_settings
+from core.errors import ConfigError
 from bot.logs import setup_logging
 from connectors.base import Connector
 from connectors.console import ConsoleConnector

@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 from sklearn.linear_model import Ridge
 from sklearn.preprocessing import OneHotEncoder
 
-from bot.errors import BotError
+from core.errors import BotError
 from brain.timing import EngagementModel, Observation
 
 # Columns of the Facebook metrics file (Moro et al. 2016); weekday 1-7, hour 0-23 local.

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import BotError
+from core.errors import BotError
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.config import Settings
-from bot.errors import BotError
+from core.config import Settings
+from core.errors import BotError
 from brain.examples import OWNER_EXAMPLES_LIMIT
 from brain.policy import Action, Situation, decide
 from brain.service import Brain

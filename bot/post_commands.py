@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 
 from bot import words
 from bot.commands import Command, CommandContext, no_args
-from bot.config import Settings
-from bot.errors import BotError
+from core.config import Settings
+from core.errors import BotError
 from bot.scheduler import PostScheduler
 from bot.when import BadTime, WHEN_HELP, account_zone, as_utc, local_to_utc, parse_when, show
 from brain.service import Brain

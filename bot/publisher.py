@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.config import ScheduleSettings
-from bot.errors import ConnectorError, RateLimited
+from core.config import ScheduleSettings
+from core.errors import ConnectorError, RateLimited
 from connectors.base import Connector, OutgoingPost
 from storage import repo
 from storage.models import Post, PostStatus, utcnow

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Engine
 
 from bot.commands import Command, CommandContext, no_args
-from bot.errors import BotError
+from core.errors import BotError
 from bot.pipeline import ReplySender
 from storage import repo
 from storage.models import MessageStatus, Reply, ReplyStatus, utcnow

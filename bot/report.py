@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 
 from bot import words
 from bot.commands import Command, CommandContext
-from bot.config import Settings
-from bot.errors import BotError
+from core.config import Settings
+from core.errors import BotError
 from bot.when import account_zone, as_utc
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow

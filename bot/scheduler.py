@@ -10,7 +10,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import Engine
 
-from bot.config import ScheduleSettings
+from core.config import ScheduleSettings
 from bot.publisher import Publisher
 from bot.when import as_utc
 from storage import repo

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import BotError, ConfigError
+from core.errors import BotError, ConfigError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WHEN_HELP = "a time like '2026-12-01 18:00', 'today 18:00', 'tomorrow 9:30', 'fri 18:00', 'in 2h' or 'in 45m'"

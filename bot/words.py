@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.errors import BotError
+from core.errors import BotError
 from bot.when import WHEN_HELP, BadTime, parse_when
 
 _TOPIC_MARKERS = (r"about|regarding|announcing|on the subject of", r"on|for|that")

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from bot.config import BrandSettings
+from core.config import BrandSettings
 from brain.encoder import Encoder
 
 URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>()\"']+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|co|shop|store|app|ly|me|info|biz)(?:/[^\s<>()\"']*)?", re.IGNORECASE)

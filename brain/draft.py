@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from bot.config import BrandSettings
+from core.config import BrandSettings
 from brain import posts
 from brain.checks import NUMBER_RE, URL_RE, CheckContext, check_draft, has_injection
 from brain.encoder import Encoder

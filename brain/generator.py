@@ -19,7 +19,7 @@ import httpx
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from bot.errors import ModelError
+from core.errors import ModelError
 from brain.model_paths import offline, resolve_model_dir
 
 log = logging.getLogger(__name__)

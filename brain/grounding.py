@@ -10,7 +10,7 @@ from datetime import date
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from bot.config import BrandSettings, Fact
+from core.config import BrandSettings, Fact
 from brain.checks import HANDLE_RE, NUMBER_RE, URL_RE, _link_allowed
 from brain.encoder import Encoder
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.errors import ModelError
+from core.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.errors import BotError
+from core.errors import BotError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bot.errors import ModelError
+from core.errors import ModelError
 from brain.generator import PREFIX_CACHE_SIZE, ChatMessage, GenerationOptions
 from brain.model_paths import resolve_model_dir
 

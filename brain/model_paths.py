@@ -6,7 +6,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from bot.errors import ModelError
+from core.errors import ModelError
 
 PACKAGE_PREFIX = "package:"
 

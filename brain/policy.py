@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.config import PolicySettings
+from core.config import PolicySettings
 from brain.risk import Risk
 from brain.understand import Understanding
 

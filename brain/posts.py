@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from bot.config import BrandSettings, Fact
+from core.config import BrandSettings, Fact
 from brain import grounding
 from brain.checks import CheckContext, check_draft
 from brain.encoder import Encoder

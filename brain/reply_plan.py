@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.config import BrandSettings
+from core.config import BrandSettings
 from brain.encoder import Encoder
 from brain.fact_search import ANSWER_MIN_COSINE, FactMatch, answering_facts
 from brain.handoff import InPersonRequests, foreign_language

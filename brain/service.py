@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import torch
 
-from bot.config import Settings
-from bot.errors import ModelError
+from core.config import Settings
+from core.errors import ModelError
 from brain import draft
 from brain.encoder import get_encoder
 from brain.examples import Example, nearest_examples

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.config import DeliverySettings
-from bot.errors import ConnectorError, RateLimited
+from core.config import DeliverySettings
+from core.errors import ConnectorError, RateLimited
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,8 +16,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import SlackSettings
-from bot.errors import ConfigError, ConnectorError
+from core.config import SlackSettings
+from core.errors import ConfigError, ConnectorError
 from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
 from connectors.delivery import Delivery, Failure
 from connectors.local_server import LocalServer

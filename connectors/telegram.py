@@ -27,8 +27,8 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.config import TelegramSettings
-from bot.errors import ConfigError, ConnectorError
+from core.config import TelegramSettings
+from core.errors import ConfigError, ConnectorError
 from connectors.base import Connector, Cursor, IncomingMessage, Inbox, OutgoingPost
 from connectors.delivery import Delivery, Failure
 from connectors.local_server import LocalServer

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from bot.errors import BotError
+from core.errors import BotError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

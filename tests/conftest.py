@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.config import Fact, Settings, load_settings
+from core.config import Fact, Settings, load_settings
 from storage.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from bot.errors import ConnectorError, RateLimited
+from core.errors import ConnectorError, RateLimited
 from connectors.base import Connector, Inbox, IncomingMessage, OutgoingPost
 
 

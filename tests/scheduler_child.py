@@ -10,7 +10,7 @@ import asyncio
 import logging
 import sys
 
-from bot.config import ScheduleSettings
+from core.config import ScheduleSettings
 from bot.publisher import Publisher
 from bot.scheduler import PostScheduler
 from sqlalchemy.engine import Engine

@@ -25,7 +25,7 @@ def _url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get("DATABASE_URL")
     if url:
         return url
-    from bot.config import load_settings
+    from core.config import load_settings
 
     return load_settings(os.environ.get("BOT_CONFIG", "config.toml")).database_url
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.cli_run import make_connector
-from bot.config import Settings
-from bot.errors import ConfigError
+from core.config import Settings
+from core.errors import ConfigError
 from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_settings
-from bot.errors import ConfigError
+from core.config import load_settings
+from core.errors import ConfigError
 from tests.conftest import ROOT
 
 

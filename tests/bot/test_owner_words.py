@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.config import Settings
+from core.config import Settings
 from storage import repo
 from storage.db import make_engine
 from storage.models import PostStatus

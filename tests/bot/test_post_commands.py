@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.app import App
-from bot.config import Settings, load_settings
+from core.config import Settings, load_settings
 from bot.when import account_zone, as_utc, local_to_utc, parse_when
 from tests.fakes.generator import ScriptedGenerator
 from brain.service import Brain

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from bot.config import Settings
+from core.config import Settings
 from bot.report import ReportCommands
 from storage import repo
 from storage.models import MessageStatus, PostStatus, ReplyStatus

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bot.config import ScheduleSettings, Settings
+from core.config import ScheduleSettings, Settings
 from bot.publisher import Publisher
 from bot.scheduler import PostScheduler
 from connectors.base import Connector

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.errors import BotError
+from core.errors import BotError
 from bot.when import account_zone
 from bot import words
 

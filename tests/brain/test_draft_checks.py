@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import BrandSettings
+from core.config import BrandSettings
 from brain.checks import CheckContext, check_draft
 from brain.draft import draft_reply, reply_system_prompt, template_reply
 from brain.generator import GenerationOptions

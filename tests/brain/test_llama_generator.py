@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import RepetitionPenaltyLogitsProcessor
 
-from bot.config import load_settings
+from core.config import load_settings
 from brain.draft import reply_system_prompt
 from brain.generator import PREFIX_CACHE_SIZE, ChatMessage, GenerationOptions, LocalGenerator, get_local_generator
 from brain.llama_generator import (

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bot.cli import main
-from bot.config import load_settings
+from core.config import load_settings
 from brain.encoder import Encoder, get_encoder
 from brain.model_paths import resolve_model_dir
 from brain.onnx_encoder import cache_file

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from bot.errors import ModelError
+from core.errors import ModelError
 from brain.generator import ChatMessage, FallbackGenerator, GenerationOptions, OpenAIGenerator
 from tests.fakes.generator import ScriptedGenerator
 from tests.fakes.openai_server import fake_openai_server

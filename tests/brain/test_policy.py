@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import PolicySettings
+from core.config import PolicySettings
 from brain.policy import Action, Situation, decide
 from brain.risk import Risk
 from brain.understand import Understanding

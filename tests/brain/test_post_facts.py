@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.config import BrandSettings, Fact
+from core.config import BrandSettings, Fact
 from brain.checks import NUMBER_RE
 from brain.encoder import get_encoder
 from brain.posts import draft_posts, make_plan, plan_post

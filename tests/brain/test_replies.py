@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.config import BrandSettings, Fact
+from core.config import BrandSettings, Fact
 from brain.checks import NUMBER_RE
 from brain.draft import Draft, draft_reply
 from brain.encoder import Encoder, get_encoder

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.config import DeliverySettings
-from bot.errors import ConnectorError, RateLimited
+from core.config import DeliverySettings
+from core.errors import ConnectorError, RateLimited
 from connectors.delivery import Delivery, Failure, RateLimiter
 
 

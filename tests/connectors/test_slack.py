@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.config import Settings
-from bot.errors import ConnectorError
+from core.config import Settings
+from core.errors import ConnectorError
 from connectors.base import IncomingMessage, OutgoingPost
 from connectors.slack import SlackConnector
 from storage.models import MessageStatus

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import Settings
-from bot.errors import ConnectorError
+from core.config import Settings
+from core.errors import ConnectorError
 from connectors.base import OutgoingPost
 from connectors.telegram import SECRET_HEADER, TelegramConnector
 from storage.models import MessageStatus

@@ -212,7 +212,7 @@ def slack_event(text: str = "hi there", ts: str = "1700000001.000001") -> dict[s
 
 @pytest.fixture
 def slack_connector() -> SlackConnector:
-    from bot.config import SlackSettings
+    from core.config import SlackSettings
 
     connector = SlackConnector(SlackSettings(base_url="http://127.0.0.1:9/api/"), ENV)
     connector.bot_user_id = BOT_USER

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from bot.app import App
-from bot.config import Settings, load_settings
+from core.config import Settings, load_settings
 from brain.service import Brain
 from connectors.base import Connector
 from storage import repo

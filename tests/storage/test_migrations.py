@@ -7,7 +7,7 @@ from sqlmodel import SQLModel
 
 import pytest
 
-from bot.errors import BotError
+from core.errors import BotError
 from storage.db import make_engine
 
 

@@ -1,0 +1,1 @@
+"""The bottom layer: settings and the error family, importable by every other package."""
