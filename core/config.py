@@ -9,7 +9,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from core.errors import ConfigError
 
@@ -24,9 +29,39 @@ class BotSettings(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     timezone: str = "UTC"
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        # Checked here so that a typo stops the bot before any model loads, naming the key.
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Europe/Berlin')") from None
+        return value
+
 
 class DatabaseSettings(Section):
     url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            dialect = make_url(value).get_dialect()
+        except NoSuchModuleError:  # a subclass of ArgumentError: the URL parsed, its kind is unknown
+            raise ValueError(f"unknown database kind in {value!r}") from None
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {value!r} (e.g. 'postgresql+psycopg://user@host/db')") from None
+        try:
+            dialect.import_dbapi()
+        except ImportError as exc:
+            raise ValueError(
+                f"the database driver for {value.split(':', 1)[0]!r} is not installed ({exc.name or exc}): "
+                "install it into the venv, e.g. .venv/bin/pip install 'psycopg[binary]'"
+            ) from None
+        return value
 
 
 class Fact(Section):
@@ -265,7 +300,8 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
             raise ConfigError(f"{file}: key '{key}' is missing{more}") from None
         if first["type"] == "extra_forbidden":
             raise ConfigError(f"{file}: key '{key}' is not a known setting{more}") from None
-        raise ConfigError(f"{file}: key '{key}': {first['msg']}{more}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{file}: key '{key}': {message}{more}") from None
     base = file.resolve().parent
     if not settings.bot.data_dir.is_absolute():
         settings.bot.data_dir = base / settings.bot.data_dir

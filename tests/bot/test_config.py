@@ -43,6 +43,11 @@ def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
         ("[brand]\nname = 'x'\nnmae = 'typo'\n", r"key 'brand\.nmae' is not a known setting"),
         ("[brand]\nname = 'x'\n[schedule.slots]\nconsole = ['9am']\n", r"key 'schedule\.slots'.*'9am'.*neither HH:MM nor 'best'"),
         ("[brand]\nname = 'x'\n[schedule]\nbest_hours = [22, 6]\n", r"key 'schedule\.best_hours'.*first <= last"),
+        ("[brand]\nname = 'x'\n[bot]\ntimezone = 'Europe/Berln'\n", r"key 'bot\.timezone'.*unknown time zone 'Europe/Berln'"),
+        ("[brand]\nname = 'x'\n[database]\nurl = 'not a url'\n", r"key 'database\.url'.*not a database URL"),
+        ("[brand]\nname = 'x'\n[database]\nurl = 'nosuch://h/db'\n", r"key 'database\.url'.*unknown database kind"),
+        # No PostgreSQL driver is installed in the venv, so this names the missing driver.
+        ("[brand]\nname = 'x'\n[database]\nurl = 'postgresql+pg8000://u@h/db'\n", r"key 'database\.url'.*driver .* is not installed.*pip install"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
