@@ -76,6 +76,8 @@ class OwnerCommands:
             name = word[1:].lower().split("@")[0]  # Telegram appends @botname in groups
             if name == "help":
                 answer = self.help()
+            elif name == "start":  # what Telegram sends first; the README's setup asks the owner to send it
+                answer = "Hi! You are the owner: escalations and replies waiting for approval come to this chat.\n" + self.help()
             elif name in self._commands:
                 answer = await self._run(self._commands[name], CommandContext(incoming, connector, rest.strip()))
             else:

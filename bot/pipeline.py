@@ -22,6 +22,13 @@ log = logging.getLogger(__name__)
 
 NotifyOwner = Callable[[str, str], Awaitable[None]]
 
+# A chat app's opening commands (Telegram sends "/start" when someone first opens the bot, often with
+# a payload or "@botname"): a hello, not something to classify.
+OPENING_COMMANDS = {"/start", "/help"}
+OPENER = Understanding(
+    intent="greeting", intent_confidence=1.0, sentiment="neutral", sentiment_confidence=1.0, offensive=False, offensive_confidence=1.0
+)
+
 INTERRUPTED_SEND = "sending was interrupted by a restart; it may have reached them: check before approving"
 
 
@@ -76,6 +83,11 @@ class ReplySender:
         return reply
 
 
+def is_opening_command(text: str) -> bool:
+    words = text.split()
+    return bool(words) and words[0].split("@")[0].lower() in OPENING_COMMANDS
+
+
 class FollowerPipeline:
     def __init__(
         self,
@@ -110,7 +122,7 @@ class FollowerPipeline:
         assert contact is not None and contact.id is not None
 
         if message.status == MessageStatus.received:
-            u = await self.brain.understand(message.text)
+            u = OPENER if is_opening_command(message.text) else await self.brain.understand(message.text)
             message = repo.update_message(
                 self.engine,
                 message.id,

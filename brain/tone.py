@@ -11,8 +11,10 @@ from brain.understand import Understanding
 SARCASM_CUES = (
     "🙄", "😒", "🙃", "love that for me", "great, another", "oh great", "just great", "just perfect",
     "thanks for nothing", "yeah right", "yeah, right", "what a surprise", "as usual", "wow, thanks",
-    "thanks a lot for", "so glad i waited", "can't wait to pay", "/s",
+    "thanks a lot for", "so glad i waited", "can't wait to pay",
 )
+# The "/s" tag only as a word of its own: inside "/start" it is no sarcasm.
+_SARCASM_TAG_RE = re.compile(r"(?:^|\s)/s(?:\s|$)", re.IGNORECASE)
 _POSITIVE_RE = re.compile(r"\b(?:love|lovely|great|amazing|wonderful|fantastic|perfect|awesome|brilliant|thanks|nice)\b", re.IGNORECASE)
 _NEGATIVE_TOPIC_RE = re.compile(
     r"\b(?:price increase|prices? (?:went|go|going) up|more expensive|still (?:nothing|waiting)|another delay|late again)\b",
@@ -29,7 +31,7 @@ class Tone:
 def is_sarcastic(text: str, understanding: Understanding) -> bool:
     """A cue, or positive words about a negative topic, or positive words the sentiment head reads as negative."""
     lowered = text.lower()
-    if any(cue in lowered for cue in SARCASM_CUES):
+    if any(cue in lowered for cue in SARCASM_CUES) or _SARCASM_TAG_RE.search(text):
         return True
     if not _POSITIVE_RE.search(text):
         return False

@@ -2,53 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
-from dataclasses import dataclass
-
-import pytest
-from sqlmodel import Session, select
-
-from bot.app import App
-from brain.service import Brain
 from connectors.base import IncomingMessage
-from connectors.console import ConsoleConnector
 from storage import repo
 from storage.db import make_engine
-from storage.models import Contact, Message, MessageStatus, Reply, ReplyStatus
+from storage.models import MessageStatus, ReplyStatus
+from tests.fakes.console_app import converse
 from tests.fakes.generator import ScriptedGenerator
-
-
-@dataclass
-class Outcome:
-    out: str
-    messages: list[Message]
-    replies: list[Reply]
-    contacts: list[Contact]
-    generator: ScriptedGenerator
-
-
-async def converse(settings, lines: list[str], generator: ScriptedGenerator | None = None, extra: list[IncomingMessage] = ()) -> Outcome:
-    """Run the whole app on the console over some typed lines; return what it printed and stored."""
-    generator = generator or ScriptedGenerator()
-    out = io.StringIO()
-    console = ConsoleConnector(owner_id="owner", stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out, prompt=False)
-    async with App(settings, [console], brain=Brain(settings, generator=generator)) as app:
-        assert app.inbox is not None
-        for incoming in extra:
-            await app.inbox.store([incoming])
-        await asyncio.wait_for(app.run(), timeout=120)
-    engine = make_engine(settings.database_url)
-    with Session(engine) as s:
-        outcome = Outcome(
-            out.getvalue(),
-            list(s.exec(select(Message).order_by(Message.id))),
-            list(s.exec(select(Reply).order_by(Reply.id))),
-            list(s.exec(select(Contact).order_by(Contact.id))),
-            generator,
-        )
-    engine.dispose()
-    return outcome
 
 
 async def test_greeting_is_answered_automatically(settings) -> None:
@@ -170,3 +129,11 @@ async def test_empty_and_huge_messages(settings) -> None:
     ])
     [message] = result.messages  # the empty one is not a message
     assert len(message.text) == 50_000 and message.status in {MessageStatus.pending, MessageStatus.replied, MessageStatus.ignored, MessageStatus.escalated}
+
+
+async def test_opening_commands_get_a_hello_from_followers_and_the_help_for_the_owner(settings) -> None:
+    result = await converse(settings, ["/as-follower ann /start", "/as-follower bob /help@acme_bot", "/start"])
+    assert "bot -> ann: Hi! How can we help you today?" in result.out
+    assert "bot -> bob: Hi! How can we help you today?" in result.out
+    assert all(m.intent == "greeting" and m.status == MessageStatus.replied for m in result.messages)
+    assert "You are the owner" in result.out and "/inbox" in result.out and "unknown command" not in result.out

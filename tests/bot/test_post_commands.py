@@ -14,8 +14,7 @@ from sqlalchemy import text
 from bot.app import App
 from core.config import Settings, load_settings
 from bot.when import account_zone, as_utc, local_to_utc, parse_when
-from tests.fakes.generator import ScriptedGenerator
-from brain.service import Brain
+from tests.fakes.console_app import run_console, stand_in_brain
 from connectors.console import ConsoleConnector
 from storage import repo
 from storage.db import make_engine
@@ -24,25 +23,12 @@ from storage.models import PostStatus, utcnow
 BERLIN = account_zone("Europe/Berlin")
 
 
-def stand_in_brain(settings: Settings) -> Brain:
-    """The real brain with an instant generator: drafting is not what these tests are about."""
-    return Brain(settings, generator=ScriptedGenerator("Fresh bread today! We are open Monday to Saturday, 8:00 to 18:00."))
-
-
 @pytest.fixture
 def berlin_settings(config_file: Path) -> Settings:
     config = config_file.read_text().replace('log_level = "DEBUG"', 'log_level = "DEBUG"\ntimezone = "Europe/Berlin"')
     config += '\n[schedule.slots]\nconsole = ["09:00", "13:00", "best"]\n'
     config_file.write_text(config)
     return load_settings(config_file)
-
-
-async def run_console(settings: Settings, lines: list[str]) -> str:
-    out = io.StringIO()
-    console = ConsoleConnector(settings.console.owner_id, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out, prompt=False)
-    async with App(settings, [console], brain=stand_in_brain(settings)) as app:
-        await app.run()
-    return out.getvalue()
 
 
 async def test_draft_schedule_reschedule_cancel(berlin_settings: Settings) -> None:

@@ -11,7 +11,7 @@ from core.config import Settings
 from bot.report import ReportCommands
 from storage import repo
 from storage.models import MessageStatus, PostStatus, ReplyStatus
-from tests.bot.test_post_commands import run_console
+from tests.fakes.console_app import run_console
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
