@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.config import Settings, load_settings
 from bot.logs import setup_logging
-from brain.heads import HEADS_DIR, TASKS, Head, head_dir
+from brain.heads import TASKS, Head, head_dir
 from brain.labelled import DataError, merge_corrections, read_labelled
 from brain.training import TrainOptions, fit, score
 
@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
     p.add_argument("--task", choices=TASKS, required=True)
     p.add_argument("--data", required=True, help="CSV with a text and a label column (any label set)")
     _columns(p)
-    p.add_argument("--out", help="folder for the head (default: TASK/ in [classify] heads_dir, else the shipped brain/heads/TASK)")
+    p.add_argument("--out", help="folder for the head (default: TASK/ in [classify] heads_dir, data/heads unless set)")
+    p.add_argument("--force", action="store_true", help="save an intent head even if it lacks labels that [policy] uses")
     p.add_argument("--with-corrections", action="store_true", help="add the owner's label corrections from the database")
     p.add_argument("--c", type=float, default=TrainOptions.c, help="inverse regularisation strength (default %(default)s)")
     p.add_argument("--layers", default=",".join(map(str, TrainOptions.layers)), help="encoder layers read (default %(default)s)")
@@ -93,6 +94,26 @@ def _corrections(settings: Settings, task: str) -> list[tuple[str, str]]:
     return found
 
 
+def _check_policy_labels(labels: set[str], settings: Settings, *, force: bool) -> None:
+    """An intent head without the labels [policy] acts on would quietly stop ignoring spam or honouring stop requests."""
+    policy = settings.policy
+    used = {
+        "opt_out_intents": policy.opt_out_intents,
+        "ignore_intents": policy.ignore_intents,
+        "escalate_intents": policy.escalate_intents,
+        "auto_reply_intents": policy.auto_reply_intents,
+    }
+    missing = {key: sorted(set(names) - labels) for key, names in used.items() if set(names) - labels}
+    if not missing:
+        return
+    listed = "; ".join(f"[policy] {key}: {', '.join(names)}" for key, names in missing.items())
+    if not force:
+        raise DataError(
+            f"the labels lack what the policy uses ({listed}): add rows for them or change [policy]; --force saves it anyway"
+        )
+    log.warning("intent head saved without labels the policy uses: %s", listed)
+
+
 def train(args: argparse.Namespace) -> int:
     rows = read_labelled(args.data, args.text_col, args.label_col)
     try:
@@ -103,9 +124,12 @@ def train(args: argparse.Namespace) -> int:
     settings, encoder = _setup(args)
     if args.with_corrections:
         rows = merge_corrections(rows, _corrections(settings, args.task))
+    labels = {label for _, label in rows}
+    if args.task == "intent" and len(labels) > 1:  # fewer is refused by fit with its own message
+        _check_policy_labels(labels, settings, force=args.force)
     head = fit(encoder, args.task, rows, options, _cache_dir(settings))
     head.info["data"] = str(args.data)
-    out = Path(args.out) if args.out else (settings.classify.heads_dir or HEADS_DIR) / args.task
+    out = Path(args.out) if args.out else (settings.classify.heads_dir or settings.data_dir / "heads") / args.task
     head.save(out)
     print(json.dumps({"task": args.task, "n_train": len(rows), "labels": head.labels, "out": str(out)}, ensure_ascii=False))
     return 0

@@ -309,6 +309,9 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         settings.models.cache_dir = settings.bot.data_dir / "models"
     elif not settings.models.cache_dir.is_absolute():
         settings.models.cache_dir = base / settings.models.cache_dir
-    if settings.classify.heads_dir is not None and not settings.classify.heads_dir.is_absolute():
+    if settings.classify.heads_dir is None:
+        # The owner's trained heads live with the data, never inside the installed package.
+        settings.classify.heads_dir = settings.bot.data_dir / "heads"
+    elif not settings.classify.heads_dir.is_absolute():
         settings.classify.heads_dir = base / settings.classify.heads_dir
     return settings

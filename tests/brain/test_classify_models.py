@@ -41,7 +41,7 @@ def test_train_on_a_tiny_slice_then_eval_prints_one_json_object(config_file: Pat
     train = _csv(tmp_path / "train.csv", _slice(labels, 12), header=("message", "tag"))
     out = tmp_path / "head"
     args = ["--task", "intent", "--data", str(train), "--text-col", "message", "--label-col", "tag"]
-    assert main(["train", *args, "--out", str(out), "--config", str(config_file)]) == 0
+    assert main(["train", *args, "--out", str(out), "--force", "--config", str(config_file)]) == 0
     assert Head.load(out).labels == sorted(labels)
 
     # Unseen rows of the same labels, plus one label the head never saw.
@@ -62,11 +62,30 @@ def test_with_corrections_adds_the_owners_labels(config_file: Path, settings, en
     repo.add_correction(engine, text="great bread", task="sentiment", label="positive")  # another task: not used
     train = _csv(tmp_path / "train.csv", rows)
     out = tmp_path / "head"
-    args = ["train", "--task", "intent", "--data", str(train), "--out", str(out), "--with-corrections"]
+    args = ["train", "--task", "intent", "--data", str(train), "--out", str(out), "--with-corrections", "--force"]
     assert main([*args, "--config", str(config_file)]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["n_train"] == len(rows) + 2
     assert Head.load(out).labels == ["greeting", "owner_label", "spam"]
+
+
+def test_an_intent_head_without_the_policys_labels_is_refused_unless_forced(
+    config_file: Path, tmp_path: Path, capsys
+) -> None:
+    train = _csv(tmp_path / "train.csv", _slice(("greeting", "question"), 8))
+    args = ["train", "--task", "intent", "--data", str(train), "--config", str(config_file)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "ignore_intents: spam" in err and "opt_out_intents: unsubscribe" in err
+    assert not (tmp_path / "data" / "heads").exists()
+
+    # Forced, and with no --out: the head goes to the data folder, never into the installed package.
+    shipped = (ROOT / "brain" / "heads" / "intent" / "head.npz").read_bytes()
+    assert main([*args, "--force"]) == 0
+    out = Path(json.loads(capsys.readouterr().out)["out"])
+    assert out == tmp_path / "data" / "heads" / "intent"
+    assert Head.load(out).labels == ["greeting", "question"]
+    assert (ROOT / "brain" / "heads" / "intent" / "head.npz").read_bytes() == shipped
 
 
 def test_bad_training_files_are_clear_errors(config_file: Path, tmp_path: Path, capsys) -> None:
