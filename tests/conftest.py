@@ -58,3 +58,10 @@ def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings.database_url)
     yield engine
     engine.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Loading the real models takes tens of seconds: `-m "not slow"` leaves them out with the rest.
+    for item in items:
+        if item.get_closest_marker("models") is not None:
+            item.add_marker(pytest.mark.slow)

@@ -9,6 +9,8 @@ import pytest
 from bench import replies
 from tests.fakes.generator import ScriptedGenerator
 
+pytestmark = pytest.mark.slow  # the bench end to end
+
 
 def test_the_bench_runs_end_to_end_and_ends_with_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
     generators: list[ScriptedGenerator] = []

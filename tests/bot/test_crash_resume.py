@@ -19,6 +19,8 @@ from storage.models import FINAL_MESSAGE_STATES, Message, Reply, ReplyStatus
 from tests.conftest import BASE_CONFIG, ROOT
 from tests.fakes.openai_server import fake_openai_server
 
+pytestmark = pytest.mark.slow  # real processes killed and restarted
+
 BOT = str(ROOT / ".venv" / "bin" / "bot")
 FOLLOWERS = 24
 

@@ -20,6 +20,8 @@ from storage.models import PostStatus, utcnow
 from tests.conftest import ROOT
 from tests.fake_platform import FakePlatform
 
+pytestmark = pytest.mark.slow  # real processes killed and restarted
+
 
 @pytest.fixture
 def platform() -> Iterator[FakePlatform]:

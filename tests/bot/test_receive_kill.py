@@ -24,6 +24,8 @@ from tests.fakes.openai_server import FakeOpenAIServer, fake_openai_server
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
+pytestmark = pytest.mark.slow  # real processes killed and restarted
+
 BOT = str(ROOT / ".venv" / "bin" / "bot")
 BURST = 200
 TG_OWNER = 42  # tests/conftest.py
