@@ -47,8 +47,12 @@ def read_posts(path: Path) -> list[Observation]:
     """Posts from a Facebook-metrics CSV; a bad file or row raises BotError naming it."""
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BotError(f"{path}: cannot read: {exc}") from None
+    except FileNotFoundError:
+        raise BotError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise BotError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+    except OSError as exc:
+        raise BotError(f"{path}: cannot read: {exc.strerror or exc}") from None
     # UCI's own copy is semicolon-separated; the copy in shared/data uses commas.
     reader = csv.DictReader(lines, delimiter=";" if lines and ";" in lines[0] else ",")
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]

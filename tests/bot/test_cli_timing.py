@@ -37,3 +37,12 @@ def test_a_file_without_the_columns_is_one_clear_error(tmp_path: Path, capsys: p
     bad = write_rows(tmp_path / "bad.csv", ["a,b", "1,2"])
     assert main(["timing", "eval", "--train", str(bad), "--test", str(bad)]) == 2
     assert "missing column(s) Type, Post Weekday" in capsys.readouterr().err
+
+
+def test_a_missing_or_non_utf8_file_is_one_plain_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("Type,Category\ncaf\xe9,1\n".encode("latin-1"))
+    for path, said in ((tmp_path / "nope.csv", "file not found"), (latin1, "not UTF-8 text (byte 17)")):
+        assert main(["timing", "eval", "--train", str(path), "--test", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert said in err and len(err.splitlines()) == 1 and "Errno" not in err and "codec" not in err
