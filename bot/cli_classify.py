@@ -139,6 +139,13 @@ def evaluate(args: argparse.Namespace) -> int:
     rows = read_labelled(args.data, args.text_col, args.label_col)
     settings = load_settings(args.config)
     head = Head.load(Path(args.model) if args.model else head_dir(args.task, settings.classify.heads_dir))
+    known = set(head.labels) | ({head.other_label} if head.other_label else set())
+    if not any(label in known for _, label in rows):
+        found = sorted({label for _, label in rows})
+        raise DataError(
+            f"{args.data}: none of its labels ({', '.join(found[:8])}{', ...' if len(found) > 8 else ''}) is one the head "
+            f"knows ({', '.join(head.labels)}): nothing to score"
+        )
     settings, encoder = _setup(args)
     print(json.dumps(score(encoder, head, rows, _cache_dir(settings)), ensure_ascii=False))
     return 0

@@ -88,6 +88,15 @@ def test_an_intent_head_without_the_policys_labels_is_refused_unless_forced(
     assert (ROOT / "brain" / "heads" / "intent" / "head.npz").read_bytes() == shipped
 
 
+def test_eval_on_a_file_whose_labels_the_head_does_not_know_is_one_clear_error(
+    config_file: Path, tmp_path: Path, capsys
+) -> None:
+    data = _csv(tmp_path / "other.csv", [("great bread", "positive"), ("awful", "negative")])
+    assert main(["eval", "--task", "intent", "--data", str(data), "--config", str(config_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "none of its labels (negative, positive)" in err and "nothing to score" in err
+
+
 def test_bad_training_files_are_clear_errors(config_file: Path, tmp_path: Path, capsys) -> None:
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes("text,label\ncafé crème,greeting\n".encode("latin-1"))
