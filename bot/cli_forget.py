@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from core.config import load_settings
+from core.text import counted
 from storage import repo
 from storage.db import make_engine
 
@@ -33,8 +34,8 @@ def forget(args: argparse.Namespace) -> int:
         print(f"no contact {args.user_id} on {args.platform}; nothing deleted")
         return 1
     print(
-        f"deleted {args.platform} contact {args.user_id}: {counts['messages']} messages, "
-        f"{counts['replies']} replies, {counts['corrections']} label corrections, 1 contact "
-        f"({sum(counts.values())} rows)"
+        f"deleted {args.platform} contact {args.user_id}: {counted(counts['messages'], 'message')}, "
+        f"{counted(counts['replies'], 'reply', 'replies')}, {counted(counts['corrections'], 'label correction')}, "
+        f"1 contact ({counted(sum(counts.values()), 'row')})"
     )
     return 0

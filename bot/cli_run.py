@@ -57,12 +57,15 @@ def _stop_on_sigterm(app: App) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    setup_logging(settings.bot.log_level)
+    console = args.connector == "console"
+    log_file = settings.data_dir / "bot.log" if console else None
+    setup_logging(settings.bot.log_level, log_file)
     connector = make_connector(args.connector, settings)
-    if args.connector == "console":
+    if console:
         print(
             f"{settings.brand.name} assistant on the console. Type to talk to it; "
-            "'/as-follower NAME TEXT' to write as a follower; /help; /quit or Ctrl-D to leave.",
+            "'/as-follower NAME TEXT' to write as a follower; /help; /quit or Ctrl-D to leave. "
+            f"Log: {log_file}",
             flush=True,
         )
     async with App(settings, [connector]) as app:

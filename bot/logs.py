@@ -1,19 +1,31 @@
-"""Logging setup: one line per event, to stderr, so the console chat on stdout stays clean."""
+"""Logging setup: one line per event, to stderr, or to a file when the console chat owns the terminal."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import warnings
+from pathlib import Path
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+def setup_logging(level: str = "INFO", log_file: Path | None = None) -> None:
+    """Everything at `level` to stderr; with `log_file`, there instead, and only warnings on stderr.
+
+    The console connector chats on the terminal, where INFO lines would land between the owner's
+    lines and the bot's answers.
+    """
+    handlers: list[logging.Handler] = []
+    if log_file is None:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    else:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        terminal = logging.StreamHandler(sys.stderr)
+        terminal.setLevel(logging.WARNING)
+        handlers.append(terminal)
+    logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
     # Library chatter (progress bars, deprecation notes) is not an event of ours.
     for noisy in ("transformers", "httpx", "httpcore", "urllib3", "huggingface_hub", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from core.text import counted
+
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HOURS_A_WEEK = 168
 
@@ -183,7 +185,7 @@ class EngagementModel:
         slot = f"{DAYS[weekday]} {hour:02d}:00"
         if self.n_posts:
             ratio = np.expm1(self.predict(weekday, hour, content_type)) / max(self.median, 1e-9)
-            return f"{slot}: {ratio:.1f}x your median engagement, from {self.n_posts} posts"
+            return f"{slot}: {ratio:.1f}x your median engagement, from {counted(self.n_posts, 'post')}"
         if self.n_messages:
-            return f"{slot}: when your followers write to you most (from {self.n_messages} messages); no post engagement yet"
+            return f"{slot}: when your followers write to you most (from {counted(self.n_messages, 'message')}); no post engagement yet"
         return f"{slot}: no history yet, so this is an exploratory pick"

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 BOT = ROOT / ".venv" / "bin" / "bot"
@@ -63,7 +65,7 @@ def test_forget_erases_a_contact_and_counts_rows(config_file, settings) -> None:
 
     result = run(str(BOT), "forget", "telegram", "99", "--config", str(config_file))
     assert result.returncode == 0, result.stderr
-    assert "3 messages, 3 replies, 1 label corrections, 1 contact (8 rows)" in result.stdout
+    assert "3 messages, 3 replies, 1 label correction, 1 contact (8 rows)" in result.stdout
 
     engine = make_engine(settings.database_url)
     assert repo.find_contact(engine, "telegram", "99") is None
@@ -73,3 +75,13 @@ def test_forget_erases_a_contact_and_counts_rows(config_file, settings) -> None:
 
     again = run(str(BOT), "forget", "telegram", "99", "--config", str(config_file))
     assert again.returncode == 1 and "nothing deleted" in again.stdout
+
+
+@pytest.mark.models
+def test_console_logs_go_to_a_file_not_into_the_chat(config_file: Path) -> None:
+    result = run(str(BOT), "run", "--connector", "console", "--config", str(config_file), stdin="/help\n/quit\n")
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = (config_file.parent / "data" / "bot.log").read_text(encoding="utf-8")
+    assert " INFO " in log and "head:" in log  # the config's DEBUG level, in the file
+    assert " INFO " not in result.stderr and " DEBUG " not in result.stderr and " INFO " not in result.stdout
+    assert "/draft" in result.stdout  # the chat itself is still on the terminal
