@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core import machine  # noqa: E402
+
 QUESTIONS = [
     "What time do you open on Saturday?",
     "Do you deliver? How much does it cost?",
@@ -186,6 +188,7 @@ def main() -> None:
         "prompts": len(prompts),
         "threads": args.threads,
         "bench_process_peak_rss_mb": round(process_peak_mb, 1),
+        **machine.describe(),
     }
     for name, figures in results.items():
         if name != chosen_name:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core import machine
 from core.errors import ModelError
 from brain.generator import PREFIX_CACHE_SIZE, ChatMessage, GenerationOptions
 from brain.model_paths import resolve_model_dir
@@ -304,12 +305,7 @@ def _llama_cpp() -> Any:
 
 def cpu_has_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX on x86, BF16 on Arm)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    flags = {word for line in info.splitlines() if line.startswith(("flags", "Features")) for word in line.split()}
-    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    return bool(machine.cpu_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def resolve_weights(weights: Weights, source_bytes: int = 0) -> Weights:
