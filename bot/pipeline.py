@@ -16,7 +16,8 @@ from brain.service import Brain
 from brain.understand import Understanding
 from connectors.base import Connector, IncomingMessage
 from storage import repo
-from storage.models import Contact, Message, MessageStatus, Reply, ReplyStatus, utcnow
+from storage.message_states import MessageStatus, Transition, allows
+from storage.models import Contact, Message, Reply, ReplyStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,14 @@ class ReplySender:
             # The platform refused or was unreachable: back to the owner's queue, with the reason.
             log.warning("reply %d to message %d not sent: %s", reply_id, message.id, exc)
             repo.update_reply(self.engine, reply_id, status=ReplyStatus.pending, error=str(exc)[:500])
-            repo.update_message(self.engine, reply.message_id, status=MessageStatus.pending)
+            repo.advance_message(self.engine, reply.message_id, Transition.await_owner)
             raise BotError(f"reply #{reply_id} was not sent: {exc}") from exc
         now = utcnow()
         fields: dict[str, object] = {"status": ReplyStatus.sent, "sent_at": now, "platform_reply_id": platform_id}
         if approved_by is not None:
             fields.update(approved_by=approved_by, approved_at=now)
         reply = repo.update_reply(self.engine, reply_id, **fields)
-        repo.update_message(self.engine, reply.message_id, status=MessageStatus.replied)
+        repo.advance_message(self.engine, reply.message_id, Transition.replied)
         log.info("reply %d sent for message %d%s", reply_id, reply.message_id, f" (approved by {approved_by})" if approved_by else "")
         return reply
 
@@ -109,7 +110,12 @@ class FollowerPipeline:
             return await self._process(message_id)
         except Exception as exc:
             log.exception("message %d failed", message_id)
-            message = repo.update_message(self.engine, message_id, status=MessageStatus.failed, error=str(exc)[:500])
+            current = repo.get_message(self.engine, message_id)
+            if current is None:
+                raise
+            if not allows(current.status, Transition.fail):
+                return current  # it got to a final state before the failure: that stands
+            message = repo.advance_message(self.engine, message_id, Transition.fail, status_reason=str(exc)[:500])
             await self.notify_owner(
                 message.platform, f"message #{message_id} could not be handled ({type(exc).__name__}); see the log"
             )
@@ -123,10 +129,10 @@ class FollowerPipeline:
 
         if message.status == MessageStatus.received:
             u = OPENER if is_opening_command(message.text) else await self.brain.understand(message.text)
-            message = repo.update_message(
+            message = repo.advance_message(
                 self.engine,
                 message.id,
-                status=MessageStatus.understood,
+                Transition.understood,
                 intent=u.intent,
                 intent_confidence=u.intent_confidence,
                 sentiment=u.sentiment,
@@ -161,11 +167,11 @@ class FollowerPipeline:
 
         if decision.action is Action.opt_out:
             repo.set_opted_out(self.engine, contact.id)
-            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored, error=decision.reason)
+            return repo.advance_message(self.engine, message.id, Transition.ignore, status_reason=decision.reason)
         if decision.action is Action.ignore_spam:
-            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored, error=decision.reason)
+            return repo.advance_message(self.engine, message.id, Transition.ignore, status_reason=decision.reason)
         if decision.action is Action.escalate:
-            message = repo.update_message(self.engine, message.id, status=MessageStatus.escalated, error=decision.reason)
+            message = repo.advance_message(self.engine, message.id, Transition.escalate, status_reason=decision.reason)
             await self.notify_owner(
                 message.platform, f"escalated #{message.id} from {who}: {decision.reason} ({summary}): {message.text}"
             )
@@ -193,7 +199,7 @@ class FollowerPipeline:
             return repo.get_message(self.engine, message.id) or message
 
         reason = decision.reason if decision.action is not Action.auto_reply else "the draft needs a look"
-        message = repo.update_message(self.engine, message.id, status=MessageStatus.pending)
+        message = repo.advance_message(self.engine, message.id, Transition.await_owner)
         await self.notify_owner(
             message.platform,
             f"reply #{reply.id} to {who} waits for approval: {reason} ({summary}).\n"
@@ -204,14 +210,14 @@ class FollowerPipeline:
     async def _finish_interrupted(self, message: Message, reply: Reply, contact: Contact) -> Message:
         assert message.id is not None and reply.id is not None
         if reply.status == ReplyStatus.sent:
-            return repo.update_message(self.engine, message.id, status=MessageStatus.replied)
+            return repo.advance_message(self.engine, message.id, Transition.replied)
         if reply.status == ReplyStatus.sending:
             # We cannot know whether the platform got it; sending again could double it, so the owner decides.
             repo.update_reply(self.engine, reply.id, status=ReplyStatus.pending, error=INTERRUPTED_SEND)
             await self.notify_owner(message.platform, f"reply #{reply.id}: {INTERRUPTED_SEND}")
         if reply.status == ReplyStatus.rejected:
-            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored)
-        return repo.update_message(self.engine, message.id, status=MessageStatus.pending)
+            return repo.advance_message(self.engine, message.id, Transition.ignore)
+        return repo.advance_message(self.engine, message.id, Transition.await_owner)
 
     def _over_rate_limit(self, platform: str, contact_id: int) -> bool:
         policy = self.settings.policy

@@ -8,24 +8,11 @@ from enum import StrEnum
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from storage.message_states import MessageStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class MessageStatus(StrEnum):
-    received = "received"
-    understood = "understood"
-    replied = "replied"
-    pending = "pending"
-    escalated = "escalated"
-    ignored = "ignored"
-    failed = "failed"
-
-
-FINAL_MESSAGE_STATES = frozenset(
-    {MessageStatus.replied, MessageStatus.pending, MessageStatus.escalated, MessageStatus.ignored, MessageStatus.failed}
-)
 
 
 class ReplyStatus(StrEnum):
@@ -77,7 +64,9 @@ class Message(SQLModel, table=True):
     sentiment: str | None = None
     sentiment_confidence: float | None = None
     offensive_probability: float | None = None  # how likely the message is abusive
-    error: str | None = None
+    # Why the message is in its state: the policy's reason ("asked to stop", "complaint"), or the
+    # error that failed it.
+    status_reason: str | None = None
 
 
 class Reply(SQLModel, table=True):

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
+from storage.message_states import UNFINISHED_MESSAGE_STATES, Transition, TransitionRefused, target
 from storage.models import (
     Contact,
     EngagementSample,
@@ -208,8 +209,35 @@ def get_message(engine: Engine, message_id: int) -> Message | None:
 
 
 def update_message(engine: Engine, message_id: int, **fields: Any) -> Message:
-    """Set fields on a message (status, intent, ...) and write them at once."""
+    """Set fields on a message (intent, labels, ...) and write them at once; its status moves only by advance_message."""
+    if "status" in fields:
+        raise ValueError("a message's status changes only through advance_message (storage/message_states.py)")
     return _update(engine, Message, message_id, fields)
+
+
+def advance_message(engine: Engine, message_id: int, transition: Transition, **fields: Any) -> Message:
+    """Move a message along `transition` and set `fields` with it, in one write.
+
+    Raises TransitionRefused when the message's state does not allow it, including when another
+    writer moved the message since it was read (the UPDATE is conditional on the state read)."""
+    with Session(engine) as session:
+        row = session.get(Message, message_id)
+        if row is None:
+            raise KeyError(f"no message {message_id}")
+        before = row.status
+        after = target(before, transition, message_id)
+        moved = session.execute(
+            update(Message)
+            .where(col(Message.id) == message_id, col(Message.status) == before)
+            .values(status=after, **fields)
+        )
+        if not moved.rowcount:
+            session.rollback()
+            now = session.get(Message, message_id, populate_existing=True)
+            raise TransitionRefused(message_id, now.status if now else before, transition)
+        session.commit()
+        session.refresh(row)
+        return row
 
 
 def list_messages(
@@ -547,7 +575,7 @@ def unfinished_messages(
     engine: Engine, *, limit: int | None = None, skip: Iterable[int] = ()
 ) -> Sequence[Message]:
     """Messages not yet final (received or understood), oldest first, without the ids in `skip`."""
-    query = select(Message).where(col(Message.status).in_([MessageStatus.received, MessageStatus.understood]))
+    query = select(Message).where(col(Message.status).in_(list(UNFINISHED_MESSAGE_STATES)))
     skipped = list(skip)
     if skipped:
         query = query.where(col(Message.id).notin_(skipped))

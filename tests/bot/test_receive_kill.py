@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.models import FINAL_MESSAGE_STATES
+from storage.message_states import FINAL_MESSAGE_STATES
 from tests.conftest import BASE_CONFIG, ROOT
 from tests.fakes.openai_server import FakeOpenAIServer, fake_openai_server
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
