@@ -14,7 +14,7 @@ from brain.examples import OWNER_EXAMPLES_LIMIT
 from brain.policy import Action, Situation, decide
 from brain.service import Brain
 from brain.understand import Understanding
-from connectors.base import Connector, IncomingMessage
+from connectors.base import Connector
 from storage import repo
 from storage.message_states import MessageStatus, Transition, allows
 from storage.models import Contact, Message, Reply, ReplyStatus, utcnow
@@ -33,18 +33,6 @@ OPENER = Understanding(
 INTERRUPTED_SEND = "sending was interrupted by a restart; it may have reached them: check before approving"
 
 
-def addressed_to(message: Message, contact: Contact) -> IncomingMessage:
-    """Rebuild what a connector needs to answer a stored message."""
-    return IncomingMessage(
-        platform=message.platform,
-        message_id=message.platform_message_id,
-        chat_id=message.chat_id,
-        user_id=contact.platform_user_id,
-        user_name=contact.display_name,
-        text=message.text,
-    )
-
-
 class ReplySender:
     """Sends a stored reply at most once: claim the row, call the platform, finish the row."""
 
@@ -57,8 +45,7 @@ class ReplySender:
         if reply is None:
             raise BotError(f"there is no reply #{reply_id}")
         message = repo.get_message(self.engine, reply.message_id)
-        contact = repo.get_contact(self.engine, message.contact_id) if message else None
-        if message is None or contact is None:
+        if message is None:
             raise BotError(f"reply #{reply_id} belongs to a message that was deleted")
         connector = self.connectors.get(message.platform)
         if connector is None:
@@ -67,7 +54,8 @@ class ReplySender:
             now = repo.get_reply(self.engine, reply_id)
             raise BotError(f"reply #{reply_id} is {now.status if now else 'gone'}, not {from_status}")
         try:
-            platform_id = await connector.send_reply(addressed_to(message, contact), reply.text)
+            # The address stored with the message: the same place, kind and visibility it was written with.
+            platform_id = await connector.send_reply(message.reply_address, reply.text)
         except Exception as exc:
             # The platform refused or was unreachable: back to the owner's queue, with the reason.
             log.warning("reply %d to message %d not sent: %s", reply_id, message.id, exc)

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.addressing import MessageKind, ReplyAddress, Visibility
 from storage.message_states import MessageStatus
 
 
@@ -54,8 +55,14 @@ class Message(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(index=True)
     platform_message_id: str
-    chat_id: str = ""
     contact_id: int = Field(foreign_key="contact.id", index=True)
+    # Where a reply goes (core/addressing.py), so a stored message is answered after a restart
+    # exactly where it was written. No defaults: a row that does not say is refused on insert.
+    kind: MessageKind
+    visibility: Visibility
+    chat_id: str = ""
+    reply_to_id: str
+    thread_id: str = ""
     text: str
     received_at: datetime = Field(default_factory=utcnow)
     status: MessageStatus = Field(default=MessageStatus.received, index=True)
@@ -67,6 +74,16 @@ class Message(SQLModel, table=True):
     # Why the message is in its state: the policy's reason ("asked to stop", "complaint"), or the
     # error that failed it.
     status_reason: str | None = None
+
+    @property
+    def reply_address(self) -> ReplyAddress:
+        return ReplyAddress(
+            kind=MessageKind(self.kind),
+            visibility=Visibility(self.visibility),
+            chat_id=self.chat_id,
+            message_id=self.reply_to_id,
+            thread_id=self.thread_id,
+        )
 
 
 class Reply(SQLModel, table=True):

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
+from core.addressing import MessageKind, ReplyAddress, Visibility
 from storage.message_states import UNFINISHED_MESSAGE_STATES, Transition, TransitionRefused, target
 from storage.models import (
     Contact,
@@ -82,16 +83,20 @@ def add_message(
     text: str,
     chat_id: str = "",
     received_at: datetime | None = None,
+    reply_to: ReplyAddress | None = None,
 ) -> tuple[Message, bool]:
-    """Store an incoming message; returns (message, created). A redelivery returns the stored row."""
+    """Store an incoming message; returns (message, created). A redelivery returns the stored row.
+
+    reply_to: where a reply goes; without one, a private message in `chat_id`."""
+    reply_to = reply_to or ReplyAddress(MessageKind.private, Visibility.direct, chat_id, platform_message_id)
     with Session(engine) as session:
         message = Message(
             platform=platform,
             platform_message_id=platform_message_id,
             contact_id=contact_id,
             text=text,
-            chat_id=chat_id,
             received_at=received_at or utcnow(),
+            **address_columns(reply_to),
         )
         session.add(message)
         try:
@@ -114,9 +119,20 @@ class NewMessage:
     platform_message_id: str
     user_id: str
     user_name: str
-    chat_id: str
+    reply_to: ReplyAddress
     text: str
     received_at: datetime
+
+
+def address_columns(address: ReplyAddress) -> dict[str, Any]:
+    """A reply address as Message's columns (Message.reply_address reads them back)."""
+    return {
+        "kind": address.kind,
+        "visibility": address.visibility,
+        "chat_id": address.chat_id,
+        "reply_to_id": address.message_id,
+        "thread_id": address.thread_id,
+    }
 
 
 def store_incoming(
@@ -174,8 +190,8 @@ def _store_incoming(
                 platform_message_id=m.platform_message_id,
                 contact_id=contacts[who],
                 text=m.text,
-                chat_id=m.chat_id,
                 received_at=m.received_at,
+                **address_columns(m.reply_to),
             )
             session.add(row)
             session.flush()

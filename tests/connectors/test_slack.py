@@ -15,7 +15,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from core.config import Settings
 from core.errors import ConnectorError
-from connectors.base import IncomingMessage, OutgoingPost
+from connectors.base import OutgoingPost
+from core.addressing import MessageKind, ReplyAddress, Visibility
 from connectors.slack import SlackConnector
 from storage.models import MessageStatus
 from tests.fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_failed_send, wait_status
@@ -272,16 +273,16 @@ async def _ignore(_: object) -> None:
     pass
 
 
-async def test_a_reply_sent_later_finds_the_thread_from_the_stored_id(settings: Settings, fake: FakeSlack) -> None:
+async def test_a_reply_sent_later_finds_the_thread_from_the_stored_address(settings: Settings, fake: FakeSlack) -> None:
     """After the owner approves a reply, only what was stored is known: no raw event."""
     async with running(settings, slack := SlackConnector(settings.slack, ENV)):
         await fake.wait_for("apps.connections.open")
-        for message_id, chat in (
-            ("C0GENERAL:1700000003.000001:1700000000.000100", "C0GENERAL"),
-            ("C0GENERAL:1700000004.000001", "C0GENERAL"),
-            ("D0DM0001:1700000005.000001", "D0DM0001"),
+        for address in (
+            ReplyAddress(MessageKind.comment, Visibility.group, "C0GENERAL", "1700000003.000001", "1700000000.000100"),
+            ReplyAddress(MessageKind.mention, Visibility.group, "C0GENERAL", "1700000004.000001"),
+            ReplyAddress(MessageKind.private, Visibility.direct, "D0DM0001", "1700000005.000001"),
         ):
-            await slack.send_reply(IncomingMessage("slack", message_id, chat, FOLLOWER, "hi"), "thanks!")
+            await slack.send_reply(address, "thanks!")
     assert [c.params.get("thread_ts") for c in fake.calls_to("chat.postMessage")] == [
         "1700000000.000100",
         "1700000004.000001",

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from core.addressing import MessageKind, ReplyAddress, Visibility
 from storage import repo
 from storage.message_states import Transition
 from storage.models import MessageStatus, PostStatus, ReplyStatus, utcnow
@@ -83,7 +84,8 @@ def test_corrections_round_trip(engine) -> None:
 def _new(platform_id: str, user: str = "7", text: str = "hi") -> repo.NewMessage:
     return repo.NewMessage(
         platform="telegram", platform_message_id=platform_id, user_id=user, user_name=f"u{user}",
-        chat_id=user, text=text, received_at=utcnow(),
+        reply_to=ReplyAddress(MessageKind.private, Visibility.direct, user, platform_id.rpartition(":")[2]),
+        text=text, received_at=utcnow(),
     )
 
 
