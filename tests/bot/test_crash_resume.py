@@ -18,7 +18,7 @@ from storage.db import make_engine
 from storage.message_states import FINAL_MESSAGE_STATES
 from storage.models import Message, Reply, ReplyStatus
 from tests.conftest import BASE_CONFIG, ROOT
-from tests.fakes.openai_server import fake_openai_server
+from fakes.openai_server import fake_openai_server
 
 pytestmark = pytest.mark.slow  # real processes killed and restarted
 

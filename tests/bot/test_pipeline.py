@@ -7,8 +7,8 @@ from core.addressing import MessageKind, ReplyAddress, Visibility
 from storage import repo
 from storage.db import make_engine
 from storage.models import MessageStatus, ReplyStatus
-from tests.fakes.console_app import converse
-from tests.fakes.generator import ScriptedGenerator
+from fakes.console_app import converse
+from fakes.generator import ScriptedGenerator
 
 
 def dm(chat_id: str, message_id: str) -> ReplyAddress:

@@ -12,7 +12,7 @@ from bot.report import ReportCommands
 from storage import repo
 from storage.message_states import Transition
 from storage.models import MessageStatus, PostStatus, ReplyStatus
-from tests.fakes.console_app import run_console
+from fakes.console_app import run_console
 
 REACHED_BY = {MessageStatus.replied: Transition.replied, MessageStatus.escalated: Transition.escalate, MessageStatus.pending: Transition.await_owner}
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)

@@ -18,7 +18,7 @@ from connectors.console import ConsoleConnector
 from storage import repo
 from storage.db import make_engine
 from storage.models import PostStatus, utcnow
-from tests.fake_platform import FakePlatform, FakePlatformConnector
+from fakes.social_platform import FakePlatform, FakePlatformConnector
 
 
 def make_scheduler(engine: Engine, connector: Connector, grace_minutes: float = 30) -> PostScheduler:

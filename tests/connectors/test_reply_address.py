@@ -12,14 +12,11 @@ import pytest
 from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
 from core.addressing import MessageKind, ReplyAddress, Visibility
-from core.config import Settings
 from core.errors import ConnectorError
 from storage.models import Message, MessageStatus
-from tests.connectors.test_slack import ENV, FOLLOWER, slack_settings
-from tests.connectors.test_telegram import OWNER, TELEGRAM_SERVICE, automatic_forward, telegram_settings
-from tests.fakes.app import running, stored_messages
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from fakes.app import running, slack_settings, stored_messages, telegram_settings
+from fakes.slack_api import ENV, FOLLOWER, OWNER as SLACK_OWNER, FakeSlack
+from fakes.telegram_api import OWNER, TELEGRAM_SERVICE, TOKEN, FakeTelegram, automatic_forward
 
 GROUP = -100555
 
@@ -115,13 +112,13 @@ async def test_slack_dm_and_channel_mention_are_answered_in_place_after_a_restar
     )
 
     async with running(settings, SlackConnector(settings.slack, ENV)):
-        await slack.push_event({"type": "message", "channel": "D0OWNER1", "channel_type": "im", "user": "UOWNER01",
+        await slack.push_event({"type": "message", "channel": "D0OWNER1", "channel_type": "im", "user": SLACK_OWNER,
                                 "text": "/approve 1", "ts": "1700000010.000001"})
-        await slack.push_event({"type": "message", "channel": "D0OWNER1", "channel_type": "im", "user": "UOWNER01",
+        await slack.push_event({"type": "message", "channel": "D0OWNER1", "channel_type": "im", "user": SLACK_OWNER,
                                 "text": "/approve 2", "ts": "1700000011.000001"})
         await slack.wait_for("chat.postMessage", 6)
     to_followers = {c.params["channel"]: c.params.get("thread_ts") for c in slack.calls_to("chat.postMessage")
-                    if c.params["channel"] not in {"D0OWNER1", "UOWNER01"}}
+                    if c.params["channel"] not in {"D0OWNER1", SLACK_OWNER}}
     # The mention is answered in a thread under it in the channel; the DM plainly, in the DM.
     assert to_followers == {"C0GENERAL": "1700000002.000001", "D0DM0001": None}
 

@@ -19,12 +19,9 @@ from connectors.base import OutgoingPost
 from core.addressing import MessageKind, ReplyAddress, Visibility
 from connectors.slack import SlackConnector
 from storage.models import MessageStatus
-from tests.fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_failed_send, wait_status
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, SIGNING_SECRET, FakeSlack
+from fakes.app import running, slack_settings, stored_messages, wait_failed_send, wait_status
+from fakes.slack_api import BOT_USER, ENV, FOLLOWER, OWNER, SIGNING_SECRET, FakeSlack, dm
 
-OWNER = "UOWNER01"
-FOLLOWER = "UFAN0001"
-ENV = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
 
 
 @pytest.fixture
@@ -35,36 +32,9 @@ async def fake() -> AsyncIterator[FakeSlack]:
     await server.stop()
 
 
-def slack_settings(config_file: Path, fake: FakeSlack, extra: str = "") -> Settings:
-    text = config_file.read_text(encoding="utf-8").replace("[owners]\n", f'[owners]\nslack = ["{OWNER}"]\n')
-    config_file.write_text(text, encoding="utf-8")
-    return settings_with(
-        config_file,
-        f"""
-[slack]
-base_url = "{fake.base_url}"
-channel = "C0POSTS1"
-{FAST_DELIVERY}
-{extra}
-""",
-    )
-
-
 @pytest.fixture
 def settings(config_file: Path, fake: FakeSlack) -> Settings:
     return slack_settings(config_file, fake)
-
-
-def dm(text: str, user: str = FOLLOWER, **extra: object) -> dict[str, object]:
-    return {
-        "type": "message",
-        "channel": "D0DM0001",
-        "channel_type": "im",
-        "user": user,
-        "text": text,
-        "ts": f"{time.time():.6f}",
-        **extra,
-    }
 
 
 async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSlack) -> None:

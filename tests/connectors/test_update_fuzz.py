@@ -22,11 +22,9 @@ from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
 from connectors.telegram_updates import CommentThreads, _sanitize_updates, to_incoming
 from storage.models import MessageStatus
-from tests.connectors.test_slack import ENV, FOLLOWER, dm, slack_settings
-from tests.connectors.test_telegram import telegram_settings
-from tests.fakes.app import running, stored_messages, wait_status
-from tests.fakes.slack_api import BOT_USER, FakeSlack
-from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, TOKEN, FakeTelegram
+from fakes.app import running, slack_settings, stored_messages, telegram_settings, wait_status
+from fakes.slack_api import BOT_USER, ENV, FOLLOWER, FakeSlack, dm
+from fakes.telegram_api import BOT_ID, BOT_USERNAME, TOKEN, FakeTelegram
 
 FUZZ = settings(
     max_examples=60, derandomize=True, database=None, deadline=None,
