@@ -111,8 +111,9 @@ class SlackConnector(Connector):
             self._socket.client.wss_uri = opened["url"]
             await self._socket.connect_async()
         else:
-            self._web = LocalServer(self.app.web_app(path=s.http_path, port=s.http_port), s.http_listen, s.http_port)
-            await self._web.start()
+            server = LocalServer(self.app.web_app(path=s.http_path, port=s.http_port), s.http_listen, s.http_port)
+            await server.start()
+            self._web = server  # only once it listens: http_port reads the port it got
         log.info("slack connected as %s (%s mode)", self.bot_user_id, s.mode)
 
     @property
