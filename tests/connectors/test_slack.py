@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -25,11 +24,8 @@ from fakes.slack_api import BOT_USER, ENV, FOLLOWER, OWNER, SIGNING_SECRET, Fake
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    yield server
-    await server.stop()
+def fake(slack_fake: FakeSlack) -> FakeSlack:
+    return slack_fake
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -21,11 +20,8 @@ WEBHOOK_SECRET = "s3cret-token"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
+def fake(telegram_fake: FakeTelegram) -> FakeTelegram:
+    return telegram_fake
 
 
 @pytest.fixture
