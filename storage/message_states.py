@@ -60,11 +60,3 @@ class TransitionRefused(BotError):
 
 def allows(status: MessageStatus, transition: Transition) -> bool:
     return status in RULES[transition][0]
-
-
-def target(status: MessageStatus, transition: Transition, message_id: int | None = None) -> MessageStatus:
-    """The state `transition` leads to from `status`; raises TransitionRefused when it may not start there."""
-    sources, to = RULES[transition]
-    if status not in sources:
-        raise TransitionRefused(message_id, status, transition)
-    return to

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from core.addressing import MessageKind, ReplyAddress, Visibility
-from storage.message_states import UNFINISHED_MESSAGE_STATES, Transition, TransitionRefused, target
+from storage.message_states import RULES, UNFINISHED_MESSAGE_STATES, Transition, TransitionRefused
 from storage.models import (
     Contact,
     EngagementSample,
@@ -232,28 +232,27 @@ def update_message(engine: Engine, message_id: int, **fields: Any) -> Message:
 
 
 def advance_message(engine: Engine, message_id: int, transition: Transition, **fields: Any) -> Message:
-    """Move a message along `transition` and set `fields` with it, in one write.
+    """Move a message along `transition` and set `fields` with it, in one conditional UPDATE.
 
     Raises TransitionRefused when the message's state does not allow it, including when another
-    writer moved the message since it was read (the UPDATE is conditional on the state read)."""
-    with Session(engine) as session:
-        row = session.get(Message, message_id)
-        if row is None:
-            raise KeyError(f"no message {message_id}")
-        before = row.status
-        after = target(before, transition, message_id)
-        moved = session.execute(
-            update(Message)
-            .where(col(Message.id) == message_id, col(Message.status) == before)
-            .values(status=after, **fields)
-        )
-        if not moved.rowcount:
-            session.rollback()
-            now = session.get(Message, message_id, populate_existing=True)
-            raise TransitionRefused(message_id, now.status if now else before, transition)
+    writer moved it meanwhile: the row changes only while it is in a state the transition starts from."""
+    sources, after = RULES[transition]
+    move = (
+        update(Message)
+        .where(col(Message.id) == message_id, col(Message.status).in_(list(sources)))
+        .values(status=after, **fields)
+        .returning(Message)
+        .execution_options(synchronize_session=False)
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        moved = session.scalars(move).first()
         session.commit()
-        session.refresh(row)
-        return row
+    if moved is not None:
+        return moved
+    now = get_message(engine, message_id)
+    if now is None:
+        raise KeyError(f"no message {message_id}")
+    raise TransitionRefused(message_id, now.status, transition)
 
 
 def list_messages(
