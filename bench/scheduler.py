@@ -8,7 +8,8 @@ Throughput (posts_per_s) is the yardstick: when posts come due faster than it, l
 
 `--baseline DIR` runs another checkout's scheduler (e.g. /work/main) in turns with this one, in the
 same run, so both meet the same load from whatever else the machine is doing; `--runs N` repeats
-each and reports medians.
+each and reports medians. The child process itself is this checkout's `fakes.scheduler_child`; the
+scheduler and publisher it runs are the checkout's under test.
 Run: .venv/bin/python bench/scheduler.py [--posts 10000] [--window-s 60] [--runs 3] [--baseline /work/main]
 """
 
