@@ -74,6 +74,15 @@ async def test_followers_cannot_run_owner_commands(settings) -> None:
     assert "bot -> ann" not in result.out
 
 
+async def test_rejecting_a_draft_of_a_message_the_owner_answered_meanwhile_keeps_it_answered(settings) -> None:
+    settings.policy.auto_reply_platforms = []
+    result = await converse(settings, ["/as-follower ann Hello!", "/reply 1 Hi Ann, welcome!", "/reject 1"])
+    draft, own = result.replies
+    assert (draft.status, own.status) == (ReplyStatus.rejected, ReplyStatus.sent)
+    assert result.messages[0].status == MessageStatus.replied  # not ignored: an answer went out
+    assert "bot -> ann: Hi Ann, welcome!" in result.out and "reply #1 rejected; nothing was sent" in result.out
+
+
 async def test_redelivered_message_is_answered_once(settings) -> None:
     again = IncomingMessage(platform="console", message_id="tg-77", reply_to=dm("follower:ann", "tg-77"), user_id="ann", user_name="ann", text="Hello!")
     result = await converse(settings, [], extra=[again, again, again])
