@@ -13,11 +13,12 @@ from core.config import Settings, load_settings
 from core.errors import ConfigError
 from bot.logs import setup_logging
 from connectors.base import Connector
+from connectors.bluesky import BlueskyConnector
 from connectors.console import ConsoleConnector
 from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
 
-CONNECTORS = ("console", "telegram", "slack")
+CONNECTORS = ("console", "telegram", "slack", "bluesky")
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
 def make_connector(name: str, settings: Settings) -> Connector:
     if name == "console":
         return ConsoleConnector(owner_id=settings.console.owner_id)
+    if name == "bluesky":
+        return BlueskyConnector(settings.bluesky)
     if name == "telegram":
         return TelegramConnector(settings.telegram)
     if name == "slack":

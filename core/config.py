@@ -202,6 +202,16 @@ class TelegramSettings(DeliverySettings):
     webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
 
 
+class BlueskySettings(DeliverySettings):
+    base_url: str = "https://bsky.social"
+    handle_env: str = "BLUESKY_HANDLE"
+    app_password_env: str = "BLUESKY_APP_PASSWORD"
+    poll_interval_s: float = Field(default=30.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    # Bluesky's documented limit on writes is 5,000 points an hour (a post costs 3).
+    overall_per_s: float = Field(default=1.0, gt=0)
+
+
 class SlackSettings(DeliverySettings):
     bot_token_env: str = "SLACK_BOT_TOKEN"
     app_token_env: str = "SLACK_APP_TOKEN"
@@ -255,6 +265,7 @@ class Settings(Section):
     owners: dict[str, list[str]] = Field(default_factory=dict)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     classify: ClassifySettings = Field(default_factory=ClassifySettings)

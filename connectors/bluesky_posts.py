@@ -1,0 +1,131 @@
+"""Bluesky posts in project terms: notifications to IncomingMessage, strong refs in a reply address, graphemes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+from connectors.base import IncomingMessage
+from core.addressing import MessageKind, ReplyAddress, Visibility
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "bluesky"
+#: Bluesky's limit on a post's text, counted in graphemes (what a reader sees as one character).
+MAX_GRAPHEMES = 300
+
+#: The notification reasons that are a follower talking to us, and what kind of message each is.
+KINDS: dict[str, MessageKind] = {
+    "mention": MessageKind.mention,
+    "reply": MessageKind.comment,
+    "quote": MessageKind.mention,
+}
+_POST = "app.bsky.feed.post"
+
+
+def graphemes(text: str) -> int:
+    """The length Bluesky counts: extended grapheme clusters (an emoji with its skin tone or a
+    family joined by ZWJ is one), as the Bluesky app counts them."""
+    return len(regex.findall(r"\X", text))
+
+
+@dataclass(frozen=True)
+class StrongRef:
+    """A post by its URI and the CID of the exact version answered (what a reply record names)."""
+
+    uri: str
+    cid: str
+
+    def __str__(self) -> str:
+        # Neither an AT URI nor a CID contains a space: one string for a reply address column.
+        return f"{self.uri} {self.cid}"
+
+    @classmethod
+    def parse(cls, text: str) -> StrongRef:
+        uri, _, cid = text.partition(" ")
+        if not uri.startswith("at://") or not cid or " " in cid:
+            raise ValueError(f"not a Bluesky post reference: {text!r}")
+        return cls(uri, cid)
+
+    @classmethod
+    def of(cls, raw: Any) -> StrongRef:
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("uri"), str) or not isinstance(raw.get("cid"), str):
+            raise ValueError(f"not a strong ref: {raw!r}")
+        return cls(raw["uri"], raw["cid"])
+
+    def as_record(self) -> dict[str, str]:
+        return {"uri": self.uri, "cid": self.cid}
+
+
+@dataclass(frozen=True)
+class NotificationCursor:
+    """How far notifications were delivered: the newest indexedAt, and the posts seen at exactly
+    that instant (several may share it; the next poll skips only those)."""
+
+    indexed_at: str
+    uris: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return json.dumps({"indexedAt": self.indexed_at, "uris": list(self.uris)})
+
+    @classmethod
+    def parse(cls, text: str) -> NotificationCursor:
+        value = json.loads(text)
+        return cls(str(value["indexedAt"]), tuple(str(u) for u in value.get("uris", [])))
+
+    def is_new(self, indexed_at: str, uri: str) -> bool:
+        return indexed_at > self.indexed_at or (indexed_at == self.indexed_at and uri not in self.uris)
+
+    def after(self, notifications: list[Mapping[str, Any]]) -> NotificationCursor:
+        """The cursor once `notifications` (all new) are delivered too."""
+        newest = max([self.indexed_at, *(str(n["indexedAt"]) for n in notifications)])
+        same = [str(n["uri"]) for n in notifications if str(n["indexedAt"]) == newest]
+        if newest == self.indexed_at:
+            same = [*self.uris, *same]
+        return NotificationCursor(newest, tuple(same))
+
+
+#: Before the first notification ever: everything is new.
+BEGINNING = NotificationCursor("")
+
+
+def to_incoming(notification: Mapping[str, Any], my_did: str) -> IncomingMessage | None:
+    """A notification as a follower's message; None for what is not one (likes, follows, our own
+    posts). A notification that cannot be read raises ValueError, one that names a post no longer
+    there raises LookupError: the caller logs one line and skips it."""
+    reason = notification.get("reason")
+    kind = KINDS.get(reason) if isinstance(reason, str) else None
+    if kind is None:
+        return None
+    record = notification.get("record")
+    if not record or not isinstance(record, Mapping):
+        raise LookupError("its post was deleted")
+    if record.get("$type") != _POST or not isinstance(record.get("text"), str):
+        raise ValueError(f"its record is not a post ({record.get('$type')!r})")
+    author = notification.get("author")
+    if not isinstance(author, Mapping) or not isinstance(author.get("did"), str) or not author["did"]:
+        raise ValueError("it names no author")
+    if author["did"] == my_did:
+        return None  # never answer ourselves
+    post = StrongRef.of(notification)
+    reply = record.get("reply")
+    if reply is not None:
+        root = StrongRef.of(reply.get("root") if isinstance(reply, Mapping) else None)
+    else:
+        root = post
+    handle = author.get("handle") if isinstance(author.get("handle"), str) else ""
+    return IncomingMessage(
+        platform=PLATFORM,
+        message_id=post.uri,
+        user_id=author["did"],
+        user_name=str(author.get("displayName") or handle),
+        text=record["text"].strip(),
+        # The reply goes under this post (parent) in its thread (root): both are strong refs.
+        reply_to=ReplyAddress(kind, Visibility.public, chat_id=author["did"], message_id=str(post), thread_id=str(root)),
+        raw=dict(notification),
+    )
