@@ -94,6 +94,25 @@ class NotificationCursor:
 BEGINNING = NotificationCursor("")
 
 
+def _text_for_us(record: Mapping[str, Any], my_did: str) -> str:
+    """The post's text with our own mentions taken out (others' stay), by its mention facets'
+    UTF-8 byte ranges."""
+    data = str(record["text"]).encode()
+    ours: list[tuple[int, int]] = []
+    for facet in record.get("facets") or []:
+        features = facet.get("features") if isinstance(facet, Mapping) else None
+        index = facet.get("index") if isinstance(facet, Mapping) else None
+        if not isinstance(features, list) or not isinstance(index, Mapping):
+            continue
+        if any(isinstance(f, Mapping) and f.get("did") == my_did for f in features):
+            start, end = index.get("byteStart"), index.get("byteEnd")
+            if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(data):
+                ours.append((start, end))
+    for start, end in sorted(ours, reverse=True):
+        data = data[:start] + data[end:]
+    return data.decode(errors="replace").strip()
+
+
 def to_incoming(notification: Mapping[str, Any], my_did: str) -> IncomingMessage | None:
     """A notification as a follower's message; None for what is not one (likes, follows, our own
     posts). A notification that cannot be read raises ValueError, one that names a post no longer
@@ -124,7 +143,7 @@ def to_incoming(notification: Mapping[str, Any], my_did: str) -> IncomingMessage
         message_id=post.uri,
         user_id=author["did"],
         user_name=str(author.get("displayName") or handle),
-        text=record["text"].strip(),
+        text=_text_for_us(record, my_did),
         # The reply goes under this post (parent) in its thread (root): both are strong refs.
         reply_to=ReplyAddress(kind, Visibility.public, chat_id=author["did"], message_id=str(post), thread_id=str(root)),
         raw=dict(notification),
