@@ -111,7 +111,7 @@ async def test_a_reply_deep_in_a_thread_keeps_the_thread_root(settings: Settings
         await fake.wait_for("app.bsky.notification.listNotifications")
         root = fake.posts[await c.publish(OutgoingPost(text="Fresh bread at 8!"))]
         middle = fake.post("which bread?", author=FRIEND, reply_to=root)
-        question = fake.notify(fake.post("the rye one?", author=FAN, reply_to=middle), reason="reply")
+        question = fake.notify(fake.post("hi there!", author=FAN, reply_to=middle), reason="reply")
         await fake.wait_for("com.atproto.repo.createRecord", 2)
         [stored] = await wait_status(app, MessageStatus.replied)
     answer = fake.ours()[-1]
@@ -131,7 +131,7 @@ async def test_quotes_are_messages_and_our_own_posts_and_likes_are_not(settings:
         fake.notify(None, reason="like")
         fake.notify(None, reason="follow")
         fake.notify(None, reason="some-future-reason")
-        quote = fake.notify(fake.post("look at these!", author=FAN, quote=ours), reason="quote")
+        quote = fake.notify(fake.post("hi there!", author=FAN, quote=ours), reason="quote")
         await fake.wait_for("com.atproto.repo.createRecord", 2)
         [stored] = await wait_status(app, MessageStatus.replied)
         assert app.engine is not None
@@ -177,9 +177,9 @@ async def test_first_start_leaves_history_and_a_restart_neither_skips_nor_repeat
         await fake.wait_for("app.bsky.notification.listNotifications")
         first = [fake.mention(f"first {i}", author=FAN) for i in range(3)]
         await wait_stored(app, 3)
-    while_down = [fake.mention(f"down {i}", author=FAN) for i in range(120)]  # more than two pages
+    while_down = [fake.mention(f"down {i}", author=FAN) for i in range(60)]  # more than one page
     async with running(settings, connector(settings)) as app:
-        await wait_stored(app, 123)
+        await wait_stored(app, 63)
         polls = len(fake.calls_to("app.bsky.notification.listNotifications"))
         await fake.wait_for("app.bsky.notification.listNotifications", polls + 3)  # a few more polls: nothing comes twice
         stored = stored_messages(app)
