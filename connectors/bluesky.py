@@ -88,12 +88,16 @@ class BlueskyConnector(Connector):
         ):
             if not value:
                 raise ConfigError(f"bluesky: set the environment variable {name} (bluesky.{key})")
-        self.client = AsyncClient(settings.base_url, request=AsyncRequest(timeout=settings.request_timeout_s))
+        self.client = self._new_client()
+        self._client_closed = False
         self.delivery = Delivery(self.platform, settings, self._classify)
         self.did = ""
         self._poller: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self._unreadable: set[str] = set()
+
+    def _new_client(self) -> AsyncClient:
+        return AsyncClient(self.settings.base_url, request=AsyncRequest(timeout=self.settings.request_timeout_s))
 
     def _classify(self, exc: BaseException) -> Failure | None:
         """The SDK's exceptions in delivery terms."""
@@ -151,6 +155,8 @@ class BlueskyConnector(Connector):
 
     async def start(self, inbox: Inbox) -> None:
         self._closed.clear()
+        if self._client_closed:  # started again after stop()
+            self.client, self._client_closed = self._new_client(), False
         await self._login()
         if await inbox.cursor(CURSOR) is None:
             await self._start_after_history(inbox)
@@ -248,6 +254,9 @@ class BlueskyConnector(Connector):
         if poller is not None:
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)
+        if not self._client_closed:
+            self._client_closed = True
+            await self.client.request.close()
         self._closed.set()
 
     async def wait_closed(self) -> None:
