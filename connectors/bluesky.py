@@ -95,6 +95,7 @@ class BlueskyConnector(Connector):
         self._poller: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self._unreadable: set[str] = set()
+        self._refresh_lock = asyncio.Lock()
 
     def _new_client(self) -> AsyncClient:
         return AsyncClient(self.settings.base_url, request=AsyncRequest(timeout=self.settings.request_timeout_s))
@@ -119,16 +120,27 @@ class BlueskyConnector(Connector):
 
         The SDK refreshes on its own shortly before the token's expiry time; the server may still
         call it expired (revoked, clocks apart), which is this case."""
+        token = self._access_token()
         try:
             return await call()
         except (BadRequestError, UnauthorizedError) as exc:
             if _error_code(exc) != "ExpiredToken":
                 raise
-        await self._refresh()
+        await self._refresh(token)
         return await call()
 
-    async def _refresh(self) -> None:
-        log.info("bluesky session expired; refreshing it")
+    def _access_token(self) -> str:
+        session = self.client._session  # the SDK keeps the session without a public name
+        return session.access_jwt if session is not None else ""
+
+    async def _refresh(self, expired: str) -> None:
+        async with self._refresh_lock:
+            if self._access_token() != expired:
+                return  # a concurrent call (the poller, a send) refreshed it already
+            log.info("bluesky session expired; refreshing it")
+            await self._refresh_now()
+
+    async def _refresh_now(self) -> None:
         try:
             # The SDK's own refresh (com.atproto.server.refreshSession), which it has no public name for.
             await self.client._refresh_and_set_session()
@@ -147,7 +159,7 @@ class BlueskyConnector(Connector):
             ) from None
         except AtProtocolError as exc:
             raise ConnectorError(f"bluesky: cannot reach {s.base_url} (bluesky.base_url): {_describe(exc)}") from None
-        session = self.client._session
+        session = self.client._session  # the SDK keeps the session without a public name
         assert session is not None
         self.did = session.did
 
