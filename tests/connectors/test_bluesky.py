@@ -398,3 +398,17 @@ async def test_an_address_that_is_not_a_bluesky_post_is_refused(settings: Settin
     finally:
         await c.stop()
     assert fake.calls_to("com.atproto.repo.createRecord") == []
+
+
+async def test_a_stopped_connector_starts_again(settings: Settings, fake: FakeBluesky) -> None:
+    """What a retry of a failed connector does: stop() closes its HTTP client, start() opens a new one."""
+    c = await started(settings)
+    await c.stop()
+    await c.stop()  # safe twice
+    await c.start(_NoInbox())
+    try:
+        uri = await c.publish(OutgoingPost(text="Back again"))
+    finally:
+        await c.stop()
+    assert [p["uri"] for p in fake.ours()] == [uri]
+    assert len(fake.calls_to("com.atproto.server.createSession")) == 2
