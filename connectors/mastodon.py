@@ -159,11 +159,14 @@ class MastodonConnector(Connector):
         self._silenced_at = time.monotonic()
 
     async def _start_after_history(self, inbox: Inbox) -> None:
-        """On the very first start, begin after the newest notification: old mentions are history, not questions."""
+        """On the very first start, begin after the newest notification: old mentions are history,
+        not questions. The cursor is stored even when there are none ("0"), so that this happens once:
+        a restart after a kill must not take the notifications it missed for history."""
         newest = await self._call(self.client.notifications, limit=1)
+        start = str(newest[0]["id"]) if newest else "0"
+        await inbox.store([], Cursor(CURSOR, start))
         if newest:
-            await inbox.store([], Cursor(CURSOR, str(newest[0]["id"])))
-            log.info("mastodon: first start; notifications up to %s are left unanswered", newest[0]["id"])
+            log.info("mastodon: first start; notifications up to %s are left unanswered", start)
 
     async def _poll(self, inbox: Inbox) -> None:
         """Notifications after the stored cursor, oldest first; each page is stored with its newest id
