@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from bot.app import App
+from bot.publisher import Publisher
 from connectors.base import OutgoingPost
 from connectors.mastodon import CURSOR, MastodonConnector
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError
 from storage import repo
-from storage.models import Message, MessageStatus
+from storage.models import Message, MessageStatus, PostStatus, utcnow
 from tests.fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_failed_send, wait_status
 from tests.fakes.mastodon_api import BOT_ACCT, BOT_ID, MAX_CHARACTERS, TOKEN, FakeMastodon, account, rate_limited
 
@@ -329,3 +332,35 @@ async def test_a_wrong_token_stops_the_connector_naming_the_setting(settings: Se
 def test_a_missing_token_names_the_variable(settings: Settings) -> None:
     with pytest.raises(ConfigError, match="MASTODON_ACCESS_TOKEN"):
         MastodonConnector(settings.mastodon, env={})
+
+
+async def test_a_scheduled_post_is_published_once_and_its_engagement_collected(
+    settings: Settings, fake: FakeMastodon, engine: Engine
+) -> None:
+    """Through the real publisher: the post's key is the Idempotency-Key, and the engagement sweep's
+    call stores favourites + boosts + replies."""
+    told: list[str] = []
+
+    async def notify(platform: str, text: str) -> None:
+        told.append(text)
+
+    c = await started(settings, fake)
+    publisher = Publisher(engine, {c.platform: c}, settings.schedule, notify)
+    now = utcnow()
+    repo.add_post(engine, platform="mastodon", text="Fresh bread at 8!", status=PostStatus.scheduled, scheduled_at=now)
+    try:
+        [post] = publisher.claim_due(now, not_before=now - timedelta(hours=1), limit=1)
+        outcome = await publisher.publish(post)
+        assert post.id is not None
+        published = repo.get_post(engine, post.id)
+        assert outcome.status == PostStatus.published and published is not None
+        assert published.engagement_due_at is not None  # the sweep will ask this connector
+        status = fake.statuses[str(published.platform_post_id)]
+        status.update(favourites_count=5, reblogs_count=1)
+        await publisher.collect_engagement(post.id)
+    finally:
+        await c.stop()
+    [call] = fake.calls_to("statuses")
+    assert call.params["idempotency_key"] == post.publish_key
+    [(_, interactions)] = repo.published_engagement(engine, "mastodon")
+    assert interactions == 6 and told == []
