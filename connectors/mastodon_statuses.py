@@ -83,6 +83,12 @@ def _text_for_us(content: str, me: Me) -> str:
     return re.sub(r"[ \t]{2,}", " ", own.sub("", text)).strip()
 
 
+def _id(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise TypeError(f"{value!r} is not an id")
+    return str(value)
+
+
 def to_incoming(notification: Mapping[str, Any], me: Me) -> IncomingMessage | None:
     """A mention notification as a message for the bot; None (with one log line where it is
     unexpected) for other types, our own statuses, boosts, silenced accounts and unreadable ones."""
@@ -97,9 +103,9 @@ def to_incoming(notification: Mapping[str, Any], me: Me) -> IncomingMessage | No
         return None
     account = status.get("account") if isinstance(status, Mapping) else None
     try:
-        status_id = str(status["id"])
-        account_id = str(account["id"])  # type: ignore[index]
-        acct = str(account["acct"])  # type: ignore[index]
+        status_id = _id(status["id"])
+        account_id = _id(account["id"])  # type: ignore[index]
+        acct = _id(account["acct"])  # type: ignore[index]
         content = status["content"]
         visibility = VISIBILITIES[str(status["visibility"])]
         if not isinstance(content, str):

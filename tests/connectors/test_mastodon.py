@@ -15,6 +15,7 @@ from bot.app import App
 from bot.publisher import Publisher
 from connectors.base import OutgoingPost
 from connectors.mastodon import CURSOR, MastodonConnector
+from core.addressing import MessageKind, ReplyAddress, Visibility
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError
 from storage import repo
@@ -170,16 +171,23 @@ async def test_malformed_and_deleted_notifications_are_skipped_with_one_line(
         fake.notify(None, kind="mention")  # the status was deleted before we looked
         odd = fake.mention("hi there!", author=FAN)
         odd["status"]["visibility"] = "limited"  # a visibility this connector does not know
+        nameless = fake.mention("hi there!", author=account("2002", "x@y.z"))
+        nameless["status"]["account"]["id"] = None
+        not_a_status = fake.notify(None, kind="mention")
+        not_a_status["status"] = "<p>hi</p>"
+        fake.notifications.append({"id": fake.next_id(), "what": "no type at all"})
         good = fake.mention("hi there!", author=FAN)
         with caplog.at_level(logging.INFO, logger="connectors.mastodon_statuses"):
             await fake.wait_for("statuses")
             [stored] = await wait_status(app, MessageStatus.replied)
     assert stored.platform_message_id == good["status"]["id"]
     lines = [r.getMessage() for r in caplog.records if r.name == "connectors.mastodon_statuses"]
-    assert len(lines) == 3, lines
+    assert len(lines) == 5, lines
     assert f"notification {broken['id']} is malformed" in lines[0]
     assert "deleted" in lines[1]
     assert f"notification {odd['id']} is malformed" in lines[2]
+    assert f"notification {nameless['id']} is malformed" in lines[3]
+    assert f"notification {not_a_status['id']} is malformed" in lines[4]
 
 
 async def test_first_start_leaves_history_and_a_restart_neither_skips_nor_repeats(
@@ -364,3 +372,19 @@ async def test_a_scheduled_post_is_published_once_and_its_engagement_collected(
     assert call.params["idempotency_key"] == post.publish_key
     [(_, interactions)] = repo.published_engagement(engine, "mastodon")
     assert interactions == 6 and told == []
+
+
+async def test_a_reply_sent_again_after_a_crash_is_one_status(settings: Settings, fake: FakeMastodon) -> None:
+    question = fake.status("<p>@acme open on Sunday?</p>", author=FAN, visibility="direct")
+    to = ReplyAddress(MessageKind.private, Visibility.direct, chat_id="fan@other.social", message_id=question["id"])
+    c = await started(settings, fake)
+    try:
+        first = await c.send_reply(to, "No, Monday to Saturday.")
+        again = await c.send_reply(to, "No, Monday to Saturday.")  # the bot died before it noted the first
+        with pytest.raises(ConnectorError, match="cannot answer a group mention"):
+            await c.send_reply(ReplyAddress(MessageKind.mention, Visibility.group, "fan@other.social", question["id"]), "x")
+    finally:
+        await c.stop()
+    assert first == again
+    [reply] = fake.posted()
+    assert reply["visibility"] == "direct" and reply["in_reply_to_id"] == question["id"]
