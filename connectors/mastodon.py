@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -10,7 +11,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import aiohttp
 from mastodon import Mastodon
 from mastodon.errors import (
     MastodonAPIError,
@@ -54,6 +57,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _sse_base(streaming_url: str) -> str:
+    """The instance's streaming address (wss://host) as the https address its SSE endpoints have."""
+    where = urlsplit(streaming_url)
+    return f"{ {'wss': 'https', 'ws': 'http'}.get(where.scheme, where.scheme)}://{where.netloc}"
+
+
 def _reply_key(to: ReplyAddress, text: str) -> str:
     """The same answer to the same status is one status, however often it is sent (a crash, a retry)."""
     return hashlib.sha256(f"reply\0{to.message_id}\0{text}".encode()).hexdigest()
@@ -88,6 +97,9 @@ class MastodonConnector(Connector):
         self.max_characters = DEFAULT_MAX_CHARACTERS
         self._silenced_at = 0.0
         self._poller: asyncio.Task[None] | None = None
+        self._stream: asyncio.Task[None] | None = None
+        self._streaming_url = ""
+        self._new = asyncio.Event()  # set (from the streaming thread) when a notification came
         self._closed = asyncio.Event()
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -135,11 +147,15 @@ class MastodonConnector(Connector):
         if await inbox.cursor(CURSOR) is None:
             await self._start_after_history(inbox)
         self._poller = asyncio.create_task(self._poll(inbox), name="mastodon-poller")
+        if s.streaming:
+            self._stream = asyncio.create_task(self._listen(), name="mastodon-stream")
         log.info("mastodon connected as @%s on %s (%d characters a status)", self.me.acct, s.api_base_url, self.max_characters)
 
     async def _instance_limit(self) -> int:
         try:
             instance = await self._call(self.client.instance_v2)
+            with contextlib.suppress(KeyError, TypeError):
+                self._streaming_url = _sse_base(str(instance["configuration"]["urls"]["streaming"]))
             return int(instance["configuration"]["statuses"]["max_characters"])
         except (MastodonError, KeyError, TypeError, ValueError) as exc:
             log.warning(
@@ -148,6 +164,34 @@ class MastodonConnector(Connector):
                 DEFAULT_MAX_CHARACTERS,
             )
             return DEFAULT_MAX_CHARACTERS
+
+    async def _listen(self) -> None:
+        """Notifications pushed by the streaming API (server-sent events) wake the poller at once.
+
+        Our own small SSE reader on aiohttp: Mastodon.py's runs in a thread that blocks in a socket
+        read, which stop() could not end. It only wakes the poller, so a lost or repeated event
+        changes nothing, and while it is down polling goes on every poll_interval_s."""
+        url = f"{self._streaming_url or self.settings.api_base_url.rstrip('/')}/api/v1/streaming/user/notification"
+        headers = {"Authorization": f"Bearer {self.client.access_token}", "Accept": "text/event-stream"}
+        failures = 0
+        while True:
+            try:
+                timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.request_timeout_s, sock_read=None)
+                async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url, headers=headers) as response:
+                    response.raise_for_status()
+                    failures = 0
+                    async for line in response.content:
+                        if line.startswith(b"event: notification"):
+                            self._new.set()
+                raise ConnectionResetError("the server closed the stream")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)] * 2
+                failures += 1
+                log.warning("mastodon streaming interrupted (%s: %s); polling meanwhile, reconnecting in %.0f s",
+                            type(exc).__name__, exc, wait)
+                await asyncio.sleep(wait)
 
     async def _refresh_silenced(self) -> None:
         """The blocked and muted accounts: their mentions are never answered."""
@@ -185,7 +229,7 @@ class MastodonConnector(Connector):
                     cursor = newest
                 failures = 0
                 if len(page) < PAGE:  # a full page: more are waiting, ask at once
-                    await asyncio.sleep(self.settings.poll_interval_s)
+                    await self._until_new()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -200,6 +244,14 @@ class MastodonConnector(Connector):
                 log.warning("mastodon polling failed (%s); trying again in %.1f s", what, wait)
                 await asyncio.sleep(wait)
 
+    async def _until_new(self) -> None:
+        """Wait for the streaming API's word, or poll_interval_s when it says nothing (or is down)."""
+        try:
+            await asyncio.wait_for(self._new.wait(), self.settings.poll_interval_s)
+        except TimeoutError:
+            pass
+        self._new.clear()
+
     def _incoming(self, page: list[Any]) -> list[IncomingMessage]:
         found: list[IncomingMessage] = []
         for notification in page:
@@ -213,10 +265,11 @@ class MastodonConnector(Connector):
         return found
 
     async def stop(self) -> None:
-        poller, self._poller = self._poller, None
-        if poller is not None:
-            poller.cancel()
-            await asyncio.gather(poller, return_exceptions=True)
+        tasks = [t for t in (self._stream, self._poller) if t is not None]
+        self._stream = self._poller = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.client.session.close()
         self._closed.set()
 

@@ -219,6 +219,7 @@ class MastodonSettings(DeliverySettings):
     api_base_url: str = "https://mastodon.social"
     access_token_env: str = "MASTODON_ACCESS_TOKEN"
     poll_interval_s: float = Field(default=30.0, gt=0)
+    streaming: bool = True
     request_timeout_s: float = Field(default=30.0, gt=0)
     post_visibility: Literal["public", "unlisted", "private"] = "public"
     # Mastodon's documented default limit is 300 calls per 5 minutes per account.

@@ -113,6 +113,30 @@ async def test_mention_is_answered_in_its_thread_with_its_visibility(
     assert stored.kind == ("private" if visibility == "direct" else "mention")
 
 
+async def test_the_streaming_api_wakes_the_poller(config_file: Path, fake: FakeMastodon) -> None:
+    settings = mastodon_settings(config_file, fake)
+    settings.mastodon.poll_interval_s = 60  # only a streamed notification makes it poll again in time
+    async with running(settings, connector(settings)) as app:
+        await fake.wait_for("notifications")
+        await fake.wait_for("streaming")
+        fake.mention("hi there!", author=FAN)
+        await fake.wait_for("statuses")
+        await wait_status(app, MessageStatus.replied)
+    polls = [c for c in fake.calls_to("notifications") if "min_id" in c.params]
+    assert len(polls) == 2  # the first, and the one the stream asked for
+
+
+async def test_polling_goes_on_while_streaming_is_down(
+    settings: Settings, fake: FakeMastodon, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next("streaming", 503, {"error": "streaming is down"}, times=100)
+    async with running(settings, connector(settings)) as app:
+        await fake.wait_for("streaming")
+        fake.mention("hi there!", author=FAN)
+        await wait_status(app, MessageStatus.replied)
+    assert any("mastodon streaming interrupted (ClientResponseError: 503" in r.getMessage() for r in caplog.records)
+
+
 async def test_reply_to_our_post_is_a_comment_in_its_thread(settings: Settings, fake: FakeMastodon) -> None:
     c = connector(settings)
     async with running(settings, c) as app:

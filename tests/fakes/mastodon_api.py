@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
+import json
 import re
 import time
 from datetime import datetime, timezone
@@ -72,6 +74,8 @@ class FakeMastodon(FakeServer):
         # Idempotency-Key -> the status it created (Mastodon keeps them an hour, per account).
         self._by_key: dict[str, str] = {}
         self.served_notifications = 0
+        # One queue per open streaming connection; None ends it.
+        self._streams: list[asyncio.Queue[bytes | None]] = []
 
     def routes(self, app: web.Application) -> None:
         r = app.router
@@ -86,6 +90,7 @@ class FakeMastodon(FakeServer):
         r.add_post("/api/v1/statuses", self._wrap("statuses", self._post_status))
         r.add_get("/api/v1/statuses/{id}", self._wrap("status", self._get_status))
         r.add_post("/api/v2/media", self._wrap("media", self._post_media))
+        r.add_get("/api/v1/streaming/user/notification", self._wrap("streaming", self._stream))
 
     # -- what tests call -------------------------------------------------------------------
 
@@ -142,6 +147,9 @@ class FakeMastodon(FakeServer):
             **extra,
         }
         self.notifications.append(notification)
+        event = f"event: notification\ndata: {json.dumps(notification)}\n\n".encode()
+        for stream in self._streams:
+            stream.put_nowait(event)
         return notification
 
     def mention(self, text: str, *, author: dict[str, Any], visibility: str = "public", **kw: Any) -> dict[str, Any]:
@@ -152,6 +160,11 @@ class FakeMastodon(FakeServer):
     def posted(self) -> list[dict[str, Any]]:
         """Statuses the bot posted, oldest first."""
         return [s for s in self.statuses.values() if s["account"]["id"] == BOT_ID]
+
+    async def stop(self) -> None:
+        for stream in self._streams:
+            stream.put_nowait(None)
+        await super().stop()
 
     # -- the REST API ----------------------------------------------------------------------
 
@@ -182,6 +195,22 @@ class FakeMastodon(FakeServer):
 
         return endpoint
 
+    async def _stream(self, params: dict[str, Any], request: web.Request) -> web.StreamResponse:
+        """Server-sent events, as Mastodon's streaming API sends them (a comment line as heartbeat)."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        await response.write(b":)\n")
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._streams.append(queue)
+        try:
+            while (event := await queue.get()) is not None:
+                await response.write(event)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._streams.remove(queue)
+        return response
+
     async def _verify(self, params: dict[str, Any], request: web.Request) -> web.Response:
         return web.json_response({**ME, "source": {"privacy": "public", "note": "", "fields": []}})
 
@@ -196,6 +225,7 @@ class FakeMastodon(FakeServer):
                 "version": "4.3.0",
                 "api_versions": {"mastodon": 2},
                 "configuration": {
+                    "urls": {"streaming": self.url.replace("http://", "ws://")},
                     "statuses": {"max_characters": self.max_characters, "max_media_attachments": 4},
                     "media_attachments": {"image_size_limit": 16777216},
                 },
