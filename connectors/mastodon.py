@@ -1,4 +1,5 @@
-"""Mastodon connector on Mastodon.py: mentions, replies and direct messages in (polled); replies, posts, engagement out."""
+"""Mastodon connector on Mastodon.py: mentions, replies and direct messages in (polled, woken by the
+streaming API); replies, posts with images, engagement out."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from mastodon import Mastodon
 from mastodon.errors import (
     MastodonAPIError,
     MastodonError,
-    MastodonIOError,
     MastodonNetworkError,
     MastodonNotFoundError,
     MastodonRatelimitError,
@@ -99,7 +99,7 @@ class MastodonConnector(Connector):
         self._poller: asyncio.Task[None] | None = None
         self._stream: asyncio.Task[None] | None = None
         self._streaming_url = ""
-        self._new = asyncio.Event()  # set (from the streaming thread) when a notification came
+        self._new = asyncio.Event()  # set by the streaming listener when a notification came
         self._closed = asyncio.Event()
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -114,9 +114,7 @@ class MastodonConnector(Connector):
             return Failure("rate limited (HTTP 429)", retry_after=wait if wait > 0 else UNKNOWN_RESET_S)
         if isinstance(exc, (MastodonServerError, MastodonNetworkError)):
             return Failure(_describe(exc), retryable=True)
-        if isinstance(exc, (MastodonAPIError, MastodonIOError)):
-            return Failure(_describe(exc))
-        if isinstance(exc, MastodonError):
+        if isinstance(exc, MastodonError):  # 4xx, an unreadable image file, a bad argument
             return Failure(_describe(exc))
         return None
 
@@ -132,10 +130,14 @@ class MastodonConnector(Connector):
                 f"mastodon rejected the access token in ${s.access_token_env} (mastodon.access_token_env): "
                 f"{_describe(exc)}"
             ) from None
-        except MastodonAPIError as exc:  # 403: the token lacks the read:accounts scope
+        except MastodonAPIError as exc:
+            if exc.args[1:2] == (403,):  # the token lacks the read:accounts scope
+                raise ConnectorError(
+                    f"mastodon: the access token in ${s.access_token_env} (mastodon.access_token_env) was refused "
+                    f"({_describe(exc)}); it needs the scopes read and write"
+                ) from None
             raise ConnectorError(
-                f"mastodon: the access token in ${s.access_token_env} (mastodon.access_token_env) was refused "
-                f"({_describe(exc)}); it needs the scopes read and write"
+                f"mastodon: {s.api_base_url} (mastodon.api_base_url) does not answer as Mastodon: {_describe(exc)}"
             ) from None
         except MastodonError as exc:
             raise ConnectorError(
@@ -143,9 +145,15 @@ class MastodonConnector(Connector):
             ) from None
         self.me = Me(account_id=str(account["id"]), acct=str(account["acct"]))
         self.max_characters = await self._instance_limit()
-        await self._refresh_silenced()
-        if await inbox.cursor(CURSOR) is None:
-            await self._start_after_history(inbox)
+        try:
+            await self._refresh_silenced()
+            if await inbox.cursor(CURSOR) is None:
+                await self._start_after_history(inbox)
+        except MastodonError as exc:  # e.g. a token without the read scope (blocks, mutes, notifications)
+            raise ConnectorError(
+                f"mastodon: cannot read blocks, mutes or notifications with the token in ${s.access_token_env} "
+                f"(mastodon.access_token_env): {_describe(exc)}"
+            ) from None
         self._poller = asyncio.create_task(self._poll(inbox), name="mastodon-poller")
         if s.streaming:
             self._stream = asyncio.create_task(self._listen(), name="mastodon-stream")
@@ -228,7 +236,7 @@ class MastodonConnector(Connector):
                     await inbox.store(self._incoming(page), Cursor(CURSOR, newest))
                     cursor = newest
                 failures = 0
-                if len(page) < PAGE:  # a full page: more are waiting, ask at once
+                if len(page) < PAGE:  # caught up (after a full page more are waiting: ask at once)
                     await self._until_new()
             except asyncio.CancelledError:
                 raise
@@ -278,16 +286,13 @@ class MastodonConnector(Connector):
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _checked_length(self, text: str, what: str) -> str:
+    def _check_length(self, text: str, what: str) -> None:
         length = status_length(text)
         if length > self.max_characters:
-            raise ConnectorError(
-                f"mastodon {what} is {length} characters; this instance allows {self.max_characters}"
-            )
-        return text
+            raise ConnectorError(f"mastodon {what} is {length} characters; this instance allows {self.max_characters}")
 
     async def _status(self, to: str, what: str, text: str, key: str, **kwargs: Any) -> str:
-        self._checked_length(text, what)
+        self._check_length(text, what)
         status = await self.delivery.send(
             to, what, lambda: self._call(self.client.status_post, text, idempotency_key=key, **kwargs)
         )
@@ -313,7 +318,7 @@ class MastodonConnector(Connector):
         key = post.idempotency_key or uuid.uuid4().hex
         media_ids: list[str] | None = None
         if post.image_path:
-            self._checked_length(post.text, "post")  # before uploading anything
+            self._check_length(post.text, "post")  # before uploading anything
             path = post.image_path
             if not os.path.isfile(path):
                 raise ConnectorError(f"mastodon post image {path}: no such file")

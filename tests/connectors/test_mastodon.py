@@ -412,3 +412,10 @@ async def test_a_reply_sent_again_after_a_crash_is_one_status(settings: Settings
     assert first == again
     [reply] = fake.posted()
     assert reply["visibility"] == "direct" and reply["in_reply_to_id"] == question["id"]
+
+
+async def test_a_token_without_the_read_scope_names_the_setting(settings: Settings, fake: FakeMastodon) -> None:
+    fake.fail_next("blocks", 403, {"error": "This action is outside the authorized scopes"})
+    with pytest.raises(ConnectorError, match=r"\(mastodon.access_token_env\): HTTP 403"):
+        async with running(settings, connector(settings)):
+            pass
