@@ -15,10 +15,11 @@ from bot.logs import setup_logging
 from connectors.base import Connector
 from connectors.bluesky import BlueskyConnector
 from connectors.console import ConsoleConnector
+from connectors.mastodon import MastodonConnector
 from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
 
-CONNECTORS = ("console", "telegram", "slack", "bluesky")
+CONNECTORS = ("console", "telegram", "slack", "mastodon", "bluesky")
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ def make_connector(name: str, settings: Settings) -> Connector:
         return TelegramConnector(settings.telegram)
     if name == "slack":
         return SlackConnector(settings.slack)
+    if name == "mastodon":
+        return MastodonConnector(settings.mastodon)
     raise ConfigError(f"unknown connector {name!r}")
 
 

@@ -225,6 +225,17 @@ class SlackSettings(DeliverySettings):
     overall_per_s: float = Field(default=50.0, gt=0)
 
 
+class MastodonSettings(DeliverySettings):
+    api_base_url: str = "https://mastodon.social"
+    access_token_env: str = "MASTODON_ACCESS_TOKEN"
+    poll_interval_s: float = Field(default=30.0, gt=0)
+    streaming: bool = True
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    post_visibility: Literal["public", "unlisted", "private"] = "public"
+    # Mastodon's documented default limit is 300 calls per 5 minutes per account.
+    overall_per_s: float = Field(default=1.0, gt=0)
+
+
 class ScheduleSettings(Section):
     grace_minutes: float = Field(default=30.0, ge=0)
     best_window_days: int = Field(default=7, ge=1, le=60)
@@ -267,6 +278,7 @@ class Settings(Section):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     classify: ClassifySettings = Field(default_factory=ClassifySettings)
 

@@ -8,6 +8,7 @@ from bot.cli_run import make_connector
 from core.config import Settings
 from core.errors import ConfigError
 from connectors.bluesky import BlueskyConnector
+from connectors.mastodon import MastodonConnector
 from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
 
@@ -17,13 +18,17 @@ from connectors.telegram import TelegramConnector
     [
         ("telegram", "telegram: set the bot token in the environment variable TELEGRAM_BOT_TOKEN"),
         ("slack", r"slack: set the bot token \(xoxb-...\) in the environment variable SLACK_BOT_TOKEN"),
+        (
+            "mastodon",
+            r"mastodon: set the access token in the environment variable MASTODON_ACCESS_TOKEN \(mastodon.access_token_env\)",
+        ),
         ("bluesky", r"bluesky: set the environment variable BLUESKY_HANDLE \(bluesky.handle_env\)"),
     ],
 )
 def test_missing_token_names_the_variable(
     settings: Settings, connector: str, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "BLUESKY_HANDLE"):
+    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "MASTODON_ACCESS_TOKEN", "BLUESKY_HANDLE"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match=f"^{message}$"):
         make_connector(connector, settings)
@@ -35,6 +40,8 @@ def test_connectors_are_built_from_the_environment(settings: Settings, monkeypat
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
     assert isinstance(make_connector("telegram", settings), TelegramConnector)
     assert isinstance(make_connector("slack", settings), SlackConnector)
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "token")
+    assert isinstance(make_connector("mastodon", settings), MastodonConnector)
     monkeypatch.setenv("BLUESKY_HANDLE", "acme.bsky.social")
     monkeypatch.setenv("BLUESKY_APP_PASSWORD", "abcd-efgh-ijkl-mnop")
     assert isinstance(make_connector("bluesky", settings), BlueskyConnector)
