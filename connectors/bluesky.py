@@ -31,7 +31,7 @@ from connectors.bluesky_posts import (
     graphemes,
     to_incoming,
 )
-from connectors.delivery import Delivery, Failure
+from connectors.delivery import Delivery, Failure, poll_failure
 from core.addressing import ReplyAddress
 from core.config import BlueskySettings
 from core.errors import ConfigError, ConnectorError
@@ -42,8 +42,6 @@ T = TypeVar("T")
 # How far notifications were delivered (bluesky_posts.NotificationCursor), in the receive_cursor table.
 CURSOR = "bluesky:notifications"
 PAGE = 50  # notifications a page
-# Waits after a failed poll or a failed store, doubling up to the last.
-BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 # A 429 without a usable ratelimit-reset header.
 UNKNOWN_RESET_S = 2.0
 # Bluesky refuses image blobs over 1,000,000 bytes.
@@ -235,13 +233,8 @@ class BlueskyConnector(Connector):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failure = self._classify(exc)
-                if failure is not None and failure.retry_after is not None:
-                    wait = failure.retry_after
-                else:
-                    wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+                wait, what = poll_failure(self._classify(exc), exc, failures)
                 failures += 1
-                what = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
                 # Nothing was stored: the same notifications come again.
                 log.warning("bluesky polling failed (%s); trying again in %.1f s", what, wait)
                 await asyncio.sleep(wait)

@@ -27,6 +27,19 @@ class Failure:
 #: Maps an SDK exception to a Failure; None for exceptions that are not platform errors (bugs).
 Classifier = Callable[[BaseException], Failure | None]
 
+#: How long a poller waits after each failure in a row: doubling, up to the last.
+POLL_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def poll_failure(failure: Failure | None, exc: BaseException, failures: int) -> tuple[float, str]:
+    """After a poller's failure number `failures` in a row (counted from 0): how long to wait (a
+    429's own time, else the backoff) and what went wrong, in words."""
+    if failure is not None and failure.retry_after is not None:
+        wait = failure.retry_after
+    else:
+        wait = POLL_BACKOFF_S[min(failures, len(POLL_BACKOFF_S) - 1)]
+    return wait, failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
+
 
 class RateLimiter:
     """At most `rate` calls a second per key, spaced evenly; callers wait for their turn."""

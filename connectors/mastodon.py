@@ -27,7 +27,7 @@ from mastodon.errors import (
 )
 
 from connectors.base import Connector, Cursor, Inbox, IncomingMessage, OutgoingPost
-from connectors.delivery import Delivery, Failure
+from connectors.delivery import POLL_BACKOFF_S, Delivery, Failure, poll_failure
 from connectors.mastodon_statuses import MASTODON_VISIBILITY, PLATFORM, Me, ordered_id, status_length, to_incoming
 from core.addressing import ReplyAddress
 from core.config import MastodonSettings
@@ -39,8 +39,6 @@ T = TypeVar("T")
 # The newest notification id delivered, in the receive_cursor table.
 CURSOR = "mastodon:notifications"
 PAGE = 40  # Mastodon's largest page of notifications
-# Waits after a failed poll or a failed store, doubling up to the last.
-BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 # Blocks and mutes change rarely: read them again this often while polling.
 SILENCED_REFRESH_S = 300.0
 # Mastodon's own default, used only when an instance does not say its limit.
@@ -195,7 +193,7 @@ class MastodonConnector(Connector):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)] * 2
+                wait = POLL_BACKOFF_S[min(failures, len(POLL_BACKOFF_S) - 1)] * 2
                 failures += 1
                 log.warning("mastodon streaming interrupted (%s: %s); polling meanwhile, reconnecting in %.0f s",
                             type(exc).__name__, exc, wait)
@@ -241,13 +239,8 @@ class MastodonConnector(Connector):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failure = self._classify(exc)
-                if failure is not None and failure.retry_after is not None:
-                    wait = failure.retry_after
-                else:
-                    wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+                wait, what = poll_failure(self._classify(exc), exc, failures)
                 failures += 1
-                what = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
                 # Nothing of this page is stored: the same notifications come again.
                 log.warning("mastodon polling failed (%s); trying again in %.1f s", what, wait)
                 await asyncio.sleep(wait)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.app import App
 from bot.publisher import Publisher
 from connectors.base import OutgoingPost
 from connectors.bluesky import CURSOR, BlueskyConnector
@@ -20,16 +18,21 @@ from core.addressing import MessageKind, ReplyAddress, Visibility
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError
 from storage import repo
-from storage.models import Message, MessageStatus, PostStatus, utcnow
-from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_failed_send, wait_status
+from storage.models import MessageStatus, PostStatus, utcnow
+from fakes.app import (
+    FAST_DELIVERY,
+    TINY_PNG,
+    running,
+    settings_with,
+    stored_messages,
+    wait_failed_send,
+    wait_status,
+    wait_stored,
+)
 from fakes.bluesky_api import BOT_DID, HANDLE, PASSWORD, FakeBluesky, actor, rate_limited
 
 FAN = actor("did:plc:fan00000000000000000000", "fan.bsky.social")
 FRIEND = actor("did:plc:friend000000000000000000", "friend.example.com")
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f0"
-    "1f0005000201a5f1d6a50000000049454e44ae426082"
-)
 
 
 @pytest.fixture
@@ -73,15 +76,6 @@ async def started(settings: Settings) -> BlueskyConnector:
     c = connector(settings)
     await c.start(_NoInbox())
     return c
-
-
-async def wait_stored(app: App, count: int, timeout: float = 20.0) -> list[Message]:
-    async def poll() -> list[Message]:
-        while len(found := stored_messages(app)) < count:
-            await asyncio.sleep(0.02)
-        return found
-
-    return await asyncio.wait_for(poll(), timeout)
 
 
 def reply_of(post: dict[str, object]) -> dict[str, dict[str, str]]:
@@ -195,7 +189,7 @@ async def test_a_post_with_a_link_a_hashtag_a_mention_and_an_image(
 ) -> None:
     fake.handles[FRIEND["handle"]] = FRIEND["did"]
     image = tmp_path / "bread.png"
-    image.write_bytes(PNG)
+    image.write_bytes(TINY_PNG)
     text = "🥖👩🏽‍🍳 New rye with @friend.example.com! #sourdough https://example.com/shop/rye and @nobody.bsky.social"
     c = await started(settings)
     try:
@@ -225,7 +219,7 @@ async def test_a_post_with_a_link_a_hashtag_a_mention_and_an_image(
         "nobody.bsky.social",
     ]
     [blob] = fake.blobs.values()
-    assert blob["_bytes"] == PNG
+    assert blob["_bytes"] == TINY_PNG
     [shown] = record["embed"]["images"]
     assert record["embed"]["$type"] == "app.bsky.embed.images"
     assert shown["alt"] == "A dark rye loaf on a board" and shown["image"]["ref"] == blob["ref"]

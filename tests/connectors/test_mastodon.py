@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.app import App
 from bot.publisher import Publisher
 from connectors.base import OutgoingPost
 from connectors.mastodon import CURSOR, MastodonConnector
@@ -19,16 +17,21 @@ from core.addressing import MessageKind, ReplyAddress, Visibility
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError
 from storage import repo
-from storage.models import Message, MessageStatus, PostStatus, utcnow
-from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_failed_send, wait_status
+from storage.models import MessageStatus, PostStatus, utcnow
+from fakes.app import (
+    FAST_DELIVERY,
+    TINY_PNG,
+    running,
+    settings_with,
+    stored_messages,
+    wait_failed_send,
+    wait_status,
+    wait_stored,
+)
 from fakes.mastodon_api import BOT_ACCT, BOT_ID, MAX_CHARACTERS, TOKEN, FakeMastodon, account, rate_limited
 
 OWNER = "boss@example.social"
 FAN = account("2001", "fan@other.social")
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f0"
-    "1f0005000201a5f1d6a50000000049454e44ae426082"
-)
 
 
 @pytest.fixture
@@ -70,17 +73,6 @@ async def started(settings: Settings, fake: FakeMastodon) -> MastodonConnector:
     c = connector(settings)
     await c.start(_NoInbox())
     return c
-
-
-async def wait_stored(app: App, count: int, timeout: float = 20.0) -> list[Message]:
-    """The stored messages, once there are at least `count`."""
-
-    async def poll() -> list[Message]:
-        while len(found := stored_messages(app)) < count:
-            await asyncio.sleep(0.02)
-        return found
-
-    return await asyncio.wait_for(poll(), timeout)
 
 
 class _NoInbox:
@@ -247,7 +239,7 @@ async def test_direct_owner_message_is_a_command(settings: Settings, fake: FakeM
 
 async def test_post_with_an_image_and_its_alt_text(settings: Settings, fake: FakeMastodon, tmp_path: Path) -> None:
     image = tmp_path / "bread.png"
-    image.write_bytes(PNG)
+    image.write_bytes(TINY_PNG)
     c = await started(settings, fake)
     try:
         post_id = await c.publish(
@@ -258,7 +250,7 @@ async def test_post_with_an_image_and_its_alt_text(settings: Settings, fake: Fak
     [upload] = fake.calls_to("media")
     assert upload.params["description"] == "A round sourdough loaf"
     [media] = fake.media.values()
-    assert media["_bytes"] == len(PNG) and media["_content_type"] == "image/png"
+    assert media["_bytes"] == len(TINY_PNG) and media["_content_type"] == "image/png"
     status = fake.statuses[post_id]
     assert [m["id"] for m in status["media_attachments"]] == [media["id"]]
     assert status["content"] == "Our new loaf" and status["visibility"] == "public"

@@ -83,9 +83,27 @@ async def running(
             await asyncio.wait_for(task, 10)
 
 
+# A 1x1 PNG: the smallest real image a platform accepts, for posts with an image.
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f0"
+    "1f0005000201a5f1d6a50000000049454e44ae426082"
+)
+
+
 def stored_messages(app: App) -> list[Message]:
     assert app.engine is not None
     return list(repo.list_messages(app.engine))
+
+
+async def wait_stored(app: App, count: int, timeout: float = 20.0) -> list[Message]:
+    """The stored messages, once there are at least `count`."""
+
+    async def poll() -> list[Message]:
+        while len(found := stored_messages(app)) < count:
+            await asyncio.sleep(0.02)
+        return found
+
+    return await asyncio.wait_for(poll(), timeout)
 
 
 async def wait_status(app: App, status: MessageStatus, timeout: float = 10.0) -> list[Message]:
