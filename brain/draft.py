@@ -414,10 +414,28 @@ def _retry_options(options: GenerationOptions) -> GenerationOptions:
     return replace(options, temperature=max(options.temperature, RETRY_TEMPERATURE), seed=options.seed or 1)
 
 
+def small_talk_reply(brand: BrandSettings) -> str:
+    """What the assistant says to the owner's small talk: short and true."""
+    return (
+        f"Hello! I'm the social-media assistant of {brand.name}: I answer your followers, draft posts and "
+        "schedule them. I know nothing of the weather or the news. /help lists what I can do."
+    )
+
+
 def answer_owner(
-    generator: TextGenerator, text: str, brand: BrandSettings, options: GenerationOptions
+    generator: TextGenerator, text: str, brand: BrandSettings, options: GenerationOptions, *, small_talk: bool = False
 ) -> str:
-    return tidy(generator.generate(owner_prompt(text, brand), options))
+    """The model's answer to the owner, unless it is small talk or the answer states what the facts
+    do not hold (a number, a link, a handle): then the short true reply instead."""
+    if small_talk:
+        return small_talk_reply(brand)
+    answer = tidy(generator.generate(owner_prompt(text, brand), options))
+    ctx = CheckContext(brand=brand, max_chars=10**6, follower_text=text)
+    invented = [f for f in check_draft(answer, ctx) if f.startswith(("states a number", "link not allowed", "handle not allowed"))]
+    if invented:
+        log.info("the answer to the owner was replaced: %s", "; ".join(invented))
+        return small_talk_reply(brand)
+    return answer
 
 
 def draft_post(

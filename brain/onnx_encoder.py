@@ -12,12 +12,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from importlib.metadata import version
+
 import numpy as np
 import onnxruntime as ort
-import torch
-from transformers import AutoConfig, AutoModel
-
-from brain.encoder import PooledLayers
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,8 @@ UNFUSED = ["SkipLayerNormFusion"]
 
 def cache_file(folder: Path, cache_dir: Path, int8: bool) -> Path:
     """Where the graph of this model folder lives; a changed model, exporter or runtime gets a new name."""
-    digest = hashlib.sha256(f"{folder.resolve()}|{EXPORT_VERSION}|{ort.__version__}|{torch.__version__}".encode())
+    # torch's version from its package record: importing torch would cost a command seconds.
+    digest = hashlib.sha256(f"{folder.resolve()}|{EXPORT_VERSION}|{ort.__version__}|{version('torch')}".encode())
     for weights in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
         stat = weights.stat()
         digest.update(f"|{weights.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
@@ -41,8 +40,12 @@ def cache_file(folder: Path, cache_dir: Path, int8: bool) -> Path:
 
 def export(folder: Path, target: Path, int8: bool) -> None:
     """Export, fuse (attention, layer norms, GELU) and, for int8, quantise; the file appears only when complete."""
+    import torch
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
+    from transformers import AutoConfig, AutoModel
+
+    from brain.torch_encoder import PooledLayers
 
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("first start: exporting the encoder in %s to ONNX (%s) in %s", folder, "int8" if int8 else "fp32", target)
@@ -155,3 +158,8 @@ class OnnxPooledLayers:
         ]
         results = [share.result() for share in shares]
         return [results[i % n][i // n] for i in range(len(batches))]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.sessions = []

@@ -9,7 +9,7 @@ import pytest
 
 from bench.replies import DATA, TODAY, load_businesses, read_jsonl
 from bench.reply_judge import SUPPORT_MIN_COSINE, Business, Judge, calibrate_min_cosine
-from brain.encoder import get_encoder
+from tests.fakes.models import get_encoder
 
 ROWS = read_jsonl(DATA / "messages.jsonl")
 POSTS = read_jsonl(DATA / "posts.jsonl")

@@ -11,7 +11,8 @@ import pytest
 
 from bot.cli import main
 from core.config import load_settings
-from brain.encoder import Encoder, get_encoder
+from brain.encoder import Encoder
+from tests.fakes.models import get_encoder
 from brain.model_paths import resolve_model_dir
 from brain.onnx_encoder import cache_file
 from brain.understand import Understander
@@ -93,7 +94,6 @@ def test_when_onnx_cannot_be_used_the_encoder_says_so_once_and_runs_on_torch(tmp
 def test_the_runtime_comes_from_config(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert load_settings(config_file).classify.runtime == "onnx"  # the default: the fastest that passes the guard
     config_file.write_text(config_file.read_text(encoding="utf-8") + '\n[classify]\nruntime = "torch"\nint8 = false\n', encoding="utf-8")
-    get_encoder.cache_clear()  # so this process loads the encoder the config asks for
     assert main(["classify", "thank you, the cake was perfect", "--config", str(config_file)]) == 0
     out, err = capsys.readouterr()  # `bot` logs to stderr
     assert json.loads(out)["sentiment"] == "positive"

@@ -6,9 +6,8 @@ import pytest
 
 from tests.conftest import MODEL_CACHE
 
-from brain.encoder import get_encoder
-from brain.owner_requests import CHAT as CHAT_CLASS
-from brain.owner_requests import EXAMPLES, OwnerRequests
+from tests.fakes.models import get_encoder
+from brain.owner_requests import EXAMPLES, NOT_COMMANDS, OwnerRequests
 
 pytestmark = pytest.mark.models
 
@@ -34,7 +33,7 @@ def requests() -> OwnerRequests:
 def test_other_wordings_find_their_command(requests: OwnerRequests) -> None:
     found = {text: requests.match(text) for texts in ASKS.values() for text in texts}
     assert {text: m and m[0] for text, m in found.items()} == {t: name for name, ts in ASKS.items() for t in ts}
-    assert set(ASKS) == set(EXAMPLES) - {CHAT_CLASS}
+    assert set(ASKS) == set(EXAMPLES) - set(NOT_COMMANDS)
 
 
 def test_chat_is_not_a_command(requests: OwnerRequests) -> None:

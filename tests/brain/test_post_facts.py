@@ -8,7 +8,7 @@ import pytest
 
 from core.config import BrandSettings, Fact
 from brain.checks import NUMBER_RE
-from brain.encoder import get_encoder
+from tests.fakes.models import get_encoder
 from brain.posts import draft_posts, make_plan, plan_post
 from tests.conftest import BAKERY_FACTS
 from tests.fakes.generator import ScriptedGenerator
