@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import itertools
 import logging
+import os
+import stat
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import TextIO
 
 from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
@@ -63,13 +67,14 @@ class ConsoleConnector(Connector):
         await self._closed.wait()
 
     async def _read_loop(self, inbox: Inbox) -> None:
-        loop = asyncio.get_running_loop()
+        fd = _watchable_fd(self._in)
+        lines = _fd_lines(fd) if fd is not None else _stream_lines(self._in)
         try:
             while True:
                 if self._prompt:
                     self._write("> ", end="")
-                line = await loop.run_in_executor(None, self._in.readline)
-                if line == "":  # end of input: Ctrl-D or the pipe closed
+                line = await anext(lines, None)
+                if line is None:  # end of input: Ctrl-D or the pipe closed
                     break
                 text = line.rstrip("\r\n")
                 if text.strip() in QUIT_COMMANDS:
@@ -79,6 +84,7 @@ class ConsoleConnector(Connector):
                     continue
                 await self._store(inbox, message)
         finally:
+            await lines.aclose()
             self._closed.set()
 
     async def _store(self, inbox: Inbox, message: IncomingMessage) -> None:
@@ -137,3 +143,56 @@ class ConsoleConnector(Connector):
         image = f" [image: {post.image_path}]" if post.image_path else ""
         self._write(f"[published] {post.text}{image}")
         return f"console-post-{next(self._ids)}"
+
+
+def _watchable_fd(stream: TextIO) -> int | None:
+    """The stream's file descriptor when the event loop can watch it (a terminal, a pipe, a socket)."""
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):  # a StringIO in tests, a closed stdin
+        return None
+    return fd if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) else None
+
+
+async def _fd_lines(fd: int) -> AsyncIterator[str]:
+    """Lines from a terminal or pipe, read when the event loop sees input: no thread sits blocked in
+    a read, so Ctrl-C or stop() ends the bot at once instead of waiting for the next Enter."""
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # the terminal went away
+            chunk = b""
+        if not chunk:
+            loop.remove_reader(fd)
+        chunks.put_nowait(chunk)
+
+    # Bytes that are not UTF-8 become U+FFFD rather than stopping the console.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    loop.add_reader(fd, readable)
+    try:
+        while True:
+            chunk = await chunks.get()
+            pending += decoder.decode(chunk, final=not chunk)
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                yield line + "\n"
+            if not chunk:
+                if pending:
+                    yield pending
+                return
+    finally:
+        loop.remove_reader(fd)
+
+
+async def _stream_lines(stream: TextIO) -> AsyncIterator[str]:
+    """Lines from a stream the event loop cannot watch (a regular file, a StringIO): reading one never waits."""
+    loop = asyncio.get_running_loop()
+    while line := await loop.run_in_executor(None, stream.readline):
+        yield line
