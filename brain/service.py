@@ -100,41 +100,32 @@ class Brain:
 
     # -- the models, each loaded on first use ---------------------------------------------------
 
+    def _loaded(self, attr: str, load: Callable[[], T]) -> T:
+        with self._lock:
+            if getattr(self, attr) is None:
+                setattr(self, attr, load())
+            return getattr(self, attr)  # type: ignore[no-any-return]
+
     @property
     def encoder(self) -> Encoder:
-        with self._lock:
-            if self._encoder is None:
-                self._encoder = load_encoder(self.settings)
-            return self._encoder
+        return self._loaded("_encoder", lambda: load_encoder(self.settings))
 
     @property
     def understander(self) -> Understander:
-        with self._lock:
-            if self._understander is None:
-                self._understander = Understander(self.encoder, load_heads(self.settings.classify.heads_dir))
-            return self._understander
+        return self._loaded("_understander", lambda: Understander(self.encoder, load_heads(self.settings.classify.heads_dir)))
 
     @property
     def risk(self) -> RiskDetector:
-        with self._lock:
-            if self._risk is None:
-                policy = self.settings.policy
-                self._risk = RiskDetector(self.encoder, policy.risk_similarity, policy.risk_keywords)
-            return self._risk
+        policy = self.settings.policy
+        return self._loaded("_risk", lambda: RiskDetector(self.encoder, policy.risk_similarity, policy.risk_keywords))
 
     @property
     def owner_requests(self) -> OwnerRequests:
-        with self._lock:
-            if self._owner_requests is None:
-                self._owner_requests = OwnerRequests(self.encoder)
-            return self._owner_requests
+        return self._loaded("_owner_requests", lambda: OwnerRequests(self.encoder))
 
     @property
     def generator(self) -> TextGenerator:
-        with self._lock:
-            if self._generator is None:
-                self._generator = build_generator(self.settings)
-            return self._generator
+        return self._loaded("_generator", lambda: build_generator(self.settings))
 
     def _load(self) -> None:
         from brain.handoff import detected_language
