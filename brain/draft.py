@@ -7,10 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
 from typing import Literal
 
-import numpy as np
 
 from core.config import BrandSettings
 from brain import posts
@@ -144,12 +142,6 @@ def template_reply(intent: str, brand: BrandSettings, max_chars: int) -> str:
     return with_signoff(template, brand, max_chars)
 
 
-@lru_cache(maxsize=8)
-def _fact_vectors(encoder: Encoder, facts: tuple[str, ...]) -> np.ndarray:
-    # The facts change only with the config: encode them once, not for every question.
-    return encoder.encode(facts)
-
-
 def closest_fact(question: str, brand: BrandSettings, encoder: Encoder | None, today: date | None = None) -> str | None:
     """The configured fact most about what the follower asks (by meaning, with the encoder), if any is.
 
@@ -160,7 +152,8 @@ def closest_fact(question: str, brand: BrandSettings, encoder: Encoder | None, t
         return None
     if encoder is None:
         return facts[0]
-    scores = _fact_vectors(encoder, tuple(facts)) @ encoder.encode([question])[0]
+    vectors = encoder.memo(("facts", tuple(facts)), lambda: encoder.encode(facts))
+    scores = vectors @ encoder.encode([question])[0]
     best = int(scores.argmax())
     return facts[best] if float(scores[best]) >= COVERAGE_MIN_COSINE else None
 

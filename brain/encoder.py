@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from brain.torch_encoder import TorchPooledLayers
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Characters beyond this can never reach the model (max_length tokens), so cut them before
 # tokenising: a 50,000-character message then costs no more than a tweet.
@@ -79,6 +80,7 @@ class Encoder:
 
             self._forward = TorchPooledLayers(folder, self.int8, threads)
         self._lock = threading.Lock()
+        self._memo: dict[Hashable, Any] = {}
         log.info("encoder loaded from %s (dim %d, %s%s)", folder, self.dim, self.runtime, " int8" if self.int8 else "")
 
     @property
@@ -123,8 +125,16 @@ class Encoder:
         """L2-normalised mean-pooled last layer: the sentence embedding of the model card."""
         return sentence_embeddings(self.pooled_layers(texts))
 
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """compute(), once per key for this encoder's lifetime: embeddings of texts that change
+        only with the config (the brand's facts), encoded once rather than for every message."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
+
     def close(self) -> None:
         """Free the runtime's sessions and threads; the encoder is not used after this."""
+        self._memo.clear()
         self._forward.close()
 
 
