@@ -17,12 +17,17 @@ CHAT = "chat"
 # or the sunset, a small model invents them ("mostly sunny, the sun sets at around 9pm").
 SMALL_TALK = "small_talk"
 NOT_COMMANDS = (CHAT, SMALL_TALK)
+# Greetings and thanks are short, and short texts sit further from every example: nearest to the
+# small-talk examples at this cosine or more is small talk ("thank you!" scores 0.49).
+SMALL_TALK_MIN_COSINE = 0.4
 EXAMPLES: dict[str, tuple[str, ...]] = {
     SMALL_TALK: (
         "how are you?",
         "good morning!",
         "hi there",
         "thanks, great job",
+        "thank you so much",
+        "bye, see you later",
         "what's the weather like today?",
         "is it going to rain tomorrow?",
         "when does the sun set today?",
@@ -115,7 +120,7 @@ class OwnerRequests:
     def is_small_talk(self, text: str) -> bool:
         """Whether the owner is making small talk (a greeting, the weather) rather than asking for something."""
         best = self._nearest(text, None) if text.strip() else None
-        return best is not None and best[0] == SMALL_TALK and best[1] >= self.threshold
+        return best is not None and best[0] == SMALL_TALK and best[1] >= SMALL_TALK_MIN_COSINE
 
     def _nearest(self, text: str, allowed: Iterable[str] | None) -> tuple[str, float] | None:
         allowed_names = (set(allowed) if allowed is not None else set(EXAMPLES)) | set(NOT_COMMANDS)

@@ -120,3 +120,18 @@ def test_no_stray_exports_are_left_in_the_cache() -> None:
     get_encoder(ENCODER, True, "onnx", MODEL_CACHE)
     folder = cache_file(resolve_model_dir(ENCODER), MODEL_CACHE, int8=True).parent
     assert not [p for p in folder.iterdir() if p.is_dir()]  # the temporary export folders are gone
+
+
+def test_the_tokenizer_gives_the_ids_transformers_gives() -> None:
+    # The encoder tokenises with `tokenizers` directly (no transformers import); the ids must be
+    # the ones transformers' tokenizer of the same folder gives, or the embeddings would drift.
+    from transformers import AutoTokenizer
+
+    from brain.encoder import clean_text
+
+    encoder = get_encoder(ENCODER, True, "onnx", MODEL_CACHE)
+    reference = AutoTokenizer.from_pretrained(resolve_model_dir(ENCODER))
+    texts = [clean_text(t) for t in TEXTS + ["Don't   SHOUT!!", "naïve café 😀 #AcmeBakery @someone https://example.com/x?y=1"]]
+    expected = reference(texts, truncation=True, max_length=encoder.max_length)["input_ids"]
+    assert [e.ids for e in encoder.tokenizer.encode_batch(texts)] == expected
+    assert encoder.pad_id == reference.pad_token_id

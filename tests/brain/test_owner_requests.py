@@ -44,3 +44,11 @@ def test_only_allowed_commands_are_matched(requests: OwnerRequests) -> None:
     assert requests.match("show me my drafts", allowed=["drafts"]) is not None
     match = requests.match("show me my drafts", allowed=["report"])
     assert match is None or match[0] == "report"
+
+
+def test_small_talk_is_told_from_requests(requests: OwnerRequests) -> None:
+    # None of these wordings is among the examples either.
+    small_talk = ["hey, how's it going?", "lovely weather today", "what time does the sun go down tonight?", "thank you!"]
+    asks = ["any ideas for content?", "how do I bake sourdough", "write a caption for our new cake", "how did last week go?"]
+    assert [requests.is_small_talk(t) for t in small_talk] == [True] * len(small_talk)
+    assert [requests.is_small_talk(t) for t in asks] == [False] * len(asks)
