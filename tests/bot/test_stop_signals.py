@@ -120,16 +120,19 @@ async def stops_cleanly(proc: asyncio.subprocess.Process, config: Path, signum: 
     assert f"{signum.name}: stopping" in log and "bot stopped" in log and "Traceback" not in log, log[-3000:]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-async def test_telegram_polling_stops_without_waiting_for_the_long_poll(tmp_path: Path, signum: signal.Signals) -> None:
+@pytest.mark.parametrize(("mode", "signum"), [("polling", signal.SIGINT), ("polling", signal.SIGTERM), ("webhook", signal.SIGINT)])
+async def test_telegram_stops_without_waiting_for_the_long_poll(tmp_path: Path, mode: str, signum: signal.Signals) -> None:
     fake = FakeTelegram()
     await fake.start()
     try:
         # A poll held open far longer than stopping may take.
-        config = write_config(tmp_path, f'\n[telegram]\nbase_url = "{fake.base_url}"\npoll_timeout_s = 50\n')
-        async with bot(config, "telegram", {"TELEGRAM_BOT_TOKEN": TOKEN}) as proc:
+        toml = f'\n[telegram]\nbase_url = "{fake.base_url}"\npoll_timeout_s = 50\n'
+        if mode == "webhook":
+            toml += 'mode = "webhook"\nwebhook_url = "https://bot.example.com/tg"\nwebhook_listen = "127.0.0.1"\nwebhook_port = 0\n'
+        config = write_config(tmp_path, toml)
+        async with bot(config, "telegram", {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "s3cret"}) as proc:
             await running(config)
-            await fake.wait_for("getUpdates", timeout=READY_WITHIN_S)
+            await fake.wait_for("getUpdates" if mode == "polling" else "setWebhook", timeout=READY_WITHIN_S)
             await stops_cleanly(proc, config, signum)
     finally:
         await fake.stop()
