@@ -97,6 +97,8 @@ async def draft_reply(args: argparse.Namespace) -> int:
 
     async with Brain(settings) as brain:
         for text in inputs(args.text, "message"):
+            if args.text == "-" and not args.json:
+                print(f"> {text}")  # which message the lines below answer
             await _draft_one_reply(brain, text, platform, as_json=args.json)
     return 0
 
