@@ -67,8 +67,7 @@ class ConsoleConnector(Connector):
         await self._closed.wait()
 
     async def _read_loop(self, inbox: Inbox) -> None:
-        fd = _watchable_fd(self._in)
-        lines = _fd_lines(fd) if fd is not None else _stream_lines(self._in)
+        lines = _lines(self._in)
         try:
             while True:
                 if self._prompt:
@@ -145,54 +144,59 @@ class ConsoleConnector(Connector):
         return f"console-post-{next(self._ids)}"
 
 
-def _watchable_fd(stream: TextIO) -> int | None:
-    """The stream's file descriptor when the event loop can watch it (a terminal, a pipe, a socket)."""
+async def _lines(stream: TextIO) -> AsyncIterator[str]:
+    """The stream's lines: through the event loop where it can watch the stream (a terminal, a
+    pipe, a socket), else read on the executor (a regular file, /dev/null, a StringIO: reading
+    them never waits)."""
+    loop = asyncio.get_running_loop()
     try:
         fd = stream.fileno()
         mode = os.fstat(fd).st_mode
+        watchable = stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
     except (AttributeError, OSError, ValueError):  # a StringIO in tests, a closed stdin
-        return None
-    return fd if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) else None
-
-
-async def _fd_lines(fd: int) -> AsyncIterator[str]:
-    """Lines from a terminal or pipe, read when the event loop sees input: no thread sits blocked in
-    a read, so Ctrl-C or stop() ends the bot at once instead of waiting for the next Enter."""
-    loop = asyncio.get_running_loop()
+        watchable = False
     chunks: asyncio.Queue[bytes] = asyncio.Queue()
-
-    def readable() -> None:
+    if watchable:
         try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError:  # the terminal went away
-            chunk = b""
-        if not chunk:
-            loop.remove_reader(fd)
-        chunks.put_nowait(chunk)
-
-    # Bytes that are not UTF-8 become U+FFFD rather than stopping the console.
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""
-    loop.add_reader(fd, readable)
+            loop.add_reader(fd, _read_chunk, loop, fd, chunks)
+        except OSError:  # a device epoll cannot watch, such as /dev/null (EPERM)
+            watchable = False
+    if not watchable:
+        while line := await loop.run_in_executor(None, stream.readline):
+            yield line
+        return
     try:
-        while True:
-            chunk = await chunks.get()
-            pending += decoder.decode(chunk, final=not chunk)
-            *complete, pending = pending.split("\n")
-            for line in complete:
-                yield line + "\n"
-            if not chunk:
-                if pending:
-                    yield pending
-                return
+        async for line in _fd_lines(chunks):
+            yield line
     finally:
         loop.remove_reader(fd)
 
 
-async def _stream_lines(stream: TextIO) -> AsyncIterator[str]:
-    """Lines from a stream the event loop cannot watch (a regular file, a StringIO): reading one never waits."""
-    loop = asyncio.get_running_loop()
-    while line := await loop.run_in_executor(None, stream.readline):
-        yield line
+def _read_chunk(loop: asyncio.AbstractEventLoop, fd: int, chunks: asyncio.Queue[bytes]) -> None:
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        return
+    except OSError:  # the terminal went away
+        chunk = b""
+    if not chunk:
+        loop.remove_reader(fd)
+    chunks.put_nowait(chunk)
+
+
+async def _fd_lines(chunks: asyncio.Queue[bytes]) -> AsyncIterator[str]:
+    """Lines from the chunks a terminal or pipe gave, read when the event loop saw input: no thread
+    sits blocked in a read, so Ctrl-C or stop() ends the bot at once instead of waiting for the
+    next Enter. Bytes that are not UTF-8 become U+FFFD rather than stopping the console."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while True:
+        chunk = await chunks.get()
+        pending += decoder.decode(chunk, final=not chunk)
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            yield line + "\n"
+        if not chunk:
+            if pending:
+                yield pending
+            return
