@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from core.config import Settings
 from core.errors import ModelError
+from core.times import account_zone
 from brain import draft
 from brain.encoder import Encoder
 from brain.examples import Example, nearest_examples
@@ -30,6 +31,8 @@ from brain.generator import (
 from brain.owner_requests import OwnerRequests
 from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
+from brain.slots import PostingHistory, SlotChooser
+from brain.timing import EngagementModel
 from brain.understand import Understander, Understanding, load_heads
 
 log = logging.getLogger(__name__)
@@ -251,6 +254,28 @@ class _OnFirstUse:
 
     def generate_many(self, prompts: list[list[ChatMessage]], options: GenerationOptions) -> list[str]:
         return self._brain.generator.generate_many(prompts, options)
+
+    # -- when to post: a small numpy model, milliseconds, so it runs in the caller and not behind a draft
+
+    @functools.cached_property
+    def slots(self) -> SlotChooser:
+        return SlotChooser(self.settings.schedule, account_zone(self.settings.bot.timezone))
+
+    def timing_model(self, history: PostingHistory) -> EngagementModel:
+        """The best-time model fitted on a platform's history (brain/timing.py)."""
+        return self.slots.timing_model(history)
+
+    def best_slot(
+        self, history: PostingHistory, start: datetime, end: datetime, content_type: str = ""
+    ) -> tuple[datetime, str]:
+        """The best free hour in [start, end) for a post, and one line on why (brain/slots.py)."""
+        return self.slots.best_slot(history, start, end, content_type)
+
+    def next_free_slot(
+        self, platform: str, history: PostingHistory, now: datetime, content_type: str = ""
+    ) -> tuple[datetime, str]:
+        """The next free [schedule.slots] time on the platform after `now`, and why."""
+        return self.slots.next_free_slot(platform, history, now, content_type)
 
     def close(self) -> None:
         """The brain closes its generator."""

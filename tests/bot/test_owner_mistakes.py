@@ -10,8 +10,8 @@ from connectors.console import ConsoleConnector
 from core.config import Settings
 from storage import repo
 from storage.db import make_engine
-from tests.fakes.console_app import run_console
-from tests.fakes.generator import ScriptedGenerator
+from fakes.console_app import run_console
+from fakes.generator import ScriptedGenerator
 
 ALLOWED = "one of console, mastodon, slack, telegram, x"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BASE_CONFIG, ROOT
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from fakes.telegram_api import TOKEN, FakeTelegram
 
 pytestmark = pytest.mark.slow  # real processes that load the real models
 

@@ -10,7 +10,7 @@ from brain.generator import ChatMessage, GenerationOptions, OpenAIGenerator
 from brain.service import Brain
 from core.config import Settings, load_settings
 from core.errors import ModelError
-from tests.fakes.generator import ScriptedGenerator
+from fakes.generator import ScriptedGenerator
 
 
 def with_endpoint(config_file: Path) -> Settings:

@@ -9,7 +9,7 @@ from brain.checks import CheckContext, check_draft
 from brain.draft import draft_reply, reply_system_prompt, template_reply
 from brain.generator import GenerationOptions
 from brain.understand import Understanding
-from tests.fakes.generator import ScriptedGenerator
+from fakes.generator import ScriptedGenerator
 
 GOOD_QUESTION_REPLY = "We are open Monday to Saturday, 8:00 to 18:00."
 
@@ -148,7 +148,7 @@ def test_signoff_is_added_and_counted_in_the_limit(brand) -> None:
 
 @pytest.mark.models
 def test_a_question_falls_back_to_the_fact_about_it() -> None:
-    from tests.fakes.models import get_encoder
+    from fakes.models import get_encoder
 
     brand = BrandSettings(
         name="Test Bakery",

@@ -22,7 +22,7 @@ from brain.llama_generator import (
 )
 from brain.model_paths import resolve_model_dir
 from brain.service import build_generator
-from tests.fakes.models import get_llama_generator, get_local_generator
+from fakes.models import get_llama_generator, get_local_generator
 
 
 def llama(settings) -> LlamaCppGenerator:

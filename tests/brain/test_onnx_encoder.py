@@ -12,7 +12,7 @@ import pytest
 from bot.cli import main
 from core.config import load_settings
 from brain.encoder import Encoder
-from tests.fakes.models import get_encoder
+from fakes.models import get_encoder
 from brain.model_paths import resolve_model_dir
 from brain.onnx_encoder import cache_file
 from brain.understand import Understander

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import MODEL_CACHE
 
-from tests.fakes.models import get_encoder
+from fakes.models import get_encoder
 from brain.owner_requests import EXAMPLES, NOT_COMMANDS, OwnerRequests
 
 pytestmark = pytest.mark.models

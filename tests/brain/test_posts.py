@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from core.config import BrandSettings
-from tests.fakes.models import get_encoder
+from fakes.models import get_encoder
 from brain.posts import FAILED_PENALTY, draft_posts, rank_posts, score_posts, shape_post
-from tests.fakes.generator import ScriptedGenerator
+from fakes.generator import ScriptedGenerator
 
 BRAND = BrandSettings(
     name="Test Bakery",

@@ -11,12 +11,13 @@ from core.config import BrandSettings, Fact
 from brain.checks import NUMBER_RE
 from brain.draft import Draft, draft_reply
 from brain.encoder import Encoder
-from tests.fakes.models import get_encoder
+from fakes.models import get_encoder
 from brain.faithfulness import Support, unsupported
 from brain.generator import GenerationOptions
 from brain.understand import Understander, Understanding
-from tests.conftest import BAKERY_FACTS, MODEL_CACHE
-from tests.fakes.generator import ScriptedGenerator
+from fakes.bakery import BAKERY_FACTS
+from tests.conftest import MODEL_CACHE
+from fakes.generator import ScriptedGenerator
 
 pytestmark = pytest.mark.models
 
