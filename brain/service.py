@@ -241,20 +241,6 @@ class Brain:
         head = self.understander.heads[task]
         return [*head.labels, *([head.other_label] if head.other_label and head.other_label not in head.labels else [])]
 
-
-class _OnFirstUse:
-    """The brain's generator, loaded when a draft first asks it for words."""
-
-    def __init__(self, brain: Brain) -> None:
-        self._brain = brain
-        self.name = "brain's generator"
-
-    def generate(self, messages: list[ChatMessage], options: GenerationOptions) -> str:
-        return self._brain.generator.generate(messages, options)
-
-    def generate_many(self, prompts: list[list[ChatMessage]], options: GenerationOptions) -> list[str]:
-        return self._brain.generator.generate_many(prompts, options)
-
     # -- when to post: a small numpy model, milliseconds, so it runs in the caller and not behind a draft
 
     @functools.cached_property
@@ -276,6 +262,20 @@ class _OnFirstUse:
     ) -> tuple[datetime, str]:
         """The next free [schedule.slots] time on the platform after `now`, and why."""
         return self.slots.next_free_slot(platform, history, now, content_type)
+
+
+class _OnFirstUse:
+    """The brain's generator, loaded when a draft first asks it for words."""
+
+    def __init__(self, brain: Brain) -> None:
+        self._brain = brain
+        self.name = "brain's generator"
+
+    def generate(self, messages: list[ChatMessage], options: GenerationOptions) -> str:
+        return self._brain.generator.generate(messages, options)
+
+    def generate_many(self, prompts: list[list[ChatMessage]], options: GenerationOptions) -> list[str]:
+        return self._brain.generator.generate_many(prompts, options)
 
     def close(self) -> None:
         """The brain closes its generator."""
