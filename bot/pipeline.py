@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.errors import BotError
 from brain.examples import OWNER_EXAMPLES_LIMIT
-from brain.policy import Action, Situation, decide
+from brain.policy import Action, Situation, after_draft, decide
 from brain.service import Brain
 from brain.understand import Understanding
 from connectors.base import Connector
@@ -169,7 +169,8 @@ class FollowerPipeline:
         owner_replies = repo.owner_replies(self.engine, OWNER_EXAMPLES_LIMIT)
         examples = await self.brain.pick_examples(message.text, owner_replies) if owner_replies else []
         drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform, examples=examples)
-        automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(drafted.text)
+        decision = after_draft(decision, drafted.text, drafted.needs_review)
+        automatic = decision.action is Action.auto_reply
         reply = repo.add_reply(
             self.engine,
             message_id=message.id,
@@ -186,7 +187,7 @@ class FollowerPipeline:
                 await self.notify_owner(message.platform, f"reply #{reply.id} to {who} waits for you: {exc}")
             return repo.get_message(self.engine, message.id) or message
 
-        reason = decision.reason if decision.action is not Action.auto_reply else "the draft needs a look"
+        reason = decision.reason
         message = repo.advance_message(self.engine, message.id, Transition.await_owner)
         await self.notify_owner(
             message.platform,

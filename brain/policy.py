@@ -58,3 +58,15 @@ def decide(u: Understanding, risk: Risk, policy: PolicySettings, situation: Situ
     if situation.over_rate_limit:
         return Decision(Action.queue_for_approval, "automatic reply rate limit reached")
     return Decision(Action.auto_reply, f"{u.intent} {u.intent_confidence:.2f}")
+
+
+def drafts_reply(action: Action) -> bool:
+    """Whether the bot drafts a reply for this action: escalated, ignored and opted-out messages get none."""
+    return action in (Action.auto_reply, Action.queue_for_approval)
+
+
+def after_draft(decision: Decision, draft_text: str, needs_review: bool) -> Decision:
+    """The decision once the reply is drafted: an automatic reply whose draft is empty or needs a look waits for the owner."""
+    if decision.action is Action.auto_reply and (needs_review or not draft_text):
+        return Decision(Action.queue_for_approval, "the draft needs a look")
+    return decision

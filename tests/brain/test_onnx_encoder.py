@@ -11,7 +11,8 @@ import pytest
 
 from bot.cli import main
 from core.config import load_settings
-from brain.encoder import Encoder, get_encoder
+from brain.encoder import Encoder
+from fakes.models import get_encoder
 from brain.model_paths import resolve_model_dir
 from brain.onnx_encoder import cache_file
 from brain.understand import Understander
@@ -93,7 +94,6 @@ def test_when_onnx_cannot_be_used_the_encoder_says_so_once_and_runs_on_torch(tmp
 def test_the_runtime_comes_from_config(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert load_settings(config_file).classify.runtime == "onnx"  # the default: the fastest that passes the guard
     config_file.write_text(config_file.read_text(encoding="utf-8") + '\n[classify]\nruntime = "torch"\nint8 = false\n', encoding="utf-8")
-    get_encoder.cache_clear()  # so this process loads the encoder the config asks for
     assert main(["classify", "thank you, the cake was perfect", "--config", str(config_file)]) == 0
     out, err = capsys.readouterr()  # `bot` logs to stderr
     assert json.loads(out)["sentiment"] == "positive"
@@ -120,3 +120,18 @@ def test_no_stray_exports_are_left_in_the_cache() -> None:
     get_encoder(ENCODER, True, "onnx", MODEL_CACHE)
     folder = cache_file(resolve_model_dir(ENCODER), MODEL_CACHE, int8=True).parent
     assert not [p for p in folder.iterdir() if p.is_dir()]  # the temporary export folders are gone
+
+
+def test_the_tokenizer_gives_the_ids_transformers_gives() -> None:
+    # The encoder tokenises with `tokenizers` directly (no transformers import); the ids must be
+    # the ones transformers' tokenizer of the same folder gives, or the embeddings would drift.
+    from transformers import AutoTokenizer
+
+    from brain.encoder import clean_text
+
+    encoder = get_encoder(ENCODER, True, "onnx", MODEL_CACHE)
+    reference = AutoTokenizer.from_pretrained(resolve_model_dir(ENCODER))
+    texts = [clean_text(t) for t in TEXTS + ["Don't   SHOUT!!", "naïve café 😀 #AcmeBakery @someone https://example.com/x?y=1"]]
+    expected = reference(texts, truncation=True, max_length=encoder.max_length)["input_ids"]
+    assert [e.ids for e in encoder.tokenizer.encode_batch(texts)] == expected
+    assert encoder.pad_id == reference.pad_token_id
