@@ -91,7 +91,7 @@ class Brain:
         torch.set_num_threads(threads)
         c = self.settings.classify
         encoder = get_encoder(self.settings.models.encoder, c.int8, c.runtime, self.settings.model_cache_dir, threads)
-        self.understander = Understander(encoder, load_heads(c.heads_dir))
+        self.understander = Understander(encoder, load_heads(c.heads_dir), brand_language=self.settings.brand.language)
         policy = self.settings.policy
         self.risk = RiskDetector(encoder, policy.risk_similarity, policy.risk_keywords)
         self.owner_requests = OwnerRequests(encoder)

@@ -77,6 +77,7 @@ class Message(SQLModel, table=True):
     sentiment: str | None = None
     sentiment_confidence: float | None = None
     offensive_probability: float | None = None  # how likely the message is abusive
+    language: str | None = None  # ISO 639-1 as detected; "" when too short or unclear to tell
     error: str | None = None
 
 

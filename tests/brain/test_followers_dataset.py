@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import sys
 from pathlib import Path
 
 from core.config import load_settings
@@ -15,6 +16,7 @@ def _build_module():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("followers_build", FOLDER / "build.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
