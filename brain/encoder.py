@@ -76,9 +76,9 @@ class Encoder:
             self._forward = _TorchPooledLayers(folder, self.int8)
         # int8 scales each batch's activations by that batch's own range, so a text batched with
         # others got other labels than alone: int8 runs one text at a time (no padding either), and
-        # a text's embedding depends on nothing else. Measured on 2 cores: ONNX int8 at batch 1
-        # still does ~600 messages/s over 2 sessions (bench/classify.py); fp32 ONNX runs fastest
-        # on small batches (8), torch on larger ones (64).
+        # a text's embedding depends on nothing else. That costs ~30% of int8's throughput on 2
+        # cores (docs/benchmarks.md); fp32 ONNX runs fastest on small batches (8), torch on larger
+        # ones (64), and fp32 batches agree with a text alone within float rounding.
         self.batch_size = batch_size or (1 if self.int8 else 8 if self.runtime == "onnx" else 64)
         self._lock = threading.Lock()
         log.info("encoder loaded from %s (dim %d, %s%s)", folder, self.dim, self.runtime, " int8" if self.int8 else "")
