@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
 
     p = sub.add_parser("train", help="train a classifier head on a labelled CSV")
     p.add_argument("--task", choices=TASKS, required=True)
-    p.add_argument("--data", required=True, help="CSV with a text and a label column (any label set)")
+    p.add_argument("--data", required=True, nargs="+", help="CSV files with a text and a label column (any label set), read as one")
     _columns(p)
     p.add_argument("--out", help="folder for the head (default: TASK/ in [classify] heads_dir, data/heads unless set)")
     p.add_argument("--force", action="store_true", help="save an intent head even if it lacks labels that [policy] uses")
@@ -130,7 +130,7 @@ def _check_policy_labels(labels: set[str], settings: Settings, *, force: bool) -
 
 
 def train(args: argparse.Namespace) -> int:
-    rows = read_labelled(args.data, args.text_col, args.label_col)
+    rows = [row for path in args.data for row in read_labelled(path, args.text_col, args.label_col)]
     try:
         layers = tuple(int(x) for x in args.layers.split(","))
     except ValueError:
@@ -144,7 +144,7 @@ def train(args: argparse.Namespace) -> int:
         _check_policy_labels(labels, settings, force=args.force)
     with brain:
         head = fit(brain.encoder, args.task, rows, options, _cache_dir(settings))
-    head.info["data"] = str(args.data)
+    head.info["data"] = ", ".join(args.data)
     out = Path(args.out) if args.out else (settings.classify.heads_dir or settings.data_dir / "heads") / args.task
     head.save(out)
     print(json.dumps({"task": args.task, "n_train": len(rows), "labels": head.labels, "out": str(out)}, ensure_ascii=False))

@@ -71,8 +71,9 @@ class QueueCommands:
             if message is None:
                 continue
             note = f" [{reply.error or reply.check_failures}]" if (reply.error or reply.check_failures) else ""
+            labels = ", ".join(x for x in (message.platform, message.intent, message.sentiment, message.language) if x)
             lines.append(
-                f"#{reply.id} ({message.platform}, {message.intent}, {message.sentiment}) them: {_short(message.text)}\n"
+                f"#{reply.id} ({labels}) them: {_short(message.text)}\n"
                 f"    draft: {_short(reply.text)}{note}"
             )
         return "pending replies:\n" + "\n".join(lines) if lines else "no replies waiting for approval"

@@ -59,9 +59,6 @@ class Encoder:
         self.dim = int(config["hidden_size"])
         self.max_length = max_length
         threads = machine.threads(threads)
-        # Measured on 2 cores: ONNX int8 runs fastest on small batches (4: 623 messages/s, 8: 658,
-        # 16: 576, 64: 382), torch on larger ones.
-        self.batch_size = batch_size or (8 if runtime == "onnx" else 64)
         self.runtime, self.int8 = runtime, int8
         self._forward: TorchPooledLayers | OnnxPooledLayers
         if runtime == "onnx":
@@ -79,6 +76,12 @@ class Encoder:
             from brain.torch_encoder import TorchPooledLayers  # torch: only when asked for
 
             self._forward = TorchPooledLayers(folder, self.int8, threads)
+        # int8 scales each batch's activations by that batch's own range, so a text batched with
+        # others got other labels than alone: int8 runs one text at a time (no padding either), and
+        # a text's embedding depends on nothing else. That costs ~30% of int8's throughput on 2
+        # cores (docs/benchmarks.md); fp32 ONNX runs fastest on small batches (8), torch on larger
+        # ones (64), and fp32 batches agree with a text alone within float rounding.
+        self.batch_size = batch_size or (1 if self.int8 else 8 if self.runtime == "onnx" else 64)
         self._lock = threading.Lock()
         self._memo: dict[Hashable, Any] = {}
         log.info("encoder loaded from %s (dim %d, %s%s)", folder, self.dim, self.runtime, " int8" if self.int8 else "")
@@ -86,8 +89,8 @@ class Encoder:
     @property
     def identity(self) -> str:
         """What computes the embeddings, for caches of them: each export of the graph computes
-        slightly different ones."""
-        return self._forward.identity
+        slightly different ones, and int8 ones depend on the batch size."""
+        return f"{self._forward.identity}|batch {self.batch_size}" if self.int8 else self._forward.identity
 
     def pooled_layers(self, texts: Sequence[str]) -> np.ndarray:
         """Mean-pooled hidden states of every layer, shape (texts, n_layers, dim), not normalised.

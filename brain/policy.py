@@ -25,6 +25,7 @@ class Situation:
     platform: str
     contact_opted_out: bool = False
     over_rate_limit: bool = False
+    brand_language: str = "en"  # ISO 639-1: the language the brand writes (and the encoder reads) in
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ def decide(u: Understanding, risk: Risk, policy: PolicySettings, situation: Situ
     """First matching rule wins; the order puts safety before convenience."""
     if u.intent in policy.opt_out_intents and u.intent_confidence >= policy.min_confidence:
         return Decision(Action.opt_out, f"asked to stop ({u.intent} {u.intent_confidence:.2f})")
+    if u.language and u.language != situation.brand_language.lower()[:2]:
+        # Labels of a language the encoder does not read are guesses: neither ignored as spam nor answered.
+        return Decision(Action.queue_for_approval, f"written in '{u.language}'; the brand writes in '{situation.brand_language}'")
     if u.intent in policy.ignore_intents and u.intent_confidence >= policy.ignore_min_confidence:
         return Decision(Action.ignore_spam, f"{u.intent} {u.intent_confidence:.2f}")
     if risk.topic:

@@ -115,7 +115,7 @@ class Brain:
 
     @property
     def understander(self) -> Understander:
-        return self._loaded("_understander", lambda: Understander(self.encoder, load_heads(self.settings.classify.heads_dir)))
+        return self._loaded("_understander", lambda: Understander(self.encoder, load_heads(self.settings.classify.heads_dir), brand_language=self.settings.brand.language))
 
     @property
     def risk(self) -> RiskDetector:

@@ -135,3 +135,27 @@ def test_the_tokenizer_gives_the_ids_transformers_gives() -> None:
     expected = reference(texts, truncation=True, max_length=encoder.max_length)["input_ids"]
     assert [e.ids for e in encoder.tokenizer.encode_batch(texts)] == expected
     assert encoder.pad_id == reference.pad_token_id
+
+
+def test_a_text_gets_the_same_labels_alone_and_in_any_int8_batch() -> None:
+    # int8 scales activations by the range of what runs together: alone is the only batch that
+    # does not depend on the other messages, and the encoder runs int8 texts so.
+    encoder = get_encoder(ENCODER, True, "onnx", MODEL_CACHE)
+    understander = Understander(encoder, cache_size=0)
+    text = "hi! just found your page 😍 love the vibe"
+    others = [
+        ["the mug i bought arrived cracked :( what do i do", "ok"],
+        ["STOP", "Click here to win a free iPhone!!! bit.ly/x " * 3, "do you deliver?", "🙂🙂"],
+        [f"message number {i} " + "really " * i for i in range(20)],
+    ]
+    alone = understander.understand(text)
+    for batch in others:
+        for position in (0, len(batch) // 2, len(batch)):
+            together = understander.understand_many([*batch[:position], text, *batch[position:]])[position]
+            # The heads' matrix products round differently with the number of rows: 1e-6, not a label.
+            assert (together.intent, together.sentiment, together.offensive) == (alone.intent, alone.sentiment, alone.offensive)
+            for field in ("intent_confidence", "sentiment_confidence", "offensive_confidence"):
+                assert getattr(together, field) == pytest.approx(getattr(alone, field), abs=1e-5)
+    pooled_alone = encoder.pooled_layers([text])
+    for batch in others:
+        assert np.array_equal(encoder.pooled_layers([*batch, text])[-1:], pooled_alone)
