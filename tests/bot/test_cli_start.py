@@ -65,7 +65,7 @@ def test_a_platform_given_a_length_limit_is_known(config_file: Path) -> None:
     )
     config_file.write_text(text, encoding="utf-8")
     code, _, _, err = probe("draft-post", "bread", "--platform", "linkedin", "--config", str(config_file))
-    assert code == 2 and "one of bluesky, console, slack, telegram" in err
+    assert code == 2 and "one of bluesky, console, mastodon, slack, telegram" in err
 
 
 @pytest.mark.models
