@@ -15,7 +15,6 @@ Run: .venv/bin/python bench/scheduler.py [--posts 10000] [--window-s 60] [--runs
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -41,13 +40,10 @@ sys.path.insert(0, os.environ.get("BENCH_CODE", str(ROOT)))
 from tests.fake_platform import FakePlatform  # noqa: E402
 
 
-async def create_jobs(db_url: str, posts: int, start: datetime, window_s: float) -> None:
-    """All posts as rows in one transaction, then whatever jobs the scheduler under test keeps."""
+def create_jobs(db_url: str, posts: int, start: datetime, window_s: float) -> None:
+    """All posts as rows in one transaction: the post table is the schedule (no job per post)."""
     from sqlmodel import Session
 
-    from core.config import ScheduleSettings
-    from bot.publisher import Publisher
-    from bot.scheduler import PostScheduler
     from storage.db import make_engine
     from storage.models import Post, PostStatus
 
@@ -57,14 +53,6 @@ async def create_jobs(db_url: str, posts: int, start: datetime, window_s: float)
             at = start + timedelta(seconds=window_s * i / posts)
             session.add(Post(platform="fakesocial", text=f"post {i}", status=PostStatus.scheduled, scheduled_at=at))
         session.commit()
-
-    async def notify(platform: str, text: str) -> None:
-        return None
-
-    settings = ScheduleSettings()
-    scheduler = PostScheduler(engine, Publisher(engine, {}, settings, notify), settings)
-    await scheduler.start()  # one job per post, where the scheduler keeps those
-    await scheduler.stop()
     engine.dispose()
 
 
@@ -138,7 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.setup:
         db_url, posts, start, window_s = args.setup
-        asyncio.run(create_jobs(db_url, int(posts), datetime.fromisoformat(start), float(window_s)))
+        create_jobs(db_url, int(posts), datetime.fromisoformat(start), float(window_s))
         return
 
     checkouts = {"change": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})

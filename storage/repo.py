@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import String, cast, func, literal, update
+from sqlalchemy import String, bindparam, cast, func, literal, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
@@ -354,18 +354,34 @@ def claim_due_posts(engine: Engine, now: datetime, *, not_before: datetime, limi
     return sorted(claimed, key=lambda post: (post.scheduled_at or now, post.id or 0))
 
 
-def mark_published(engine: Engine, post_id: int, *, platform_post_id: str, at: datetime, engagement_due_at: datetime | None) -> None:
-    """Finish a publish in one UPDATE, without reading the row back (this runs once per post, at volume)."""
+@dataclass(frozen=True)
+class Published:
+    """A publish the platform confirmed, to be written on its post's row."""
+
+    post_id: int
+    platform_post_id: str
+    at: datetime
+    engagement_due_at: datetime | None
+
+
+def mark_published(engine: Engine, published: Sequence[Published]) -> None:
+    """Finish publishes in one transaction, one UPDATE per row, without reading rows back (this runs at volume)."""
+    if not published:
+        return
     finish = (
         update(Post)
-        .where(col(Post.id) == post_id)
+        .where(col(Post.id) == bindparam("b_post_id"))
         .values(
-            status=PostStatus.published, published_at=at, platform_post_id=platform_post_id, error=None,
-            engagement_due_at=engagement_due_at,
+            status=PostStatus.published, published_at=bindparam("b_at"), platform_post_id=bindparam("b_platform_post_id"),
+            error=None, engagement_due_at=bindparam("b_engagement_due_at"),
         )
     )
+    rows = [
+        {"b_post_id": p.post_id, "b_at": p.at, "b_platform_post_id": p.platform_post_id, "b_engagement_due_at": p.engagement_due_at}
+        for p in published
+    ]
     with engine.begin() as connection:
-        connection.execute(finish)
+        connection.execute(finish, rows)
 
 
 def next_due_at(engine: Engine) -> datetime | None:
