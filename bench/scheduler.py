@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import sqlite3
 import statistics
@@ -61,6 +62,12 @@ def in_checkout(code: Path, args: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, *args], cwd=code, env=env, stderr=subprocess.DEVNULL)
 
 
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str, float]:
     folder = tempfile.mkdtemp(prefix="bench-scheduler-")
     db_path = f"{folder}/bot.db"
@@ -78,6 +85,7 @@ def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str,
     time.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds() - 3))
 
     child = ["-m", "tests.scheduler_child", db_url, platform.url, "1"]
+    cpu_before = _children_cpu_s()
     first = in_checkout(code, child)
     kill_at = start + timedelta(seconds=window_s / 2)
     time.sleep(max(0.0, (kill_at - datetime.now(timezone.utc)).total_seconds()))
@@ -86,6 +94,7 @@ def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str,
     killed_at = time.time()
     second = in_checkout(code, child)
     second.wait(timeout=window_s * 20 + 600)
+    cpu_s = _children_cpu_s() - cpu_before
     platform.stop()
 
     with sqlite3.connect(db_path) as connection:  # plain SQL: the two checkouts' models may differ
@@ -105,6 +114,8 @@ def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str,
         "duplicates": sum(1 for n in created.values() if n > 1),
         "lost": sum(1 for t in due if created[t] == 0 or status.get(t) != "published"),
         "deduplicated_retries": platform.requests - len(platform.posts),
+        # CPU time of the two bot processes per post, user + system: what load from others changes least.
+        "cpu_ms_per_post": round(cpu_s * 1000 / max(1, len(arrival)), 2),
         "setup_s": round(setup_s, 1),
     }
 
