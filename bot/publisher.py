@@ -59,31 +59,15 @@ class Publisher:
         self._notices = OwnerNotices(notify)
         self._finished = FinishedPosts(engine)
 
-    def _lane(self, idempotent: bool) -> repo.Platforms:
-        """The platforms whose connectors deduplicate by key, or (idempotent False) all others."""
-        names = tuple(platform for platform, connector in self._connectors.items() if connector.idempotent_publish)
-        return repo.Platforms(names, others=not idempotent)
-
-    async def claim_due(self, now: datetime, *, not_before: datetime, limit: int, idempotent: bool) -> list[Post]:
-        """Claim up to `limit` due posts for publishing (each keeps the key of an earlier claim), on
-        the platforms that deduplicate by key (`idempotent`) or on the others.
+    async def claim_due(self, now: datetime, *, not_before: datetime, limit: int) -> list[Post]:
+        """Claim up to `limit` due posts for publishing (each keeps the key of an earlier claim).
 
         The caller claims no more than it publishes at once: posts due together wait unclaimed,
         so a crash leaves at most that many in `publishing`. In a thread, like the finishing
         writes, so that the publishes in flight go on meanwhile.
         """
-        lane = self._lane(idempotent)
-        if idempotent and not lane.names:
-            return []
         key = uuid.uuid4().hex
-        return await asyncio.to_thread(
-            repo.claim_due_posts, self.engine, now, not_before=not_before, limit=limit, batch_key=key, platforms=lane
-        )
-
-    def next_due(self, *, idempotent: bool) -> datetime | None:
-        """When the next post of that kind (see claim_due) is due; None when none is scheduled."""
-        lane = self._lane(idempotent)
-        return repo.next_due_at(self.engine, lane) if lane.names or not idempotent else None
+        return await asyncio.to_thread(repo.claim_due_posts, self.engine, now, not_before=not_before, limit=limit, batch_key=key)
 
     async def publish(self, post: Post) -> Outcome:
         """Publish a post claimed by claim_due, and write down how it went."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -36,9 +35,7 @@ _OLD_JOB_TABLE = "apscheduler_jobs"
 class Publishing(Protocol):
     """What the scheduler needs of a publisher (bot.publisher.Publisher)."""
 
-    async def claim_due(self, now: datetime, *, not_before: datetime, limit: int, idempotent: bool) -> list[Post]: ...
-
-    def next_due(self, *, idempotent: bool) -> datetime | None: ...
+    async def claim_due(self, now: datetime, *, not_before: datetime, limit: int) -> list[Post]: ...
 
     async def publish(self, post: Post) -> Outcome: ...
 
@@ -49,46 +46,13 @@ class Publishing(Protocol):
     async def collect_engagement(self, post_id: int) -> None: ...
 
 
-@dataclass
-class _Lane:
-    """Posts on platforms that deduplicate by key (`idempotent`), or on the others, published
-    `slots` at a time. A crash cuts the publishes in flight: on the idempotent lane each is sent
-    again with its key, on the other each goes to the owner to check, so that lane keeps few."""
-
-    idempotent: bool
-    slots: int
-    publishing: set[asyncio.Task[None]] = field(default_factory=set)
-    # When its next post is due, as last read from the table (None: read it again). The
-    # dispatcher is woken by every finished publish and must not query the table each time.
-    next_due: datetime | None = None
-
-    def due_by(self, at: datetime) -> None:
-        if self.next_due is not None and as_utc(at) < self.next_due:
-            self.next_due = as_utc(at)
-
-    def claimable(self) -> int:
-        """How many to claim now: none until half the slots are free, as a claim is a write."""
-        free = self.slots - len(self.publishing)
-        return free if free >= max(1, self.slots // 2) else 0
-
-    def track(self, task: asyncio.Task[None], wake: asyncio.Event) -> None:
-        self.publishing.add(task)
-
-        def done(finished: asyncio.Task[None]) -> None:
-            self.publishing.discard(finished)
-            wake.set()  # a slot is free, and a retry may have come due
-
-        task.add_done_callback(done)
-
-
 class PostScheduler:
     """The few scheduler calls the bot needs: schedule, cancel, and start/stop with the app.
 
     A scheduled post is only its row (status=scheduled, scheduled_at): there is no job per post.
     One dispatcher task sleeps until the earliest due time (or until woken by schedule() or a
-    finished publish), claims due posts in batches and publishes them: at most
-    `parallel_publishes` at once on platforms that do not deduplicate by key, at most
-    `parallel_idempotent_publishes` on those that do. A post whose time passed more than `grace_minutes` ago, while the bot was down or too
+    finished publish), claims due posts in batches of at most `parallel_publishes`, and publishes
+    them. A post whose time passed more than `grace_minutes` ago, while the bot was down or too
     busy, is marked missed and shown to the owner. APScheduler runs the periodic engagement sweep
     over the post table; it keeps nothing of its own, since every due time is on a post's row.
 
@@ -112,8 +76,10 @@ class PostScheduler:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
-        self._lanes = (_Lane(idempotent=False, slots=settings.parallel_publishes),
-                       _Lane(idempotent=True, slots=settings.parallel_idempotent_publishes))
+        self._publishing: set[asyncio.Task[None]] = set()
+        # When the next post is due, as last read from the table (None: read it again). The
+        # dispatcher is woken by every finished publish, and must not query the table each time.
+        self._next_due: datetime | None = None
 
     async def start(self) -> None:
         if self._dispatcher is not None:
@@ -135,9 +101,8 @@ class PostScheduler:
         self._dispatcher.cancel()
         await asyncio.gather(self._dispatcher, return_exceptions=True)
         self._dispatcher = None
-        publishing = {task for lane in self._lanes for task in lane.publishing}
-        if publishing:
-            await asyncio.wait(publishing, timeout=timeout_s)
+        if self._publishing:
+            await asyncio.wait(set(self._publishing), timeout=timeout_s)
         self._aps.shutdown(wait=False)
 
     def schedule(self, post_id: int, at: datetime) -> Post:
@@ -145,8 +110,7 @@ class PostScheduler:
         post = repo.update_post(
             self.engine, post_id, status=PostStatus.scheduled, scheduled_at=as_utc(at), publish_key=None, attempts=0, error=None
         )
-        for lane in self._lanes:  # it may be due before what each lane last read
-            lane.next_due = None
+        self._next_due = None  # it may be due before the post we knew of
         self._wake.set()
         return post
 
@@ -168,38 +132,36 @@ class PostScheduler:
             connection.execute(text(f"delete from {_OLD_JOB_TABLE}"))
 
     async def _dispatch(self) -> None:
-        """Claim due posts while a lane has free slots; otherwise sleep until the next is due."""
+        """Claim due posts while there are free slots; otherwise sleep until the next is due."""
+        slots = self.settings.parallel_publishes
         while True:
             self._wake.clear()  # before looking, so a wake-up during the look is not lost
             now = utcnow()
+            timeout: float | None = None  # None: every slot is busy, and a finished publish wakes us
             try:
-                drained = full = False
-                for lane in self._lanes:
-                    limit = lane.claimable()
-                    if not limit or (lane.next_due is not None and lane.next_due > now):
+                free = slots - len(self._publishing)
+                # Claim a few at a time rather than one per finished publish: a claim is a write.
+                limit = free if free >= max(1, slots // 2) else 0
+                if limit and (self._next_due is None or self._next_due <= now):
+                    claimed = await self.publisher.claim_due(now, not_before=now - self.grace, limit=limit)
+                    for post in claimed:
+                        self._track(asyncio.get_running_loop().create_task(self._publish(post)))
+                    if len(claimed) == limit:
+                        self._next_due = None  # more may be due
+                        await asyncio.sleep(0)  # let the publishes start before claiming more
                         continue
-                    posts = await self.publisher.claim_due(now, not_before=now - self.grace, limit=limit, idempotent=lane.idempotent)
-                    for post in posts:
-                        lane.track(asyncio.get_running_loop().create_task(self._publish(lane, post)), self._wake)
-                    if len(posts) == limit:
-                        full, lane.next_due = True, None  # more may be due
+                    due = repo.next_due_at(self.engine)
+                    self._next_due = as_utc(due) if due is not None else now + timedelta(seconds=_MAX_SLEEP_S)
+                    if claimed:
+                        # Let the next few posts come due, to claim them in one write rather than one each.
+                        await asyncio.sleep(_CLAIM_GAP_S)
                         continue
-                    due = self.publisher.next_due(idempotent=lane.idempotent)
-                    lane.next_due = as_utc(due) if due is not None else now + timedelta(seconds=_MAX_SLEEP_S)
-                    if posts:
-                        drained = True
-                    elif lane.next_due <= now:  # due but not claimed: past the grace window
+                    if self._next_due <= now:  # due but not claimed: past the grace window
                         await self._mark_missed(now)
-                        lane.next_due = None
-                if full:
-                    await asyncio.sleep(0)  # let the publishes start, then claim more
-                    continue
-                if drained:
-                    # Let the next few posts come due, to claim them in one write rather than one each.
-                    await asyncio.sleep(_CLAIM_GAP_S)
-                    continue
-                waits = [(lane.next_due - now).total_seconds() for lane in self._lanes if lane.claimable() and lane.next_due]
-                timeout = min([_MAX_SLEEP_S, *waits]) if waits else None  # None: lanes full; a finished publish wakes us
+                        self._next_due = None
+                        continue
+                if limit and self._next_due is not None:
+                    timeout = min(_MAX_SLEEP_S, (self._next_due - now).total_seconds())
             except Exception:  # a locked or lost database: log it, keep the dispatcher alive, try again
                 log.exception("dispatching due posts failed; trying again in a second")
                 timeout = 1.0
@@ -208,6 +170,15 @@ class PostScheduler:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._publishing.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._publishing.discard(finished)
+            self._wake.set()  # a slot is free, and a retry may have come due
+
+        task.add_done_callback(done)
 
     async def _mark_missed(self, now: datetime) -> None:
         for post in repo.overdue_posts(self.engine, now - self.grace):
@@ -218,11 +189,12 @@ class PostScheduler:
                 post.platform, f"post #{post.id} missed its time while the bot was down; /reschedule {post.id} WHEN"
             )
 
-    async def _publish(self, lane: _Lane, post: Post) -> None:
+    async def _publish(self, post: Post) -> None:
         try:
             outcome = await self.publisher.publish(post)
-            if outcome.retry_at is not None:  # back to scheduled, due again then
-                lane.due_by(outcome.retry_at)
+            retry_at = as_utc(outcome.retry_at) if outcome.retry_at is not None else None
+            if retry_at is not None and self._next_due is not None and retry_at < self._next_due:
+                self._next_due = retry_at  # back to scheduled, and due before the post we knew of
         except Exception:  # the one error hook for publishing: log it, tell the owner, keep running
             log.exception("publishing post %s failed", post.id)
             await self._notices.tell(post.platform, f"something went wrong with post #{post.id}; see the log")

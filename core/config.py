@@ -223,7 +223,6 @@ class ScheduleSettings(Section):
     max_attempts: int = Field(default=5, ge=1)
     engagement_after_hours: float = Field(default=24.0, gt=0)
     parallel_publishes: int = Field(default=4, ge=1)
-    parallel_idempotent_publishes: int = Field(default=16, ge=1)
     best_hours: tuple[int, int] = (8, 21)
 
     @field_validator("best_hours")

@@ -323,21 +323,7 @@ def posts_with_status(
         return session.exec(query).all()
 
 
-@dataclass(frozen=True)
-class Platforms:
-    """Which platforms' posts a query takes: the ones named, or every other one (the default: all)."""
-
-    names: tuple[str, ...] = ()
-    others: bool = True
-
-    def clause(self) -> Any:
-        named = col(Post.platform).in_(self.names)
-        return ~named if self.others else named
-
-
-def claim_due_posts(
-    engine: Engine, now: datetime, *, not_before: datetime, limit: int, batch_key: str, platforms: Platforms = Platforms()
-) -> list[Post]:
+def claim_due_posts(engine: Engine, now: datetime, *, not_before: datetime, limit: int, batch_key: str) -> list[Post]:
     """Claim up to `limit` scheduled posts due between `not_before` and `now`, oldest first.
 
     One UPDATE moves them scheduled -> publishing and returns them. A row moves only while it is
@@ -348,7 +334,6 @@ def claim_due_posts(
     due = (
         select(Post.id)
         .where(col(Post.status) == PostStatus.scheduled, col(Post.scheduled_at) <= now, col(Post.scheduled_at) >= not_before)
-        .where(platforms.clause())
         .order_by(col(Post.scheduled_at), col(Post.id))
         .limit(limit)
     )
@@ -399,9 +384,9 @@ def mark_published(engine: Engine, published: Sequence[Published]) -> None:
         connection.execute(finish, rows)
 
 
-def next_due_at(engine: Engine, platforms: Platforms = Platforms()) -> datetime | None:
-    """When the earliest scheduled post (on these platforms) is due; None when nothing is scheduled."""
-    query = select(func.min(Post.scheduled_at)).where(col(Post.status) == PostStatus.scheduled, platforms.clause())
+def next_due_at(engine: Engine) -> datetime | None:
+    """When the earliest scheduled post is due; None when nothing is scheduled."""
+    query = select(func.min(Post.scheduled_at)).where(col(Post.status) == PostStatus.scheduled)
     with Session(engine) as session:
         return session.exec(query).one()
 

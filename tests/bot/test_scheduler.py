@@ -165,10 +165,9 @@ async def test_a_rate_limited_post_is_retried_after_the_platforms_wait(engine: E
     assert published.attempts == 2 and [p["text"] for p in platform.posts] == ["hello again"]  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("idempotent", [False, True])
-async def test_posts_due_together_are_each_published_once_a_few_at_a_time(engine: Engine, idempotent: bool) -> None:
+async def test_posts_due_together_are_each_published_once_a_few_at_a_time(engine: Engine) -> None:
     platform = FakePlatform().start()
-    connector = FakePlatformConnector(platform.url, idempotent=idempotent)
+    connector = FakePlatformConnector(platform.url)
     now = utcnow()
     posts = [
         repo.add_post(engine, platform=connector.platform, text=f"post {i}", status=PostStatus.scheduled, scheduled_at=now)
@@ -194,13 +193,7 @@ async def test_posts_due_together_are_each_published_once_a_few_at_a_time(engine
         await connector.stop()
         platform.stop()
     assert sorted(p["text"] for p in platform.posts) == sorted([f"post {i}" for i in range(30)] + ["later"])
-    # A crash leaves at most that many in doubt: few where the owner must check each, more where
-    # the platform deduplicates a retry by key.
-    settings = ScheduleSettings()
-    bound = settings.parallel_idempotent_publishes if idempotent else settings.parallel_publishes
-    assert max(in_flight) <= bound
-    if idempotent:  # and the idempotent lane does use its slots
-        assert max(in_flight) > settings.parallel_publishes
+    assert max(in_flight) <= ScheduleSettings().parallel_publishes  # a crash leaves at most that many in doubt
     # Published when due, not at the dispatcher's next idle wake-up (a minute): a loose bound, as a
     # busy CI machine may be slow, not a timing goal (those live in bench/scheduler.py).
     assert platform.posts[-1]["text"] == "later" and platform.posts[-1]["at"] - later.scheduled_at.timestamp() < 10  # type: ignore[union-attr]
