@@ -88,7 +88,8 @@ class Publisher:
             return await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id) + f" ({exc!r})")
         now = utcnow()
         engagement_at = now + timedelta(hours=self.settings.engagement_after_hours) if connector.reports_engagement else None
-        await self._finished.write(repo.Published(post.id, platform_id, now, engagement_at))
+        # A platform that deduplicates by key need not hold a slot until the row is written.
+        await self._finished.write(repo.Published(post.id, platform_id, now, engagement_at), wait=not connector.idempotent_publish)
         log.info("post %s published on %s as %s", post.id, post.platform, platform_id)
         return Outcome(PostStatus.published)
 
@@ -108,6 +109,10 @@ class Publisher:
         log.warning("post %s failed: %s", post.id, error)
         await self._notices.tell(post.platform, f"post #{post.id} failed: {error}")
         return Outcome(PostStatus.failed)
+
+    async def flush(self) -> None:
+        """Return once every finished publish is written down (at stop)."""
+        await self._finished.flush()
 
     async def recover_interrupted(self) -> list[Post]:
         """Deal with posts a dead process left in `publishing`; returns those to publish again now."""

@@ -39,6 +39,8 @@ class Publishing(Protocol):
 
     async def publish(self, post: Post) -> Outcome: ...
 
+    async def flush(self) -> None: ...
+
     async def recover_interrupted(self) -> list[Post]: ...
 
     def engagement_platforms(self) -> list[str]: ...
@@ -103,6 +105,11 @@ class PostScheduler:
         self._dispatcher = None
         if self._publishing:
             await asyncio.wait(set(self._publishing), timeout=timeout_s)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.publisher.flush()
+        except TimeoutError:  # the rows stay in `publishing`: sent again with their keys on the next start
+            log.warning("published posts could not be written down before stopping")
         self._aps.shutdown(wait=False)
 
     def schedule(self, post_id: int, at: datetime) -> Post:
