@@ -155,19 +155,27 @@ def _store_incoming(
                 )
             ):
                 stored[(platform, platform_id)] = message_id
-        results: list[tuple[int, bool]] = []
+        # The batch's new contacts, then its new messages, each added together and flushed once:
+        # SQLAlchemy then sends a few multi-row INSERTs, not a round trip per row. Storing a
+        # Telegram burst took 2.4 ms a message with a flush per row (bench/pipeline.py --burst).
+        new_contacts: dict[tuple[str, str], Contact] = {}
+        for m in messages:
+            who = (m.platform, m.user_id)
+            if (m.platform, m.platform_message_id) not in stored and who not in contacts and who not in new_contacts:
+                new_contacts[who] = Contact(platform=m.platform, platform_user_id=m.user_id, display_name=m.user_name)
+        session.add_all(new_contacts.values())
+        session.flush()
+        for who, contact in new_contacts.items():
+            assert contact.id is not None
+            contacts[who] = contact.id
+        added: dict[tuple[str, str], Message] = {}
+        order: list[tuple[tuple[str, str], bool]] = []  # (message, created) in the batch's order
         for m in messages:
             key = (m.platform, m.platform_message_id)
-            if key in stored:
-                results.append((stored[key], False))
+            if key in stored or key in added:  # stored before, or twice in this batch
+                order.append((key, False))
                 continue
             who = (m.platform, m.user_id)
-            if who not in contacts:
-                contact = Contact(platform=m.platform, platform_user_id=m.user_id, display_name=m.user_name)
-                session.add(contact)
-                session.flush()
-                assert contact.id is not None
-                contacts[who] = contact.id
             row = Message(
                 platform=m.platform,
                 platform_message_id=m.platform_message_id,
@@ -176,11 +184,14 @@ def _store_incoming(
                 chat_id=m.chat_id,
                 received_at=m.received_at,
             )
-            session.add(row)
-            session.flush()
+            added[key] = row
+            order.append((key, True))
+        session.add_all(added.values())
+        session.flush()  # in the order added, so ids follow the batch's order
+        for key, row in added.items():
             assert row.id is not None
             stored[key] = row.id
-            results.append((row.id, True))
+        results = [(stored[key], created) for key, created in order]
         if cursor is not None:
             session.merge(ReceiveCursor(name=cursor[0], value=cursor[1], updated_at=utcnow()))
         session.commit()
