@@ -32,9 +32,10 @@ from brain.generator import ChatMessage, GenerationOptions  # noqa: E402
 from brain.service import Brain  # noqa: E402
 from connectors.console import ConsoleConnector  # noqa: E402
 from storage.db import make_engine  # noqa: E402
-from storage.models import FINAL_MESSAGE_STATES, Message, Reply, ReplyStatus  # noqa: E402
-from tests.fakes.openai_server import fake_openai_server  # noqa: E402
-from tests.fakes.telegram_api import TOKEN, FakeTelegram  # noqa: E402
+from storage.message_states import FINAL_MESSAGE_STATES  # noqa: E402
+from storage.models import Message, Reply, ReplyStatus  # noqa: E402
+from fakes.openai_server import fake_openai_server  # noqa: E402
+from fakes.telegram_api import TOKEN, FakeTelegram  # noqa: E402
 
 FINAL = {str(s) for s in FINAL_MESSAGE_STATES}
 OWNER = 42

@@ -1,6 +1,6 @@
 """Benchmark: many posts due in a short window, a SIGKILL and restart in the middle; lateness and exactly-once.
 
-The publisher runs as a real subprocess (tests/scheduler_child.py: the bot's scheduler, publisher
+The publisher runs as a real subprocess (tests/fakes/scheduler_child.py: the bot's scheduler, publisher
 and SQLite database) posting over HTTP to a fake platform in this process, which stamps each post
 as it arrives and deduplicates by Idempotency-Key like Mastodon's API. Halfway through the window
 the child is killed with SIGKILL and started again. Lateness = arrival - scheduled time.
@@ -8,7 +8,8 @@ Throughput (posts_per_s) is the yardstick: when posts come due faster than it, l
 
 `--baseline DIR` runs another checkout's scheduler (e.g. /work/main) in turns with this one, in the
 same run, so both meet the same load from whatever else the machine is doing; `--runs N` repeats
-each and reports medians.
+each and reports medians. The child process itself is this checkout's `fakes.scheduler_child`; the
+scheduler and publisher it runs are the checkout's under test.
 Run: .venv/bin/python bench/scheduler.py [--posts 10000] [--window-s 60] [--runs 3] [--baseline /work/main]
 """
 
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # checkout under test, so that its own scheduler writes the jobs.
 sys.path.insert(0, os.environ.get("BENCH_CODE", str(ROOT)))
 
-from tests.fake_platform import FakePlatform  # noqa: E402
+from fakes.social_platform import FakePlatform  # noqa: E402
 
 
 def create_jobs(db_url: str, posts: int, start: datetime, window_s: float) -> None:
@@ -84,7 +85,7 @@ def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str,
         raise SystemExit(f"writing the jobs took {setup_s:.0f} s, past the lead of {lead_s:.0f} s: raise --lead-s")
     time.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds() - 3))
 
-    child = ["-m", "tests.scheduler_child", db_url, platform.url, "1"]
+    child = ["-m", "fakes.scheduler_child", db_url, platform.url, "1"]
     cpu_before = _children_cpu_s()
     first = in_checkout(code, child)
     kill_at = start + timedelta(seconds=window_s / 2)

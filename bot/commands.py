@@ -84,7 +84,7 @@ class OwnerCommands:
                 answer = f"unknown command /{name}; /help lists them"
         else:
             answer = await self._plain_words(incoming, connector, text)
-        await connector.send_reply(incoming, answer)
+        await connector.send_reply(incoming.reply_to, answer)
 
     async def _run(self, command: Command, ctx: CommandContext) -> str:
         try:

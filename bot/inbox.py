@@ -60,7 +60,7 @@ class StoreFirstInbox:
                     platform_message_id=incoming.message_id,
                     user_id=incoming.user_id,
                     user_name=incoming.user_name,
-                    chat_id=incoming.chat_id,
+                    reply_to=incoming.reply_to,
                     text=incoming.text,
                     received_at=incoming.received_at,
                 )

@@ -14,9 +14,10 @@ from brain.examples import OWNER_EXAMPLES_LIMIT
 from brain.policy import Action, Situation, decide
 from brain.service import Brain
 from brain.understand import Understanding
-from connectors.base import Connector, IncomingMessage
+from connectors.base import Connector
 from storage import repo
-from storage.models import Contact, Message, MessageStatus, Reply, ReplyStatus, utcnow
+from storage.message_states import MessageStatus, Transition, allows
+from storage.models import Contact, Message, Reply, ReplyStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +33,6 @@ OPENER = Understanding(
 INTERRUPTED_SEND = "sending was interrupted by a restart; it may have reached them: check before approving"
 
 
-def addressed_to(message: Message, contact: Contact) -> IncomingMessage:
-    """Rebuild what a connector needs to answer a stored message."""
-    return IncomingMessage(
-        platform=message.platform,
-        message_id=message.platform_message_id,
-        chat_id=message.chat_id,
-        user_id=contact.platform_user_id,
-        user_name=contact.display_name,
-        text=message.text,
-    )
-
-
 class ReplySender:
     """Sends a stored reply at most once: claim the row, call the platform, finish the row."""
 
@@ -56,8 +45,7 @@ class ReplySender:
         if reply is None:
             raise BotError(f"there is no reply #{reply_id}")
         message = repo.get_message(self.engine, reply.message_id)
-        contact = repo.get_contact(self.engine, message.contact_id) if message else None
-        if message is None or contact is None:
+        if message is None:
             raise BotError(f"reply #{reply_id} belongs to a message that was deleted")
         connector = self.connectors.get(message.platform)
         if connector is None:
@@ -66,19 +54,20 @@ class ReplySender:
             now = repo.get_reply(self.engine, reply_id)
             raise BotError(f"reply #{reply_id} is {now.status if now else 'gone'}, not {from_status}")
         try:
-            platform_id = await connector.send_reply(addressed_to(message, contact), reply.text)
+            # The address stored with the message: the same place, kind and visibility it was written with.
+            platform_id = await connector.send_reply(message.reply_address, reply.text)
         except Exception as exc:
             # The platform refused or was unreachable: back to the owner's queue, with the reason.
             log.warning("reply %d to message %d not sent: %s", reply_id, message.id, exc)
             repo.update_reply(self.engine, reply_id, status=ReplyStatus.pending, error=str(exc)[:500])
-            repo.update_message(self.engine, reply.message_id, status=MessageStatus.pending)
+            repo.advance_message(self.engine, reply.message_id, Transition.await_owner)
             raise BotError(f"reply #{reply_id} was not sent: {exc}") from exc
         now = utcnow()
         fields: dict[str, object] = {"status": ReplyStatus.sent, "sent_at": now, "platform_reply_id": platform_id}
         if approved_by is not None:
             fields.update(approved_by=approved_by, approved_at=now)
         reply = repo.update_reply(self.engine, reply_id, **fields)
-        repo.update_message(self.engine, reply.message_id, status=MessageStatus.replied)
+        repo.advance_message(self.engine, reply.message_id, Transition.replied)
         log.info("reply %d sent for message %d%s", reply_id, reply.message_id, f" (approved by {approved_by})" if approved_by else "")
         return reply
 
@@ -109,7 +98,12 @@ class FollowerPipeline:
             return await self._process(message_id)
         except Exception as exc:
             log.exception("message %d failed", message_id)
-            message = repo.update_message(self.engine, message_id, status=MessageStatus.failed, error=str(exc)[:500])
+            current = repo.get_message(self.engine, message_id)
+            if current is None:
+                raise
+            if not allows(current.status, Transition.fail):
+                return current  # it got to a final state before the failure: that stands
+            message = repo.advance_message(self.engine, message_id, Transition.fail, status_reason=str(exc)[:500])
             await self.notify_owner(
                 message.platform, f"message #{message_id} could not be handled ({type(exc).__name__}); see the log"
             )
@@ -123,10 +117,10 @@ class FollowerPipeline:
 
         if message.status == MessageStatus.received:
             u = OPENER if is_opening_command(message.text) else await self.brain.understand(message.text)
-            message = repo.update_message(
+            message = repo.advance_message(
                 self.engine,
                 message.id,
-                status=MessageStatus.understood,
+                Transition.understood,
                 intent=u.intent,
                 intent_confidence=u.intent_confidence,
                 sentiment=u.sentiment,
@@ -161,11 +155,11 @@ class FollowerPipeline:
 
         if decision.action is Action.opt_out:
             repo.set_opted_out(self.engine, contact.id)
-            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored, error=decision.reason)
+            return repo.advance_message(self.engine, message.id, Transition.ignore, status_reason=decision.reason)
         if decision.action is Action.ignore_spam:
-            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored, error=decision.reason)
+            return repo.advance_message(self.engine, message.id, Transition.ignore, status_reason=decision.reason)
         if decision.action is Action.escalate:
-            message = repo.update_message(self.engine, message.id, status=MessageStatus.escalated, error=decision.reason)
+            message = repo.advance_message(self.engine, message.id, Transition.escalate, status_reason=decision.reason)
             await self.notify_owner(
                 message.platform, f"escalated #{message.id} from {who}: {decision.reason} ({summary}): {message.text}"
             )
@@ -193,7 +187,7 @@ class FollowerPipeline:
             return repo.get_message(self.engine, message.id) or message
 
         reason = decision.reason if decision.action is not Action.auto_reply else "the draft needs a look"
-        message = repo.update_message(self.engine, message.id, status=MessageStatus.pending)
+        message = repo.advance_message(self.engine, message.id, Transition.await_owner)
         await self.notify_owner(
             message.platform,
             f"reply #{reply.id} to {who} waits for approval: {reason} ({summary}).\n"
@@ -204,14 +198,14 @@ class FollowerPipeline:
     async def _finish_interrupted(self, message: Message, reply: Reply, contact: Contact) -> Message:
         assert message.id is not None and reply.id is not None
         if reply.status == ReplyStatus.sent:
-            return repo.update_message(self.engine, message.id, status=MessageStatus.replied)
+            return repo.advance_message(self.engine, message.id, Transition.replied)
         if reply.status == ReplyStatus.sending:
             # We cannot know whether the platform got it; sending again could double it, so the owner decides.
             repo.update_reply(self.engine, reply.id, status=ReplyStatus.pending, error=INTERRUPTED_SEND)
             await self.notify_owner(message.platform, f"reply #{reply.id}: {INTERRUPTED_SEND}")
         if reply.status == ReplyStatus.rejected:
-            return repo.update_message(self.engine, message.id, status=MessageStatus.ignored)
-        return repo.update_message(self.engine, message.id, status=MessageStatus.pending)
+            return repo.advance_message(self.engine, message.id, Transition.ignore)
+        return repo.advance_message(self.engine, message.id, Transition.await_owner)
 
     def _over_rate_limit(self, platform: str, contact_id: int) -> bool:
         policy = self.settings.policy

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
-import numpy as np
 from sqlalchemy.engine import Engine
 
 from bot import words
@@ -14,9 +13,9 @@ from bot.commands import Command, CommandContext, no_args
 from core.config import Settings
 from core.errors import BotError
 from bot.scheduler import PostScheduler
-from bot.when import BadTime, WHEN_HELP, account_zone, as_utc, local_to_utc, parse_when, show
+from bot.posting_history import posting_history
+from bot.when import BadTime, WHEN_HELP, account_zone, as_utc, parse_when, show
 from brain.service import Brain
-from brain.timing import EngagementModel, Observation, local_slot
 from storage import repo
 from storage.models import Post, PostStatus, utcnow
 
@@ -36,7 +35,6 @@ class PostCommands:
         self.scheduler = scheduler
         self.settings = settings
         self.zone = account_zone(settings.bot.timezone)
-        self.rng = np.random.default_rng()
 
     def commands(self) -> Sequence[Command]:
         return [
@@ -121,7 +119,8 @@ class PostCommands:
         now = utcnow()
         if when.lower() == "best":
             window = timedelta(days=self.settings.schedule.best_window_days)
-            at, why = self.best_slot(post.platform, now + timedelta(minutes=5), now + window, post.content_type)
+            history = posting_history(self.engine, post.platform)
+            at, why = self.brain.best_slot(history, now + timedelta(minutes=5), now + window, post.content_type)
         elif when:
             at, why = parse_when(when, self.zone, now), ""
             if at <= now:
@@ -134,7 +133,8 @@ class PostCommands:
 
     async def queue(self, ctx: CommandContext) -> str:
         post, _ = self._open_post(ctx.args)
-        at, why = self.next_free_slot(post.platform, utcnow(), post.content_type)
+        history = posting_history(self.engine, post.platform)
+        at, why = self.brain.next_free_slot(post.platform, history, utcnow(), post.content_type)
         assert post.id is not None
         self.scheduler.schedule(post.id, at)
         return f"post #{post.id} queued for {show(at, self.zone)}" + (f"\n{why}" if why else "")
@@ -158,68 +158,6 @@ class PostCommands:
     async def besttime(self, ctx: CommandContext) -> str:
         platform, _ = self._platform_and_rest(ctx)
         now = utcnow()
-        at, why = self.best_slot(platform, now, now + timedelta(days=self.settings.schedule.best_window_days))
+        window = timedelta(days=self.settings.schedule.best_window_days)
+        at, why = self.brain.best_slot(posting_history(self.engine, platform), now, now + window)
         return f"best time on {platform}: {show(at, self.zone)}\n{why}"
-
-    # -- where posts go ------------------------------------------------------------------------
-
-    def timing_model(self, platform: str) -> EngagementModel:
-        """Fitted on this platform's published posts; the prior from when followers write."""
-        history = repo.published_engagement(self.engine, platform)
-        observations = [
-            Observation(*local_slot(as_utc(post.published_at or post.created_at), self.zone), engagement, post.content_type)
-            for post, engagement in history
-        ]
-        activity = [local_slot(as_utc(t), self.zone) for t in repo.message_times(self.engine)]
-        types = tuple(sorted({o.content_type for o in observations if o.content_type}))
-        return EngagementModel(types=types).fit(observations, activity)
-
-    def best_slot(self, platform: str, start: datetime, end: datetime, content_type: str = "") -> tuple[datetime, str]:
-        """The model's pick among the whole local hours in [start, end), within [schedule] best_hours,
-        not already taken on the platform."""
-        taken = {as_utc(p.scheduled_at) for p in repo.posts_with_status(self.engine, [PostStatus.scheduled], platform=platform) if p.scheduled_at}
-        candidates: list[datetime] = []
-        first, last = self.settings.schedule.best_hours
-        at = as_utc(start).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        while at < end:
-            local_hour = at - timedelta(minutes=at.astimezone(self.zone).minute)  # zones offset by :30 or :45
-            hour = local_hour.astimezone(self.zone).hour
-            if local_hour >= start and local_hour not in taken and first <= hour <= last:
-                candidates.append(local_hour)
-            at += timedelta(hours=1)
-        if not candidates:
-            raise BadTime(f"no free hour in that window between {first}:00 and {last}:00 ([schedule] best_hours)")
-        model = self.timing_model(platform)
-        slots = [local_slot(c, self.zone) for c in candidates]
-        pick = model.choose(slots, self.rng, content_type)
-        return candidates[pick], model.explain(*slots[pick], content_type)
-
-    def next_free_slot(self, platform: str, now: datetime, content_type: str = "") -> tuple[datetime, str]:
-        slots = self.settings.schedule.slots.get(platform)
-        if not slots:
-            raise BotError(f"no queue slots for {platform}: add them under [schedule.slots] in config.toml")
-        scheduled = repo.posts_with_status(self.engine, [PostStatus.scheduled], platform=platform)
-        taken = [as_utc(p.scheduled_at) for p in scheduled if p.scheduled_at]
-        today = now.astimezone(self.zone).date()
-        for offset in range(366):
-            day = today + timedelta(days=offset)
-            fixed = []
-            for slot in slots:
-                if slot != "best":
-                    try:
-                        fixed.append(local_to_utc(day, time.fromisoformat(slot), self.zone))
-                    except BadTime:  # the clocks skip this slot today (DST)
-                        continue
-            for at in sorted(fixed):
-                if at > now and at not in taken:
-                    return at, "next free queue slot"
-            on_day = [t for t in taken if t.astimezone(self.zone).date() == day and t not in fixed]
-            if slots.count("best") > len(on_day):
-                start = max(now + timedelta(minutes=5), local_to_utc(day, time(0), self.zone))
-                end = local_to_utc(day + timedelta(days=1), time(0), self.zone)
-                if start < end:
-                    try:
-                        return self.best_slot(platform, start, end, content_type)
-                    except BadTime:
-                        continue
-        raise BotError("the queue is full for the next year")

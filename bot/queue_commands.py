@@ -10,7 +10,8 @@ from bot.commands import Command, CommandContext, no_args
 from core.errors import BotError
 from bot.pipeline import ReplySender
 from storage import repo
-from storage.models import MessageStatus, Reply, ReplyStatus, utcnow
+from storage.message_states import MessageStatus, Transition, allows
+from storage.models import Reply, ReplyStatus, utcnow
 
 LABEL_TASKS = ("intent", "sentiment", "offensive")
 
@@ -76,7 +77,7 @@ class QueueCommands:
 
     async def escalations(self, ctx: CommandContext) -> str:
         messages = repo.list_messages(self.engine, status=MessageStatus.escalated)
-        lines = [f"message {m.id} ({m.platform}, {m.error or m.intent}): {_short(m.text)}" for m in messages]
+        lines = [f"message {m.id} ({m.platform}, {m.status_reason or m.intent}): {_short(m.text)}" for m in messages]
         return "escalations (answer with /reply MESSAGE_ID TEXT):\n" + "\n".join(lines) if lines else "no escalations"
 
     async def approve(self, ctx: CommandContext) -> str:
@@ -101,7 +102,10 @@ class QueueCommands:
         reply_id = _id(ctx.args, "reply")
         reply = self._pending_reply(reply_id)
         repo.update_reply(self.engine, reply_id, status=ReplyStatus.rejected, approved_by=self._who(ctx), approved_at=utcnow())
-        repo.update_message(self.engine, reply.message_id, status=MessageStatus.ignored)
+        message = repo.get_message(self.engine, reply.message_id)
+        # A message the owner answered meanwhile (/reply) stays answered; only a waiting one is dropped.
+        if message is not None and allows(message.status, Transition.ignore):
+            repo.advance_message(self.engine, reply.message_id, Transition.ignore)
         return f"reply #{reply_id} rejected; nothing was sent"
 
     async def reply(self, ctx: CommandContext) -> str:

@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from core.errors import BotError, ConfigError
+from core.times import BadTime, account_zone, as_utc, local_to_utc
+
+__all__ = ["WHEN_HELP", "BadTime", "account_zone", "as_utc", "local_to_utc", "parse_when", "show"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WHEN_HELP = "a time like '2026-12-01 18:00', 'today 18:00', 'tomorrow 9:30', 'fri 18:00', 'in 2h' or 'in 45m'"
-
-
-class BadTime(BotError):
-    """The owner's time could not be read, or does not exist in the account's time zone."""
-
-
-def account_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"[bot] timezone {name!r} is not an IANA time zone name") from None
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without a zone; every one we store is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
-def local_to_utc(day: date, clock: time, zone: ZoneInfo) -> datetime:
-    """A wall-clock time on a day in the zone, as UTC.
-
-    DST: a time skipped when clocks go forward does not exist and is refused; a time that
-    happens twice when clocks go back means the first of the two (fold=0).
-    """
-    wall = datetime.combine(day, clock, tzinfo=zone)
-    utc = wall.astimezone(timezone.utc)
-    if utc.astimezone(zone).replace(tzinfo=None) != wall.replace(tzinfo=None):
-        raise BadTime(f"{wall:%Y-%m-%d %H:%M} does not exist in {zone.key} (the clocks skip it)")
-    return utc
 
 
 def _clock(text: str) -> time:

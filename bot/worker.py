@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from bot.pipeline import FollowerPipeline
 from storage import repo
-from storage.models import FINAL_MESSAGE_STATES
+from storage.message_states import FINAL_MESSAGE_STATES
 
 log = logging.getLogger(__name__)
 

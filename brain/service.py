@@ -16,6 +16,7 @@ import torch
 
 from core.config import Settings
 from core.errors import ModelError
+from core.times import account_zone
 from brain import draft
 from brain.encoder import get_encoder
 from brain.examples import Example, nearest_examples
@@ -31,6 +32,8 @@ from brain.llama_generator import get_llama_generator
 from brain.owner_requests import OwnerRequests
 from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
+from brain.slots import PostingHistory, SlotChooser
+from brain.timing import EngagementModel
 from brain.understand import Understander, Understanding, load_heads
 
 log = logging.getLogger(__name__)
@@ -182,6 +185,28 @@ class Brain:
         return await self._run(
             draft.answer_owner, self.generator, text, self.settings.brand, self.options
         )
+
+    # -- when to post: a small numpy model, milliseconds, so it runs in the caller and not behind a draft
+
+    @functools.cached_property
+    def slots(self) -> SlotChooser:
+        return SlotChooser(self.settings.schedule, account_zone(self.settings.bot.timezone))
+
+    def timing_model(self, history: PostingHistory) -> EngagementModel:
+        """The best-time model fitted on a platform's history (brain/timing.py)."""
+        return self.slots.timing_model(history)
+
+    def best_slot(
+        self, history: PostingHistory, start: datetime, end: datetime, content_type: str = ""
+    ) -> tuple[datetime, str]:
+        """The best free hour in [start, end) for a post, and one line on why (brain/slots.py)."""
+        return self.slots.best_slot(history, start, end, content_type)
+
+    def next_free_slot(
+        self, platform: str, history: PostingHistory, now: datetime, content_type: str = ""
+    ) -> tuple[datetime, str]:
+        """The next free [schedule.slots] time on the platform after `now`, and why."""
+        return self.slots.next_free_slot(platform, history, now, content_type)
 
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)

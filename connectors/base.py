@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from core.addressing import MessageKind, ReplyAddress, Visibility
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -15,17 +17,36 @@ def _now() -> datetime:
 
 @dataclass(frozen=True)
 class IncomingMessage:
-    """One message from a platform, turned into project terms at the connector's edge."""
+    """One message from a platform, turned into project terms at the connector's edge.
+
+    message_id is the platform's unique id of the message (the key that recognises a redelivery),
+    never parsed again; where a reply goes is `reply_to`, typed."""
 
     platform: str
     message_id: str
-    chat_id: str
     user_id: str
     text: str
+    reply_to: ReplyAddress
     user_name: str = ""
     received_at: datetime = field(default_factory=_now)
     # The platform's own payload, kept beside the plain fields for debugging and later use.
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def kind(self) -> MessageKind:
+        return self.reply_to.kind
+
+    @property
+    def visibility(self) -> Visibility:
+        return self.reply_to.visibility
+
+    @property
+    def chat_id(self) -> str:
+        return self.reply_to.chat_id
+
+    @property
+    def thread_id(self) -> str:
+        return self.reply_to.thread_id
 
 
 @dataclass(frozen=True)
@@ -88,8 +109,10 @@ class Connector(ABC):
         """Return when the connector has stopped, by stop() or because its source ended."""
 
     @abstractmethod
-    async def send_reply(self, to: IncomingMessage, text: str) -> str:
-        """Answer a message where it was written; returns the platform's id of the reply."""
+    async def send_reply(self, to: ReplyAddress, text: str) -> str:
+        """Answer a message where it was written, as the same kind and with the same visibility
+        (a private message privately, a public comment in its thread); returns the platform's id
+        of the reply. Raise ConnectorError for an address that does not fit the platform."""
 
     @abstractmethod
     async def send_text(self, chat_id: str, text: str) -> str:

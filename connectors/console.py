@@ -10,11 +10,14 @@ import time
 from typing import TextIO
 
 from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
+from core.addressing import MessageKind, ReplyAddress, Visibility
 
 log = logging.getLogger(__name__)
 
 FOLLOWER_PREFIX = "/as-follower"
 QUIT_COMMANDS = {"/quit", "/exit"}
+OWNER_CHAT = "owner"
+FOLLOWER_CHAT = "follower:"  # + the simulated follower's name
 USAGE_AS_FOLLOWER = "usage: /as-follower <name> <message text>"
 
 
@@ -102,38 +105,43 @@ class ConsoleConnector(Connector):
             return IncomingMessage(
                 platform=self.platform,
                 message_id=message_id,
-                chat_id=f"follower:{name}",
                 user_id=name,
                 user_name=name,
                 text=body,
+                reply_to=_private(FOLLOWER_CHAT + name, message_id),
             )
         if not text.strip():
             return None
         return IncomingMessage(
             platform=self.platform,
             message_id=message_id,
-            chat_id="owner",
             user_id=self.owner_id,
             user_name=self.owner_id,
             text=text,
+            reply_to=_private(OWNER_CHAT, message_id),
         )
 
     def _write(self, text: str, end: str = "\n") -> None:
         self._out.write(text + end)
         self._out.flush()
 
-    async def send_reply(self, to: IncomingMessage, text: str) -> str:
-        if to.chat_id == "owner":
+    async def send_reply(self, to: ReplyAddress, text: str) -> str:
+        if to.chat_id == OWNER_CHAT:
             self._write(f"bot: {text}")
         else:
-            self._write(f"bot -> {to.user_name or to.user_id}: {text}")
+            self._write(f"bot -> {to.chat_id.removeprefix(FOLLOWER_CHAT)}: {text}")
         return f"console-out-{next(self._ids)}"
 
     async def send_text(self, chat_id: str, text: str) -> str:
-        self._write(f"bot: {text}" if chat_id == "owner" else f"bot -> {chat_id}: {text}")
+        self._write(f"bot: {text}" if chat_id == OWNER_CHAT else f"bot -> {chat_id}: {text}")
         return f"console-out-{next(self._ids)}"
 
     async def publish(self, post: OutgoingPost) -> str:
         image = f" [image: {post.image_path}]" if post.image_path else ""
         self._write(f"[published] {post.text}{image}")
         return f"console-post-{next(self._ids)}"
+
+
+def _private(chat_id: str, message_id: str) -> ReplyAddress:
+    """Everything typed at the console is a conversation between one person and the bot."""
+    return ReplyAddress(MessageKind.private, Visibility.direct, chat_id, message_id)

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.config import SlackSettings
 from core.errors import ConfigError, ConnectorError
 from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
+from core.addressing import MessageKind, ReplyAddress, Visibility
 from connectors.delivery import Delivery, Failure
 from connectors.local_server import LocalServer
 
@@ -39,6 +40,11 @@ def classify(exc: BaseException) -> Failure | None:
     if isinstance(exc, SlackRequestError):  # a file upload to Slack's upload URL failed
         return Failure(str(exc), retryable=True)
     return None
+
+
+def _is_direct(channel: str) -> bool:
+    """Slack's direct-message conversations have ids starting with D; channels and groups don't."""
+    return channel.startswith("D")
 
 
 def _require(env: Mapping[str, str], name: str, what: str) -> str:
@@ -105,8 +111,9 @@ class SlackConnector(Connector):
             self._socket.client.wss_uri = opened["url"]
             await self._socket.connect_async()
         else:
-            self._web = LocalServer(self.app.web_app(path=s.http_path, port=s.http_port), s.http_listen, s.http_port)
-            await self._web.start()
+            server = LocalServer(self.app.web_app(path=s.http_path, port=s.http_port), s.http_listen, s.http_port)
+            await server.start()
+            self._web = server  # only once it listens: http_port reads the port it got
         log.info("slack connected as %s (%s mode)", self.bot_user_id, s.mode)
 
     @property
@@ -145,12 +152,23 @@ class SlackConnector(Connector):
             return None
         text = re.sub(rf"<@{re.escape(self.bot_user_id)}>", "", text).strip()
         thread_ts = event.get("thread_ts")
-        # The thread goes into the id, so that a reply sent later (after approval) finds it too.
-        thread = f":{thread_ts}" if isinstance(thread_ts, str) and thread_ts and thread_ts != ts else ""
+        thread = thread_ts if isinstance(thread_ts, str) and thread_ts and thread_ts != ts else ""
+        if _is_direct(str(channel)):
+            kind = MessageKind.private
+        else:
+            kind = MessageKind.comment if thread and event.get("type") != "app_mention" else MessageKind.mention
+        reply_to = ReplyAddress(
+            kind=kind,
+            visibility=Visibility.direct if kind is MessageKind.private else Visibility.group,
+            chat_id=str(channel),
+            message_id=str(ts),
+            thread_id=thread,
+        )
         return IncomingMessage(
             platform=self.platform,
-            message_id=f"{channel}:{ts}{thread}",
-            chat_id=str(channel),
+            # The unique id; it kept the thread in it before replies had their own address.
+            message_id=f"{channel}:{ts}" + (f":{thread}" if thread else ""),
+            reply_to=reply_to,
             user_id=str(user),
             user_name=str(user),
             text=text,
@@ -175,11 +193,14 @@ class SlackConnector(Connector):
         )
         return f"{response['channel']}:{response['ts']}"
 
-    async def send_reply(self, to: IncomingMessage, text: str) -> str:
-        channel, ts, *thread = to.message_id.split(":")  # "channel:ts" or "channel:ts:thread_ts"
-        # Answer in the message's thread; a plain direct message is answered plainly.
-        thread_ts = thread[0] if thread else (None if channel.startswith("D") else ts)
-        return await self._post(channel, "reply", text, thread_ts)
+    async def send_reply(self, to: ReplyAddress, text: str) -> str:
+        if to.is_private != _is_direct(to.chat_id):
+            where = "a direct message" if _is_direct(to.chat_id) else "a channel"
+            raise ConnectorError(f"slack: refusing to answer a {to.visibility} {to.kind} in {where} ({to.chat_id})")
+        # Answer in the message's thread; a message in a channel starts one; a plain direct
+        # message is answered plainly.
+        thread_ts = to.thread_id or (None if to.is_private else to.message_id)
+        return await self._post(to.chat_id, "reply", text, thread_ts)
 
     async def send_text(self, chat_id: str, text: str) -> str:
         return await self._post(chat_id, "message", text)

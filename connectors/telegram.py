@@ -30,6 +30,7 @@ from telegram.warnings import PTBDeprecationWarning
 from core.config import TelegramSettings
 from core.errors import ConfigError, ConnectorError
 from connectors.base import Connector, Cursor, IncomingMessage, Inbox, OutgoingPost
+from core.addressing import ReplyAddress
 from connectors.delivery import Delivery, Failure
 from connectors.local_server import LocalServer
 from connectors.telegram_updates import CommentThreads, PollingRequest, to_incoming
@@ -60,10 +61,19 @@ def classify(exc: BaseException) -> Failure | None:
     return None
 
 
-def _split_id(platform_id: str) -> tuple[str, int]:
-    """Our message ids are "chat:message", since Telegram numbers messages per chat."""
-    chat, _, message = platform_id.rpartition(":")
-    return chat, int(message)
+def _checked_chat(to: ReplyAddress) -> str:
+    """The chat a reply goes to, refused when it does not fit the address's visibility.
+
+    Telegram's private chats have the user's (positive) id, groups and channels negative ones: a
+    private message is never answered in a group, nor a group's message in someone's private chat."""
+    try:
+        chat = int(to.chat_id)
+    except ValueError:
+        raise ConnectorError(f"telegram: {to.chat_id!r} is not a chat id") from None
+    if to.is_private != (chat > 0):
+        where = "a private chat" if chat > 0 else "a group"
+        raise ConnectorError(f"telegram: refusing to answer a {to.visibility} {to.kind} in {where} ({chat})")
+    return to.chat_id
 
 
 class TelegramConnector(Connector):
@@ -222,10 +232,10 @@ class TelegramConnector(Connector):
             raise ConnectorError("telegram connector is not started")
         return self.application.bot
 
-    async def send_reply(self, to: IncomingMessage, text: str) -> str:
-        chat, message_id = _split_id(to.message_id)
+    async def send_reply(self, to: ReplyAddress, text: str) -> str:
+        chat = _checked_chat(to)
         bot = self._bot()
-        reply_to = ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+        reply_to = ReplyParameters(message_id=int(to.message_id), allow_sending_without_reply=True)
         sent = await self.delivery.send(
             chat, "reply", lambda: bot.send_message(chat_id=chat, text=text, reply_parameters=reply_to)
         )

@@ -13,6 +13,7 @@ from telegram import Message, MessageEntity, Update, User
 from telegram.request import HTTPXRequest
 
 from connectors.base import IncomingMessage
+from core.addressing import MessageKind, ReplyAddress, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,27 @@ def to_incoming(
     if user is None or user.is_bot or message.is_automatic_forward or not text:
         return None  # channel forwards, other bots, stickers and the like
     in_comment_thread = threads is not None and threads.is_comment(message)
-    if message.chat.type != "private" and not in_comment_thread and not addressed_to_bot(message, bot):
+    if message.chat.type == "private":
+        kind = MessageKind.private
+    elif in_comment_thread or under_channel_post(message):
+        kind = MessageKind.comment
+    elif addressed_to_bot(message, bot):
+        kind = MessageKind.mention
+    else:
         return None
+    thread = message.message_thread_id
+    reply_to = ReplyAddress(
+        kind=kind,
+        visibility=Visibility.direct if kind is MessageKind.private else Visibility.group,
+        chat_id=str(message.chat.id),
+        message_id=str(message.message_id),
+        thread_id=str(thread) if thread is not None else "",
+    )
     return IncomingMessage(
         platform=PLATFORM,
-        # Telegram numbers messages per chat, so the chat is part of the id.
+        # Telegram numbers messages per chat, so the chat is part of the unique id.
         message_id=f"{message.chat.id}:{message.message_id}",
-        chat_id=str(message.chat.id),
+        reply_to=reply_to,
         user_id=str(user.id),
         user_name=user.username or user.full_name,
         text=without_mention(text, bot),
@@ -130,14 +145,21 @@ def _malformed(message: Message) -> str | None:
     return None
 
 
+def under_channel_post(message: Message) -> bool:
+    """A direct reply to a channel post (its copy in the discussion group): a comment on it."""
+    replied = message.reply_to_message
+    return replied is not None and (
+        bool(replied.is_automatic_forward) or (replied.sender_chat is not None and replied.sender_chat.type == "channel")
+    )
+
+
 def addressed_to_bot(message: Message, bot: User) -> bool:
     """In a group: a mention of the bot, a reply to it, or a comment under a channel post."""
+    if under_channel_post(message):
+        return True
     replied = message.reply_to_message
-    if replied is not None:
-        if replied.is_automatic_forward or (replied.sender_chat is not None and replied.sender_chat.type == "channel"):
-            return True
-        if replied.from_user is not None and replied.from_user.id == bot.id:
-            return True
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
+        return True
     kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
     entities = message.parse_entities(kinds) | message.parse_caption_entities(kinds)
     return any(

@@ -8,24 +8,12 @@ from enum import StrEnum
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.addressing import MessageKind, ReplyAddress, Visibility
+from storage.message_states import MessageStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class MessageStatus(StrEnum):
-    received = "received"
-    understood = "understood"
-    replied = "replied"
-    pending = "pending"
-    escalated = "escalated"
-    ignored = "ignored"
-    failed = "failed"
-
-
-FINAL_MESSAGE_STATES = frozenset(
-    {MessageStatus.replied, MessageStatus.pending, MessageStatus.escalated, MessageStatus.ignored, MessageStatus.failed}
-)
 
 
 class ReplyStatus(StrEnum):
@@ -67,8 +55,14 @@ class Message(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(index=True)
     platform_message_id: str
-    chat_id: str = ""
     contact_id: int = Field(foreign_key="contact.id", index=True)
+    # Where a reply goes (core/addressing.py), so a stored message is answered after a restart
+    # exactly where it was written. No defaults: a row that does not say is refused on insert.
+    kind: MessageKind
+    visibility: Visibility
+    chat_id: str = ""
+    reply_to_id: str
+    thread_id: str = ""
     text: str
     received_at: datetime = Field(default_factory=utcnow)
     status: MessageStatus = Field(default=MessageStatus.received, index=True)
@@ -77,7 +71,19 @@ class Message(SQLModel, table=True):
     sentiment: str | None = None
     sentiment_confidence: float | None = None
     offensive_probability: float | None = None  # how likely the message is abusive
-    error: str | None = None
+    # Why the message is in its state: the policy's reason ("asked to stop", "complaint"), or the
+    # error that failed it.
+    status_reason: str | None = None
+
+    @property
+    def reply_address(self) -> ReplyAddress:
+        return ReplyAddress(
+            kind=MessageKind(self.kind),
+            visibility=Visibility(self.visibility),
+            chat_id=self.chat_id,
+            message_id=self.reply_to_id,
+            thread_id=self.thread_id,
+        )
 
 
 class Reply(SQLModel, table=True):

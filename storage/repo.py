@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
+from core.addressing import MessageKind, ReplyAddress, Visibility
+from storage.message_states import RULES, UNFINISHED_MESSAGE_STATES, Transition, TransitionRefused
 from storage.models import (
     Contact,
     EngagementSample,
@@ -81,16 +83,20 @@ def add_message(
     text: str,
     chat_id: str = "",
     received_at: datetime | None = None,
+    reply_to: ReplyAddress | None = None,
 ) -> tuple[Message, bool]:
-    """Store an incoming message; returns (message, created). A redelivery returns the stored row."""
+    """Store an incoming message; returns (message, created). A redelivery returns the stored row.
+
+    reply_to: where a reply goes; without one, a private message in `chat_id`."""
+    reply_to = reply_to or ReplyAddress(MessageKind.private, Visibility.direct, chat_id, platform_message_id)
     with Session(engine) as session:
         message = Message(
             platform=platform,
             platform_message_id=platform_message_id,
             contact_id=contact_id,
             text=text,
-            chat_id=chat_id,
             received_at=received_at or utcnow(),
+            **address_columns(reply_to),
         )
         session.add(message)
         try:
@@ -113,9 +119,20 @@ class NewMessage:
     platform_message_id: str
     user_id: str
     user_name: str
-    chat_id: str
+    reply_to: ReplyAddress
     text: str
     received_at: datetime
+
+
+def address_columns(address: ReplyAddress) -> dict[str, Any]:
+    """A reply address as Message's columns (Message.reply_address reads them back)."""
+    return {
+        "kind": address.kind,
+        "visibility": address.visibility,
+        "chat_id": address.chat_id,
+        "reply_to_id": address.message_id,
+        "thread_id": address.thread_id,
+    }
 
 
 def store_incoming(
@@ -181,8 +198,8 @@ def _store_incoming(
                 platform_message_id=m.platform_message_id,
                 contact_id=contacts[who],
                 text=m.text,
-                chat_id=m.chat_id,
                 received_at=m.received_at,
+                **address_columns(m.reply_to),
             )
             added[key] = row
             order.append((key, True))
@@ -219,8 +236,34 @@ def get_message(engine: Engine, message_id: int) -> Message | None:
 
 
 def update_message(engine: Engine, message_id: int, **fields: Any) -> Message:
-    """Set fields on a message (status, intent, ...) and write them at once."""
+    """Set fields on a message (intent, labels, ...) and write them at once; its status moves only by advance_message."""
+    if "status" in fields:
+        raise ValueError("a message's status changes only through advance_message (storage/message_states.py)")
     return _update(engine, Message, message_id, fields)
+
+
+def advance_message(engine: Engine, message_id: int, transition: Transition, **fields: Any) -> Message:
+    """Move a message along `transition` and set `fields` with it, in one conditional UPDATE.
+
+    Raises TransitionRefused when the message's state does not allow it, including when another
+    writer moved it meanwhile: the row changes only while it is in a state the transition starts from."""
+    sources, after = RULES[transition]
+    move = (
+        update(Message)
+        .where(col(Message.id) == message_id, col(Message.status).in_(list(sources)))
+        .values(status=after, **fields)
+        .returning(Message)
+        .execution_options(synchronize_session=False)
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        moved = session.scalars(move).first()
+        session.commit()
+    if moved is not None:
+        return moved
+    now = get_message(engine, message_id)
+    if now is None:
+        raise KeyError(f"no message {message_id}")
+    raise TransitionRefused(message_id, now.status, transition)
 
 
 def list_messages(
@@ -574,7 +617,7 @@ def unfinished_messages(
     engine: Engine, *, limit: int | None = None, skip: Iterable[int] = ()
 ) -> Sequence[Message]:
     """Messages not yet final (received or understood), oldest first, without the ids in `skip`."""
-    query = select(Message).where(col(Message.status).in_([MessageStatus.received, MessageStatus.understood]))
+    query = select(Message).where(col(Message.status).in_(list(UNFINISHED_MESSAGE_STATES)))
     skipped = list(skip)
     if skipped:
         query = query.where(col(Message.id).notin_(skipped))

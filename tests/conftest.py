@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from core.config import Fact, Settings, load_settings
+from core.config import Settings, load_settings
 from storage.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests share the converted-model cache with `make run`, so the slow GGUF conversion happens once.
 MODEL_CACHE = ROOT / "data" / "models"
-
-# The sample bakery's facts as config.toml has them, for tests that build a BrandSettings in code.
-BAKERY_FACTS = [
-    Fact(text="We are open Monday to Saturday, 8:00 to 18:00."),
-    Fact(text="We deliver within 10 km for 3 EUR; free above 30 EUR."),
-    Fact(text="Our autumn sale gives 20% off all cakes until the end of November.", until=date(2026, 11, 30)),
-]
 
 BASE_CONFIG = f"""
 [bot]

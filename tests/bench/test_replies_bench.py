@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bench import replies
-from tests.fakes.generator import ScriptedGenerator
+from fakes.generator import ScriptedGenerator
 
 pytestmark = pytest.mark.slow  # the bench end to end
 

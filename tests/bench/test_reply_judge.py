@@ -11,6 +11,9 @@ from bench.replies import DATA, TODAY, load_businesses, read_jsonl
 from bench.reply_judge import SUPPORT_MIN_COSINE, Business, Judge, calibrate_min_cosine
 from brain.encoder import get_encoder
 
+# The judge runs the real encoder over every labelled reply and post.
+pytestmark = pytest.mark.models
+
 ROWS = read_jsonl(DATA / "messages.jsonl")
 POSTS = read_jsonl(DATA / "posts.jsonl")
 BY_ID = {row["id"]: row for row in ROWS}

@@ -8,6 +8,9 @@ import pytest
 
 from tests.conftest import ROOT
 
+# Every test starts `bot` as a real process, which imports torch first: seconds each.
+pytestmark = pytest.mark.slow
+
 BOT = ROOT / ".venv" / "bin" / "bot"
 
 

@@ -10,6 +10,9 @@ import pytest
 
 from tests.conftest import ROOT
 
+# Every test starts `bot` as a real process, which imports torch first: seconds each.
+pytestmark = pytest.mark.slow
+
 
 def bot(*args: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)

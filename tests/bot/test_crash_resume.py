@@ -15,9 +15,10 @@ import pytest
 from sqlmodel import Session, select
 
 from storage.db import make_engine
-from storage.models import FINAL_MESSAGE_STATES, Message, Reply, ReplyStatus
+from storage.message_states import FINAL_MESSAGE_STATES
+from storage.models import Message, Reply, ReplyStatus
 from tests.conftest import BASE_CONFIG, ROOT
-from tests.fakes.openai_server import fake_openai_server
+from fakes.openai_server import fake_openai_server
 
 pytestmark = pytest.mark.slow  # real processes killed and restarted
 

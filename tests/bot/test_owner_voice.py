@@ -5,7 +5,7 @@ from __future__ import annotations
 from storage import repo
 from storage.db import make_engine
 from storage.models import ReplyStatus
-from tests.fakes.console_app import converse
+from fakes.console_app import converse
 
 
 def test_owner_replies_are_the_sent_ones_the_owner_approved(settings) -> None:

@@ -6,7 +6,7 @@ from core.config import Settings
 from storage import repo
 from storage.db import make_engine
 from storage.models import PostStatus
-from tests.fakes.console_app import run_console
+from fakes.console_app import run_console
 
 
 async def test_plain_words_run_the_commands_they_ask_for(settings: Settings) -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from connectors.base import IncomingMessage
+from core.addressing import MessageKind, ReplyAddress, Visibility
 from storage import repo
 from storage.db import make_engine
 from storage.models import MessageStatus, ReplyStatus
-from tests.fakes.console_app import converse
-from tests.fakes.generator import ScriptedGenerator
+from fakes.console_app import converse
+from fakes.generator import ScriptedGenerator
+
+
+def dm(chat_id: str, message_id: str) -> ReplyAddress:
+    return ReplyAddress(MessageKind.private, Visibility.direct, chat_id, message_id)
 
 
 async def test_greeting_is_answered_automatically(settings) -> None:
@@ -69,8 +74,17 @@ async def test_followers_cannot_run_owner_commands(settings) -> None:
     assert "bot -> ann" not in result.out
 
 
+async def test_rejecting_a_draft_of_a_message_the_owner_answered_meanwhile_keeps_it_answered(settings) -> None:
+    settings.policy.auto_reply_platforms = []
+    result = await converse(settings, ["/as-follower ann Hello!", "/reply 1 Hi Ann, welcome!", "/reject 1"])
+    draft, own = result.replies
+    assert (draft.status, own.status) == (ReplyStatus.rejected, ReplyStatus.sent)
+    assert result.messages[0].status == MessageStatus.replied  # not ignored: an answer went out
+    assert "bot -> ann: Hi Ann, welcome!" in result.out and "reply #1 rejected; nothing was sent" in result.out
+
+
 async def test_redelivered_message_is_answered_once(settings) -> None:
-    again = IncomingMessage(platform="console", message_id="tg-77", chat_id="follower:ann", user_id="ann", user_name="ann", text="Hello!")
+    again = IncomingMessage(platform="console", message_id="tg-77", reply_to=dm("follower:ann", "tg-77"), user_id="ann", user_name="ann", text="Hello!")
     result = await converse(settings, [], extra=[again, again, again])
     assert len(result.messages) == 1 and len(result.replies) == 1
     assert result.out.count("bot -> ann") == 1
@@ -124,8 +138,8 @@ async def test_drafter_sees_the_contacts_recent_exchanges(settings) -> None:
 async def test_empty_and_huge_messages(settings) -> None:
     huge = "x" * 60_000
     result = await converse(settings, [], extra=[
-        IncomingMessage(platform="console", message_id="e1", chat_id="c", user_id="ann", text="   "),
-        IncomingMessage(platform="console", message_id="h1", chat_id="c", user_id="ann", text=huge),
+        IncomingMessage(platform="console", message_id="e1", reply_to=dm("c", "e1"), user_id="ann", text="   "),
+        IncomingMessage(platform="console", message_id="h1", reply_to=dm("c", "h1"), user_id="ann", text=huge),
     ])
     [message] = result.messages  # the empty one is not a message
     assert len(message.text) == 50_000 and message.status in {MessageStatus.pending, MessageStatus.replied, MessageStatus.ignored, MessageStatus.escalated}

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from bot.app import App
 from core.config import Settings, load_settings
 from bot.when import account_zone, as_utc, local_to_utc, parse_when
-from tests.fakes.console_app import run_console, stand_in_brain
+from fakes.console_app import run_console, stand_in_brain
 from connectors.console import ConsoleConnector
 from storage import repo
 from storage.db import make_engine

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from storage import repo
 from storage.models import PostStatus, utcnow
 from tests.conftest import ROOT
-from tests.fake_platform import FakePlatform
+from fakes.social_platform import FakePlatform
 
 pytestmark = pytest.mark.slow  # real processes killed and restarted
 
@@ -32,7 +32,7 @@ def platform() -> Iterator[FakePlatform]:
 
 def _child(db_url: str, platform: FakePlatform, idempotent: bool) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.scheduler_child", db_url, platform.url, "1" if idempotent else "0"],
+        [sys.executable, "-m", "fakes.scheduler_child", db_url, platform.url, "1" if idempotent else "0"],
         cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
 

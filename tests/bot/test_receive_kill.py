@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from storage.models import FINAL_MESSAGE_STATES
+from storage.message_states import FINAL_MESSAGE_STATES
 from tests.conftest import BASE_CONFIG, ROOT
-from tests.fakes.openai_server import FakeOpenAIServer, fake_openai_server
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from fakes.openai_server import FakeOpenAIServer, fake_openai_server
+from fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from fakes.telegram_api import TOKEN, FakeTelegram
 
 pytestmark = pytest.mark.slow  # real processes killed and restarted
 

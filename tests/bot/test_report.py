@@ -10,9 +10,11 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from bot.report import ReportCommands
 from storage import repo
+from storage.message_states import Transition
 from storage.models import MessageStatus, PostStatus, ReplyStatus
-from tests.fakes.console_app import run_console
+from fakes.console_app import run_console
 
+REACHED_BY = {MessageStatus.replied: Transition.replied, MessageStatus.escalated: Transition.escalate, MessageStatus.pending: Transition.await_owner}
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
@@ -23,7 +25,8 @@ def message(engine: Engine, n: int, at: datetime, intent: str, sentiment: str, s
         engine, platform="console", platform_message_id=str(n), contact_id=contact.id, text=f"text {n}", received_at=at
     )
     assert stored.id is not None
-    repo.update_message(engine, stored.id, intent=intent, sentiment=sentiment, status=status)
+    repo.advance_message(engine, stored.id, Transition.understood, intent=intent, sentiment=sentiment)
+    repo.advance_message(engine, stored.id, REACHED_BY[status])
     return stored.id
 
 

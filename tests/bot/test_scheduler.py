@@ -18,7 +18,7 @@ from connectors.console import ConsoleConnector
 from storage import repo
 from storage.db import make_engine
 from storage.models import PostStatus, utcnow
-from tests.fake_platform import FakePlatform, FakePlatformConnector
+from fakes.social_platform import FakePlatform, FakePlatformConnector
 
 
 def make_scheduler(engine: Engine, connector: Connector, grace_minutes: float = 30) -> PostScheduler:
@@ -119,7 +119,7 @@ async def test_a_cancelled_post_is_not_published(engine: Engine) -> None:
 
 
 async def test_engagement_is_fetched_after_publishing_and_feeds_the_timing_model(engine: Engine, settings: Settings) -> None:
-    from bot.post_commands import PostCommands
+    from bot.posting_history import posting_history
     from brain.service import Brain
 
     platform = FakePlatform().start()
@@ -144,7 +144,7 @@ async def test_engagement_is_fetched_after_publishing_and_feeds_the_timing_model
         platform.stop()
     [(published, interactions)] = repo.published_engagement(engine, connector.platform)
     assert published.id == post.id and interactions == 34  # reactions + comments; views are not actions
-    model = PostCommands(engine, Brain(settings), scheduler, settings).timing_model(connector.platform)
+    model = Brain(settings).timing_model(posting_history(engine, connector.platform))
     assert model.n_posts == 1 and model.median == 34
 
 

@@ -9,7 +9,7 @@ from brain.checks import CheckContext, check_draft
 from brain.draft import draft_reply, reply_system_prompt, template_reply
 from brain.generator import GenerationOptions
 from brain.understand import Understanding
-from tests.fakes.generator import ScriptedGenerator
+from fakes.generator import ScriptedGenerator
 
 GOOD_QUESTION_REPLY = "We are open Monday to Saturday, 8:00 to 18:00."
 

@@ -9,8 +9,8 @@ import pytest
 
 from core.errors import ModelError
 from brain.generator import ChatMessage, FallbackGenerator, GenerationOptions, OpenAIGenerator
-from tests.fakes.generator import ScriptedGenerator
-from tests.fakes.openai_server import fake_openai_server
+from fakes.generator import ScriptedGenerator
+from fakes.openai_server import fake_openai_server
 
 MESSAGES = [ChatMessage("system", "You are terse."), ChatMessage("user", "hi")]
 OPTIONS = GenerationOptions(max_new_tokens=12, seed=3)

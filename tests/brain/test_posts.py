@@ -7,7 +7,7 @@ import pytest
 from core.config import BrandSettings
 from brain.encoder import get_encoder
 from brain.posts import FAILED_PENALTY, draft_posts, rank_posts, score_posts, shape_post
-from tests.fakes.generator import ScriptedGenerator
+from fakes.generator import ScriptedGenerator
 
 BRAND = BrandSettings(
     name="Test Bakery",

@@ -9,7 +9,7 @@ import pytest
 from brain.checks import NUMBER_RE, URL_RE
 from brain.posts import draft_posts
 from brain.service import Brain
-from tests.brain.test_post_facts import BAKERY, DECEMBER, mentions_the_sale
+from fakes.bakery import BAKERY, DECEMBER, mentions_the_sale
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 

@@ -14,8 +14,9 @@ from brain.encoder import Encoder, get_encoder
 from brain.faithfulness import Support, unsupported
 from brain.generator import GenerationOptions
 from brain.understand import Understander, Understanding
-from tests.conftest import BAKERY_FACTS, MODEL_CACHE
-from tests.fakes.generator import ScriptedGenerator
+from fakes.bakery import BAKERY_FACTS
+from tests.conftest import MODEL_CACHE
+from fakes.generator import ScriptedGenerator
 
 pytestmark = pytest.mark.models
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -15,55 +14,23 @@ from slack_sdk.signature import SignatureVerifier
 
 from core.config import Settings
 from core.errors import ConnectorError
-from connectors.base import IncomingMessage, OutgoingPost
+from connectors.base import OutgoingPost
+from core.addressing import MessageKind, ReplyAddress, Visibility
 from connectors.slack import SlackConnector
 from storage.models import MessageStatus
-from tests.fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_failed_send, wait_status
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, SIGNING_SECRET, FakeSlack
+from fakes.app import running, slack_settings, stored_messages, wait_failed_send, wait_status
+from fakes.slack_api import BOT_USER, ENV, FOLLOWER, OWNER, SIGNING_SECRET, FakeSlack, dm
 
-OWNER = "UOWNER01"
-FOLLOWER = "UFAN0001"
-ENV = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-def slack_settings(config_file: Path, fake: FakeSlack, extra: str = "") -> Settings:
-    text = config_file.read_text(encoding="utf-8").replace("[owners]\n", f'[owners]\nslack = ["{OWNER}"]\n')
-    config_file.write_text(text, encoding="utf-8")
-    return settings_with(
-        config_file,
-        f"""
-[slack]
-base_url = "{fake.base_url}"
-channel = "C0POSTS1"
-{FAST_DELIVERY}
-{extra}
-""",
-    )
+def fake(slack_fake: FakeSlack) -> FakeSlack:
+    return slack_fake
 
 
 @pytest.fixture
 def settings(config_file: Path, fake: FakeSlack) -> Settings:
     return slack_settings(config_file, fake)
-
-
-def dm(text: str, user: str = FOLLOWER, **extra: object) -> dict[str, object]:
-    return {
-        "type": "message",
-        "channel": "D0DM0001",
-        "channel_type": "im",
-        "user": user,
-        "text": text,
-        "ts": f"{time.time():.6f}",
-        **extra,
-    }
 
 
 async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSlack) -> None:
@@ -272,16 +239,16 @@ async def _ignore(_: object) -> None:
     pass
 
 
-async def test_a_reply_sent_later_finds_the_thread_from_the_stored_id(settings: Settings, fake: FakeSlack) -> None:
+async def test_a_reply_sent_later_finds_the_thread_from_the_stored_address(settings: Settings, fake: FakeSlack) -> None:
     """After the owner approves a reply, only what was stored is known: no raw event."""
     async with running(settings, slack := SlackConnector(settings.slack, ENV)):
         await fake.wait_for("apps.connections.open")
-        for message_id, chat in (
-            ("C0GENERAL:1700000003.000001:1700000000.000100", "C0GENERAL"),
-            ("C0GENERAL:1700000004.000001", "C0GENERAL"),
-            ("D0DM0001:1700000005.000001", "D0DM0001"),
+        for address in (
+            ReplyAddress(MessageKind.comment, Visibility.group, "C0GENERAL", "1700000003.000001", "1700000000.000100"),
+            ReplyAddress(MessageKind.mention, Visibility.group, "C0GENERAL", "1700000004.000001"),
+            ReplyAddress(MessageKind.private, Visibility.direct, "D0DM0001", "1700000005.000001"),
         ):
-            await slack.send_reply(IncomingMessage("slack", message_id, chat, FOLLOWER, "hi"), "thanks!")
+            await slack.send_reply(address, "thanks!")
     assert [c.params.get("thread_ts") for c in fake.calls_to("chat.postMessage")] == [
         "1700000000.000100",
         "1700000004.000001",

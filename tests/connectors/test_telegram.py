@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -14,33 +13,15 @@ from core.errors import ConnectorError
 from connectors.base import OutgoingPost
 from connectors.telegram import SECRET_HEADER, TelegramConnector
 from storage.models import MessageStatus
-from tests.fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_failed_send, wait_status
-from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, CHANNEL_ID, TOKEN, FakeTelegram
+from fakes.app import running, stored_messages, telegram_settings, wait_failed_send, wait_status
+from fakes.telegram_api import BOT_ID, BOT_USERNAME, CHANNEL_ID, OWNER, TELEGRAM_SERVICE, TOKEN, FakeTelegram, automatic_forward
 
-OWNER = 42  # the owner id in tests/conftest.py
 WEBHOOK_SECRET = "s3cret-token"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-def telegram_settings(config_file: Path, fake: FakeTelegram, extra: str = "") -> Settings:
-    return settings_with(
-        config_file,
-        f"""
-[telegram]
-base_url = "{fake.base_url}"
-channel = "@acme"
-poll_timeout_s = 1
-{FAST_DELIVERY}
-{extra}
-""",
-    )
+def fake(telegram_fake: FakeTelegram) -> FakeTelegram:
+    return telegram_fake
 
 
 @pytest.fixture
@@ -86,22 +67,6 @@ async def test_owner_commands_work_in_the_owner_chat(settings: Settings, fake: F
     assert answer == "Hello from Acme!"  # what the (stand-in) model said to the owner
     assert all(c.params["chat_id"] == str(OWNER) for c in calls)
     assert stored == []  # the owner is not a follower
-
-
-# Telegram's own account, the sender of a channel post's copy in its discussion group.
-TELEGRAM_SERVICE = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
-
-
-def automatic_forward(group: int, message_id: int, text: str) -> dict[str, object]:
-    """A channel post as its discussion group receives it (as reply_to_message it has no sender)."""
-    return {
-        "message_id": message_id,
-        "date": 1,
-        "chat": {"id": group, "type": "supergroup", "title": "g"},
-        "sender_chat": {"id": CHANNEL_ID, "type": "channel", "title": "Acme"},
-        "is_automatic_forward": True,
-        "text": text,
-    }
 
 
 async def test_group_messages_only_when_addressed_to_the_bot(settings: Settings, fake: FakeTelegram) -> None:

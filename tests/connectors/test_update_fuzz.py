@@ -7,7 +7,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +22,14 @@ from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
 from connectors.telegram_updates import CommentThreads, _sanitize_updates, to_incoming
 from storage.models import MessageStatus
-from tests.connectors.test_slack import ENV, FOLLOWER, dm, slack_settings
-from tests.connectors.test_telegram import telegram_settings
-from tests.fakes.app import running, stored_messages, wait_status
-from tests.fakes.slack_api import BOT_USER, FakeSlack
-from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, TOKEN, FakeTelegram
+from fakes.app import running, slack_settings, stored_messages, telegram_settings, wait_status
+from fakes.slack_api import BOT_USER, ENV, FOLLOWER, FakeSlack, dm
+from fakes.telegram_api import BOT_ID, BOT_USERNAME, TOKEN, FakeTelegram
 
 FUZZ = settings(
     max_examples=60, derandomize=True, database=None, deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@pytest.fixture
-async def telegram_fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def slack_fake() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 BOT = User(id=BOT_ID, is_bot=True, first_name="Acme", username=BOT_USERNAME)
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False) | st.text(max_size=20)

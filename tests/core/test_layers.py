@@ -44,3 +44,15 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from bot.app import App\n", encoding="utf-8")
     assert ("bot", 2) in _imported_packages(module)
+
+
+def test_bench_never_imports_the_tests() -> None:
+    """bench/ shares the fakes (imported as `fakes`), never a module of tests/."""
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports tests"
+        for path in sorted((ROOT / "bench").rglob("*.py"))
+        for name, line in _imported_packages(path)
+        if name == "tests"
+    ]
+    wrong += [f"{p.relative_to(ROOT)} runs a tests module" for p in (ROOT / "bench").rglob("*.py") if '"tests.' in p.read_text()]
+    assert not wrong, "\n".join(wrong)

@@ -15,7 +15,9 @@ from brain.service import Brain
 from connectors.base import Connector
 from storage import repo
 from storage.models import Message, MessageStatus, Reply, ReplyStatus
-from tests.fakes.generator import ScriptedGenerator
+from fakes.generator import ScriptedGenerator
+from fakes.slack_api import OWNER as SLACK_OWNER, FakeSlack
+from fakes.telegram_api import FakeTelegram
 
 # What the stand-in language model says to everyone; the rest of the brain is real.
 REPLY = "Hello from Acme!"
@@ -32,6 +34,35 @@ def settings_with(config_file: Path, extra_toml: str) -> Settings:
     """The test config with more sections appended (each test's own platform settings)."""
     config_file.write_text(config_file.read_text(encoding="utf-8") + "\n" + extra_toml, encoding="utf-8")
     return load_settings(config_file)
+
+
+def telegram_settings(config_file: Path, fake: FakeTelegram, extra: str = "") -> Settings:
+    return settings_with(
+        config_file,
+        f"""
+[telegram]
+base_url = "{fake.base_url}"
+channel = "@acme"
+poll_timeout_s = 1
+{FAST_DELIVERY}
+{extra}
+""",
+    )
+
+
+def slack_settings(config_file: Path, fake: FakeSlack, extra: str = "") -> Settings:
+    text = config_file.read_text(encoding="utf-8").replace("[owners]\n", f'[owners]\nslack = ["{SLACK_OWNER}"]\n')
+    config_file.write_text(text, encoding="utf-8")
+    return settings_with(
+        config_file,
+        f"""
+[slack]
+base_url = "{fake.base_url}"
+channel = "C0POSTS1"
+{FAST_DELIVERY}
+{extra}
+""",
+    )
 
 
 @asynccontextmanager

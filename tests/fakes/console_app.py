@@ -15,7 +15,7 @@ from connectors.console import ConsoleConnector
 from core.config import Settings
 from storage.db import make_engine
 from storage.models import Contact, Message, Reply
-from tests.fakes.generator import ScriptedGenerator
+from fakes.generator import ScriptedGenerator
 
 
 def stand_in_brain(settings: Settings) -> Brain:

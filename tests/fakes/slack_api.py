@@ -12,12 +12,27 @@ import aiohttp
 from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fakes.server import FakeServer
+from fakes.server import FakeServer
 
 BOT_TOKEN = "xoxb-test-bot-token"
 APP_TOKEN = "xapp-test-app-token"
 BOT_USER = "UBOT0001"
 SIGNING_SECRET = "test-signing-secret"
+OWNER = "UOWNER01"  # slack_settings() makes them the owner
+FOLLOWER = "UFAN0001"
+ENV = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+
+
+def dm(text: str, user: str = FOLLOWER, **extra: object) -> dict[str, object]:
+    return {
+        "type": "message",
+        "channel": "D0DM0001",
+        "channel_type": "im",
+        "user": user,
+        "text": text,
+        "ts": f"{time.time():.6f}",
+        **extra,
+    }
 
 
 class FakeSlack(FakeServer):

@@ -11,12 +11,28 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.fakes.server import FakeServer
+from fakes.server import FakeServer
 
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
 BOT_USERNAME = "acme_test_bot"
 CHANNEL_ID = -1001234567890
+OWNER = 42  # the owner id in tests/conftest.py
+
+# Telegram's own account, the sender of a channel post's copy in its discussion group.
+TELEGRAM_SERVICE = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+
+
+def automatic_forward(group: int, message_id: int, text: str) -> dict[str, object]:
+    """A channel post as its discussion group receives it (as reply_to_message it has no sender)."""
+    return {
+        "message_id": message_id,
+        "date": 1,
+        "chat": {"id": group, "type": "supergroup", "title": "g"},
+        "sender_chat": {"id": CHANNEL_ID, "type": "channel", "title": "Acme"},
+        "is_automatic_forward": True,
+        "text": text,
+    }
 
 
 def _value(raw: Any) -> Any:

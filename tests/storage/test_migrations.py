@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 import pytest
 
 from core.errors import BotError
-from storage.db import make_engine
+from storage.db import MIGRATIONS, make_engine
 
 
 def test_migrations_build_exactly_the_models(tmp_path) -> None:
@@ -36,3 +38,44 @@ def test_a_database_without_migration_history_is_refused_clearly(tmp_path) -> No
     old.dispose()
     with pytest.raises(BotError, match="without migrations"):
         make_engine(url)
+
+
+def test_stored_messages_get_their_reply_address_and_status_reason_from_the_old_columns(tmp_path) -> None:
+    """Rows from before the address columns: Telegram's and Slack's packed ids become typed addresses."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with old.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "3b9c2f6a1d04")  # the last revision before them
+        connection.execute(text("INSERT INTO contact (id, platform, platform_user_id, display_name, opted_out, created_at) "
+                                "VALUES (1, 'x', 'u', '', 0, '2026-12-01 00:00:00')"))
+        for n, (platform, platform_id, chat, error) in enumerate([
+            ("telegram", "777:5", "777", None),
+            ("telegram", "-100555:9", "-100555", "complaint"),
+            ("slack", "D0DM0001:1.5", "D0DM0001", None),
+            ("slack", "C0GENERAL:2.5:1.0", "C0GENERAL", None),
+            ("slack", "C0GENERAL:3.5", "C0GENERAL", None),
+            ("console", "console-ab-1", "follower:ann", "asked to stop"),
+        ]):
+            connection.execute(
+                text("INSERT INTO message (id, platform, platform_message_id, chat_id, contact_id, text, received_at, status, error) "
+                     "VALUES (:id, :platform, :pid, :chat, 1, 'hi', '2026-12-01 00:00:00', 'pending', :error)"),
+                {"id": n + 1, "platform": platform, "pid": platform_id, "chat": chat, "error": error},
+            )
+    old.dispose()
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT kind, visibility, chat_id, reply_to_id, thread_id, status_reason FROM message ORDER BY id"
+        )).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("private", "direct", "777", "5", "", None),
+        ("mention", "group", "-100555", "9", "", "complaint"),
+        ("private", "direct", "D0DM0001", "1.5", "", None),
+        ("comment", "group", "C0GENERAL", "2.5", "1.0", None),
+        ("mention", "group", "C0GENERAL", "3.5", "", None),
+        ("private", "direct", "follower:ann", "console-ab-1", "", "asked to stop"),
+    ]

@@ -5,7 +5,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from core.addressing import MessageKind, ReplyAddress, Visibility
 from storage import repo
+from storage.message_states import Transition
 from storage.models import MessageStatus, PostStatus, ReplyStatus, utcnow
 
 
@@ -41,7 +43,7 @@ def test_message_round_trip_and_redelivery(engine) -> None:
 def test_message_status_updates_and_queries(engine) -> None:
     contact = repo.get_or_create_contact(engine, "console", "bob")
     m, _ = repo.add_message(engine, platform="console", platform_message_id="1", contact_id=contact.id, text="a")
-    repo.update_message(engine, m.id, status=MessageStatus.understood, intent="question", intent_confidence=0.9)
+    repo.advance_message(engine, m.id, Transition.understood, intent="question", intent_confidence=0.9)
     repo.add_message(engine, platform="console", platform_message_id="2", contact_id=contact.id, text="b")
     understood = repo.list_messages(engine, status=MessageStatus.understood)
     assert [x.id for x in understood] == [m.id]
@@ -82,7 +84,8 @@ def test_corrections_round_trip(engine) -> None:
 def _new(platform_id: str, user: str = "7", text: str = "hi") -> repo.NewMessage:
     return repo.NewMessage(
         platform="telegram", platform_message_id=platform_id, user_id=user, user_name=f"u{user}",
-        chat_id=user, text=text, received_at=utcnow(),
+        reply_to=ReplyAddress(MessageKind.private, Visibility.direct, user, platform_id.rpartition(":")[2]),
+        text=text, received_at=utcnow(),
     )
 
 
@@ -119,6 +122,6 @@ def test_a_batch_that_fails_stores_nothing_not_even_its_cursor(engine) -> None:
 
 def test_unfinished_messages_oldest_first_without_skipped(engine) -> None:
     ids = [message_id for message_id, _ in repo.store_incoming(engine, [_new(f"7:{n}") for n in range(4)])]
-    repo.update_message(engine, ids[1], status=MessageStatus.replied)
+    repo.advance_message(engine, ids[1], Transition.replied)
     assert [m.id for m in repo.unfinished_messages(engine)] == [ids[0], ids[2], ids[3]]
     assert [m.id for m in repo.unfinished_messages(engine, limit=1, skip=[ids[0]])] == [ids[2]]

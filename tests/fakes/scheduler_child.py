@@ -1,6 +1,6 @@
 """A bot process reduced to its scheduler: publishes a database's posts to a FakePlatform, then exits.
 
-`python -m tests.scheduler_child DB_URL PLATFORM_URL IDEMPOTENT(0|1)`; the kill test and
+`python -m fakes.scheduler_child DB_URL PLATFORM_URL IDEMPOTENT(0|1)`; the kill test and
 bench/scheduler.py run it as a real subprocess and kill it with SIGKILL.
 """
 
@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import make_engine
 from storage.models import Post, PostStatus
-from tests.fake_platform import FakePlatformConnector
+from fakes.social_platform import FakePlatformConnector
 
 
 def _pending(engine: Engine) -> bool:

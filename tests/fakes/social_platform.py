@@ -18,7 +18,8 @@ import httpx
 from aiohttp import web
 
 from core.errors import ConnectorError, RateLimited
-from connectors.base import Connector, Inbox, IncomingMessage, OutgoingPost
+from connectors.base import Connector, Inbox, OutgoingPost
+from core.addressing import ReplyAddress
 
 
 @dataclass
@@ -121,7 +122,7 @@ class FakePlatformConnector(Connector):
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
-    async def send_reply(self, to: IncomingMessage, text: str) -> str:
+    async def send_reply(self, to: ReplyAddress, text: str) -> str:
         return await self.send_text(to.chat_id, text)
 
     async def send_text(self, chat_id: str, text: str) -> str:
