@@ -8,8 +8,8 @@ Throughput (posts_per_s) is the yardstick: when posts come due faster than it, l
 
 `--baseline DIR` runs another checkout's scheduler (e.g. /work/main) in turns with this one, in the
 same run, so both meet the same load from whatever else the machine is doing; `--runs N` repeats
-each and reports medians. Each checkout runs its own child (its `tests/fakes/scheduler_child.py`, or
-`tests/scheduler_child.py` in older ones), as the scheduler's constructor changes between versions.
+each and reports medians. Each checkout runs its own child (its `tests/fakes/scheduler_child.py`), as
+the scheduler's constructor changes between versions.
 Run: .venv/bin/python bench/scheduler.py [--posts 10000] [--window-s 60] [--runs 3] [--baseline /work/main]
 """
 
@@ -86,8 +86,7 @@ def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str,
         raise SystemExit(f"writing the jobs took {setup_s:.0f} s, past the lead of {lead_s:.0f} s: raise --lead-s")
     time.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds() - 3))
 
-    module = "fakes.scheduler_child" if (code / "tests" / "fakes" / "scheduler_child.py").exists() else "tests.scheduler_child"
-    child = ["-m", module, db_url, platform.url, "1"]
+    child = ["-m", "fakes.scheduler_child", db_url, platform.url, "1"]
     cpu_before = _children_cpu_s()
     first = in_checkout(code, child)
     kill_at = start + timedelta(seconds=window_s / 2)
