@@ -85,7 +85,7 @@ def main() -> None:
     console = Console(stderr=True)
 
     started = time.perf_counter()
-    gen = LocalGenerator(settings.models.generator, gguf_file=settings.models.gguf_file or None, cache_dir=settings.model_cache_dir)
+    gen = LocalGenerator(settings.models.generator, gguf_file=settings.models.gguf_file or None, cache_dir=settings.model_cache_dir, threads=args.threads)
     torch_cold_s = time.perf_counter() - started
     model, tok = gen.model, gen.tokenizer
 

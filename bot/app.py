@@ -58,7 +58,7 @@ class App:
         self.commands = OwnerCommands(
             self.brain,
             [
-                QueueCommands(self.engine, sender),
+                QueueCommands(self.engine, sender, self.brain.known_labels),
                 PostCommands(self.engine, self.brain, self.scheduler, self.settings),
                 ReportCommands(self.engine, self.settings),
             ],

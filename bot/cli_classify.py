@@ -5,30 +5,32 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.config import Settings, load_settings
-from bot.logs import setup_logging
 from brain.heads import TASKS, Head, head_dir
 from brain.labelled import DataError, merge_corrections, read_labelled
 from brain.training import TrainOptions, fit, score
+
+if TYPE_CHECKING:
+    from brain.service import Brain
+    from core.config import Settings
 
 log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser("classify", help="print intent, sentiment and offensiveness of a text")
-    p.add_argument("text", nargs="+", help="the message ('-' reads one message per line from stdin)")
+    p = sub.add_parser("classify", help="print intent, sentiment and offensiveness of each message, one JSON line each")
+    p.add_argument("text", nargs="+", help="one or more messages (quote each); '-' reads one message per line from stdin")
     config_option(p)
     p.set_defaults(handler=classify)
 
     p = sub.add_parser("train", help="train a classifier head on a labelled CSV")
     p.add_argument("--task", choices=TASKS, required=True)
-    p.add_argument("--data", required=True, help="CSV with a text and a label column (any label set)")
+    p.add_argument("--data", required=True, nargs="+", help="CSV files with a text and a label column (any label set), read as one")
     _columns(p)
     p.add_argument("--out", help="folder for the head (default: TASK/ in [classify] heads_dir, data/heads unless set)")
     p.add_argument("--force", action="store_true", help="save an intent head even if it lacks labels that [policy] uses")
@@ -56,33 +58,46 @@ def _columns(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-col", default="label", help="name of the label column (default %(default)s)")
 
 
-def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _setup(args: argparse.Namespace) -> tuple[Settings, Brain]:
+    from bot.logs import setup_logging
+    from core.config import load_settings
+
     settings = load_settings(args.config)
     setup_logging(settings.bot.log_level)
-    import torch
+    from brain.service import Brain  # the models' code: not needed for --help or a bad argument
 
-    from brain.encoder import get_encoder
-
-    torch.set_num_threads(settings.models.threads or os.cpu_count() or 1)
-    c = settings.classify
-    return settings, get_encoder(settings.models.encoder, c.int8, c.runtime, settings.model_cache_dir, settings.models.threads)
+    return settings, Brain(settings)
 
 
 def _cache_dir(settings: Settings) -> Path:
     return settings.data_dir / "embeddings"
 
 
-def classify(args: argparse.Namespace) -> int:
-    from brain.understand import Understander, load_heads
+# Lines of stdin classified together: one encoder pass for many, and the first answers come early.
+STDIN_BATCH = 64
 
-    # Bytes that are not UTF-8 become U+FFFD rather than stopping the command.
-    stdin = sys.stdin.buffer.read().decode("utf-8", "replace") if args.text == ["-"] else ""
-    texts = stdin.splitlines() if args.text == ["-"] else [" ".join(args.text)]
-    settings, encoder = _setup(args)
-    understander = Understander(encoder, load_heads(settings.classify.heads_dir))
-    for text, u in zip(texts, understander.understand_many(texts)):
-        print(json.dumps({"text": text[:200], **asdict(u)}, ensure_ascii=False))
+
+def classify(args: argparse.Namespace) -> int:
+    _, brain = _setup(args)
+    with brain:
+        if args.text != ["-"]:
+            _print_understood(brain, args.text)
+            return 0
+        # Bytes that are not UTF-8 become U+FFFD rather than stopping the command.
+        stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        batch: list[str] = []
+        for line in stdin:
+            batch.append(line.rstrip("\r\n"))
+            if len(batch) == STDIN_BATCH:
+                _print_understood(brain, batch)
+                batch = []
+        _print_understood(brain, batch)
     return 0
+
+
+def _print_understood(brain: Brain, texts: list[str]) -> None:
+    for text, u in zip(texts, brain.understander.understand_many(texts)):
+        print(json.dumps({"text": text[:200], **asdict(u)}, ensure_ascii=False), flush=True)
 
 
 def _corrections(settings: Settings, task: str) -> list[tuple[str, str]]:
@@ -115,20 +130,21 @@ def _check_policy_labels(labels: set[str], settings: Settings, *, force: bool) -
 
 
 def train(args: argparse.Namespace) -> int:
-    rows = read_labelled(args.data, args.text_col, args.label_col)
+    rows = [row for path in args.data for row in read_labelled(path, args.text_col, args.label_col)]
     try:
         layers = tuple(int(x) for x in args.layers.split(","))
     except ValueError:
         raise DataError(f"--layers must be comma-separated layer numbers, got {args.layers!r}") from None
     options = TrainOptions(args.c, layers, args.other_label, args.threshold, args.balanced, args.lexicon)
-    settings, encoder = _setup(args)
+    settings, brain = _setup(args)
     if args.with_corrections:
         rows = merge_corrections(rows, _corrections(settings, args.task))
     labels = {label for _, label in rows}
     if args.task == "intent" and len(labels) > 1:  # fewer is refused by fit with its own message
         _check_policy_labels(labels, settings, force=args.force)
-    head = fit(encoder, args.task, rows, options, _cache_dir(settings))
-    head.info["data"] = str(args.data)
+    with brain:
+        head = fit(brain.encoder, args.task, rows, options, _cache_dir(settings))
+    head.info["data"] = ", ".join(args.data)
     out = Path(args.out) if args.out else (settings.classify.heads_dir or settings.data_dir / "heads") / args.task
     head.save(out)
     print(json.dumps({"task": args.task, "n_train": len(rows), "labels": head.labels, "out": str(out)}, ensure_ascii=False))
@@ -137,6 +153,8 @@ def train(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     rows = read_labelled(args.data, args.text_col, args.label_col)
+    from core.config import load_settings
+
     settings = load_settings(args.config)
     head = Head.load(Path(args.model) if args.model else head_dir(args.task, settings.classify.heads_dir))
     known = set(head.labels) | ({head.other_label} if head.other_label else set())
@@ -146,6 +164,7 @@ def evaluate(args: argparse.Namespace) -> int:
             f"{args.data}: none of its labels ({', '.join(found[:8])}{', ...' if len(found) > 8 else ''}) is one the head "
             f"knows ({', '.join(head.labels)}): nothing to score"
         )
-    settings, encoder = _setup(args)
-    print(json.dumps(score(encoder, head, rows, _cache_dir(settings)), ensure_ascii=False))
+    settings, brain = _setup(args)
+    with brain:
+        print(json.dumps(score(brain.encoder, head, rows, _cache_dir(settings)), ensure_ascii=False))
     return 0

@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
-from core.config import load_settings
 from core.errors import BotError
-from bot.logs import setup_logging
-from brain.service import Brain
+
+if TYPE_CHECKING:
+    from brain.service import Brain
+    from core.config import Settings
+
+# The platform a reply is drafted for when none is given: the one every install has.
+DEFAULT_REPLY_PLATFORM = "console"
 
 
 def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argparse.ArgumentParser], None]) -> None:
     reply = sub.add_parser(
         "draft-reply",
-        help="draft a reply to a follower's message",
-        description="Understand a follower's message and draft the reply the bot would send, with its checks.",
+        help="draft a reply to a follower's message, and what the bot would do with it",
+        description="Understand a follower's message, decide as the bot would (sent automatically, waits "
+        "for the owner, escalated or ignored, with the reason) and draft the reply.",
     )
-    reply.add_argument("text", help="the follower's message")
-    reply.add_argument("--platform", default="", help="whose length limit applies (default: the brand's default)")
-    reply.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    reply.add_argument("text", help="the follower's message ('-' reads one message per line from stdin)")
+    reply.add_argument(
+        "--platform",
+        default=DEFAULT_REPLY_PLATFORM,
+        help=f"the platform the message came on: its length limit and [policy] auto_reply_platforms apply (default: {DEFAULT_REPLY_PLATFORM})",
+    )
+    reply.add_argument("--json", action="store_true", help="print one JSON object per message instead of text")
     config_option(reply)
     reply.set_defaults(handler=draft_reply)
 
@@ -30,10 +41,10 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
         help="draft post variants about a topic, best first",
         description="Draft N post variants for a platform, ranked by closeness to the brand's best posts.",
     )
-    post.add_argument("topic", help="what the post is about")
+    post.add_argument("topic", help="what the post is about ('-' reads one topic per line from stdin)")
     post.add_argument("--platform", required=True, help="the platform the post is for (sets the length limit)")
     post.add_argument("-n", type=_count, default=3, help="how many variants (default: 3)")
-    post.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    post.add_argument("--json", action="store_true", help="print one JSON object per topic instead of text")
     config_option(post)
     post.set_defaults(handler=draft_post)
 
@@ -45,49 +56,96 @@ def _count(value: str) -> int:
     return n
 
 
-async def _brain(config: str) -> Brain:
-    settings = load_settings(config)
+def inputs(arg: str, what: str) -> Iterator[str]:
+    """The one argument, or with '-' each non-blank line of stdin, read as it comes (the models
+    load once for all of them). Bytes that are not UTF-8 become U+FFFD rather than stopping the command."""
+    if arg != "-":
+        if not arg.strip():
+            raise BotError(f"the {what} is empty")
+        yield arg
+        return
+    stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    for line in stdin:
+        if line.strip():
+            yield line.rstrip("\r\n")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from bot.logs import setup_logging
+    from core.config import load_settings
+
+    settings = load_settings(args.config)
     # Only warnings: the command's output is the draft, not the log.
     setup_logging("WARNING")
-    brain = Brain(settings)
-    await brain.load()
-    return brain
+    return settings
+
+
+# What the bot does with the message, in the owner's words.
+OUTCOMES: dict[str, str] = {
+    "auto_reply": "sent automatically",
+    "queue_for_approval": "waits for the owner's approval",
+    "escalate": "escalated to the owner, no reply drafted",
+    "ignore_spam": "ignored, no reply",
+    "opt_out": "no reply, and no more automatic messages to this contact",
+}
 
 
 async def draft_reply(args: argparse.Namespace) -> int:
-    if not args.text.strip():
-        raise BotError("the message is empty")
-    brain = await _brain(args.config)
-    try:
-        understanding = await brain.understand(args.text)
-        draft = await brain.draft_reply(args.text, understanding, platform=args.platform)
-    finally:
-        brain.close()
-    if args.json:
-        print(json.dumps({**asdict(draft), "understanding": asdict(understanding)}, ensure_ascii=False))
-    else:
-        print(draft.text or "(no reply)")
-        print(f"[{understanding.intent}, {understanding.sentiment}; {'needs review' if draft.needs_review else 'may be sent'}]")
-        for failure in draft.check_failures:
-            print(f"  - {failure}")
+    settings = _settings(args)
+    platform = settings.brand.known_platform(args.platform)
+    from brain.service import Brain  # the models: only once the arguments are known to be good
+
+    async with Brain(settings) as brain:
+        for text in inputs(args.text, "message"):
+            if args.text == "-" and not args.json:
+                print(f"> {text}")  # which message the lines below answer
+            await _draft_one_reply(brain, text, platform, as_json=args.json)
     return 0
 
 
+async def _draft_one_reply(brain: Brain, text: str, platform: str, *, as_json: bool) -> None:
+    from brain.draft import Draft
+    from brain.policy import Situation, after_draft, decide, drafts_reply
+
+    understanding = await brain.understand(text)
+    risk = await brain.assess_risk(text)
+    # From the command line there is no contact history: not opted out, under every rate limit.
+    decision = decide(understanding, risk, brain.settings.policy, Situation(platform=platform))
+    draft = Draft(text="")
+    if drafts_reply(decision.action):
+        draft = await brain.draft_reply(text, understanding, platform=platform)
+        decision = after_draft(decision, draft.text, draft.needs_review)
+    if as_json:
+        verdict = {"action": str(decision.action), "outcome": OUTCOMES[decision.action], "reason": decision.reason}
+        print(json.dumps({**asdict(draft), "decision": verdict, "understanding": asdict(understanding)}, ensure_ascii=False))
+        return
+    u = understanding
+    print(draft.text or "(no reply)")
+    print(
+        f"[{u.intent} {u.intent_confidence:.2f}, {u.sentiment} {u.sentiment_confidence:.2f}] "
+        f"{OUTCOMES[decision.action]}: {decision.reason}"
+    )
+    for failure in draft.check_failures:
+        print(f"  - {failure}")
+
+
 async def draft_post(args: argparse.Namespace) -> int:
-    if not args.topic.strip():
-        raise BotError("the topic is empty")
-    brain = await _brain(args.config)
-    try:
-        variants = await brain.draft_post(args.topic, args.platform, args.n)
-    finally:
-        brain.close()
-    if args.json:
-        print(json.dumps({"topic": args.topic, "platform": args.platform, "variants": [asdict(v) for v in variants]}, ensure_ascii=False))
-    else:
-        for rank, variant in enumerate(variants, start=1):
-            print(f"{rank}. [score {variant.score:.3f}, {variant.source}] {variant.text}")
-            for failure in variant.check_failures:
-                print(f"     - {failure}")
-            for note in variant.notes:
-                print(f"     note: {note}")
+    settings = _settings(args)
+    platform = settings.brand.known_platform(args.platform)
+    from brain.service import Brain
+
+    async with Brain(settings) as brain:
+        for topic in inputs(args.topic, "topic"):
+            variants = await brain.draft_post(topic, platform, args.n)
+            if args.json:
+                print(json.dumps({"topic": topic, "platform": platform, "variants": [asdict(v) for v in variants]}, ensure_ascii=False))
+                continue
+            if args.topic == "-":
+                print(f"# {topic}")
+            for rank, variant in enumerate(variants, start=1):
+                print(f"{rank}. [score {variant.score:.3f}, {variant.source}] {variant.text}")
+                for failure in variant.check_failures:
+                    print(f"     - {failure}")
+                for note in variant.notes:
+                    print(f"     note: {note}")
     return 0

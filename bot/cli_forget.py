@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from core.config import load_settings
 from core.text import counted
-from storage import repo
-from storage.db import make_engine
 
 
 def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -24,6 +21,10 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
 
 
 def forget(args: argparse.Namespace) -> int:
+    from core.config import load_settings
+    from storage import repo  # the database layer: not needed for --help
+    from storage.db import make_engine
+
     settings = load_settings(args.config)
     engine = make_engine(settings.database_url)
     try:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from bot.app import App
-from core.config import Settings, load_settings
 from core.errors import ConfigError
-from bot.logs import setup_logging
-from connectors.base import Connector
-from connectors.console import ConsoleConnector
-from connectors.slack import SlackConnector
-from connectors.telegram import TelegramConnector
+from core.platforms import CONNECTOR_PLATFORMS
 
-CONNECTORS = ("console", "telegram", "slack")
+if TYPE_CHECKING:
+    from bot.app import App
+    from connectors.base import Connector
+    from core.config import Settings
+
+CONNECTORS = CONNECTOR_PLATFORMS
 
 log = logging.getLogger(__name__)
 
@@ -30,32 +31,53 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
 
 
 def make_connector(name: str, settings: Settings) -> Connector:
+    # Each platform's library is imported only when the bot runs on it.
     if name == "console":
+        from connectors.console import ConsoleConnector
+
         return ConsoleConnector(owner_id=settings.console.owner_id)
     if name == "telegram":
+        from connectors.telegram import TelegramConnector
+
         return TelegramConnector(settings.telegram)
     if name == "slack":
+        from connectors.slack import SlackConnector
+
         return SlackConnector(settings.slack)
+    if name == "mastodon":
+        from connectors.mastodon import MastodonConnector
+
+        return MastodonConnector(settings.mastodon)
     raise ConfigError(f"unknown connector {name!r}")
 
 
-def _stop_on_sigterm(app: App) -> None:
-    """A service manager's SIGTERM stops receiving cleanly; stored messages wait for the next start."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _stop_on_signals(app: App) -> None:
+    """Ctrl-C (SIGINT) and a service manager's SIGTERM stop receiving at once and cleanly: what is
+    stored waits for the next start. A second signal while stopping ends the process at once."""
     loop = asyncio.get_running_loop()
     stopping: set[asyncio.Task[None]] = set()  # keeps the task referenced until it is done
 
-    def stop() -> None:
+    def stop(signum: signal.Signals) -> None:
+        if stopping:  # pressed twice: the owner does not want to wait; the database is consistent at any point
+            os._exit(128 + signum)
+        log.info("%s: stopping", signum.name)
         task = loop.create_task(app.stop())
         stopping.add(task)
-        task.add_done_callback(stopping.discard)
 
-    try:
-        loop.add_signal_handler(signal.SIGTERM, stop)
-    except (NotImplementedError, RuntimeError):  # no signal handlers on this platform or thread
-        pass
+    for signum in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(signum, stop, signum)
+        except (NotImplementedError, RuntimeError):  # no signal handlers on this platform or thread
+            pass
 
 
 async def run(args: argparse.Namespace) -> int:
+    from bot.logs import setup_logging
+    from core.config import load_settings
+
     settings = load_settings(args.config)
     console = args.connector == "console"
     log_file = settings.data_dir / "bot.log" if console else None
@@ -68,8 +90,10 @@ async def run(args: argparse.Namespace) -> int:
             f"Log: {log_file}",
             flush=True,
         )
+    from bot.app import App  # the models and platform libraries: only once the bot is to run
+
     async with App(settings, [connector]) as app:
-        _stop_on_sigterm(app)
+        _stop_on_signals(app)
         await app.run()
     log.info("bot stopped")
     return 0

@@ -10,9 +10,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
-from sklearn.linear_model import Ridge
-from sklearn.preprocessing import OneHotEncoder
 
 from core.errors import BotError
 from brain.timing import EngagementModel, Observation
@@ -77,6 +74,8 @@ def read_posts(path: Path) -> list[Observation]:
 
 def _ridge_predictions(train: Sequence[Observation], test: Sequence[Observation]) -> np.ndarray:
     """The textbook reference: ridge regression on one-hot hour, weekday, type and paid."""
+    from sklearn.linear_model import Ridge  # scikit-learn and scipy take seconds to load: only for this command
+    from sklearn.preprocessing import OneHotEncoder
 
     def rows(posts: Sequence[Observation]) -> list[list[str]]:
         return [[str(p.hour), str(p.weekday), p.content_type.split("/")[0], str(p.paid)] for p in posts]
@@ -87,6 +86,8 @@ def _ridge_predictions(train: Sequence[Observation], test: Sequence[Observation]
 
 
 def _figures(predicted: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import spearmanr
+
     constant = len(actual) < 2 or np.ptp(predicted) == 0
     # A constant prediction ranks nothing, so its rank correlation is 0 by definition.
     rho = 0.0 if constant else float(spearmanr(predicted, actual).statistic)

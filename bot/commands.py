@@ -4,6 +4,7 @@ any other text is answered by the assistant."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,6 +42,11 @@ class Command:
     summary: str
     handler: CommandHandler
     from_words: WordsToArgs | None = None  # set: plain words can ask for this command
+
+
+def needs_arguments(usage: str) -> bool:
+    """Whether a usage line ("/queue ID", "/draft [@platform] TOPIC") has an argument outside brackets."""
+    return len(re.sub(r"\[[^\]]*\]", " ", usage).split()) > 1
 
 
 class CommandSet(Protocol):
@@ -87,6 +93,8 @@ class OwnerCommands:
         await connector.send_reply(incoming.reply_to, answer)
 
     async def _run(self, command: Command, ctx: CommandContext) -> str:
+        if not ctx.args and needs_arguments(command.usage):
+            return f"usage: {command.usage}"
         try:
             return await command.handler(ctx)
         except BotError as exc:

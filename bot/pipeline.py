@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from core.config import Settings
 from core.errors import BotError
 from brain.examples import OWNER_EXAMPLES_LIMIT
-from brain.policy import Action, Situation, decide
+from brain.policy import Action, Situation, after_draft, decide
 from brain.service import Brain
 from brain.understand import Understanding
 from connectors.base import Connector
@@ -126,6 +126,7 @@ class FollowerPipeline:
                 sentiment=u.sentiment,
                 sentiment_confidence=u.sentiment_confidence,
                 offensive_probability=u.offensive_confidence if u.offensive else 1.0 - u.offensive_confidence,
+                language=u.language,
             )
         p_offensive = message.offensive_probability or 0.0
         u = Understanding(
@@ -135,6 +136,7 @@ class FollowerPipeline:
             sentiment_confidence=message.sentiment_confidence or 0.0,
             offensive=p_offensive >= 0.5,
             offensive_confidence=max(p_offensive, 1.0 - p_offensive),
+            language=message.language or "",
         )
 
         # A reply already exists: an earlier run got this far before it stopped.
@@ -147,11 +149,14 @@ class FollowerPipeline:
             platform=message.platform,
             contact_opted_out=contact.opted_out,
             over_rate_limit=self._over_rate_limit(message.platform, contact.id),
+            brand_language=self.settings.brand.language,
         )
         decision = decide(u, risk, self.settings.policy, situation)
         log.info("message %d: %s, %s -> %s (%s)", message.id, u.intent, u.sentiment, decision.action, decision.reason)
         who = contact.display_name or contact.platform_user_id
-        summary = f"{u.intent} {u.intent_confidence:.2f}, {u.sentiment} {u.sentiment_confidence:.2f}"
+        summary = f"{u.intent} {u.intent_confidence:.2f}, {u.sentiment} {u.sentiment_confidence:.2f}" + (
+            f", language {u.language}" if u.language else ""
+        )
 
         if decision.action is Action.opt_out:
             repo.set_opted_out(self.engine, contact.id)
@@ -169,7 +174,8 @@ class FollowerPipeline:
         owner_replies = repo.owner_replies(self.engine, OWNER_EXAMPLES_LIMIT)
         examples = await self.brain.pick_examples(message.text, owner_replies) if owner_replies else []
         drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform, examples=examples)
-        automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(drafted.text)
+        decision = after_draft(decision, drafted.text, drafted.needs_review)
+        automatic = decision.action is Action.auto_reply
         reply = repo.add_reply(
             self.engine,
             message_id=message.id,
@@ -186,7 +192,7 @@ class FollowerPipeline:
                 await self.notify_owner(message.platform, f"reply #{reply.id} to {who} waits for you: {exc}")
             return repo.get_message(self.engine, message.id) or message
 
-        reason = decision.reason if decision.action is not Action.auto_reply else "the draft needs a look"
+        reason = decision.reason
         message = repo.advance_message(self.engine, message.id, Transition.await_owner)
         await self.notify_owner(
             message.platform,

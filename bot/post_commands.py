@@ -70,9 +70,10 @@ class PostCommands:
     # -- drafts --------------------------------------------------------------------------------
 
     def _platform_and_rest(self, ctx: CommandContext) -> tuple[str, str]:
+        """'@x TEXT' -> ("x", "TEXT"), refusing a platform with no name we know; without '@', this chat's platform."""
         first, _, rest = ctx.args.partition(" ")
         if first.startswith("@") and len(first) > 1:
-            return first[1:].lower(), rest.strip()
+            return self.settings.brand.known_platform(first), rest.strip()
         return ctx.connector.platform, ctx.args
 
     async def draft(self, ctx: CommandContext) -> str:
@@ -93,6 +94,7 @@ class PostCommands:
         platform, text = self._platform_and_rest(ctx)
         if not text:
             return "usage: /compose [@platform] TEXT"
+        self.settings.brand.check_length(platform, text)
         return self._saved(repo.add_post(self.engine, platform=platform, text=text))
 
     def _saved(self, post: Post) -> str:

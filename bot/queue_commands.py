@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
@@ -39,9 +39,11 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 class QueueCommands:
-    def __init__(self, engine: Engine, sender: ReplySender) -> None:
+    def __init__(self, engine: Engine, sender: ReplySender, known_labels: Callable[[str], Sequence[str]]) -> None:
+        """known_labels: the labels a task's classifier head can give (Brain.known_labels)."""
         self.engine = engine
         self.sender = sender
+        self.known_labels = known_labels
 
     def commands(self) -> Sequence[Command]:
         return [
@@ -69,8 +71,9 @@ class QueueCommands:
             if message is None:
                 continue
             note = f" [{reply.error or reply.check_failures}]" if (reply.error or reply.check_failures) else ""
+            labels = ", ".join(x for x in (message.platform, message.intent, message.sentiment, message.language) if x)
             lines.append(
-                f"#{reply.id} ({message.platform}, {message.intent}, {message.sentiment}) them: {_short(message.text)}\n"
+                f"#{reply.id} ({labels}) them: {_short(message.text)}\n"
                 f"    draft: {_short(reply.text)}{note}"
             )
         return "pending replies:\n" + "\n".join(lines) if lines else "no replies waiting for approval"
@@ -125,6 +128,12 @@ class QueueCommands:
         message = repo.get_message(self.engine, message_id)
         if message is None:
             raise BotError(f"there is no message {message_id}")
+        known = self.known_labels(parts[1])
+        if parts[2] not in known:
+            raise BotError(
+                f"{parts[1]} has no label {parts[2]!r}: one of {', '.join(known)} "
+                "(a new label comes from training on a file that has it: bot train)"
+            )
         repo.add_correction(self.engine, text=message.text, task=parts[1], label=parts[2], message_id=message_id)
         if parts[1] == "intent":
             repo.update_message(self.engine, message_id, intent=parts[2], intent_confidence=1.0)

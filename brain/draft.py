@@ -7,10 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
 from typing import Literal
 
-import numpy as np
 
 from core.config import BrandSettings
 from brain import posts
@@ -144,12 +142,6 @@ def template_reply(intent: str, brand: BrandSettings, max_chars: int) -> str:
     return with_signoff(template, brand, max_chars)
 
 
-@lru_cache(maxsize=8)
-def _fact_vectors(encoder: Encoder, facts: tuple[str, ...]) -> np.ndarray:
-    # The facts change only with the config: encode them once, not for every question.
-    return encoder.encode(facts)
-
-
 def closest_fact(question: str, brand: BrandSettings, encoder: Encoder | None, today: date | None = None) -> str | None:
     """The configured fact most about what the follower asks (by meaning, with the encoder), if any is.
 
@@ -160,7 +152,8 @@ def closest_fact(question: str, brand: BrandSettings, encoder: Encoder | None, t
         return None
     if encoder is None:
         return facts[0]
-    scores = _fact_vectors(encoder, tuple(facts)) @ encoder.encode([question])[0]
+    vectors = encoder.memo(("facts", tuple(facts)), lambda: encoder.encode(facts))
+    scores = vectors @ encoder.encode([question])[0]
     best = int(scores.argmax())
     return facts[best] if float(scores[best]) >= COVERAGE_MIN_COSINE else None
 
@@ -414,10 +407,28 @@ def _retry_options(options: GenerationOptions) -> GenerationOptions:
     return replace(options, temperature=max(options.temperature, RETRY_TEMPERATURE), seed=options.seed or 1)
 
 
+def small_talk_reply(brand: BrandSettings) -> str:
+    """What the assistant says to the owner's small talk: short and true."""
+    return (
+        f"Hello! I'm the social-media assistant of {brand.name}: I answer your followers, draft posts and "
+        "schedule them. I know nothing of the weather or the news. /help lists what I can do."
+    )
+
+
 def answer_owner(
-    generator: TextGenerator, text: str, brand: BrandSettings, options: GenerationOptions
+    generator: TextGenerator, text: str, brand: BrandSettings, options: GenerationOptions, *, small_talk: bool = False
 ) -> str:
-    return tidy(generator.generate(owner_prompt(text, brand), options))
+    """The model's answer to the owner, unless it is small talk or the answer states what the facts
+    do not hold (a number, a link, a handle): then the short true reply instead."""
+    if small_talk:
+        return small_talk_reply(brand)
+    answer = tidy(generator.generate(owner_prompt(text, brand), options))
+    ctx = CheckContext(brand=brand, max_chars=10**6, follower_text=text)
+    invented = [f for f in check_draft(answer, ctx) if f.startswith(("states a number", "link not allowed", "handle not allowed"))]
+    if invented:
+        log.info("the answer to the owner was replaced: %s", "; ".join(invented))
+        return small_talk_reply(brand)
+    return answer
 
 
 def draft_post(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -70,9 +69,12 @@ def _units(sentence: str) -> list[str]:
     return [sentence, *(c for c in clauses if len(c.split()) >= 3 and c != sentence)]
 
 
-@lru_cache(maxsize=32)
 def _unit_vectors(encoder: Encoder, sentences: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    # The facts change only with the config: encode them once, not for every question.
+    # The facts change only with the config: encode them once (kept with the encoder), not for every question.
+    return encoder.memo(("fact_search.units", sentences), lambda: _encode_units(encoder, sentences))
+
+
+def _encode_units(encoder: Encoder, sentences: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     owner, texts = [], []
     for k, sentence in enumerate(sentences):
         for unit in _units(sentence):

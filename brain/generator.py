@@ -11,16 +11,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import httpx
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
-
+from core import machine
 from core.errors import ModelError
 from brain.model_paths import offline, resolve_model_dir
+
+if TYPE_CHECKING:
+    import httpx
+    from transformers import DynamicCache
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +53,27 @@ class TextGenerator(Protocol):
 
     def generate_many(self, prompts: list[list[ChatMessage]], options: GenerationOptions) -> list[str]: ...
 
+    def close(self) -> None:
+        """Free the model or the connection; the generator is not used after this."""
+        ...
+
 
 class LocalGenerator:
     """A causal language model run in this process by transformers.
 
     A GGUF file is dequantised on first load (slow, ~20 s) and saved as safetensors under the
-    cache folder, so every later start loads in about two seconds.
+    cache folder, so every later start loads in about two seconds. torch and transformers are
+    imported here, not with the module: only this engine needs them.
     """
 
     def __init__(
-        self, spec: str, *, gguf_file: str | None, cache_dir: Path, reuse_prefix: bool = True
+        self, spec: str, *, gguf_file: str | None, cache_dir: Path, reuse_prefix: bool = True, threads: int = 0
     ) -> None:
         offline()
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(machine.threads(threads))
         folder = resolve_model_dir(spec)
         self.name = f"local:{folder.name}"
         started = time.perf_counter()
@@ -85,6 +94,9 @@ class LocalGenerator:
 
     @staticmethod
     def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         log.info("first start: converting %s to a safetensors cache in %s", gguf_file, target)
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
         model = AutoModelForCausalLM.from_pretrained(
@@ -114,6 +126,8 @@ class LocalGenerator:
         )
 
     def _generate_kwargs(self, options: GenerationOptions) -> dict[str, object]:
+        import torch
+
         sampling = options.temperature > 0
         kwargs: dict[str, object] = {
             "max_new_tokens": options.max_new_tokens,
@@ -141,6 +155,9 @@ class LocalGenerator:
         key = messages[0].content
         entry = self._prefixes.get(key)
         if entry is None:
+            import torch
+            from transformers import DynamicCache
+
             prefix_ids = list(
                 self.tokenizer.apply_chat_template(
                     [{"role": "system", "content": key}], tokenize=True, return_dict=True
@@ -158,10 +175,11 @@ class LocalGenerator:
             return None
         return copy.deepcopy(cache)
 
-    @torch.inference_mode()
     def generate(self, messages: list[ChatMessage], options: GenerationOptions) -> str:
+        import torch
+
         ids = self._encode(messages)
-        with self._lock:
+        with self._lock, torch.inference_mode():
             kwargs = self._generate_kwargs(options)
             cache = self._prefix(messages, ids)
             if cache is not None:
@@ -172,9 +190,10 @@ class LocalGenerator:
             )
         return self.tokenizer.decode(output[0][len(ids) :], skip_special_tokens=True).strip()
 
-    @torch.inference_mode()
     def generate_many(self, prompts: list[list[ChatMessage]], options: GenerationOptions) -> list[str]:
         """Several prompts in one batch: on a CPU, one pass over the weights serves them all."""
+        import torch
+
         if not prompts:
             return []
         encoded = [self._encode(messages) for messages in prompts]
@@ -183,9 +202,14 @@ class LocalGenerator:
         # Left padding, so every row's next token comes right after its own prompt.
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in encoded])
         mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded])
-        with self._lock:
+        with self._lock, torch.inference_mode():
             output = self.model.generate(input_ids=input_ids, attention_mask=mask, **self._generate_kwargs(options))
         return [self.tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in output]
+
+    def close(self) -> None:
+        with self._lock:
+            self._prefixes.clear()
+            del self.model
 
 
 class OpenAIGenerator:
@@ -211,11 +235,15 @@ class OpenAIGenerator:
         self.backoff_s = backoff_s
         key = os.environ.get(api_key_env, "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        import httpx  # only with an endpoint configured: it adds a quarter second to every command's start
+
         self._client = client or httpx.Client(
             base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s
         )
 
     def _post(self, body: dict[str, object]) -> httpx.Response:
+        import httpx
+
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
@@ -301,8 +329,7 @@ class FallbackGenerator:
     def generate_many(self, prompts: list[list[ChatMessage]], options: GenerationOptions) -> list[str]:
         return list(self._call("generate_many", prompts, options))
 
-
-@lru_cache(maxsize=2)
-def get_local_generator(spec: str, gguf_file: str | None, cache_dir: Path) -> LocalGenerator:
-    """One local model per process: it is the largest thing we hold in memory."""
-    return LocalGenerator(spec, gguf_file=gguf_file, cache_dir=cache_dir)
+    def close(self) -> None:
+        self.primary.close()
+        if self._fallback is not None:
+            self._fallback.close()

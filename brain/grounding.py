@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from core.config import BrandSettings, Fact
 from brain.checks import HANDLE_RE, NUMBER_RE, URL_RE, _link_allowed
@@ -37,9 +38,26 @@ QUALIFIERS = frozenset(
 )
 _PREV_WORD_RE = re.compile(r"([a-z]+)\W{0,2}$")
 _NEXT_WORD_RE = re.compile(r"^\s?(%|[a-z]+)")
+
+
+def _english_stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words, read from the one module of it that holds them: importing
+    sklearn itself (and scipy with it) would cost every command about three seconds."""
+    found = importlib.util.find_spec("sklearn")
+    file = Path(list(found.submodule_search_locations or [])[0]) / "feature_extraction" / "_stop_words.py" if found else None
+    spec = importlib.util.spec_from_file_location("_sklearn_stop_words", file) if file and file.is_file() else None
+    if spec is None or spec.loader is None:  # another layout: the plain import
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        return ENGLISH_STOP_WORDS
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(module.ENGLISH_STOP_WORDS)
+
+
 # scikit-learn's stop words include a few that make a claim in a post ("our new system", "a fire",
 # "full price"): those must be supported like any other word.
-STOP_WORDS = ENGLISH_STOP_WORDS - frozenset(
+STOP_WORDS = _english_stop_words() - frozenset(
     "bill fire computer system interest detail cry thick thin amount call describe front full found side top bottom "
     "mill con de co inc ltd eg ie un".split()
 )

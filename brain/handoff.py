@@ -65,7 +65,7 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 # brand's own function words in it is the brand's language whatever the detector says.
 FUNCTION_WORDS: dict[str, frozenset[str]] = {
     "en": frozenset("the you your do does is are can could i my we have has what when where how which will would of to for and it this that with at omg ur u r lol pls plz thx im dont wanna gonna".split()),
-    "de": frozenset("der die das und ist ihr habt sie wir ich nicht mit ein eine wann wo wie was kann könnt für auf".split()),
+    "de": frozenset("der die das und ist ihr habt sie wir ich nicht mit ein eine wann wo wie was kann könnt für auf im am auch zu von".split()),
     "fr": frozenset("le la les et est vous nous je ne pas un une des du pour avec quand où comment que qui êtes avez".split()),
     "es": frozenset("el la los las y es usted ustedes yo no un una para con cuando dónde cómo qué que tienen están hay".split()),
     "it": frozenset("il lo la gli le e è voi noi io non un una per con quando dove come che siete avete".split()),
@@ -106,12 +106,30 @@ def detected_language(text: str, also: str = "en") -> str:
     return language.iso_code_639_1.name.lower() if language is not None else ""
 
 
-def foreign_language(text: str, brand_language: str) -> str:
-    """The language of a message the brand does not write in, or "" (the brand's own, or unclear)."""
+@lru_cache(maxsize=8)
+def _only_words_of(language: str) -> frozenset[str]:
+    """Function words of this language that no other listed language has."""
+    others = set().union(*(words for code, words in FUNCTION_WORDS.items() if code != language))
+    return FUNCTION_WORDS.get(language, frozenset()) - others
+
+
+def message_language(text: str, brand_language: str) -> str:
+    """The message's ISO 639-1 code: the brand's own when it uses the brand's function words
+    (whatever the detector says), "" when it is too short or unclear to tell."""
     own = brand_language.lower()[:2]
-    language = detected_language(text, own)
-    if not language or language == own:
+    if len([w for w in _WORD_RE.findall(text) if len(w) > 1]) < MIN_WORDS_FOR_LANGUAGE:
         return ""
     tokens = {w.lower() for w in _WORD_RE.findall(text)}
+    if tokens & _only_words_of(own):
+        return own  # what the detector would be overruled to anyway, at no cost (most messages)
+    language = detected_language(text, own)
+    if not language or language == own:
+        return language
     own_words = (tokens & FUNCTION_WORDS.get(own, frozenset())) - FUNCTION_WORDS.get(language, frozenset())
-    return "" if own_words else language
+    return own if own_words else language
+
+
+def foreign_language(text: str, brand_language: str) -> str:
+    """The language of a message the brand does not write in, or "" (the brand's own, or unclear)."""
+    language = message_language(text, brand_language)
+    return "" if language == brand_language.lower()[:2] else language

@@ -11,7 +11,6 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -319,7 +318,7 @@ def resolve_weights(weights: Weights, source_bytes: int = 0) -> Weights:
     return "bf16" if cpu_has_bf16() else "q8_0"
 
 
-def converted_gguf(source: Path, weights: Weights, cache_dir: Path) -> Path:
+def converted_gguf(source: Path, weights: Weights, cache_dir: Path, threads: int = 0) -> Path:
     """The GGUF file llama.cpp runs: the source as it is, or converted once into cache_dir.
 
     The packaged model is 4-bit (Q4_1), whose kernels gain little from a batch on a small CPU:
@@ -341,7 +340,7 @@ def converted_gguf(source: Path, weights: Weights, cache_dir: Path) -> Path:
     params = lc.llama_model_quantize_default_params()
     params.ftype = ftype
     params.allow_requantize = True  # the source is already quantised: every value it holds is kept
-    params.nthread = os.cpu_count() or 1
+    params.nthread = machine.threads(threads)
     started = time.perf_counter()
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
@@ -356,11 +355,10 @@ def converted_gguf(source: Path, weights: Weights, cache_dir: Path) -> Path:
     return target
 
 
-@lru_cache(maxsize=2)
-def get_llama_generator(spec: str, gguf_file: str, threads: int, weights: Weights, cache_dir: Path) -> LlamaCppGenerator:
-    """One local model per process: the GGUF file named in config, inside the model folder,
-    with the weights asked for (converted into cache_dir)."""
+def load_llama_generator(spec: str, gguf_file: str, threads: int, weights: Weights, cache_dir: Path) -> LlamaCppGenerator:
+    """The GGUF file named in config, inside the model folder, with the weights asked for
+    (converted into cache_dir once; a cached conversion is reused). The caller owns it: close() it."""
     if not gguf_file:
         raise ModelError("no GGUF file configured ([models] gguf_file)")
-    path = converted_gguf(resolve_model_dir(spec) / gguf_file, weights, cache_dir)
-    return LlamaCppGenerator(path, threads=threads)
+    path = converted_gguf(resolve_model_dir(spec) / gguf_file, weights, cache_dir, threads)
+    return LlamaCppGenerator(path, threads=machine.threads(threads))

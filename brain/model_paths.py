@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from core.errors import ModelError
@@ -22,9 +23,10 @@ def offline() -> None:
     # Progress bars are not events: they would clutter the console chat and the logs.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    from transformers.utils import logging as hf_logging
+    if "transformers" in sys.modules:  # imported before these were set: tell it too (else it reads them on import)
+        from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()
 
 
 def resolve_model_dir(spec: str) -> Path:

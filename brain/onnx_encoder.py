@@ -12,12 +12,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from importlib.metadata import version
+
 import numpy as np
 import onnxruntime as ort
-import torch
-from transformers import AutoConfig, AutoModel
-
-from brain.encoder import PooledLayers
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,8 @@ UNFUSED = ["SkipLayerNormFusion"]
 
 def cache_file(folder: Path, cache_dir: Path, int8: bool) -> Path:
     """Where the graph of this model folder lives; a changed model, exporter or runtime gets a new name."""
-    digest = hashlib.sha256(f"{folder.resolve()}|{EXPORT_VERSION}|{ort.__version__}|{torch.__version__}".encode())
+    # torch's version from its package record: importing torch would cost a command seconds.
+    digest = hashlib.sha256(f"{folder.resolve()}|{EXPORT_VERSION}|{ort.__version__}|{version('torch')}".encode())
     for weights in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
         stat = weights.stat()
         digest.update(f"|{weights.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
@@ -41,8 +40,12 @@ def cache_file(folder: Path, cache_dir: Path, int8: bool) -> Path:
 
 def export(folder: Path, target: Path, int8: bool) -> None:
     """Export, fuse (attention, layer norms, GELU) and, for int8, quantise; the file appears only when complete."""
+    import torch
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
+    from transformers import AutoConfig, AutoModel
+
+    from brain.torch_encoder import PooledLayers
 
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("first start: exporting the encoder in %s to ONNX (%s) in %s", folder, "int8" if int8 else "fp32", target)
@@ -123,22 +126,24 @@ class OnnxPooledLayers:
 
     One single-threaded session per thread, each taking its share of the batches: on 2 cores
     that is ~20% faster than one session with 2 threads, whose small matrices leave the second
-    thread waiting (bench/classify.py). One batch alone runs on one session."""
+    thread waiting (bench/classify.py). One batch alone runs on one session, so the others are
+    made when several batches first come (a command on one message never needs them)."""
 
     def __init__(self, folder: Path, cache_dir: Path, *, int8: bool, threads: int) -> None:
         self.path = cache_file(folder, cache_dir, int8)
         self.identity = f"onnx|{self.path}"
+        self.threads = max(threads, 1)
         if not self.path.is_file():
             export(folder, self.path, int8)
         try:
-            self.sessions = [_session(self.path, 1) for _ in range(max(threads, 1))]
+            self.sessions = [_session(self.path, 1)]
         except Exception as exc:  # ORT raises its own pybind classes: Fail, InvalidProtobuf, ...
             log.warning("cached ONNX encoder %s is unreadable (%s): exporting it again", self.path, str(exc)[:200])
             shutil.rmtree(self.path.parent, ignore_errors=True)
             export(folder, self.path, int8)
-            self.sessions = [_session(self.path, 1) for _ in range(max(threads, 1))]
-        self._pool = ThreadPoolExecutor(len(self.sessions), thread_name_prefix="onnx") if len(self.sessions) > 1 else None
-        log.info("ONNX encoder loaded from %s (%d sessions)", self.path, len(self.sessions))
+            self.sessions = [_session(self.path, 1)]
+        self._pool: ThreadPoolExecutor | None = None
+        log.info("ONNX encoder loaded from %s (up to %d sessions)", self.path, self.threads)
 
     def _run(self, session: ort.InferenceSession, batch: TokenBatch) -> np.ndarray:
         input_ids, attention_mask = batch
@@ -147,11 +152,19 @@ class OnnxPooledLayers:
 
     def map(self, batches: Sequence[TokenBatch]) -> list[np.ndarray]:
         """Pooled layers of each batch, in order."""
-        if self._pool is None or len(batches) < 2:
+        if self.threads < 2 or len(batches) < 2:
             return [self._run(self.sessions[0], b) for b in batches]
+        if self._pool is None:
+            self.sessions += [_session(self.path, 1) for _ in range(self.threads - 1)]
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx")
         n = len(self.sessions)
         shares = [
             self._pool.submit(lambda k: [self._run(self.sessions[k], b) for b in batches[k::n]], k) for k in range(n)
         ]
         results = [share.result() for share in shares]
         return [results[i % n][i // n] for i in range(len(batches))]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.sessions = []

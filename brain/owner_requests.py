@@ -13,7 +13,28 @@ from brain.encoder import Encoder
 # CHAT is the "none of these" class: requests for ideas or opinions sound like commands
 # ("what should we post today?" is close to "what time should I post") but are for the assistant.
 CHAT = "chat"
+# Small talk is answered with a short true sentence, never by the model: asked about the weather
+# or the sunset, a small model invents them ("mostly sunny, the sun sets at around 9pm").
+SMALL_TALK = "small_talk"
+NOT_COMMANDS = (CHAT, SMALL_TALK)
+# Greetings and thanks are short, and short texts sit further from every example: nearest to the
+# small-talk examples at this cosine or more is small talk ("thank you!" scores 0.49).
+SMALL_TALK_MIN_COSINE = 0.4
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    SMALL_TALK: (
+        "how are you?",
+        "good morning!",
+        "hi there",
+        "thanks, great job",
+        "thank you so much",
+        "bye, see you later",
+        "what's the weather like today?",
+        "is it going to rain tomorrow?",
+        "when does the sun set today?",
+        "nice day, isn't it",
+        "what's new with you",
+        "did you see the game last night?",
+    ),
     CHAT: (
         "what should we post about today?",
         "give me some content ideas",
@@ -91,14 +112,20 @@ class OwnerRequests:
         """The command the owner most likely means, with its similarity, or None for plain chat."""
         if not text.strip():
             return None
-        allowed_names = (set(allowed) if allowed is not None else set(EXAMPLES)) | {CHAT}
-        scores = self._examples @ self.encoder.encode([text])[0]
-        best: tuple[str, float] | None = None
-        for k in np.argsort(-scores):
-            name = self._names[k]
-            if name in allowed_names:
-                best = (name, float(scores[k]))
-                break
-        if best is None or best[0] == CHAT or best[1] < self.threshold:
+        best = self._nearest(text, allowed)
+        if best is None or best[0] in NOT_COMMANDS or best[1] < self.threshold:
             return None
         return best
+
+    def is_small_talk(self, text: str) -> bool:
+        """Whether the owner is making small talk (a greeting, the weather) rather than asking for something."""
+        best = self._nearest(text, None) if text.strip() else None
+        return best is not None and best[0] == SMALL_TALK and best[1] >= SMALL_TALK_MIN_COSINE
+
+    def _nearest(self, text: str, allowed: Iterable[str] | None) -> tuple[str, float] | None:
+        allowed_names = (set(allowed) if allowed is not None else set(EXAMPLES)) | set(NOT_COMMANDS)
+        scores = self._examples @ self.encoder.encode([text])[0]
+        for k in np.argsort(-scores):
+            if self._names[k] in allowed_names:
+                return self._names[k], float(scores[k])
+        return None

@@ -25,6 +25,7 @@ class Situation:
     platform: str
     contact_opted_out: bool = False
     over_rate_limit: bool = False
+    brand_language: str = "en"  # ISO 639-1: the language the brand writes (and the encoder reads) in
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ def decide(u: Understanding, risk: Risk, policy: PolicySettings, situation: Situ
     """First matching rule wins; the order puts safety before convenience."""
     if u.intent in policy.opt_out_intents and u.intent_confidence >= policy.min_confidence:
         return Decision(Action.opt_out, f"asked to stop ({u.intent} {u.intent_confidence:.2f})")
+    if u.language and u.language != situation.brand_language.lower()[:2]:
+        # Labels of a language the encoder does not read are guesses: neither ignored as spam nor answered.
+        return Decision(Action.queue_for_approval, f"written in '{u.language}'; the brand writes in '{situation.brand_language}'")
     if u.intent in policy.ignore_intents and u.intent_confidence >= policy.ignore_min_confidence:
         return Decision(Action.ignore_spam, f"{u.intent} {u.intent_confidence:.2f}")
     if risk.topic:
@@ -58,3 +62,15 @@ def decide(u: Understanding, risk: Risk, policy: PolicySettings, situation: Situ
     if situation.over_rate_limit:
         return Decision(Action.queue_for_approval, "automatic reply rate limit reached")
     return Decision(Action.auto_reply, f"{u.intent} {u.intent_confidence:.2f}")
+
+
+def drafts_reply(action: Action) -> bool:
+    """Whether the bot drafts a reply for this action: escalated, ignored and opted-out messages get none."""
+    return action in (Action.auto_reply, Action.queue_for_approval)
+
+
+def after_draft(decision: Decision, draft_text: str, needs_review: bool) -> Decision:
+    """The decision once the reply is drafted: an automatic reply whose draft is empty or needs a look waits for the owner."""
+    if decision.action is Action.auto_reply and (needs_review or not draft_text):
+        return Decision(Action.queue_for_approval, "the draft needs a look")
+    return decision

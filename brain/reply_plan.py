@@ -10,7 +10,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
 
 import numpy as np
 
@@ -112,10 +111,9 @@ class _Finders:
     problems: LabelledExamples
 
 
-@lru_cache(maxsize=4)
 def _finders(encoder: Encoder) -> _Finders:
-    # Example sentences are encoded once per encoder, not once per message.
-    return _Finders(InPersonRequests(encoder), LabelledExamples(encoder, PROBLEM_EXAMPLES))
+    # Example sentences are encoded once per encoder (kept with it), not once per message.
+    return encoder.memo("reply_plan.finders", lambda: _Finders(InPersonRequests(encoder), LabelledExamples(encoder, PROBLEM_EXAMPLES)))
 
 
 def order_number(text: str) -> str:

@@ -1,34 +1,33 @@
-"""The brain as the app sees it: models loaded once, every model call run on one worker thread."""
+"""The brain as the app sees it: it owns its models, loads each on first use, closes them once;
+every model call runs on one worker thread."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
-import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
+from types import TracebackType
 from typing import TypeVar
 from zoneinfo import ZoneInfo
-
-import torch
 
 from core.config import Settings
 from core.errors import ModelError
 from core.times import account_zone
 from brain import draft
-from brain.encoder import get_encoder
+from brain.encoder import Encoder
 from brain.examples import Example, nearest_examples
-from brain.handoff import detected_language
 from brain.generator import (
+    ChatMessage,
     FallbackGenerator,
     GenerationOptions,
+    LocalGenerator,
     OpenAIGenerator,
     TextGenerator,
-    get_local_generator,
 )
-from brain.llama_generator import get_llama_generator
 from brain.owner_requests import OwnerRequests
 from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
@@ -40,21 +39,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def load_encoder(settings: Settings) -> Encoder:
+    c = settings.classify
+    return Encoder(
+        settings.models.encoder, int8=c.int8, runtime=c.runtime, cache_dir=settings.model_cache_dir, threads=settings.models.threads
+    )
+
+
 def local_generator(settings: Settings) -> TextGenerator:
     """The configured local engine; the torch one when llama.cpp can't load."""
     m = settings.models
     if settings.generator.local_engine == "llama_cpp":
+        from brain.llama_generator import load_llama_generator  # llama_cpp: only when drafting with it
+
         try:
-            threads = m.threads or os.cpu_count() or 1
-            return get_llama_generator(
-                m.generator, m.gguf_file, threads, settings.generator.llama_weights, settings.model_cache_dir
-            )
+            return load_llama_generator(m.generator, m.gguf_file, m.threads, settings.generator.llama_weights, settings.model_cache_dir)
         except ModelError as exc:
             log.warning("llama.cpp cannot run the local model (%s); drafting with the torch engine", exc)
-    return get_local_generator(m.generator, m.gguf_file or None, settings.model_cache_dir)
+    return LocalGenerator(m.generator, gguf_file=m.gguf_file or None, cache_dir=settings.model_cache_dir, threads=m.threads)
 
 
 def build_generator(settings: Settings) -> TextGenerator:
+    """A new generator as configured; whoever builds it closes it."""
     local = functools.partial(local_generator, settings)
 
     if settings.generator.backend == "openai":
@@ -67,17 +73,26 @@ def build_generator(settings: Settings) -> TextGenerator:
 
 
 class Brain:
-    """Owns the models. Two torch workloads at once on a small CPU slow each other badly,
-    so all model work goes through a single worker thread, in order."""
+    """Owns the models for its lifetime, the one way every command and `bot run` reach them:
+    `with Brain(settings) as brain:` (or `async with`). Each model loads when first used, so a
+    command loads only what it needs; `load()` loads them all up front (the running bot, so the
+    first follower does not wait); `close()` frees them.
+
+    Two torch workloads at once on a small CPU slow each other badly, so all model work of the
+    async calls goes through a single worker thread, in order."""
 
     def __init__(self, settings: Settings, generator: TextGenerator | None = None) -> None:
-        """generator: use this one instead of the configured one (a stand-in in benchmarks)."""
+        """generator: use this one instead of the configured one (a stand-in in benchmarks and
+        tests); it stays its owner's to close."""
         self.settings = settings
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brain")
-        self.understander: Understander | None = None
-        self.risk: RiskDetector | None = None
-        self.owner_requests: OwnerRequests | None = None
-        self.generator: TextGenerator | None = generator
+        self._lock = threading.RLock()  # a model is loaded once even if two threads ask at once
+        self._encoder: Encoder | None = None
+        self._understander: Understander | None = None
+        self._risk: RiskDetector | None = None
+        self._owner_requests: OwnerRequests | None = None
+        self._generator: TextGenerator | None = generator
+        self._owns_generator = generator is None
         g = settings.generator
         self.options = GenerationOptions(
             max_new_tokens=g.max_new_tokens,
@@ -86,35 +101,78 @@ class Brain:
             repetition_penalty=g.repetition_penalty,
         )
 
+    # -- the models, each loaded on first use ---------------------------------------------------
+
+    def _loaded(self, attr: str, load: Callable[[], T]) -> T:
+        with self._lock:
+            if getattr(self, attr) is None:
+                setattr(self, attr, load())
+            return getattr(self, attr)  # type: ignore[no-any-return]
+
+    @property
+    def encoder(self) -> Encoder:
+        return self._loaded("_encoder", lambda: load_encoder(self.settings))
+
+    @property
+    def understander(self) -> Understander:
+        return self._loaded("_understander", lambda: Understander(self.encoder, load_heads(self.settings.classify.heads_dir), brand_language=self.settings.brand.language))
+
+    @property
+    def risk(self) -> RiskDetector:
+        policy = self.settings.policy
+        return self._loaded("_risk", lambda: RiskDetector(self.encoder, policy.risk_similarity, policy.risk_keywords))
+
+    @property
+    def owner_requests(self) -> OwnerRequests:
+        return self._loaded("_owner_requests", lambda: OwnerRequests(self.encoder))
+
+    @property
+    def generator(self) -> TextGenerator:
+        return self._loaded("_generator", lambda: build_generator(self.settings))
+
+    def _load(self) -> None:
+        from brain.handoff import detected_language
+
+        for model in (self.understander, self.risk, self.owner_requests, self.generator):
+            assert model is not None
+        detected_language("warm up the language detector", self.settings.brand.language)  # loads its models now, not on a follower's message
+
+    async def load(self) -> None:
+        """Every model now, rather than on first use."""
+        await self._run(self._load)
+
+    def close(self) -> None:
+        """Wait for the model call in progress (none is started after this), then free the models."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            if self._generator is not None and self._owns_generator:
+                self._generator.close()
+            if self._encoder is not None:
+                self._encoder.close()
+            self._generator = self._encoder = None
+            self._understander = self._risk = self._owner_requests = None
+
+    def __enter__(self) -> Brain:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Brain:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
 
-    def _load(self) -> None:
-        threads = self.settings.models.threads or os.cpu_count() or 1
-        torch.set_num_threads(threads)
-        c = self.settings.classify
-        encoder = get_encoder(self.settings.models.encoder, c.int8, c.runtime, self.settings.model_cache_dir, threads)
-        self.understander = Understander(encoder, load_heads(c.heads_dir))
-        policy = self.settings.policy
-        self.risk = RiskDetector(encoder, policy.risk_similarity, policy.risk_keywords)
-        self.owner_requests = OwnerRequests(encoder)
-        detected_language("warm up the language detector", self.settings.brand.language)  # loads its models now, not on a follower's message
-        if self.generator is None:
-            self.generator = build_generator(self.settings)
-
-    async def load(self) -> None:
-        await self._run(self._load)
-
     async def understand(self, text: str) -> Understanding:
-        assert self.understander is not None, "Brain.load() first"
-        return await self._run(self.understander.understand, text)
+        return await self._run(lambda: self.understander.understand(text))
 
     async def assess_risk(self, text: str) -> Risk:
-        assert self.risk is not None, "Brain.load() first"
-        risk, understander = self.risk, self.understander
-        assert understander is not None
         # Right after understand() the embedding is cached: one encoder pass serves both.
-        return await self._run(lambda: risk.assess(understander.embedding(text), text))
+        return await self._run(lambda: self.risk.assess(self.understander.embedding(text), text))
 
     def today(self) -> date:
         """The day in the account's time zone: which dated facts hold."""
@@ -132,19 +190,18 @@ class Brain:
         mode: draft.ReplyMode | None = None,
     ) -> draft.Draft:
         """platform: whose length limit applies ("" for the brand's default limit); examples: the
-        owner's replies to similar messages (pick_examples); mode: the configured one unless given."""
-        assert self.generator is not None and self.understander is not None, "Brain.load() first"
+        owner's replies to similar messages (pick_examples); mode: the configured one unless given.
+        The generator loads only if the draft asks it for words (planned replies often need none)."""
         g = self.settings.generator
         return await self._run(
-            functools.partial(
-                draft.draft_reply,
-                self.generator,
+            lambda: draft.draft_reply(
+                _OnFirstUse(self),
                 text,
                 understanding,
                 self.settings.brand,
                 self.options,
                 history,
-                encoder=self.understander.encoder,
+                encoder=self.encoder,
                 platform=platform,
                 mode=mode or g.reply_mode,
                 examples=examples,
@@ -155,36 +212,34 @@ class Brain:
 
     async def pick_examples(self, text: str, owner_replies: Sequence[Example]) -> list[Example]:
         """The owner's replies (approved or edited) to the messages most like this one."""
-        assert self.understander is not None, "Brain.load() first"
-        return await self._run(nearest_examples, text, owner_replies, self.understander.encoder)
+        return await self._run(lambda: nearest_examples(text, owner_replies, self.encoder))
 
     async def draft_post(self, topic: str, platform: str, n: int = 3) -> list[PostDraft]:
         """Up to n variants, best first, each with its score, check failures and notes; the facts
         that hold are those of today in the account's time zone."""
-        assert self.generator is not None and self.understander is not None, "Brain.load() first"
         return await self._run(
-            functools.partial(
-                draft.draft_post,
-                self.generator,
-                topic,
-                platform,
-                self.settings.brand,
-                n,
-                encoder=self.understander.encoder,
-                today=self.today(),
+            lambda: draft.draft_post(
+                _OnFirstUse(self), topic, platform, self.settings.brand, n, encoder=self.encoder, today=self.today()
             )
         )
 
     async def match_owner_request(self, text: str, allowed: Sequence[str]) -> tuple[str, float] | None:
         """Which of the allowed commands the owner's words ask for, if any (see brain/owner_requests.py)."""
-        assert self.owner_requests is not None, "Brain.load() first"
-        return await self._run(self.owner_requests.match, text, allowed)
+        return await self._run(lambda: self.owner_requests.match(text, allowed))
 
     async def answer_owner(self, text: str) -> str:
-        assert self.generator is not None, "Brain.load() first"
-        return await self._run(
-            draft.answer_owner, self.generator, text, self.settings.brand, self.options
-        )
+        """The assistant's answer to the owner's plain words (see draft.answer_owner)."""
+
+        def answer() -> str:
+            small_talk = self.owner_requests.is_small_talk(text)
+            return draft.answer_owner(_OnFirstUse(self), text, self.settings.brand, self.options, small_talk=small_talk)
+
+        return await self._run(answer)
+
+    def known_labels(self, task: str) -> list[str]:
+        """The labels the head of a task ("intent", "sentiment", "offensive") can give."""
+        head = self.understander.heads[task]
+        return [*head.labels, *([head.other_label] if head.other_label and head.other_label not in head.labels else [])]
 
     # -- when to post: a small numpy model, milliseconds, so it runs in the caller and not behind a draft
 
@@ -208,5 +263,19 @@ class Brain:
         """The next free [schedule.slots] time on the platform after `now`, and why."""
         return self.slots.next_free_slot(platform, history, now, content_type)
 
+
+class _OnFirstUse:
+    """The brain's generator, loaded when a draft first asks it for words."""
+
+    def __init__(self, brain: Brain) -> None:
+        self._brain = brain
+        self.name = "brain's generator"
+
+    def generate(self, messages: list[ChatMessage], options: GenerationOptions) -> str:
+        return self._brain.generator.generate(messages, options)
+
+    def generate_many(self, prompts: list[list[ChatMessage]], options: GenerationOptions) -> list[str]:
+        return self._brain.generator.generate_many(prompts, options)
+
     def close(self) -> None:
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        """The brain closes its generator."""

@@ -7,12 +7,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from brain.encoder import Encoder
 from brain.heads import DEFAULT_LAYERS, Head, train_head
 from brain.labelled import DataError, evaluate
+
+if TYPE_CHECKING:
+    from brain.encoder import Encoder
 
 log = logging.getLogger(__name__)
 

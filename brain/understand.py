@@ -1,4 +1,5 @@
-"""What a message means: intent, sentiment and offensiveness with confidences, from trained heads.
+"""What a message means: intent, sentiment and offensiveness with confidences, from trained heads,
+and the language it is written in.
 
 Every head reads the same encoder pass (pooled layers of all-MiniLM-L6-v2), so one message
 costs one forward pass however many heads there are. The heads are small files in brain/heads/.
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from brain.encoder import Encoder, sentence_embeddings
+from brain.handoff import message_language
 from brain.heads import TASKS, Head, head_dir
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,9 @@ class Understanding:
     sentiment_confidence: float
     offensive: bool = False
     offensive_confidence: float = 0.0
+    # ISO 639-1 code, "" when too short or unclear to tell. The encoder reads English: labels of a
+    # message in another language are guesses, and the policy hands it to the owner.
+    language: str = ""
 
 
 def load_heads(heads_dir: Path | None = None) -> dict[str, Head]:
@@ -41,8 +46,11 @@ def load_heads(heads_dir: Path | None = None) -> dict[str, Head]:
 class Understander:
     """Classifies many messages with one encoder pass shared by every head."""
 
-    def __init__(self, encoder: Encoder, heads: dict[str, Head] | None = None, cache_size: int = 2048) -> None:
+    def __init__(
+        self, encoder: Encoder, heads: dict[str, Head] | None = None, cache_size: int = 2048, brand_language: str = "en"
+    ) -> None:
         self.encoder = encoder
+        self.brand_language = brand_language
         self.heads = heads if heads is not None else load_heads()
         # Followers repeat themselves ("hi", "stop", copy-pasted spam): a repeated text costs nothing.
         # The sentence embedding is kept too, so the risk check after understanding needs no second pass.
@@ -52,7 +60,7 @@ class Understander:
     def _blank(self) -> Understanding:
         # Nothing to understand: neutral labels with zero confidence, so no policy acts on them.
         h = self.heads
-        return Understanding(h["intent"].fallback, 0.0, h["sentiment"].fallback, 0.0, False, 0.0)
+        return Understanding(h["intent"].fallback, 0.0, h["sentiment"].fallback, 0.0, False, 0.0, "")
 
     def understand_many(self, texts: Sequence[str]) -> list[Understanding]:
         results: dict[str, Understanding] = {}
@@ -81,6 +89,7 @@ class Understander:
                     sentiment_confidence=sentiments[k][1],
                     offensive=p_off >= 0.5,
                     offensive_confidence=p_off if p_off >= 0.5 else 1.0 - p_off,
+                    language=message_language(text, self.brand_language),
                 )
                 results[text] = u
                 self._cache[text] = (u, embeddings[k])

@@ -55,6 +55,7 @@ class OutgoingPost:
 
     text: str
     image_path: str | None = None
+    image_alt: str = ""  # the image's description for people who cannot see it
     # The same key on every attempt at one post; platforms that deduplicate by it (an
     # Idempotency-Key header, a client message id) never create the post twice.
     idempotency_key: str | None = None

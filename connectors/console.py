@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import itertools
 import logging
+import os
+import stat
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import TextIO
 
 from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
@@ -66,13 +70,13 @@ class ConsoleConnector(Connector):
         await self._closed.wait()
 
     async def _read_loop(self, inbox: Inbox) -> None:
-        loop = asyncio.get_running_loop()
+        lines = _lines(self._in)
         try:
             while True:
                 if self._prompt:
                     self._write("> ", end="")
-                line = await loop.run_in_executor(None, self._in.readline)
-                if line == "":  # end of input: Ctrl-D or the pipe closed
+                line = await anext(lines, None)
+                if line is None:  # end of input: Ctrl-D or the pipe closed
                     break
                 text = line.rstrip("\r\n")
                 if text.strip() in QUIT_COMMANDS:
@@ -82,6 +86,7 @@ class ConsoleConnector(Connector):
                     continue
                 await self._store(inbox, message)
         finally:
+            await lines.aclose()
             self._closed.set()
 
     async def _store(self, inbox: Inbox, message: IncomingMessage) -> None:
@@ -145,3 +150,61 @@ class ConsoleConnector(Connector):
 def _private(chat_id: str, message_id: str) -> ReplyAddress:
     """Everything typed at the console is a conversation between one person and the bot."""
     return ReplyAddress(MessageKind.private, Visibility.direct, chat_id, message_id)
+
+
+async def _lines(stream: TextIO) -> AsyncIterator[str]:
+    """The stream's lines: through the event loop where it can watch the stream (a terminal, a
+    pipe, a socket), else read on the executor (a regular file, /dev/null, a StringIO: reading
+    them never waits)."""
+    loop = asyncio.get_running_loop()
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+        watchable = stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+    except (AttributeError, OSError, ValueError):  # a StringIO in tests, a closed stdin
+        watchable = False
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+    if watchable:
+        try:
+            loop.add_reader(fd, _read_chunk, loop, fd, chunks)
+        except OSError:  # a device epoll cannot watch, such as /dev/null (EPERM)
+            watchable = False
+    if not watchable:
+        while line := await loop.run_in_executor(None, stream.readline):
+            yield line
+        return
+    try:
+        async for line in _fd_lines(chunks):
+            yield line
+    finally:
+        loop.remove_reader(fd)
+
+
+def _read_chunk(loop: asyncio.AbstractEventLoop, fd: int, chunks: asyncio.Queue[bytes]) -> None:
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        return
+    except OSError:  # the terminal went away
+        chunk = b""
+    if not chunk:
+        loop.remove_reader(fd)
+    chunks.put_nowait(chunk)
+
+
+async def _fd_lines(chunks: asyncio.Queue[bytes]) -> AsyncIterator[str]:
+    """Lines from the chunks a terminal or pipe gave, read when the event loop saw input: no thread
+    sits blocked in a read, so Ctrl-C or stop() ends the bot at once instead of waiting for the
+    next Enter. Bytes that are not UTF-8 become U+FFFD rather than stopping the console."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while True:
+        chunk = await chunks.get()
+        pending += decoder.decode(chunk, final=not chunk)
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            yield line + "\n"
+        if not chunk:
+            if pending:
+                yield pending
+            return

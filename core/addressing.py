@@ -28,8 +28,8 @@ class Visibility(StrEnum):
 class ReplyAddress:
     """Everything a connector needs to answer a message where it was written, stored as columns.
 
-    chat_id: the conversation, chat or channel the reply is posted in ("" where the platform has
-    none, e.g. a public Mastodon reply); message_id: the platform's id of the message being
+    chat_id: the conversation, chat or channel the reply is posted in (on Mastodon, which has no
+    chats, the author's account, whom the reply names); message_id: the platform's id of the message being
     answered, as the platform's reply call takes it (Telegram's per-chat number, Slack's ts, a
     status id or post URI); thread_id: the thread or post it belongs to ("" when it is none).
     A private message is direct and only a private message is: mixing them up is refused here."""

@@ -13,10 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-from core.errors import ConfigError
+from core.errors import BotError, ConfigError
+from core.platforms import CONNECTOR_PLATFORMS
 
 
 class Section(BaseModel):
@@ -48,6 +46,9 @@ class DatabaseSettings(Section):
     def _usable_url(cls, value: str) -> str:
         if not value:
             return value
+        from sqlalchemy.engine import make_url  # only when a URL is set: the command line starts faster without it
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
         try:
             dialect = make_url(value).get_dialect()
         except NoSuchModuleError:  # a subclass of ArgumentError: the URL parsed, its kind is unknown
@@ -110,6 +111,24 @@ class BrandSettings(Section):
 
     def length_limit(self, platform: str) -> int:
         return self.length_limits.get(platform, self.length_limits.get("default", 500))
+
+    def platforms(self) -> list[str]:
+        """Every platform a draft can be for: those the bot connects to and those given a length limit."""
+        return sorted({*CONNECTOR_PLATFORMS, *self.length_limits} - {"default"})
+
+    def known_platform(self, name: str) -> str:
+        """The platform's name as stored (lower case, no '@'); a name that is none of platforms() is
+        refused at once, naming those allowed."""
+        platform = name.strip().removeprefix("@").lower()
+        if platform not in self.platforms():
+            raise BotError(f"unknown platform {name!r}: one of {', '.join(self.platforms())} ([brand] length_limits adds more)")
+        return platform
+
+    def check_length(self, platform: str, text: str) -> None:
+        """Refuse a text longer than the platform allows, saying both lengths."""
+        limit = self.length_limit(platform)
+        if len(text) > limit:
+            raise BotError(f"{platform} allows {limit} characters; this text has {len(text)}")
 
     def current_facts(self, on: date | None = None) -> list[str]:
         """The facts that hold on that day (default: today on this machine's clock)."""
@@ -215,6 +234,17 @@ class SlackSettings(DeliverySettings):
     overall_per_s: float = Field(default=50.0, gt=0)
 
 
+class MastodonSettings(DeliverySettings):
+    api_base_url: str = "https://mastodon.social"
+    access_token_env: str = "MASTODON_ACCESS_TOKEN"
+    poll_interval_s: float = Field(default=30.0, gt=0)
+    streaming: bool = True
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    post_visibility: Literal["public", "unlisted", "private"] = "public"
+    # Mastodon's documented default limit is 300 calls per 5 minutes per account.
+    overall_per_s: float = Field(default=1.0, gt=0)
+
+
 class ScheduleSettings(Section):
     grace_minutes: float = Field(default=30.0, ge=0)
     best_window_days: int = Field(default=7, ge=1, le=60)
@@ -256,6 +286,7 @@ class Settings(Section):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     classify: ClassifySettings = Field(default_factory=ClassifySettings)
 

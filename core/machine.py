@@ -43,6 +43,11 @@ def speed_flags() -> list[str]:
     return [f for f in SPEED_FLAGS if f in flags]
 
 
+def threads(configured: int = 0) -> int:
+    """How many threads the models use: the configured number ([models] threads), else every core."""
+    return configured if configured > 0 else os.cpu_count() or 1
+
+
 def describe() -> dict[str, object]:
     """The machine, for a benchmark's JSON line: figures from different CPUs must not be compared blind."""
     try:

@@ -9,7 +9,7 @@ import pytest
 
 from bench.replies import DATA, TODAY, load_businesses, read_jsonl
 from bench.reply_judge import SUPPORT_MIN_COSINE, Business, Judge, calibrate_min_cosine
-from brain.encoder import get_encoder
+from fakes.models import get_encoder
 
 # The judge runs the real encoder over every labelled reply and post.
 pytestmark = pytest.mark.models

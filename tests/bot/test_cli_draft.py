@@ -42,4 +42,4 @@ def test_spam_gets_no_reply_as_json(config_file) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     assert payload["understanding"]["intent"] == "spam"
-    assert payload["text"] == "" and payload["needs_review"] and payload["check_failures"] == ["spam: no reply"]
+    assert payload["decision"]["action"] == "ignore_spam" and payload["text"] == ""

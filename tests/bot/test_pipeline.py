@@ -151,3 +151,18 @@ async def test_opening_commands_get_a_hello_from_followers_and_the_help_for_the_
     assert "bot -> bob: Hi! How can we help you today?" in result.out
     assert all(m.intent == "greeting" and m.status == MessageStatus.replied for m in result.messages)
     assert "You are the owner" in result.out and "/inbox" in result.out and "unknown command" not in result.out
+
+
+async def test_a_message_in_another_language_is_stored_with_it_and_waits_for_the_owner(settings) -> None:
+    result = await converse(settings, ["/as-follower uwe Hallo, habt ihr am Samstag auch Dinkelbrot im Laden?", "/pending"])
+    [message] = result.messages
+    assert message.language == "de" and message.status == MessageStatus.pending
+    assert "written in 'de'; the brand writes in 'en'" in result.out and ", language de)" in result.out
+    assert "bot -> uwe" not in result.out
+    assert "(console, " in result.out and ", de) them: Hallo, habt ihr" in result.out  # /pending shows it too
+
+
+async def test_an_english_message_is_stored_as_english(settings) -> None:
+    result = await converse(settings, ["/as-follower ann Hello there, do you have any sourdough left today?"])
+    [message] = result.messages
+    assert message.language == "en"

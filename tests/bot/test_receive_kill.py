@@ -21,6 +21,7 @@ import pytest
 from storage.message_states import FINAL_MESSAGE_STATES
 from tests.conftest import BASE_CONFIG, ROOT
 from fakes.openai_server import FakeOpenAIServer, fake_openai_server
+from fakes.mastodon_api import TOKEN as MASTODON_TOKEN, FakeMastodon, account
 from fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from fakes.telegram_api import TOKEN, FakeTelegram
 
@@ -59,7 +60,7 @@ base_url = "{openai_url}"
 model = "fake"
 
 [policy]
-auto_reply_platforms = ["telegram", "slack"]
+auto_reply_platforms = ["telegram", "slack", "mastodon"]
 min_confidence = 0.0
 max_auto_replies_per_contact_per_hour = 1000
 max_auto_replies_per_platform_per_minute = 100000
@@ -243,13 +244,50 @@ async def slack(mode: str) -> AsyncIterator[tuple[Scenario, FakeSlack]]:
         await fake.stop()
 
 
+@asynccontextmanager
+async def mastodon() -> AsyncIterator[tuple[Scenario, FakeMastodon]]:
+    fake = FakeMastodon()
+    await fake.start()
+    toml = f'[mastodon]\napi_base_url = "{fake.url}"\npoll_interval_s = 0.2\n{FAST}'
+    last: list[str] = []
+    pushing: list[asyncio.Task[None]] = []
+
+    async def push_after_first_poll() -> None:
+        # The bot's first start leaves older notifications unanswered: the burst comes once it polls.
+        await fake.wait_for("notifications", timeout=60)
+        for n in range(BURST):
+            note = fake.mention(f"hello there, nice shop! 👋 ({n})", author=account(str(50_000 + n), f"fan{n}@other.social"))
+        last.append(note["id"])
+
+    async def push() -> None:
+        pushing.append(asyncio.create_task(push_after_first_poll()))
+
+    async def delivered() -> None:  # the stored cursor reached the newest notification
+        await wait_until(lambda: bool(last) and any(c.params.get("min_id") == last[0] for c in fake.calls_to("notifications")))
+
+    async def receiving() -> None:
+        await wait_until(lambda: fake.served_notifications > 0)
+
+    def sends() -> Counter[str]:
+        parents = [fake.statuses[s["in_reply_to_id"]] for s in fake.posted() if s["in_reply_to_id"]]
+        return Counter(str(p["account"]["acct"]) for p in parents)
+
+    try:
+        yield Scenario("mastodon", {"MASTODON_ACCESS_TOKEN": MASTODON_TOKEN}, toml, push, delivered, receiving, sends), fake
+    finally:
+        for task in pushing:
+            task.cancel()
+        await fake.stop()
+
+
 PLATFORMS = {
+    "mastodon-polling": mastodon,
     "telegram-polling": lambda: telegram("polling"),
     "telegram-webhook": lambda: telegram("webhook"),
     "slack-socket": lambda: slack("socket"),
     "slack-http": lambda: slack("http"),
 }
-SEND_METHOD = {"telegram": "sendMessage", "slack": "chat.postMessage"}
+SEND_METHOD = {"telegram": "sendMessage", "slack": "chat.postMessage", "mastodon": "statuses"}
 
 # Each case starts the bot twice (~8 s of imports each on a busy 2-core machine) and works through
 # 200 messages, so there are four: every mode once, every kill point at least once, Telegram polling
@@ -259,10 +297,11 @@ CASES = [
     ("telegram-webhook", "sending"),
     ("slack-socket", "drafting"),
     ("slack-http", "receiving"),
+    ("mastodon-polling", "receiving"),
 ]
 
 
-async def kill_point(point: str, scenario: Scenario, server: FakeTelegram | FakeSlack, llm: FakeOpenAIServer) -> None:
+async def kill_point(point: str, scenario: Scenario, server: FakeTelegram | FakeSlack | FakeMastodon, llm: FakeOpenAIServer) -> None:
     if point == "receiving":
         await scenario.receiving()
     elif point == "drafting":

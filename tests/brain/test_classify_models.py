@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from brain.encoder import get_encoder
+from fakes.models import get_encoder
 from brain.heads import TASKS, Head
 from brain.labelled import read_labelled
 from brain.training import score

@@ -148,7 +148,7 @@ def test_signoff_is_added_and_counted_in_the_limit(brand) -> None:
 
 @pytest.mark.models
 def test_a_question_falls_back_to_the_fact_about_it() -> None:
-    from brain.encoder import get_encoder
+    from fakes.models import get_encoder
 
     brand = BrandSettings(
         name="Test Bakery",

@@ -52,7 +52,8 @@ async def test_real_drafts_are_safe_or_fall_back(settings) -> None:
 
 def test_prefix_reuse_and_batching_give_the_same_greedy_text(settings) -> None:
     from brain.draft import reply_system_prompt as system_prompt
-    from brain.generator import ChatMessage, GenerationOptions, get_local_generator
+    from brain.generator import ChatMessage, GenerationOptions
+    from fakes.models import get_local_generator
 
     generator = get_local_generator(settings.models.generator, settings.models.gguf_file, settings.model_cache_dir)
     prompt = [ChatMessage("system", system_prompt(settings.brand)), ChatMessage("user", "When do you open?")]

@@ -12,17 +12,17 @@ from transformers import RepetitionPenaltyLogitsProcessor
 
 from core.config import load_settings
 from brain.draft import reply_system_prompt
-from brain.generator import PREFIX_CACHE_SIZE, ChatMessage, GenerationOptions, LocalGenerator, get_local_generator
+from brain.generator import PREFIX_CACHE_SIZE, ChatMessage, GenerationOptions, LocalGenerator
 from brain.llama_generator import (
     LlamaCppGenerator,
     converted_gguf,
     cpu_has_bf16,
-    get_llama_generator,
     pick_token,
     resolve_weights,
 )
 from brain.model_paths import resolve_model_dir
 from brain.service import build_generator
+from fakes.models import get_llama_generator, get_local_generator
 
 
 def llama(settings) -> LlamaCppGenerator:

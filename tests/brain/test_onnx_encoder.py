@@ -11,7 +11,8 @@ import pytest
 
 from bot.cli import main
 from core.config import load_settings
-from brain.encoder import Encoder, get_encoder
+from brain.encoder import Encoder
+from fakes.models import get_encoder
 from brain.model_paths import resolve_model_dir
 from brain.onnx_encoder import cache_file
 from brain.understand import Understander
@@ -93,7 +94,6 @@ def test_when_onnx_cannot_be_used_the_encoder_says_so_once_and_runs_on_torch(tmp
 def test_the_runtime_comes_from_config(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert load_settings(config_file).classify.runtime == "onnx"  # the default: the fastest that passes the guard
     config_file.write_text(config_file.read_text(encoding="utf-8") + '\n[classify]\nruntime = "torch"\nint8 = false\n', encoding="utf-8")
-    get_encoder.cache_clear()  # so this process loads the encoder the config asks for
     assert main(["classify", "thank you, the cake was perfect", "--config", str(config_file)]) == 0
     out, err = capsys.readouterr()  # `bot` logs to stderr
     assert json.loads(out)["sentiment"] == "positive"
@@ -120,3 +120,42 @@ def test_no_stray_exports_are_left_in_the_cache() -> None:
     get_encoder(ENCODER, True, "onnx", MODEL_CACHE)
     folder = cache_file(resolve_model_dir(ENCODER), MODEL_CACHE, int8=True).parent
     assert not [p for p in folder.iterdir() if p.is_dir()]  # the temporary export folders are gone
+
+
+def test_the_tokenizer_gives_the_ids_transformers_gives() -> None:
+    # The encoder tokenises with `tokenizers` directly (no transformers import); the ids must be
+    # the ones transformers' tokenizer of the same folder gives, or the embeddings would drift.
+    from transformers import AutoTokenizer
+
+    from brain.encoder import clean_text
+
+    encoder = get_encoder(ENCODER, True, "onnx", MODEL_CACHE)
+    reference = AutoTokenizer.from_pretrained(resolve_model_dir(ENCODER))
+    texts = [clean_text(t) for t in TEXTS + ["Don't   SHOUT!!", "naïve café 😀 #AcmeBakery @someone https://example.com/x?y=1"]]
+    expected = reference(texts, truncation=True, max_length=encoder.max_length)["input_ids"]
+    assert [e.ids for e in encoder.tokenizer.encode_batch(texts)] == expected
+    assert encoder.pad_id == reference.pad_token_id
+
+
+def test_a_text_gets_the_same_labels_alone_and_in_any_int8_batch() -> None:
+    # int8 scales activations by the range of what runs together: alone is the only batch that
+    # does not depend on the other messages, and the encoder runs int8 texts so.
+    encoder = get_encoder(ENCODER, True, "onnx", MODEL_CACHE)
+    understander = Understander(encoder, cache_size=0)
+    text = "hi! just found your page 😍 love the vibe"
+    others = [
+        ["the mug i bought arrived cracked :( what do i do", "ok"],
+        ["STOP", "Click here to win a free iPhone!!! bit.ly/x " * 3, "do you deliver?", "🙂🙂"],
+        [f"message number {i} " + "really " * i for i in range(20)],
+    ]
+    alone = understander.understand(text)
+    for batch in others:
+        for position in (0, len(batch) // 2, len(batch)):
+            together = understander.understand_many([*batch[:position], text, *batch[position:]])[position]
+            # The heads' matrix products round differently with the number of rows: 1e-6, not a label.
+            assert (together.intent, together.sentiment, together.offensive) == (alone.intent, alone.sentiment, alone.offensive)
+            for field in ("intent_confidence", "sentiment_confidence", "offensive_confidence"):
+                assert getattr(together, field) == pytest.approx(getattr(alone, field), abs=1e-5)
+    pooled_alone = encoder.pooled_layers([text])
+    for batch in others:
+        assert np.array_equal(encoder.pooled_layers([*batch, text])[-1:], pooled_alone)

@@ -6,9 +6,8 @@ import pytest
 
 from tests.conftest import MODEL_CACHE
 
-from brain.encoder import get_encoder
-from brain.owner_requests import CHAT as CHAT_CLASS
-from brain.owner_requests import EXAMPLES, OwnerRequests
+from fakes.models import get_encoder
+from brain.owner_requests import EXAMPLES, NOT_COMMANDS, OwnerRequests
 
 pytestmark = pytest.mark.models
 
@@ -34,7 +33,7 @@ def requests() -> OwnerRequests:
 def test_other_wordings_find_their_command(requests: OwnerRequests) -> None:
     found = {text: requests.match(text) for texts in ASKS.values() for text in texts}
     assert {text: m and m[0] for text, m in found.items()} == {t: name for name, ts in ASKS.items() for t in ts}
-    assert set(ASKS) == set(EXAMPLES) - {CHAT_CLASS}
+    assert set(ASKS) == set(EXAMPLES) - set(NOT_COMMANDS)
 
 
 def test_chat_is_not_a_command(requests: OwnerRequests) -> None:
@@ -45,3 +44,11 @@ def test_only_allowed_commands_are_matched(requests: OwnerRequests) -> None:
     assert requests.match("show me my drafts", allowed=["drafts"]) is not None
     match = requests.match("show me my drafts", allowed=["report"])
     assert match is None or match[0] == "report"
+
+
+def test_small_talk_is_told_from_requests(requests: OwnerRequests) -> None:
+    # None of these wordings is among the examples either.
+    small_talk = ["hey, how's it going?", "lovely weather today", "what time does the sun go down tonight?", "thank you!"]
+    asks = ["any ideas for content?", "how do I bake sourdough", "write a caption for our new cake", "how did last week go?"]
+    assert [requests.is_small_talk(t) for t in small_talk] == [True] * len(small_talk)
+    assert [requests.is_small_talk(t) for t in asks] == [False] * len(asks)

@@ -11,10 +11,12 @@ NO_RISK = Risk("", 0.1)
 POLICY = PolicySettings(auto_reply_platforms=["console", "telegram"])
 
 
-def u(intent: str, ic: float = 0.9, sentiment: str = "neutral", sc: float = 0.9, off: float = 0.0) -> Understanding:
+def u(
+    intent: str, ic: float = 0.9, sentiment: str = "neutral", sc: float = 0.9, off: float = 0.0, language: str = ""
+) -> Understanding:
     return Understanding(
         intent=intent, intent_confidence=ic, sentiment=sentiment, sentiment_confidence=sc,
-        offensive=off >= 0.5, offensive_confidence=max(off, 1.0 - off),
+        offensive=off >= 0.5, offensive_confidence=max(off, 1.0 - off), language=language,
     )
 
 
@@ -38,6 +40,10 @@ def u(intent: str, ic: float = 0.9, sentiment: str = "neutral", sc: float = 0.9,
         (u("praise", off=0.9), NO_RISK, Situation("console"), Action.queue_for_approval),  # abuse is never auto-answered
         (u("praise", off=0.7), NO_RISK, Situation("console"), Action.auto_reply),
         (u("praise", off=0.05), NO_RISK, Situation("console"), Action.auto_reply),  # surely not abusive
+        (u("greeting", language="en"), NO_RISK, Situation("console"), Action.auto_reply),
+        (u("greeting", language="de"), NO_RISK, Situation("console", brand_language="de"), Action.auto_reply),
+        (u("spam", language="pt"), NO_RISK, Situation("console"), Action.queue_for_approval),  # not read: not ignored
+        (u("unsubscribe", language="de"), NO_RISK, Situation("console"), Action.opt_out),  # stopping is always safe
     ],
 )
 def test_each_rule(understanding, risk, situation, action) -> None:
@@ -49,3 +55,9 @@ def test_every_threshold_comes_from_config() -> None:
     assert decide(u("greeting", ic=0.9), NO_RISK, strict, Situation("console")).action is Action.queue_for_approval
     assert decide(u("question"), NO_RISK, strict, Situation("console")).action is Action.queue_for_approval
     assert decide(u("greeting", sentiment="negative", sc=0.6), NO_RISK, strict, Situation("console")).action is Action.escalate
+
+
+def test_a_language_the_brand_does_not_write_in_waits_for_the_owner_with_that_reason() -> None:
+    decision = decide(u("question", language="es"), NO_RISK, POLICY, Situation("console", brand_language="en"))
+    assert decision.action is Action.queue_for_approval
+    assert decision.reason == "written in 'es'; the brand writes in 'en'"

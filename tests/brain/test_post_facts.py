@@ -8,7 +8,7 @@ import pytest
 
 from core.config import Fact
 from brain.checks import NUMBER_RE
-from brain.encoder import get_encoder
+from fakes.models import get_encoder
 from brain.posts import draft_posts, make_plan, plan_post
 from fakes.bakery import BAKERY, DECEMBER, NOVEMBER, mentions_the_sale
 from fakes.generator import ScriptedGenerator

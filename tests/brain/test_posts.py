@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.config import BrandSettings
-from brain.encoder import get_encoder
+from fakes.models import get_encoder
 from brain.posts import FAILED_PENALTY, draft_posts, rank_posts, score_posts, shape_post
 from fakes.generator import ScriptedGenerator
 

@@ -10,7 +10,8 @@ import pytest
 from core.config import BrandSettings, Fact
 from brain.checks import NUMBER_RE
 from brain.draft import Draft, draft_reply
-from brain.encoder import Encoder, get_encoder
+from brain.encoder import Encoder
+from fakes.models import get_encoder
 from brain.faithfulness import Support, unsupported
 from brain.generator import GenerationOptions
 from brain.understand import Understander, Understanding

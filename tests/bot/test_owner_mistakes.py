@@ -1,0 +1,73 @@
+"""The owner's mistakes in the chat each get one clear line, and small talk gets no invented facts."""
+
+from __future__ import annotations
+
+import io
+
+from bot.app import App
+from brain.service import Brain
+from connectors.console import ConsoleConnector
+from core.config import Settings
+from storage import repo
+from storage.db import make_engine
+from fakes.console_app import run_console
+from fakes.generator import ScriptedGenerator
+
+ALLOWED = "one of console, mastodon, slack, telegram, x"
+
+
+async def test_a_mistyped_platform_is_refused_naming_those_allowed(settings: Settings) -> None:
+    out = await run_console(settings, ["/draft @nosuch fresh bread", "/compose @tiktok hello", "/besttime @insta", "/quit"])
+    assert f"could not do that: unknown platform '@nosuch': {ALLOWED}" in out
+    assert f"unknown platform '@tiktok': {ALLOWED}" in out and f"unknown platform '@insta': {ALLOWED}" in out
+    assert repo.list_posts(make_engine(settings.database_url)) == []
+
+
+async def test_compose_keeps_to_the_platforms_length_limit(settings: Settings) -> None:
+    long_text = "Fresh sourdough every morning. " * 15  # 465 characters: X allows 280
+    out = await run_console(settings, [f"/compose @x {long_text.strip()}", "/compose @X Fresh sourdough today", "/quit"])
+    assert f"could not do that: x allows 280 characters; this text has {len(long_text.strip())}" in out
+    [post] = repo.list_posts(make_engine(settings.database_url))
+    assert (post.platform, post.text) == ("x", "Fresh sourdough today")
+
+
+async def test_a_command_without_its_arguments_answers_its_usage(settings: Settings) -> None:
+    out = await run_console(settings, ["/queue", "/approve", "/schedule", "/label", "/drafts", "/quit"])
+    for usage in ("/queue ID", "/approve ID", "/schedule ID WHEN|best", "/label MESSAGE_ID TASK LABEL"):
+        assert f"bot: usage: {usage}\n" in out
+    assert "no post ''" not in out and "no drafts" in out  # a command that takes no arguments still runs
+
+
+async def test_an_unknown_label_is_refused_naming_the_known_ones(settings: Settings) -> None:
+    out = await run_console(
+        settings, ["/as-follower ann where is my parcel?", "/label 1 intent nonsense", "/label 1 intent complaint", "/quit"]
+    )
+    refused = next(line for line in out.splitlines() if "nonsense" in line)
+    assert refused.startswith("bot: could not do that: intent has no label 'nonsense': one of ")
+    assert "complaint" in refused and "greeting" in refused and "bot train" in refused
+    assert "noted: message 1 is intent complaint" in out
+    corrections = repo.list_corrections(make_engine(settings.database_url), "intent")
+    assert [c.label for c in corrections] == ["complaint"]
+
+
+async def chat(settings: Settings, lines: list[str], model_says: str) -> str:
+    out = io.StringIO()
+    console = ConsoleConnector("owner", stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out, prompt=False)
+    async with App(settings, [console], brain=Brain(settings, generator=ScriptedGenerator(model_says))) as app:
+        await app.run()
+    return out.getvalue()
+
+
+async def test_small_talk_gets_a_short_true_reply_not_the_models_facts(settings: Settings) -> None:
+    invented = "It's mostly sunny today and the sun will set at around 9pm!"
+    out = await chat(settings, ["what's the weather like today?", "how are you?"], invented)
+    assert invented not in out
+    assert out.count("bot: Hello! I'm the social-media assistant of Test Bakery") == 2
+    assert "I know nothing of the weather or the news. /help lists what I can do." in out
+
+
+async def test_an_answer_stating_numbers_the_facts_lack_is_not_sent(settings: Settings) -> None:
+    out = await chat(settings, ["give me some content ideas"], "Post at 7pm every Friday: 50% off all cakes!")
+    assert "50%" not in out and "bot: Hello! I'm the social-media assistant of Test Bakery" in out
+    ideas = "Show how your bread is made, early in the morning."
+    assert f"bot: {ideas}" in await chat(settings, ["give me some content ideas"], ideas)
