@@ -11,6 +11,10 @@ platform got it. Then:
 - any other connector's post is marked failed with "interrupted while publishing" and the owner
   is told to check the platform and /reschedule it if it is not there. Publishing it again
   blindly could post it twice; dropping it silently would lose it.
+
+Finished rows are written in groups (bot/finished_posts.py). So that few posts are ever in doubt,
+a publish on a plain platform returns once its row is written; on an idempotent one it returns
+when the platform answered, and the row follows with the next group (flush() at stop).
 """
 
 from __future__ import annotations
