@@ -245,11 +245,12 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=2000, help="messages with the stand-in generator (0 to skip)")
     parser.add_argument("--real", type=int, default=50, help="messages with the real local model (0 to skip)")
     parser.add_argument("--burst", type=int, default=5000, help="messages in the Telegram burst runs (0 to skip)")
+    parser.add_argument("--kill", action=argparse.BooleanOptionalAction, default=True, help="also the burst run with a SIGKILL")
     args = parser.parse_args()
     setup_logging("WARNING")
     fast = asyncio.run(run(args.n, followers=400, generator=InstantGenerator(), seed=1)) if args.n else None
     real = asyncio.run(run(args.real, followers=40, generator=None, seed=2)) if args.real else None
-    bursts = [asyncio.run(burst(args.burst, kill)) for kill in (False, True)] if args.burst else []
+    bursts = [asyncio.run(burst(args.burst, kill)) for kill in (False, True)[: 2 if args.kill else 1]] if args.burst else []
 
     console = Console(file=sys.stdout, width=140)
     if fast or real:

@@ -8,17 +8,17 @@ Throughput (posts_per_s) is the yardstick: when posts come due faster than it, l
 
 `--baseline DIR` runs another checkout's scheduler (e.g. /work/main) in turns with this one, in the
 same run, so both meet the same load from whatever else the machine is doing; `--runs N` repeats
-each and reports medians. The child process itself is this checkout's `fakes.scheduler_child`; the
-scheduler and publisher it runs are the checkout's under test.
+each and reports medians. Each checkout runs its own child (its `tests/fakes/scheduler_child.py`), as
+the scheduler's constructor changes between versions.
 Run: .venv/bin/python bench/scheduler.py [--posts 10000] [--window-s 60] [--runs 3] [--baseline /work/main]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
+import resource
 import signal
 import sqlite3
 import statistics
@@ -42,13 +42,10 @@ sys.path.insert(0, os.environ.get("BENCH_CODE", str(ROOT)))
 from fakes.social_platform import FakePlatform  # noqa: E402
 
 
-async def create_jobs(db_url: str, posts: int, start: datetime, window_s: float) -> None:
-    """All posts as rows in one transaction, then whatever jobs the scheduler under test keeps."""
+def create_jobs(db_url: str, posts: int, start: datetime, window_s: float) -> None:
+    """All posts as rows in one transaction: the post table is the schedule (no job per post)."""
     from sqlmodel import Session
 
-    from core.config import ScheduleSettings
-    from bot.publisher import Publisher
-    from bot.scheduler import PostScheduler
     from storage.db import make_engine
     from storage.models import Post, PostStatus
 
@@ -58,20 +55,19 @@ async def create_jobs(db_url: str, posts: int, start: datetime, window_s: float)
             at = start + timedelta(seconds=window_s * i / posts)
             session.add(Post(platform="fakesocial", text=f"post {i}", status=PostStatus.scheduled, scheduled_at=at))
         session.commit()
-
-    async def notify(platform: str, text: str) -> None:
-        return None
-
-    settings = ScheduleSettings()
-    scheduler = PostScheduler(engine, Publisher(engine, {}, settings, notify), settings)
-    await scheduler.start()  # one job per post, where the scheduler keeps those
-    await scheduler.stop()
     engine.dispose()
 
 
 def in_checkout(code: Path, args: list[str]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(code), "BENCH_CODE": str(code)}
+    # tests/ too, so that `fakes` is the checkout's own (ahead of the one installed in the venv).
+    env = {**os.environ, "PYTHONPATH": f"{code}{os.pathsep}{code / 'tests'}", "BENCH_CODE": str(code)}
     return subprocess.Popen([sys.executable, *args], cwd=code, env=env, stderr=subprocess.DEVNULL)
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str, float]:
@@ -91,6 +87,7 @@ def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str,
     time.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds() - 3))
 
     child = ["-m", "fakes.scheduler_child", db_url, platform.url, "1"]
+    cpu_before = _children_cpu_s()
     first = in_checkout(code, child)
     kill_at = start + timedelta(seconds=window_s / 2)
     time.sleep(max(0.0, (kill_at - datetime.now(timezone.utc)).total_seconds()))
@@ -99,6 +96,7 @@ def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str,
     killed_at = time.time()
     second = in_checkout(code, child)
     second.wait(timeout=window_s * 20 + 600)
+    cpu_s = _children_cpu_s() - cpu_before
     platform.stop()
 
     with sqlite3.connect(db_path) as connection:  # plain SQL: the two checkouts' models may differ
@@ -118,6 +116,8 @@ def one_run(code: Path, posts: int, window_s: float, lead_s: float) -> dict[str,
         "duplicates": sum(1 for n in created.values() if n > 1),
         "lost": sum(1 for t in due if created[t] == 0 or status.get(t) != "published"),
         "deduplicated_retries": platform.requests - len(platform.posts),
+        # CPU time of the two bot processes per post, user + system: what load from others changes least.
+        "cpu_ms_per_post": round(cpu_s * 1000 / max(1, len(arrival)), 2),
         "setup_s": round(setup_s, 1),
     }
 
@@ -139,7 +139,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.setup:
         db_url, posts, start, window_s = args.setup
-        asyncio.run(create_jobs(db_url, int(posts), datetime.fromisoformat(start), float(window_s)))
+        create_jobs(db_url, int(posts), datetime.fromisoformat(start), float(window_s))
         return
 
     checkouts = {"change": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})

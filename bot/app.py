@@ -53,7 +53,7 @@ class App:
             self.engine, self.is_owner, self.worker.wake, lambda m, through: self._owner_queue.put_nowait((m, through))
         )
         publisher = Publisher(self.engine, self.connectors, self.settings.schedule, self.notify_about_post)
-        self.scheduler = PostScheduler(self.engine, publisher, self.settings.schedule)
+        self.scheduler = PostScheduler(self.engine, publisher, self.settings.schedule, self.notify_about_post)
         # Every owner command set, listed explicitly.
         self.commands = OwnerCommands(
             self.brain,

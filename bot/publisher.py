@@ -11,14 +11,19 @@ platform got it. Then:
 - any other connector's post is marked failed with "interrupted while publishing" and the owner
   is told to check the platform and /reschedule it if it is not there. Publishing it again
   blindly could post it twice; dropping it silently would lose it.
+
+Finished rows are written in groups (bot/finished_posts.py). So that few posts are ever in doubt,
+a publish on a plain platform returns once its row is written; on an idempotent one it returns
+when the platform answered, and the row follows with the next group (flush() at stop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,13 +31,13 @@ from sqlalchemy.engine import Engine
 
 from core.config import ScheduleSettings
 from core.errors import ConnectorError, RateLimited
+from bot.finished_posts import FinishedPosts
+from bot.owner_notices import Notify, OwnerNotices
 from connectors.base import Connector, OutgoingPost
 from storage import repo
 from storage.models import Post, PostStatus, utcnow
 
 log = logging.getLogger(__name__)
-
-Notify = Callable[[str, str], Awaitable[None]]  # (platform, text) to the owner
 
 
 @dataclass(frozen=True)
@@ -47,26 +52,31 @@ INTERRUPTED = "interrupted while publishing: check {platform}; /reschedule {id} 
 
 
 class Publisher:
+    """Publishes claimed posts through their platform's connector and writes down each outcome."""
+
     def __init__(
         self, engine: Engine, connectors: Mapping[str, Connector], settings: ScheduleSettings, notify: Notify
     ) -> None:
         self.engine = engine
-        self.connectors = connectors
+        self._connectors = connectors
         self.settings = settings
-        self.notify = notify
+        self._notices = OwnerNotices(notify)
+        self._finished = FinishedPosts(engine)
 
-    def claim_due(self, now: datetime, *, not_before: datetime, limit: int) -> list[Post]:
+    async def claim_due(self, now: datetime, *, not_before: datetime, limit: int) -> list[Post]:
         """Claim up to `limit` due posts for publishing (each keeps the key of an earlier claim).
 
         The caller claims no more than it publishes at once: posts due together wait unclaimed,
-        so a crash leaves at most that many in `publishing`.
+        so a crash leaves at most that many in `publishing`. In a thread, like the finishing
+        writes, so that the publishes in flight go on meanwhile.
         """
-        return repo.claim_due_posts(self.engine, now, not_before=not_before, limit=limit, batch_key=uuid.uuid4().hex)
+        key = uuid.uuid4().hex
+        return await asyncio.to_thread(repo.claim_due_posts, self.engine, now, not_before=not_before, limit=limit, batch_key=key)
 
     async def publish(self, post: Post) -> Outcome:
         """Publish a post claimed by claim_due, and write down how it went."""
         assert post.id is not None and post.status == PostStatus.publishing
-        connector = self.connectors.get(post.platform)
+        connector = self._connectors.get(post.platform)
         if connector is None:
             return await self._fail(post, f"{post.platform} is not connected")
         try:
@@ -81,8 +91,9 @@ class Publisher:
                 return await self._retry(post, None, f"platform error: {exc!r}")
             return await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id) + f" ({exc!r})")
         now = utcnow()
-        engagement_at = now + timedelta(hours=self.settings.engagement_after_hours) if _reports_engagement(connector) else None
-        repo.mark_published(self.engine, post.id, platform_post_id=platform_id, at=now, engagement_due_at=engagement_at)
+        engagement_at = now + timedelta(hours=self.settings.engagement_after_hours) if connector.reports_engagement else None
+        # A platform that deduplicates by key need not hold a slot until the row is written.
+        await self._finished.write(repo.Published(post.id, platform_id, now, engagement_at), wait=not connector.idempotent_publish)
         log.info("post %s published on %s as %s", post.id, post.platform, platform_id)
         return Outcome(PostStatus.published)
 
@@ -100,15 +111,19 @@ class Publisher:
         assert post.id is not None
         repo.update_post(self.engine, post.id, status=PostStatus.failed, error=error)
         log.warning("post %s failed: %s", post.id, error)
-        await self.tell_owner(post.platform, f"post #{post.id} failed: {error}")
+        await self._notices.tell(post.platform, f"post #{post.id} failed: {error}")
         return Outcome(PostStatus.failed)
+
+    async def flush(self) -> None:
+        """Return once every finished publish is written down (at stop)."""
+        await self._finished.flush()
 
     async def recover_interrupted(self) -> list[Post]:
         """Deal with posts a dead process left in `publishing`; returns those to publish again now."""
         again: list[Post] = []
         for post in repo.posts_with_status(self.engine, [PostStatus.publishing]):
             assert post.id is not None
-            connector = self.connectors.get(post.platform)
+            connector = self._connectors.get(post.platform)
             if connector is None:
                 log.warning("post %s was interrupted while publishing; %s is not connected", post.id, post.platform)
             elif connector.idempotent_publish:
@@ -118,29 +133,23 @@ class Publisher:
                 await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id))
         return again
 
+    def engagement_platforms(self) -> list[str]:
+        """The connected platforms that report a post's engagement."""
+        return [platform for platform, connector in self._connectors.items() if connector.reports_engagement]
+
     async def collect_engagement(self, post_id: int) -> None:
         """Store a published post's engagement, where its platform reports it."""
         post = repo.get_post(self.engine, post_id)
-        connector = self.connectors.get(post.platform) if post else None
+        connector = self._connectors.get(post.platform) if post else None
         if post is None or connector is None or not post.platform_post_id:
             return
         counts = await connector.fetch_engagement(post.platform_post_id)
         if counts:
             repo.add_engagement(self.engine, post_id=post_id, interactions=interactions(counts), counts=json.dumps(counts))
 
-    async def tell_owner(self, platform: str, text: str) -> None:
-        try:
-            await self.notify(platform, text)
-        except Exception:
-            log.exception("could not tell the owner: %s", text)
-
 
 # Counts of people seeing a post, not acting on it; used only when a platform reports nothing else.
 _AUDIENCE_KEYS = {"views", "impressions", "reach"}
-
-
-def _reports_engagement(connector: Connector) -> bool:
-    return type(connector).fetch_engagement is not Connector.fetch_engagement
 
 
 def interactions(counts: Mapping[str, int]) -> int:

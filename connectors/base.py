@@ -94,6 +94,8 @@ class Connector(ABC):
     #: True when the platform deduplicates publishes by OutgoingPost.idempotency_key, so a
     #: publish whose outcome is unknown (a crash, a timeout) may be retried safely.
     idempotent_publish: bool = False
+    #: True when the connector overrides fetch_engagement; posts elsewhere are not asked for it.
+    reports_engagement: bool = False
 
     @abstractmethod
     async def start(self, inbox: Inbox) -> None:

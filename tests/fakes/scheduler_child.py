@@ -35,7 +35,7 @@ async def main(db_url: str, platform_url: str, idempotent: bool) -> None:
         await connector.send_text("owner", text)
 
     settings = ScheduleSettings(grace_minutes=60)
-    scheduler = PostScheduler(engine, Publisher(engine, {connector.platform: connector}, settings, notify), settings)
+    scheduler = PostScheduler(engine, Publisher(engine, {connector.platform: connector}, settings, notify), settings, notify)
     await scheduler.start()
     print("started", flush=True)
     while _pending(engine):

@@ -105,6 +105,7 @@ class FakePlatformConnector(Connector):
     """Publishes to a FakePlatform over HTTP; owner notifications go to its /messages."""
 
     platform = "fakesocial"
+    reports_engagement = True
 
     def __init__(self, url: str, *, idempotent: bool = True) -> None:
         self.idempotent_publish = idempotent

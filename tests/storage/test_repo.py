@@ -100,6 +100,18 @@ def test_a_batch_and_its_cursor_are_stored_together_and_redeliveries_once(engine
     assert {c.platform_user_id for c in (repo.find_contact(engine, "telegram", u) for u in "78") if c} == {"7", "8"}
 
 
+def test_a_batch_is_stored_in_its_order_with_one_contact_per_follower(engine) -> None:
+    repo.store_incoming(engine, [_new("8:0", user="8")])  # a follower known before the batch
+    batch = [_new(f"{user}:{n}", user=str(user)) for n in range(1, 40) for user in (7, 8, 9)]
+    stored = repo.store_incoming(engine, batch)
+    ids = [message_id for message_id, _ in stored]
+    assert all(created for _, created in stored) and ids == sorted(ids) and len(set(ids)) == len(batch)
+    by_id = {m.id: m for m in repo.list_messages(engine, limit=1000)}
+    assert [by_id[i].platform_message_id for i in ids] == [m.platform_message_id for m in batch]
+    contacts = {by_id[i].contact_id for i in ids}
+    assert len(contacts) == 3 and repo.find_contact(engine, "telegram", "8").id in contacts  # type: ignore[union-attr]
+
+
 def test_a_batch_that_fails_stores_nothing_not_even_its_cursor(engine) -> None:
     bad = _new("7:9")
     object.__setattr__(bad, "text", None)  # NOT NULL: the insert fails half-way through the batch
