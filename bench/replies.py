@@ -116,6 +116,8 @@ class Outcome:
     tokens: int | None  # None: nothing was drafted (spam ignored, the contact opted out)
     seconds: float | None
     predicted_sentiment: str
+    predicted_intent: str = ""
+    reason: str = ""  # the policy's reason, or why the draft waits
 
 
 class ExamplePool:
@@ -180,7 +182,7 @@ async def run_replies(
                 risk = await brain.assess_risk(text)
                 situation = Situation(platform=PLATFORM, contact_opted_out=contact in opted_out)
                 decision = decide(u, risk, s.policy, situation)
-                reply, automatic, tokens, seconds = "", False, None, None
+                reply, automatic, tokens, seconds, why = "", False, None, None, decision.reason
                 if decision.action is Action.opt_out:
                     opted_out.add(contact)
                 elif decision.action is not Action.ignore_spam:
@@ -197,8 +199,11 @@ async def run_replies(
                     seconds, tokens = time.perf_counter() - started, generator.tokens - before
                     reply = drafted.text
                     automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(reply)
+                    if decision.action is Action.auto_reply and not automatic:
+                        why = "; ".join(drafted.check_failures) or "the draft needs a look"
+
                 verdict = judge.reply(reply, row, business, list(reversed(said[contact])))
-                outcomes.append(Outcome(row, reply, str(decision.action), automatic, verdict, tokens, seconds, u.sentiment))
+                outcomes.append(Outcome(row, reply, str(decision.action), automatic, verdict, tokens, seconds, u.sentiment, u.intent, why))
                 said[contact].append(text)
                 if reply:
                     history[contact].append((text, reply))
@@ -407,6 +412,8 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
         for split, its_rows in chosen.items():
             outcomes = await run_replies(mode, its_rows, settings, make_generator, judge, tune)
             entry["replies"][split] = reply_figures(outcomes)
+            if args.dump:
+                write_outcomes(args.dump, mode, split, outcomes)
             bad += [(mode, o.row["text"], o) for o in outcomes if not o.verdict.acceptable][:3]
             if mode in voice_modes:
                 steps = {}
@@ -422,6 +429,19 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
             figures["posts"][split] = result
     print_tables(figures, bad[:9])
     return figures
+
+
+def write_outcomes(folder: Path, mode: str, split: str, outcomes: Sequence[Outcome]) -> None:
+    """One JSON line per row (what was drafted, the verdict, whether it went out), to read the misses."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{mode}-{split}.jsonl").open("w", encoding="utf-8") as out:
+        for o in outcomes:
+            record = {
+                "id": o.row["id"], "intent": o.row["intent"], "predicted_intent": o.predicted_intent,
+                "text": o.row["text"], "reply": o.text, "acceptable": o.verdict.acceptable,
+                "problems": list(o.verdict.problems), "action": o.action, "automatic": o.automatic, "reason": o.reason,
+            }  # fmt: skip
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def _cached(factory: Any) -> Any:
@@ -445,6 +465,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--modes", default="free,planned", help="reply modes to compare, comma-separated")
     parser.add_argument("--voice-modes", default="planned", help="modes that also get the 0/20/50/100-examples runs")
     parser.add_argument("--no-posts", action="store_true", help="skip the post topics")
+    parser.add_argument("--dump", type=Path, default=None, help="a folder: one MODE-SPLIT.jsonl per run, a line per row")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")

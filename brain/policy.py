@@ -58,3 +58,13 @@ def decide(u: Understanding, risk: Risk, policy: PolicySettings, situation: Situ
     if situation.over_rate_limit:
         return Decision(Action.queue_for_approval, "automatic reply rate limit reached")
     return Decision(Action.auto_reply, f"{u.intent} {u.intent_confidence:.2f}")
+
+
+def draft_waits(kind: str, margin: float, policy: PolicySettings) -> str:
+    """Why a drafted reply must wait for the owner even where decide() allows an automatic one
+    ("" when it may go out): only the kinds of reply the system is sure of are sent on their own."""
+    if kind not in policy.auto_send_kinds:
+        return f"a {kind.replace('_', ' ')} reply is not sent automatically"
+    if kind == "fact_answer" and margin < policy.auto_send_min_fact_margin:
+        return f"the answering fact is not clear-cut (margin {margin:.2f})"
+    return ""

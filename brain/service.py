@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
@@ -29,6 +30,7 @@ from brain.generator import (
 )
 from brain.llama_generator import get_llama_generator
 from brain.owner_requests import OwnerRequests
+from brain.policy import draft_waits
 from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
 from brain.understand import Understander, Understanding, load_heads
@@ -132,7 +134,7 @@ class Brain:
         owner's replies to similar messages (pick_examples); mode: the configured one unless given."""
         assert self.generator is not None and self.understander is not None, "Brain.load() first"
         g = self.settings.generator
-        return await self._run(
+        drafted = await self._run(
             functools.partial(
                 draft.draft_reply,
                 self.generator,
@@ -149,6 +151,10 @@ class Brain:
                 candidates=g.reply_candidates,
             )
         )
+        # The policy sends on its own only the kinds of reply it is sure of; the rest wait.
+        if not drafted.needs_review and (waits := draft_waits(drafted.kind, drafted.margin, self.settings.policy)):
+            drafted = dataclasses.replace(drafted, needs_review=True, check_failures=(*drafted.check_failures, f"waits: {waits}"))
+        return drafted
 
     async def pick_examples(self, text: str, owner_replies: Sequence[Example]) -> list[Example]:
         """The owner's replies (approved or edited) to the messages most like this one."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.config import PolicySettings
-from brain.policy import Action, Situation, decide
+from brain.policy import Action, Situation, decide, draft_waits
 from brain.risk import Risk
 from brain.understand import Understanding
 
@@ -49,3 +49,17 @@ def test_every_threshold_comes_from_config() -> None:
     assert decide(u("greeting", ic=0.9), NO_RISK, strict, Situation("console")).action is Action.queue_for_approval
     assert decide(u("question"), NO_RISK, strict, Situation("console")).action is Action.queue_for_approval
     assert decide(u("greeting", sentiment="negative", sc=0.6), NO_RISK, strict, Situation("console")).action is Action.escalate
+
+
+def test_only_sure_kinds_of_draft_go_out_on_their_own() -> None:
+    policy = PolicySettings()
+    assert draft_waits("greeting", 0.0, policy) == ""
+    assert draft_waits("praise", 0.0, policy) == ""
+    assert draft_waits("fact_answer", 0.2, policy) == ""
+    assert "not clear-cut" in draft_waits("fact_answer", 0.01, policy)
+    assert "not sent automatically" in draft_waits("support_answer", 0.3, policy)
+    assert "not sent automatically" in draft_waits("free", 0.0, policy)
+    # Both rules come from config.
+    loose = PolicySettings(auto_send_kinds=["fact_answer", "free"], auto_send_min_fact_margin=0.0)
+    assert draft_waits("fact_answer", 0.0, loose) == "" and draft_waits("free", 0.0, loose) == ""
+    assert draft_waits("greeting", 0.0, loose) != ""

@@ -11,7 +11,7 @@ from core.config import BrandSettings, Fact
 from brain.checks import NUMBER_RE
 from brain.draft import Draft, draft_reply
 from brain.encoder import Encoder, get_encoder
-from brain.faithfulness import Support, unsupported
+from brain.grounding import ReplySupport, unsupported
 from brain.generator import GenerationOptions
 from brain.understand import Understander, Understanding
 from tests.conftest import BAKERY_FACTS, MODEL_CACHE
@@ -163,7 +163,7 @@ def test_free_mode_is_todays_drafting(understander) -> None:
 
 
 def test_faithfulness_flags_invented_and_ended_sentences(encoder) -> None:
-    support = Support(
+    support = ReplySupport(
         BAKERY.current_facts(TODAY), BAKERY.ended_facts(TODAY), "where is my order #4821",
         ["We're sorry your order #4821 hasn't reached you yet."],
     )
