@@ -20,7 +20,6 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from core.config import BrandSettings, Fact
 from brain.checks import HANDLE_RE, NUMBER_RE, URL_RE, _link_allowed
 from brain.encoder import Encoder
-from brain.fact_search import fact_sentences
 
 # A reply sentence with at least this share of its content words in the facts, the message, the plan
 # or the owner's replies is supported; short of it, it must be this close in meaning to a fact or a
@@ -61,6 +60,7 @@ STOP_WORDS = ENGLISH_STOP_WORDS - frozenset(
 )
 PLACEHOLDER_RE = re.compile(r"\[[^\]]*\]?|\{[^}]*\}?|<[^>]*>?")
 _SENTENCE_RE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+_FACT_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 _WORD_RE = re.compile(r"[a-z][a-z']*")
 # Words a post may use with no fact behind them: greetings, invitations and praise that state
 # nothing a follower could hold the shop to.
@@ -126,6 +126,12 @@ def number_supported(use: NumberUse, known: set[NumberUse] | frozenset[NumberUse
 
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_RE.split(text.strip()) if s.strip()]
+
+
+def fact_sentences(facts: Sequence[str]) -> list[tuple[int, str]]:
+    """Each fact split into its sentences, with the index of the fact it came from: a long fact
+    that mixes topics (hours, then parking) is matched sentence by sentence."""
+    return [(k, s.strip()) for k, fact in enumerate(facts) for s in _FACT_SENTENCE_RE.split(fact) if s.strip()]
 
 
 def ended(brand: BrandSettings, today: date) -> list[Fact]:
