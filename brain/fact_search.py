@@ -30,13 +30,20 @@ STOPWORDS = frozenset(
 )
 MAX_FACTS = 3  # a reply states at most this many fact sentences
 SUB_QUESTION_EXTRA = 0.1  # a further question in the message needs a clearer answer than the first
-SUB_QUESTION_MARGIN = 0.1  # ... or an answer this far ahead of the next fact for that question alone
+SUB_QUESTION_MARGIN = 0.05  # ... or an answer this far ahead of the next fact for that question alone
 # The message read together with the previous one ("and sundays?") counts this much less than the
 # message alone: "cool, how long does a flat take?" after "are you open saturday?" asks about the flat.
 FOLLOW_UP_PENALTY = 0.1
 FOLLOW_UP_MAX_WORDS = 10  # messages this short are also read together with the previous one
 _QUESTION_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
 _ASIDE_RE = re.compile(r"\s*\([^)]*\)")
+_WEEKDAY_RE = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.IGNORECASE)
+_TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b", re.IGNORECASE)
+_STREET_RE = re.compile(r"\b(?:street|road|lane|avenue|square|st\.|rd\.)\s*\d|\b\d+\s+\w+\s+(?:street|road|lane|avenue)\b", re.IGNORECASE)
+_LIKELY_QUESTIONS: tuple[tuple[tuple[re.Pattern[str], ...], str], ...] = (
+    ((_WEEKDAY_RE, _TIME_RE), "What are your opening hours?"),
+    ((_STREET_RE,), "Where are you located? What is your address?"),
+)
 _CLAUSE_RE = re.compile(r"[;:]\s+|,\s+(?=[a-z])")
 # Words a follower wraps a question in: they carry no meaning the facts could match.
 _FILLER_RE = re.compile(
@@ -71,7 +78,10 @@ def _units(sentence: str) -> list[str]:
     # A link says nothing the encoder can read, and an aside in brackets pulls the sentence's meaning
     # away from its point ("The gift box (six pastries and ...) costs 24 EUR").
     bare = [" ".join(_ASIDE_RE.sub("", URL_RE.sub(" ", u)).split()) for u in units]
-    return list(dict.fromkeys([*units, *(b for b in bare if len(b.split()) >= 3)]))
+    # The question a fact answers, where its kind says it plainly: a week's times are the opening
+    # hours ("?? hours" is nowhere near "We are open Monday to Saturday, 8:00 to 18:00").
+    likely = [question for pattern, question in _LIKELY_QUESTIONS if all(p.search(sentence) for p in pattern)]
+    return list(dict.fromkeys([*units, *(b for b in bare if len(b.split()) >= 3), *likely]))
 
 
 @lru_cache(maxsize=32)

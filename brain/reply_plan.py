@@ -56,6 +56,12 @@ IN_PERSON_NEXT = {
     "refund": "A person from our team will look at this and get back to you shortly.",
     "order_change": "A person from our team will get back to you shortly about your order{order}.",
 }
+# What the fact about each in-person request answers.
+IN_PERSON_FACT_QUERIES = {
+    "booking": "How do I book an appointment or reserve?",
+    "refund": "Can I get a refund or return it?",
+    "order_change": "Can I change or cancel my order?",
+}
 SUPPORT_NEXT = "Please send us a private message with the details, and a member of our team will help you shortly."
 SUPPORT_MORE = "If that doesn't help, send us a private message and a member of our team will help."
 # A complaint states a fact only when it is clearly about it (the damaged-order rule), not in passing.
@@ -192,10 +198,13 @@ def _intent_plan(
     if finders is not None and vector is not None and intent not in ("complaint", "praise"):
         request = finders.in_person.match(vector)
         if request.kind:
-            # A fact about it (how bookings are made, the returns rule) is stated, then a person follows up.
+            # The fact about it (how bookings are made, the returns rule) is stated, then a person
+            # follows up: found by what such a request is about, not by the message's other words
+            # ("book a cut for saturday" is not about the haircut guarantee nor the hours).
             ack = thanks if request.kind == "booking" else "Thanks for letting us know."
+            about_it = answering_facts(IN_PERSON_FACT_QUERIES[request.kind], facts, encoder) if facts else FactMatch((), 0.0, 0.0)
             return ReplyPlan(
-                intent, ack, answer=stated, facts=match.sentences,
+                intent, ack, answer=" ".join(about_it.sentences), facts=about_it.sentences,
                 next_step=IN_PERSON_NEXT[request.kind].format(order=f" {order}" if order else ""),
                 handoff=f"a {request.kind.replace('_', ' ')} request: the shop handles it in person", kind="in_person", **base,
             )
