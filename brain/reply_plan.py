@@ -56,7 +56,8 @@ IN_PERSON_NEXT = {
     "refund": "A person from our team will look at this and get back to you shortly.",
     "order_change": "A person from our team will get back to you shortly about your order{order}.",
 }
-# What the fact about each in-person request answers.
+IN_PERSON_FACT_MARGIN = 0.1
+# What the fact about each in-person request answers; it is stated when clearly ahead of the others.
 IN_PERSON_FACT_QUERIES = {
     "booking": "How do I book an appointment or reserve?",
     "refund": "Can I get a refund or return it?",
@@ -203,6 +204,8 @@ def _intent_plan(
             # ("book a cut for saturday" is not about the haircut guarantee nor the hours).
             ack = thanks if request.kind == "booking" else "Thanks for letting us know."
             about_it = answering_facts(IN_PERSON_FACT_QUERIES[request.kind], facts, encoder) if facts else FactMatch((), 0.0, 0.0)
+            if about_it.score < ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and about_it.score - about_it.runner_up < IN_PERSON_FACT_MARGIN:
+                about_it = FactMatch((), about_it.score, about_it.runner_up)  # no fact is clearly about it
             return ReplyPlan(
                 intent, ack, answer=" ".join(about_it.sentences), facts=about_it.sentences,
                 next_step=IN_PERSON_NEXT[request.kind].format(order=f" {order}" if order else ""),
