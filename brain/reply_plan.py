@@ -213,7 +213,8 @@ def _intent_plan(
             )
     if tone.sarcastic and intent not in ("complaint", "support_request"):
         return ReplyPlan(
-            intent, APOLOGIES["price"] if _problem(finders, vector) == "price" else "We hear you, and we're sorry about this.",
+            # Thanks, never cheer: "looks great but it's hard to open" is mixed, not only sarcastic.
+            intent, "Thanks for letting us know. " + (APOLOGIES["price"] if _problem(finders, vector) == "price" else "We hear you, and we're sorry about this."),
             next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", kind="sarcasm", **base,
         )
     problem = _problem(finders, vector) if intent in ("complaint", "support_request", "other", "feedback") else "other"
@@ -234,7 +235,7 @@ def _intent_plan(
     if intent == "support_request":
         # A support request that names a problem ("arrived cracked") gets that problem's apology.
         about = f" with order {order}" if order else ""
-        ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}."
+        ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}, and thanks for letting us know."
         # A fact is stated when clearly about it, or when the message is a plain question ("can I
         # return a chain?"); a person still offers to help.
         plain_question = not negative and problem == "other" and "?" in text and bool(match.sentences)
