@@ -43,6 +43,7 @@ TODAY = date(2026, 12, 4)
 PLATFORM = "telegram"
 N_EXAMPLES = 3  # owner replies handed to the drafter per message
 VOICE_STEPS = (0, 20, 50, 100)
+BASELINE_MODE = "free"  # today's drafting by the model alone: what the plan is compared against
 INTENTS = (
     "complaint", "feedback", "greeting", "other", "praise",
     "purchase_intent", "question", "spam", "support_request", "unsubscribe",
@@ -406,12 +407,21 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
     judge = Judge(encoder)
     figures: dict[str, Any] = {"today": TODAY.isoformat(), "platform": PLATFORM, "modes": {}}
     bad: list[tuple[str, str, Outcome]] = []
+    baseline_rows = {
+        split: pick_rows(its_rows, split, args.baseline_limit)[split] for split, its_rows in chosen.items()
+    } if args.baseline_limit else {}
+    kept: dict[tuple[str, str], list[Outcome]] = {}
     for mode in modes:
         entry: dict[str, Any] = {"replies": {}}
         figures["modes"][mode] = entry
         for split, its_rows in chosen.items():
+            limited = mode == BASELINE_MODE and bool(baseline_rows)
+            if limited:
+                its_rows = baseline_rows[split]
             outcomes = await run_replies(mode, its_rows, settings, make_generator, judge, tune)
-            entry["replies"][split] = reply_figures(outcomes)
+            key = f"{split} first {args.baseline_limit}" if limited else split
+            entry["replies"][key] = reply_figures(outcomes)
+            kept[(mode, split)] = outcomes
             if args.dump:
                 write_outcomes(args.dump, mode, split, outcomes)
             bad += [(mode, o.row["text"], o) for o in outcomes if not o.verdict.acceptable][:3]
@@ -421,6 +431,12 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
                     voiced = await run_replies(mode, its_rows, settings, make_generator, judge, tune, available=k)
                     steps[str(k)] = voice_figures(voiced, encoder)
                 entry.setdefault("voice", {})[split] = steps
+    # The other modes on the same rows as the limited baseline, for a like-for-like comparison.
+    for (mode, split), outcomes in kept.items():
+        if baseline_rows and mode != BASELINE_MODE:
+            ids = {r["id"] for r in baseline_rows[split]}
+            same = [o for o in outcomes if o.row["id"] in ids]
+            figures["modes"][mode]["replies"][f"{split} first {args.baseline_limit}"] = reply_figures(same)
     if not args.no_posts:
         figures["posts"] = {}
         for split, its_posts in chosen_posts.items():
@@ -465,10 +481,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--modes", default="free,planned", help="reply modes to compare, comma-separated")
     parser.add_argument("--voice-modes", default="planned", help="modes that also get the 0/20/50/100-examples runs")
     parser.add_argument("--no-posts", action="store_true", help="skip the post topics")
+    parser.add_argument(
+        "--baseline-limit", type=int, default=None,
+        help=f"run the '{BASELINE_MODE}' mode (the slow model) on only the first N rows of each split; the other modes are also reported on those rows",
+    )
     parser.add_argument("--dump", type=Path, default=None, help="a folder: one MODE-SPLIT.jsonl per run, a line per row")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    if args.baseline_limit is not None and args.baseline_limit < 1:
+        parser.error("--baseline-limit must be at least 1")
     known = get_args(draft.ReplyMode)
     if unknown := [m for m in args.modes.split(",") if m and m not in known]:
         parser.error(f"unknown mode {unknown[0]!r}: the modes are {', '.join(known)}")
