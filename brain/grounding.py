@@ -50,6 +50,9 @@ QUALIFIERS = frozenset(
     "above below over under from to until till within after before up less more than only just min max "
     "minimum maximum at least most by per each".split()
 )
+# In a reply, a range word before a number ("from 8:00", "until 18:00") restates a fact's times in
+# other words; only words that compare ("above 30", "within 10 km") must be the fact's own.
+COMPARING_QUALIFIERS = QUALIFIERS - frozenset("from to until till at by per each just only".split())
 _PREV_WORD_RE = re.compile(r"([a-z]+)\W{0,2}$")
 _NEXT_WORD_RE = re.compile(r"^\s?(%|[a-z]+)")
 # scikit-learn's stop words include a few that make a claim in a post ("our new system", "a fire",
@@ -113,12 +116,14 @@ def number_uses(texts: Iterable[str]) -> set[NumberUse]:
     return uses
 
 
-def number_supported(use: NumberUse, known: set[NumberUse] | frozenset[NumberUse]) -> bool:
+def number_supported(
+    use: NumberUse, known: set[NumberUse] | frozenset[NumberUse], qualifiers: frozenset[str] = QUALIFIERS
+) -> bool:
     """The number as a fact states it: the same qualifier before it, the same unit after it."""
     number, before, after = use
     return any(
         k_number == number
-        and (before not in QUALIFIERS or before == k_before)
+        and (before not in qualifiers or before == k_before)
         and (after is None or k_after is None or after == k_after)
         for k_number, k_before, k_after in known
     )
@@ -285,7 +290,7 @@ def unsupported(draft: str, support: ReplySupport, encoder: Encoder | None = Non
         if stale := [number for number, _, _ in uses if number in ended_numbers]:
             reasons.append(f"states an ended fact ({stale[0]}): {sentence!r}")
             continue
-        if unknown := [number for number, before, after in uses if not number_supported((number, before, after), known_numbers)]:
+        if unknown := [number for number, before, after in uses if not number_supported((number, before, after), known_numbers, COMPARING_QUALIFIERS)]:
             reasons.append(f"states a number nothing supports ({unknown[0]}): {sentence!r}")
             continue
         content = [stem(w) for w in content_words(sentence)]

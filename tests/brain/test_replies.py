@@ -173,6 +173,9 @@ def test_faithfulness_flags_invented_and_ended_sentences(encoder) -> None:
     assert len(reasons) == 1 and "10:00" in reasons[0]
     assert "ended fact" in unsupported("Get 20% off all cakes now!", support, encoder)[0]
     assert "nothing supports it" in unsupported("Our baker has won three national awards.", support, encoder)[0]
+    # A number keeps a fact's comparing word ("free above 30"), while range words may differ.
+    assert "30" in unsupported("Delivery is free below 30 EUR.", support, encoder)[0]
+    assert unsupported("On Saturdays we are open from 8:00 to 18:00.", support, encoder) == []
 
 
 def test_examples_are_the_nearest_owner_replies(encoder) -> None:
