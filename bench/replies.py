@@ -43,6 +43,7 @@ TODAY = date(2026, 12, 4)
 PLATFORM = "telegram"
 N_EXAMPLES = 3  # owner replies handed to the drafter per message
 VOICE_STEPS = (0, 20, 50, 100)
+BASELINE_MODE = "free"  # today's drafting by the model alone: what the plan is compared against
 INTENTS = (
     "complaint", "feedback", "greeting", "other", "praise",
     "purchase_intent", "question", "spam", "support_request", "unsubscribe",
@@ -116,6 +117,8 @@ class Outcome:
     tokens: int | None  # None: nothing was drafted (spam ignored, the contact opted out)
     seconds: float | None
     predicted_sentiment: str
+    predicted_intent: str = ""
+    reason: str = ""  # the policy's reason, or why the draft waits
 
 
 class ExamplePool:
@@ -180,7 +183,7 @@ async def run_replies(
                 risk = await brain.assess_risk(text)
                 situation = Situation(platform=PLATFORM, contact_opted_out=contact in opted_out)
                 decision = decide(u, risk, s.policy, situation)
-                reply, automatic, tokens, seconds = "", False, None, None
+                reply, automatic, tokens, seconds, why = "", False, None, None, decision.reason
                 if decision.action is Action.opt_out:
                     opted_out.add(contact)
                 elif decision.action is not Action.ignore_spam:
@@ -197,8 +200,11 @@ async def run_replies(
                     seconds, tokens = time.perf_counter() - started, generator.tokens - before
                     reply = drafted.text
                     automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(reply)
+                    if decision.action is Action.auto_reply and not automatic:
+                        why = "; ".join(drafted.check_failures) or "the draft needs a look"
+
                 verdict = judge.reply(reply, row, business, list(reversed(said[contact])))
-                outcomes.append(Outcome(row, reply, str(decision.action), automatic, verdict, tokens, seconds, u.sentiment))
+                outcomes.append(Outcome(row, reply, str(decision.action), automatic, verdict, tokens, seconds, u.sentiment, u.intent, why))
                 said[contact].append(text)
                 if reply:
                     history[contact].append((text, reply))
@@ -393,35 +399,65 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
     with tempfile.TemporaryDirectory() as folder:
         settings = load_businesses(DATA / "businesses.toml", Path(folder))
     first = next(iter(settings.values()))
-    probe = Brain(first, generator=make_generator(first))
-    await probe.load()
-    assert probe.understander is not None
-    encoder = probe.understander.encoder
-    probe.close()
-    judge = Judge(encoder)
-    figures: dict[str, Any] = {"today": TODAY.isoformat(), "platform": PLATFORM, "modes": {}}
-    bad: list[tuple[str, str, Outcome]] = []
-    for mode in modes:
-        entry: dict[str, Any] = {"replies": {}}
-        figures["modes"][mode] = entry
-        for split, its_rows in chosen.items():
-            outcomes = await run_replies(mode, its_rows, settings, make_generator, judge, tune)
-            entry["replies"][split] = reply_figures(outcomes)
-            bad += [(mode, o.row["text"], o) for o in outcomes if not o.verdict.acceptable][:3]
-            if mode in voice_modes:
-                steps = {}
-                for k in VOICE_STEPS:
-                    voiced = await run_replies(mode, its_rows, settings, make_generator, judge, tune, available=k)
-                    steps[str(k)] = voice_figures(voiced, encoder)
-                entry.setdefault("voice", {})[split] = steps
-    if not args.no_posts:
-        figures["posts"] = {}
-        for split, its_posts in chosen_posts.items():
-            result = run_posts(its_posts, settings, make_generator, judge, encoder)
-            result.pop("_samples")
-            figures["posts"][split] = result
-    print_tables(figures, bad[:9])
-    return figures
+    # The probe's encoder serves the judge and the figures: it stays open until they are done.
+    with Brain(first, generator=make_generator(first)) as probe:
+        await probe.load()
+        assert probe.understander is not None
+        encoder = probe.understander.encoder
+        judge = Judge(encoder)
+        figures: dict[str, Any] = {"today": TODAY.isoformat(), "platform": PLATFORM, "modes": {}}
+        bad: list[tuple[str, str, Outcome]] = []
+        baseline_rows = {
+            split: pick_rows(its_rows, split, args.baseline_limit)[split] for split, its_rows in chosen.items()
+        } if args.baseline_limit else {}
+        kept: dict[tuple[str, str], list[Outcome]] = {}
+        for mode in modes:
+            entry: dict[str, Any] = {"replies": {}}
+            figures["modes"][mode] = entry
+            for split, its_rows in chosen.items():
+                limited = mode == BASELINE_MODE and bool(baseline_rows)
+                if limited:
+                    its_rows = baseline_rows[split]
+                outcomes = await run_replies(mode, its_rows, settings, make_generator, judge, tune)
+                key = f"{split} first {args.baseline_limit}" if limited else split
+                entry["replies"][key] = reply_figures(outcomes)
+                kept[(mode, split)] = outcomes
+                if args.dump:
+                    write_outcomes(args.dump, mode, split, outcomes)
+                bad += [(mode, o.row["text"], o) for o in outcomes if not o.verdict.acceptable][:3]
+                if mode in voice_modes:
+                    steps = {}
+                    for k in VOICE_STEPS:
+                        voiced = await run_replies(mode, its_rows, settings, make_generator, judge, tune, available=k)
+                        steps[str(k)] = voice_figures(voiced, encoder)
+                    entry.setdefault("voice", {})[split] = steps
+        # The other modes on the same rows as the limited baseline, for a like-for-like comparison.
+        for (mode, split), outcomes in kept.items():
+            if baseline_rows and mode != BASELINE_MODE:
+                ids = {r["id"] for r in baseline_rows[split]}
+                same = [o for o in outcomes if o.row["id"] in ids]
+                figures["modes"][mode]["replies"][f"{split} first {args.baseline_limit}"] = reply_figures(same)
+        if not args.no_posts:
+            figures["posts"] = {}
+            for split, its_posts in chosen_posts.items():
+                result = run_posts(its_posts, settings, make_generator, judge, encoder)
+                result.pop("_samples")
+                figures["posts"][split] = result
+        print_tables(figures, bad[:9])
+        return figures
+
+
+def write_outcomes(folder: Path, mode: str, split: str, outcomes: Sequence[Outcome]) -> None:
+    """One JSON line per row (what was drafted, the verdict, whether it went out), to read the misses."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{mode}-{split}.jsonl").open("w", encoding="utf-8") as out:
+        for o in outcomes:
+            record = {
+                "id": o.row["id"], "intent": o.row["intent"], "predicted_intent": o.predicted_intent,
+                "text": o.row["text"], "reply": o.text, "acceptable": o.verdict.acceptable,
+                "problems": list(o.verdict.problems), "action": o.action, "automatic": o.automatic, "reason": o.reason,
+            }  # fmt: skip
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def _cached(factory: Any) -> Any:
@@ -445,9 +481,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--modes", default="free,planned", help="reply modes to compare, comma-separated")
     parser.add_argument("--voice-modes", default="planned", help="modes that also get the 0/20/50/100-examples runs")
     parser.add_argument("--no-posts", action="store_true", help="skip the post topics")
+    parser.add_argument(
+        "--baseline-limit", type=int, default=None,
+        help=f"run the '{BASELINE_MODE}' mode (the slow model) on only the first N rows of each split; the other modes are also reported on those rows",
+    )
+    parser.add_argument("--dump", type=Path, default=None, help="a folder: one MODE-SPLIT.jsonl per run, a line per row")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    if args.baseline_limit is not None and args.baseline_limit < 1:
+        parser.error("--baseline-limit must be at least 1")
     known = get_args(draft.ReplyMode)
     if unknown := [m for m in args.modes.split(",") if m and m not in known]:
         parser.error(f"unknown mode {unknown[0]!r}: the modes are {', '.join(known)}")

@@ -15,7 +15,7 @@ from brain import posts
 from brain.checks import NUMBER_RE, URL_RE, CheckContext, check_draft, has_injection
 from brain.encoder import Encoder
 from brain.examples import Example, built_in
-from brain.faithfulness import Support, sentences, unsupported
+from brain.grounding import ReplySupport, sentences, unsupported
 from brain.generator import ChatMessage, GenerationOptions, TextGenerator
 from brain.reply_plan import ReplyPlan, build_plan
 from brain.understand import Understanding
@@ -55,13 +55,17 @@ _NO_LINK_PURCHASE = "Thanks for your interest! Send us a private message and we'
 class Draft:
     """A drafted reply and what the checks found. needs_review: the owner must approve it
     (the facts do not cover the question, or the draft fell back to a template). handoff: why a
-    person must follow up ("" when none); plan: the plan's own wording (planned mode)."""
+    person must follow up ("" when none); plan: the plan's own wording (planned mode); kind and
+    margin: the plan's kind and its fact answer's margin (brain/reply_plan.py), "free" when the
+    model wrote the whole reply: what brain/policy.py's draft_waits reads."""
 
     text: str
     needs_review: bool = False
     check_failures: tuple[str, ...] = field(default_factory=tuple)
     handoff: str = ""
     plan: str = ""
+    kind: str = "free"
+    margin: float = 0.0
 
 
 ReplyMode = Literal["planned", "free"]
@@ -306,7 +310,7 @@ def _planned_draft(
         review = True
     text_out, how = wording, "plan"
     if not plan.handoff and not failures:
-        support = Support(brand.current_facts(today), brand.ended_facts(today), text, sentences(wording), tuple(r for _, r in examples))
+        support = ReplySupport(brand.current_facts(today), brand.ended_facts(today), text, sentences(wording), tuple(r for _, r in examples))
         keep = _must_keep(plan)
         if owned := _owner_wording(text, examples, ctx, support, keep, encoder):
             text_out, how = owned, "owner's reply to a similar message"
@@ -318,7 +322,9 @@ def _planned_draft(
                 text_out, how = chosen, "model"
     if how != "plan":
         notes.append(f"worded by: {how}")
-    return Draft(text_out, needs_review=review, check_failures=tuple(notes), handoff=plan.handoff, plan=wording)
+    return Draft(
+        text_out, needs_review=review, check_failures=tuple(notes), handoff=plan.handoff, plan=wording, kind=plan.kind, margin=plan.margin
+    )
 
 
 # An owner's reply to a message at least this close in meaning is reused for this one, when it
@@ -331,7 +337,7 @@ def _must_keep(plan: ReplyPlan) -> list[str]:
     return [t for t in (*NUMBER_RE.findall(URL_RE.sub(" ", plan.answer)), *URL_RE.findall(plan.answer), plan.order_number) if t]
 
 
-def _faithful(candidate: str, ctx: CheckContext, support: Support, keep: Sequence[str], encoder: Encoder | None) -> bool:
+def _faithful(candidate: str, ctx: CheckContext, support: ReplySupport, keep: Sequence[str], encoder: Encoder | None) -> bool:
     if not candidate or any(t not in candidate for t in keep):
         return False
     return not check_draft(candidate, ctx) and not unsupported(candidate, support, encoder)
@@ -344,7 +350,7 @@ _CALENDAR = frozenset(
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b")
 
 
-def _foreign_names(reply: str, support: Support, brand: BrandSettings) -> list[str]:
+def _foreign_names(reply: str, support: ReplySupport, brand: BrandSettings) -> list[str]:
     """Capitalised words inside sentences (names: "Hi Ann!") that nothing about this message has:
     an owner's reply to one person must not greet the next by the first one's name."""
     known = " ".join((*support.current_facts, support.follower_text, *support.plan_sentences, brand.name, brand.signoff)).lower()
@@ -352,7 +358,7 @@ def _foreign_names(reply: str, support: Support, brand: BrandSettings) -> list[s
 
 
 def _owner_wording(
-    text: str, examples: Sequence[Example], ctx: CheckContext, support: Support, keep: Sequence[str], encoder: Encoder | None
+    text: str, examples: Sequence[Example], ctx: CheckContext, support: ReplySupport, keep: Sequence[str], encoder: Encoder | None
 ) -> str | None:
     """The owner's own reply to a message like this one, when it holds for this message today."""
     if not examples or encoder is None:
@@ -375,7 +381,7 @@ def _best_candidate(
     brand: BrandSettings,
     options: GenerationOptions,
     ctx: CheckContext,
-    support: Support,
+    support: ReplySupport,
     keep: Sequence[str],
     encoder: Encoder | None,
     examples: Sequence[Example],

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from brain.checks import URL_RE
 from brain.encoder import Encoder
+from brain.grounding import content_words, fact_sentences, stem
 
 # A question closer than this to every fact sentence is one the facts do not answer (MiniLM
 # cosine; on a dozen bakery questions, answered ones scored 0.48-0.84, unanswered ones 0.10-0.34).
@@ -27,10 +29,21 @@ STOPWORDS = frozenset(
 )
 MAX_FACTS = 3  # a reply states at most this many fact sentences
 SUB_QUESTION_EXTRA = 0.1  # a further question in the message needs a clearer answer than the first
+SUB_QUESTION_MARGIN = 0.05  # ... or an answer this far ahead of the next fact for that question alone
+# The message read together with the previous one ("and sundays?") counts this much less than the
+# message alone: "cool, how long does a flat take?" after "are you open saturday?" asks about the flat.
+FOLLOW_UP_PENALTY = 0.1
 FOLLOW_UP_MAX_WORDS = 10  # messages this short are also read together with the previous one
 _QUESTION_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
+_ASIDE_RE = re.compile(r"\s*\([^)]*\)")
+_WEEKDAY_RE = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.IGNORECASE)
+_TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b", re.IGNORECASE)
+_STREET_RE = re.compile(r"\b(?:street|road|lane|avenue|square|st\.|rd\.)\s*\d|\b\d+\s+\w+\s+(?:street|road|lane|avenue)\b", re.IGNORECASE)
+_LIKELY_QUESTIONS: tuple[tuple[tuple[re.Pattern[str], ...], str], ...] = (
+    ((_WEEKDAY_RE, _TIME_RE), "What are your opening hours?"),
+    ((_STREET_RE,), "Where are you located? What is your address?"),
+)
 _CLAUSE_RE = re.compile(r"[;:]\s+|,\s+(?=[a-z])")
-_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 # Words a follower wraps a question in: they carry no meaning the facts could match.
 _FILLER_RE = re.compile(
     r"^\s*(?:hi|hey|hello|hiya|yo|good (?:morning|afternoon|evening)|quick question|question|pls|please|sorry)\b[\s,!.:-]*",
@@ -43,12 +56,6 @@ class FactMatch:
     sentences: tuple[str, ...]  # the fact sentences that answer, best first; empty when none does
     score: float  # the best sentence's cosine similarity to the question
     runner_up: float  # the best sentence from another fact (how clear-cut the answer is)
-
-
-def fact_sentences(facts: Sequence[str]) -> list[tuple[int, str]]:
-    """Each fact split into its sentences, with the index of the fact it came from: a long fact
-    that mixes topics (hours, then parking) is matched sentence by sentence."""
-    return [(k, s.strip()) for k, fact in enumerate(facts) for s in _SENTENCE_RE.split(fact) if s.strip()]
 
 
 def question_parts(text: str) -> list[str]:
@@ -66,7 +73,14 @@ def _units(sentence: str) -> list[str]:
     """A sentence and its clauses: "Colour starts at 70 EUR; balayage at 140 EUR." is also matched
     as its two halves, short paraphrases closer to a short question than the whole sentence."""
     clauses = [c.strip(" .;,") for c in _CLAUSE_RE.split(sentence)]
-    return [sentence, *(c for c in clauses if len(c.split()) >= 3 and c != sentence)]
+    units = [sentence, *(c for c in clauses if len(c.split()) >= 3 and c != sentence)]
+    # A link says nothing the encoder can read, and an aside in brackets pulls the sentence's meaning
+    # away from its point ("The gift box (six pastries and ...) costs 24 EUR").
+    bare = [" ".join(_ASIDE_RE.sub("", URL_RE.sub(" ", u)).split()) for u in units]
+    # The question a fact answers, where its kind says it plainly: a week's times are the opening
+    # hours ("?? hours" is nowhere near "We are open Monday to Saturday, 8:00 to 18:00").
+    likely = [question for pattern, question in _LIKELY_QUESTIONS if all(p.search(sentence) for p in pattern)]
+    return list(dict.fromkeys([*units, *(b for b in bare if len(b.split()) >= 3), *likely]))
 
 
 def _unit_vectors(encoder: Encoder, sentences: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -93,11 +107,18 @@ def answering_facts(text: str, facts: Sequence[str], encoder: Encoder, context: 
         return FactMatch((), 0.0, 0.0)
     vectors, owner = _unit_vectors(encoder, tuple(s for _, s in split))
     parts = question_parts(text)
+    # A message that asks something is matched on its questions: "love your bread!" in "love your
+    # bread! what are your hours?" is not what it asks about.
+    asked = [k for k in range(1, len(parts)) if _QUESTION_RE.search(parts[k])]
+    skip = [k for k in range(1, len(parts)) if asked and k not in asked]
+    own = len(parts)
     if context.strip() and len(text.split()) <= FOLLOW_UP_MAX_WORDS:
         parts.append(f"{context.strip()} {text.strip()}")
     unit_scores = vectors @ encoder.encode(parts).T  # (units, parts)
     scores = np.full((len(split), len(parts)), -1.0)
     np.maximum.at(scores, owner, unit_scores)
+    scores[:, skip] = -1.0
+    scores[:, own:] -= FOLLOW_UP_PENALTY
     per_sentence = scores.max(axis=1)
     order = np.argsort(-per_sentence)
     best = int(order[0])
@@ -110,7 +131,11 @@ def answering_facts(text: str, facts: Sequence[str], encoder: Encoder, context: 
         if not _QUESTION_RE.search(parts[part]):
             continue
         k = int(scores[:, part].argmax())
-        if float(scores[k, part]) >= ANSWER_MIN_COSINE + SUB_QUESTION_EXTRA and k not in chosen:
+        rivals = [float(scores[j, part]) for j in range(len(split)) if split[j][0] != split[k][0]]
+        clear = float(scores[k, part]) - max(rivals, default=0.0) >= SUB_QUESTION_MARGIN
+        if k not in chosen and (
+            float(scores[k, part]) >= ANSWER_MIN_COSINE + SUB_QUESTION_EXTRA or (clear and float(scores[k, part]) >= ANSWER_MIN_COSINE)
+        ):
             chosen.append(k)
     if others and runner_up >= ANSWER_MIN_COSINE and float(per_sentence[best]) - runner_up <= SECOND_FACT_MARGIN and others[0] not in chosen:
         chosen.append(others[0])

@@ -1,4 +1,11 @@
-"""Faithfulness: which sentences of a draft the brand's current facts, the owner's words and the brand's voice support."""
+"""Sentence support, for replies and posts alike: which sentences of a draft the brand's current
+facts, the follower's or owner's words, the reply's plan or the brand's voice support, and which
+present a fact that does not hold today as current.
+
+Both share one notion of a sentence, of a content word (stemmed), of a number as a fact states it
+(with its qualifier and unit: "free above 30" is not "free below 30") and of a stale sentence (closer
+to an ended fact than to any current one). A post must have every content word supported; a reply,
+whose plan sentences always pass, needs most of its words supported or a sentence close in meaning."""
 
 from __future__ import annotations
 
@@ -15,6 +22,14 @@ from core.config import BrandSettings, Fact
 from brain.checks import HANDLE_RE, NUMBER_RE, URL_RE, _link_allowed
 from brain.encoder import Encoder
 
+# A reply sentence with at least this share of its content words in the facts, the message, the plan
+# or the owner's replies is supported; short of it, it must be this close in meaning to a fact or a
+# plan sentence. Closer than ENDED_MIN_COSINE to an ended fact, and closer to it than to any current
+# one, it restates the ended fact (a reply is held to a stricter closeness than a post's STALE_COSINE
+# because a reply's fixed sentences, "we're sorry ...", sit near every fact).
+SUPPORT_MIN_OVERLAP = 0.7
+SUPPORT_MIN_COSINE = 0.8
+ENDED_MIN_COSINE = 0.7
 # A sentence or topic this close (MiniLM cosine) to a fact that ended, and closer to it than to any
 # current fact, presents the ended fact as current. Against the sample bakery's autumn sale, "our
 # autumn sale" scored 0.62, "20% off all cakes" 0.72, "Fresh cakes every morning." 0.39, "cakes"
@@ -36,6 +51,9 @@ QUALIFIERS = frozenset(
     "above below over under from to until till within after before up less more than only just min max "
     "minimum maximum at least most by per each".split()
 )
+# In a reply, a range word before a number ("from 8:00", "until 18:00") restates a fact's times in
+# other words; only words that compare ("above 30", "within 10 km") must be the fact's own.
+COMPARING_QUALIFIERS = QUALIFIERS - frozenset("from to until till at by per each just only".split())
 _PREV_WORD_RE = re.compile(r"([a-z]+)\W{0,2}$")
 _NEXT_WORD_RE = re.compile(r"^\s?(%|[a-z]+)")
 
@@ -63,6 +81,7 @@ STOP_WORDS = _english_stop_words() - frozenset(
 )
 PLACEHOLDER_RE = re.compile(r"\[[^\]]*\]?|\{[^}]*\}?|<[^>]*>?")
 _SENTENCE_RE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+_FACT_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 _WORD_RE = re.compile(r"[a-z][a-z']*")
 # Words a post may use with no fact behind them: greetings, invitations and praise that state
 # nothing a follower could hold the shop to.
@@ -115,12 +134,14 @@ def number_uses(texts: Iterable[str]) -> set[NumberUse]:
     return uses
 
 
-def number_supported(use: NumberUse, known: set[NumberUse] | frozenset[NumberUse]) -> bool:
+def number_supported(
+    use: NumberUse, known: set[NumberUse] | frozenset[NumberUse], qualifiers: frozenset[str] = QUALIFIERS
+) -> bool:
     """The number as a fact states it: the same qualifier before it, the same unit after it."""
     number, before, after = use
     return any(
         k_number == number
-        and (before not in QUALIFIERS or before == k_before)
+        and (before not in qualifiers or before == k_before)
         and (after is None or k_after is None or after == k_after)
         for k_number, k_before, k_after in known
     )
@@ -128,6 +149,12 @@ def number_supported(use: NumberUse, known: set[NumberUse] | frozenset[NumberUse
 
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_RE.split(text.strip()) if s.strip()]
+
+
+def fact_sentences(facts: Sequence[str]) -> list[tuple[int, str]]:
+    """Each fact split into its sentences, with the index of the fact it came from: a long fact
+    that mixes topics (hours, then parking) is matched sentence by sentence."""
+    return [(k, s.strip()) for k, fact in enumerate(facts) for s in _FACT_SENTENCE_RE.split(fact) if s.strip()]
 
 
 def ended(brand: BrandSettings, today: date) -> list[Fact]:
@@ -141,7 +168,7 @@ def not_current(brand: BrandSettings, today: date) -> list[Fact]:
 
 
 @dataclass(frozen=True)
-class Support:
+class PostSupport:
     """What a post may say on one day: the vocabulary and numbers the facts, the owner's words and
     the brand's voice supply, and the ended facts no sentence may present as current."""
 
@@ -163,7 +190,7 @@ class Support:
         encoder: Encoder,
         *,
         owner_words_stale: bool = False,
-    ) -> Support:
+    ) -> PostSupport:
         """owner_words_stale: the owner's words are about a fact that does not hold today, so the
         words they share with it support nothing (the topic "our autumn sale" does not make the
         ended sale current, nor "spring deals" next spring's)."""
@@ -202,12 +229,9 @@ class Support:
         missing_words = sorted({w for w in content_words(sentence) if stem(w) not in self.words})
         if missing_words:
             reasons.append(f"not in the facts: {', '.join(missing_words)}")
-        if len(self.stale):
-            to_stale = self.stale_vectors @ vector
-            to_current = float((self.current_vectors @ vector).max()) if len(self.current) else -1.0
-            best = int(to_stale.argmax())
-            if float(to_stale[best]) >= STALE_COSINE and float(to_stale[best]) > to_current:
-                reasons.append(f"about a fact that does not hold today: {self.stale[best]!r}")
+        best = stale_match(vector, self.current_vectors, self.stale_vectors, STALE_COSINE)
+        if best is not None:
+            reasons.append(f"about a fact that does not hold today: {self.stale[best]!r}")
         return reasons
 
     def keep_supported(self, text: str, encoder: Encoder) -> tuple[str, list[tuple[str, list[str]]]]:
@@ -237,6 +261,72 @@ class Support:
             else:
                 kept.append(part)
         return " ".join(kept), dropped
+
+
+def stale_match(vector: np.ndarray, current_vectors: np.ndarray, stale_vectors: np.ndarray, min_cosine: float) -> int | None:
+    """The index of the non-current fact a sentence restates (at least min_cosine close to it and
+    closer than to any current fact); None when it restates none."""
+    if not len(stale_vectors):
+        return None
+    to_stale = stale_vectors @ vector
+    to_current = float((current_vectors @ vector).max()) if len(current_vectors) else -1.0
+    best = int(to_stale.argmax())
+    return best if float(to_stale[best]) >= min_cosine and float(to_stale[best]) > to_current else None
+
+
+@dataclass(frozen=True)
+class ReplySupport:
+    """What one reply may rest on: today's facts, the follower's message and the plan's sentences
+    (which always pass); owner_words: replies the owner wrote or approved, their words, not their numbers."""
+
+    current_facts: Sequence[str]
+    ended_facts: Sequence[str]
+    follower_text: str
+    plan_sentences: Sequence[str]
+    owner_words: Sequence[str] = ()
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD_RE.findall(text.lower()))
+
+
+def unsupported(draft: str, support: ReplySupport, encoder: Encoder | None = None) -> list[str]:
+    """One reason per sentence of a reply that nothing supports; empty when the reply is faithful."""
+    plan = {_norm(s) for s in support.plan_sentences}
+    current = [s for _, s in fact_sentences(support.current_facts)]
+    ended = [s for _, s in fact_sentences(support.ended_facts)]
+    grounded = (*current, support.follower_text, *support.plan_sentences)
+    known_numbers = number_uses(grounded)
+    known_words = stems((*grounded, *support.owner_words))
+    ended_numbers = numbers(ended) - numbers(current)
+    reasons: list[str] = []
+    todo: list[str] = []
+    for sentence in sentences(draft):
+        if _norm(sentence) in plan:
+            continue
+        uses = sorted(number_uses([sentence]), key=str)
+        if stale := [number for number, _, _ in uses if number in ended_numbers]:
+            reasons.append(f"states an ended fact ({stale[0]}): {sentence!r}")
+            continue
+        if unknown := [number for number, before, after in uses if not number_supported((number, before, after), known_numbers, COMPARING_QUALIFIERS)]:
+            reasons.append(f"states a number nothing supports ({unknown[0]}): {sentence!r}")
+            continue
+        content = [stem(w) for w in content_words(sentence)]
+        if content and sum(w in known_words for w in content) / len(content) < SUPPORT_MIN_OVERLAP:
+            todo.append(sentence)
+    if not todo:
+        return reasons
+    if encoder is None:
+        return reasons + [f"nothing supports it: {s!r}" for s in todo]
+    references = [*current, *support.plan_sentences, *(s for reply in support.owner_words for s in sentences(reply))]
+    vectors = encoder.encode([*todo, *references, *ended])
+    asked, ref, old = vectors[: len(todo)], vectors[len(todo) : len(todo) + len(references)], vectors[len(todo) + len(references) :]
+    for k, sentence in enumerate(todo):
+        if stale_match(asked[k], ref, old, ENDED_MIN_COSINE) is not None:
+            reasons.append(f"restates an ended fact: {sentence!r}")
+        elif not len(references) or float((ref @ asked[k]).max()) < SUPPORT_MIN_COSINE:
+            reasons.append(f"nothing supports it: {sentence!r}")
+    return reasons
 
 
 def voice_examples(brand: BrandSettings, today: date) -> list[str]:

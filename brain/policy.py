@@ -74,3 +74,13 @@ def after_draft(decision: Decision, draft_text: str, needs_review: bool) -> Deci
     if decision.action is Action.auto_reply and (needs_review or not draft_text):
         return Decision(Action.queue_for_approval, "the draft needs a look")
     return decision
+
+
+def draft_waits(kind: str, margin: float, policy: PolicySettings) -> str:
+    """Why a drafted reply must wait for the owner even where decide() allows an automatic one
+    ("" when it may go out): only the kinds of reply the system is sure of are sent on their own."""
+    if kind not in policy.auto_send_kinds:
+        return f"a {kind.replace('_', ' ')} reply is not sent automatically"
+    if kind == "fact_answer" and margin < policy.auto_send_min_fact_margin:
+        return f"the answering fact is not clear-cut (margin {margin:.2f})"
+    return ""

@@ -12,7 +12,7 @@ from brain import grounding
 from brain.checks import CheckContext, check_draft
 from brain.encoder import Encoder
 from brain.generator import ChatMessage, GenerationOptions, TextGenerator
-from brain.grounding import Support
+from brain.grounding import PostSupport
 
 # Short and cool: SmolLM2-135M at 0.8 wandered off the topic in 15 of 15 variants on the sample
 # bakery, at 0.3 with the few-shot prompt it stayed on it in most (measured on the tune topics of bench/replies/posts.jsonl).
@@ -80,7 +80,7 @@ class PostPlan:
     upcoming: tuple[Fact, ...]
     topic_stale: bool  # the topic itself is about a fact that does not hold today
     voice: tuple[str, ...]
-    support: Support
+    support: PostSupport
 
     def owner_notes(self) -> tuple[str, ...]:
         notes = [f"{fact.text!r} ended on {fact.until}: left out" for fact in self.left_out]
@@ -111,7 +111,7 @@ def make_plan(topic: str, brand: BrandSettings, today: date, encoder: Encoder) -
     if not facts and topic_stale and current:
         # Nothing current is about this topic: the closest current fact keeps the post useful.
         facts = [current[int((current_vecs @ topic_vec).argmax())]]
-    support = Support.build(brand, today, [topic], encoder, owner_words_stale=topic_stale)
+    support = PostSupport.build(brand, today, [topic], encoder, owner_words_stale=topic_stale)
     voice = tuple(grounding.voice_examples(brand, today))
     return PostPlan(topic, today, tuple(facts), left_out, upcoming, topic_stale, voice, support)
 

@@ -41,26 +41,33 @@ PROBLEM_EXAMPLES: dict[str, tuple[str, ...]] = {
 PROBLEM_MIN_COSINE = 0.45
 APOLOGIES = {
     "damaged": "We're so sorry it arrived damaged.",
-    "late": "We're sorry your order{order} hasn't reached you yet.",
-    "wrong": "We're sorry your order{order} isn't what you expected.",
-    "quality": "We're sorry it wasn't up to the standard you expect from us.",
-    "service": "We're sorry about the experience you had with us.",
-    "price": "We hear you, and we're sorry it's frustrating.",
+    "late": "We're sorry your order{order} hasn't arrived.",
+    "wrong": "We're sorry about the mix-up with your order{order}.",
+    "quality": "We're sorry it wasn't up to our standard.",
+    "service": "We're sorry, that shouldn't happen.",
+    "price": "We hear you, and we're sorry about that.",
     "other": "We're sorry to hear about this.",
 }
 PRIVATE_MESSAGE = "Please send us a private message with the details{about} so we can look into it."
 PERSON_FOLLOWS_UP = "A member of our team will get back to you shortly."
 IN_PERSON_NEXT = {
-    "booking": "A person from our team will get back to you shortly about the booking.",
+    "booking": "A person from our team will get back to you shortly about it.",
     "refund": "A person from our team will look at this and get back to you shortly.",
     "order_change": "A person from our team will get back to you shortly about your order{order}.",
 }
+IN_PERSON_FACT_MARGIN = 0.1
+# What the fact about each in-person request answers; it is stated when clearly ahead of the others.
+IN_PERSON_FACT_QUERIES = {
+    "booking": "How do I book an appointment or reserve?",
+    "refund": "Can I get a refund or return it?",
+    "order_change": "Can I change or cancel my order?",
+}
 SUPPORT_NEXT = "Please send us a private message with the details, and a member of our team will help you shortly."
-SUPPORT_MORE = "If that doesn't solve it, send us a private message and a member of our team will help."
+SUPPORT_MORE = "If that doesn't help, send us a private message and a member of our team will help."
 # A complaint states a fact only when it is clearly about it (the damaged-order rule), not in passing.
 COMPLAINT_FACT_EXTRA = 0.1
-NO_FACT = "We don't want to guess, so a member of our team will get back to you on this shortly."
-ENDED = "That one has ended, and a member of our team will get back to you shortly with what's on now."
+NO_FACT = "A member of our team will get back to you on this shortly."
+ENDED = "That one is over now, and a member of our team will get back to you shortly."
 SARCASM_NEXT = "If you'd like to talk it through, send us a private message."
 # Second wordings, for when the first would repeat our last reply to the same contact.
 ALTERNATIVES = {
@@ -70,6 +77,12 @@ ALTERNATIVES = {
     "Thanks for your interest!": "Lovely to hear you're interested!",
     PERSON_FOLLOWS_UP: "Someone from our team will reply to you shortly.",
 }
+
+
+KINDS = (
+    "fact_answer", "greeting", "praise", "feedback", "purchase", "stop", "in_person", "sarcasm",
+    "complaint", "support", "support_answer", "negative", "ended", "no_fact", "unclear",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,10 @@ class ReplyPlan:
     tone: Tone = field(default_factory=lambda: Tone("plain", False))
     order_number: str = ""
     product: str = ""
+    # What kind of reply this is (one of KINDS) and, for a fact answer, how far the chosen fact's
+    # score stands above the best other fact's: the policy sends only kinds it is sure of.
+    kind: str = "unclear"
+    margin: float = 0.0
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -99,10 +116,7 @@ class ReplyPlan:
     def alternative(self) -> ReplyPlan:
         """The same plan in other fixed words (to a contact who just got the first ones)."""
         swap = lambda part: ALTERNATIVES.get(part, part)  # noqa: E731
-        return ReplyPlan(
-            self.intent, swap(self.acknowledge), self.answer, swap(self.next_step), self.signoff,
-            self.facts, self.handoff, self.tone, self.order_number, self.product,
-        )
+        return replace(self, acknowledge=swap(self.acknowledge), next_step=swap(self.next_step))
 
 
 @dataclass(frozen=True)
@@ -145,10 +159,8 @@ def build_plan(
     if language:
         # Answered in the brand's language as far as the plan goes; a person writes the rest.
         reason = f"written in '{language}'; the brand writes in '{brand.language}'"
-        plan = replace(
-            plan, next_step=plan.next_step or PERSON_FOLLOWS_UP,
-            handoff=f"{reason}; {plan.handoff}" if plan.handoff else reason,
-        )
+        follow_up = plan.next_step if plan.handoff and plan.next_step else " ".join(p for p in (plan.next_step, PERSON_FOLLOWS_UP) if p)
+        plan = replace(plan, next_step=follow_up, handoff=f"{reason}; {plan.handoff}" if plan.handoff else reason)
     return plan
 
 
@@ -171,12 +183,13 @@ def _intent_plan(
     base = {"signoff": signoff, "tone": tone, "order_number": order}
 
     if intent == "unsubscribe" and not foreign:
-        return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone)
+        return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone, kind="stop")
     vector = encoder.encode([text])[0] if encoder is not None else None
     finders = _finders(encoder) if encoder is not None else None
     facts = brand.current_facts(today)
     match = answering_facts(text, facts, encoder, history[-1][0] if history else "") if encoder is not None and facts else FactMatch((), 0.0, 0.0)
     stated = " ".join(match.sentences)
+    margin = match.score - match.runner_up
     ended = brand.ended_facts(today)
     stale = answering_facts(text, ended, encoder) if encoder is not None and ended else FactMatch((), 0.0, 0.0)
     asks_ended = bool(stale.sentences) and stale.score > match.score
@@ -184,66 +197,87 @@ def _intent_plan(
     if finders is not None and vector is not None and intent not in ("complaint", "praise"):
         request = finders.in_person.match(vector)
         if request.kind:
-            # A fact about it (how bookings are made, the returns rule) is stated, then a person follows up.
+            # The fact about it (how bookings are made, the returns rule) is stated, then a person
+            # follows up: found by what such a request is about, not by the message's other words
+            # ("book a cut for saturday" is not about the haircut guarantee nor the hours).
             ack = thanks if request.kind == "booking" else "Thanks for letting us know."
+            about_it = answering_facts(IN_PERSON_FACT_QUERIES[request.kind], facts, encoder) if facts else FactMatch((), 0.0, 0.0)
+            if about_it.score < ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and about_it.score - about_it.runner_up < IN_PERSON_FACT_MARGIN:
+                about_it = FactMatch((), about_it.score, about_it.runner_up)  # no fact is clearly about it
             return ReplyPlan(
-                intent, ack, answer=stated, facts=match.sentences,
+                intent, ack, answer=" ".join(about_it.sentences), facts=about_it.sentences,
                 next_step=IN_PERSON_NEXT[request.kind].format(order=f" {order}" if order else ""),
-                handoff=f"a {request.kind.replace('_', ' ')} request: the shop handles it in person", **base,
+                handoff=f"a {request.kind.replace('_', ' ')} request: the shop handles it in person", kind="in_person", **base,
             )
     if tone.sarcastic and intent not in ("complaint", "support_request"):
         return ReplyPlan(
-            intent, APOLOGIES["price"] if _problem(finders, vector) == "price" else "We hear you, and we're sorry this is frustrating.",
-            next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", **base,
+            # Thanks, never cheer: "looks great but it's hard to open" is mixed, not only sarcastic.
+            intent, "Thanks for letting us know. " + (APOLOGIES["price"] if _problem(finders, vector) == "price" else "We hear you, and we're sorry about this."),
+            next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", kind="sarcasm", **base,
         )
-    problem = _problem(finders, vector) if intent in ("complaint", "support_request") else "other"
-    if intent in ("complaint", "support_request") and not negative and problem == "other" and "?" in text and match.sentences:
-        intent = "question"  # a plain question the intent head took for a problem
+    problem = _problem(finders, vector) if intent in ("complaint", "support_request", "other", "feedback") else "other"
+    asks = intent == "question" or "?" in text
+    if intent in ("complaint", "other") and understanding.sentiment == "positive" and not tone.sarcastic and not asks and problem == "other":
+        intent = "praise"  # "honest prices, rare these days": kind words the intent head took for a problem
+    elif intent == "complaint" and not negative and problem == "other":
+        # No problem named and nothing negative: a plain question, or a request a person must handle.
+        intent = "question" if asks and match.sentences else "support_request"
     if intent == "complaint":
         about = f" of order {order}" if order else ""
         strong = match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA
         return ReplyPlan(
             intent, APOLOGIES[problem].format(order=f" {order}" if order else ""),
             answer=stated if strong else "", facts=match.sentences if strong else (),
-            next_step=PRIVATE_MESSAGE.format(about=about), **base,
+            next_step=PRIVATE_MESSAGE.format(about=about), kind="complaint", **base,
         )
     if intent == "support_request":
         # A support request that names a problem ("arrived cracked") gets that problem's apology.
         about = f" with order {order}" if order else ""
-        ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}."
-        if match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA:
-            return ReplyPlan(intent, ack, answer=stated, facts=match.sentences, next_step=SUPPORT_MORE, **base)
-        return ReplyPlan(intent, ack, next_step=SUPPORT_NEXT, handoff="a support request: a person must help", **base)
+        ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}, and thanks for letting us know."
+        # A fact is stated when clearly about it, or when the message is a plain question ("can I
+        # return a chain?"); a person still offers to help.
+        plain_question = not negative and problem == "other" and "?" in text and bool(match.sentences)
+        if match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question:
+            return ReplyPlan(intent, ack, answer=stated, facts=match.sentences, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
+        return ReplyPlan(intent, ack, next_step=SUPPORT_NEXT, handoff="a support request: a person must help", kind="support", **base)
     if intent == "purchase_intent":
         product = named_product(text)
         ack = f"Thanks for your interest in the {product}!" if product else "Thanks for your interest!"
         link = brand.allowed_links[0] if brand.allowed_links else ""
         answer = " ".join(p for p in (stated, f"You can order here: {link}" if link and link not in stated else "") if p)
         next_step = "" if link else "Send us a private message and we'll help you order."
-        return ReplyPlan(intent, ack, answer=answer, next_step=next_step, facts=match.sentences, product=product, **{**base, "order_number": ""})
+        if "?" in text and not match.sentences:
+            # "do you have a medium frame?": the link alone does not answer it.
+            return ReplyPlan(
+                intent, ack, answer=answer, next_step=NO_FACT, product=product, kind="purchase",
+                handoff="the facts do not cover the question", **{**base, "order_number": ""},
+            )
+        return ReplyPlan(
+            intent, ack, answer=answer, next_step=next_step, facts=match.sentences, product=product, kind="purchase",
+            margin=margin, **{**base, "order_number": ""},
+        )
     if intent == "praise":
         ack = "Thank you so much for your kind words!" if tone.kind == "warm" else "Thank you for your kind words."
-        return ReplyPlan(intent, ack, signoff=signoff, tone=tone)
-    asks = intent == "question" or "?" in text
+        return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise")
     if asks and match.sentences and not asks_ended and intent == "other":
-        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, **base)  # "?? hours", "and sundays?"
+        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)  # "?? hours", "and sundays?"
     if negative and intent in ("feedback", "other"):
         return ReplyPlan(
-            intent, APOLOGIES[_problem(finders, vector)].format(order=f" {order}" if order else ""),
+            intent, f"Thanks for letting us know. {APOLOGIES[problem].format(order=f' {order}' if order else '')}",
             next_step=PRIVATE_MESSAGE.format(about=f" of order {order}" if order else ""),
-            handoff="a negative message: the owner answers", **base,
+            handoff="a negative message: the owner answers", kind="negative", **base,
         )
     if intent == "feedback":
-        return ReplyPlan(intent, "Thank you for taking the time to tell us.", signoff=signoff, tone=tone)
+        return ReplyPlan(intent, "Thank you for the feedback, we really appreciate it.", signoff=signoff, tone=tone, kind="feedback")
 
     if asks and asks_ended:
-        return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", **base)
+        return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
     if asks and match.sentences:
-        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, **base)
+        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
     if intent == "greeting":
-        return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone)
+        return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone, kind="greeting")
     if intent == "question":
-        return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff="the facts do not cover the question", **base)
+        return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff="the facts do not cover the question", kind="no_fact", **base)
     return ReplyPlan(intent, "Thanks for your message.", next_step=PERSON_FOLLOWS_UP, handoff="not clear what the message asks for", **base)
 
 

@@ -4,6 +4,7 @@ every model call runs on one worker thread."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import threading
@@ -29,6 +30,7 @@ from brain.generator import (
     TextGenerator,
 )
 from brain.owner_requests import OwnerRequests
+from brain.policy import draft_waits
 from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
 from brain.slots import PostingHistory, SlotChooser
@@ -193,7 +195,7 @@ class Brain:
         owner's replies to similar messages (pick_examples); mode: the configured one unless given.
         The generator loads only if the draft asks it for words (planned replies often need none)."""
         g = self.settings.generator
-        return await self._run(
+        drafted = await self._run(
             lambda: draft.draft_reply(
                 _OnFirstUse(self),
                 text,
@@ -209,6 +211,10 @@ class Brain:
                 candidates=g.reply_candidates,
             )
         )
+        # The policy sends on its own only the kinds of reply it is sure of; the rest wait.
+        if not drafted.needs_review and (waits := draft_waits(drafted.kind, drafted.margin, self.settings.policy)):
+            drafted = dataclasses.replace(drafted, needs_review=True, check_failures=(*drafted.check_failures, f"waits: {waits}"))
+        return drafted
 
     async def pick_examples(self, text: str, owner_replies: Sequence[Example]) -> list[Example]:
         """The owner's replies (approved or edited) to the messages most like this one."""

@@ -11,7 +11,8 @@ from brain.understand import Understanding
 SARCASM_CUES = (
     "🙄", "😒", "🙃", "love that for me", "great, another", "oh great", "just great", "just perfect",
     "thanks for nothing", "yeah right", "yeah, right", "what a surprise", "as usual", "wow, thanks",
-    "thanks a lot for", "so glad i waited", "can't wait to pay",
+    "thanks a lot for", "so glad i waited", "can't wait to pay", "oh good,", "oh nice,", "super convenient",
+    "my favourite way to", "my favorite way to", "love paying",
 )
 # The "/s" tag only as a word of its own: inside "/start" it is no sarcasm.
 _SARCASM_TAG_RE = re.compile(r"(?:^|\s)/s(?:\s|$)", re.IGNORECASE)

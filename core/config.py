@@ -186,6 +186,10 @@ class PolicySettings(Section):
     history_size: int = Field(default=3, ge=0, le=50)
     max_auto_replies_per_contact_per_hour: int = Field(default=5, ge=0)
     max_auto_replies_per_platform_per_minute: int = Field(default=20, ge=0)
+    # Which drafted replies may go out without the owner, by the plan's kind (brain/reply_plan.py
+    # KINDS); a fact answer also needs its fact this far (encoder cosine) above any other fact.
+    auto_send_kinds: list[str] = Field(default_factory=lambda: ["fact_answer", "greeting", "praise"])
+    auto_send_min_fact_margin: float = Field(default=0.05, ge=0.0, le=1.0)
 
 
 class ClassifySettings(Section):

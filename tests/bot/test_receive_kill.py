@@ -61,6 +61,7 @@ model = "fake"
 
 [policy]
 auto_reply_platforms = ["telegram", "slack", "mastodon"]
+auto_send_kinds = ["free"]  # the model's replies go out on their own, so kills land while sending
 min_confidence = 0.0
 max_auto_replies_per_contact_per_hour = 1000
 max_auto_replies_per_platform_per_minute = 100000

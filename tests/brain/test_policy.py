@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.config import PolicySettings
-from brain.policy import Action, Situation, decide
+from brain.policy import Action, Situation, decide, draft_waits
 from brain.risk import Risk
 from brain.understand import Understanding
 
@@ -61,3 +61,17 @@ def test_a_language_the_brand_does_not_write_in_waits_for_the_owner_with_that_re
     decision = decide(u("question", language="es"), NO_RISK, POLICY, Situation("console", brand_language="en"))
     assert decision.action is Action.queue_for_approval
     assert decision.reason == "written in 'es'; the brand writes in 'en'"
+
+
+def test_only_sure_kinds_of_draft_go_out_on_their_own() -> None:
+    policy = PolicySettings()
+    assert draft_waits("greeting", 0.0, policy) == ""
+    assert draft_waits("praise", 0.0, policy) == ""
+    assert draft_waits("fact_answer", 0.2, policy) == ""
+    assert "not clear-cut" in draft_waits("fact_answer", 0.01, policy)
+    assert "not sent automatically" in draft_waits("support_answer", 0.3, policy)
+    assert "not sent automatically" in draft_waits("free", 0.0, policy)
+    # Both rules come from config.
+    loose = PolicySettings(auto_send_kinds=["fact_answer", "free"], auto_send_min_fact_margin=0.0)
+    assert draft_waits("fact_answer", 0.0, loose) == "" and draft_waits("free", 0.0, loose) == ""
+    assert draft_waits("greeting", 0.0, loose) != ""

@@ -12,7 +12,7 @@ from brain.checks import NUMBER_RE
 from brain.draft import Draft, draft_reply
 from brain.encoder import Encoder
 from fakes.models import get_encoder
-from brain.faithfulness import Support, unsupported
+from brain.grounding import ReplySupport, unsupported
 from brain.generator import GenerationOptions
 from brain.understand import Understander, Understanding
 from fakes.bakery import BAKERY_FACTS
@@ -165,7 +165,7 @@ def test_free_mode_is_todays_drafting(understander) -> None:
 
 
 def test_faithfulness_flags_invented_and_ended_sentences(encoder) -> None:
-    support = Support(
+    support = ReplySupport(
         BAKERY.current_facts(TODAY), BAKERY.ended_facts(TODAY), "where is my order #4821",
         ["We're sorry your order #4821 hasn't reached you yet."],
     )
@@ -175,6 +175,9 @@ def test_faithfulness_flags_invented_and_ended_sentences(encoder) -> None:
     assert len(reasons) == 1 and "10:00" in reasons[0]
     assert "ended fact" in unsupported("Get 20% off all cakes now!", support, encoder)[0]
     assert "nothing supports it" in unsupported("Our baker has won three national awards.", support, encoder)[0]
+    # A number keeps a fact's comparing word ("free above 30"), while range words may differ.
+    assert "30" in unsupported("Delivery is free below 30 EUR.", support, encoder)[0]
+    assert unsupported("On Saturdays we are open from 8:00 to 18:00.", support, encoder) == []
 
 
 def test_examples_are_the_nearest_owner_replies(encoder) -> None:
@@ -193,3 +196,62 @@ def test_negative_sentiment_is_never_answered_cheerfully(understander) -> None:
     for text, intent in (("thanks a lot for the late delivery, really appreciate it 🙄", "praise"), ("wow thanks for nothing", "feedback")):
         draft = draft_reply(ScriptedGenerator(), text, understood(intent, "positive"), BAKERY, GenerationOptions(), encoder=understander.encoder, today=TODAY)
         assert "!" not in draft.text and "sorry" in draft.text.lower(), text
+
+
+def test_each_plan_says_what_kind_of_reply_it_is(understander) -> None:
+    answer = reply("What time do you open on Saturdays?", understander)
+    assert answer.kind == "fact_answer" and answer.margin > 0.05
+    assert reply("hi there!", understander).kind == "greeting"
+    assert reply("I want to buy the gift box for my mom, how do I order?", understander).kind == "purchase"
+    assert reply("I'm really disappointed, the bread I bought yesterday was stale", understander).kind == "complaint"
+    assert reply("ordered 2 weeks ago and STILL nothing ... where is my order #4821", understander).kind == "support"
+    assert reply("Do you have a loyalty card?", understander).kind == "no_fact"
+    assert reply("free text", understander, ScriptedGenerator("Thanks!"), mode="free").kind == "free"
+
+
+def test_a_question_is_matched_on_what_it_asks(understander) -> None:
+    # "love your bread!" is not what the message asks about; each question gets its answer.
+    draft = reply("love your bread! what are your hours and do you deliver?", understander)
+    assert "8:00" in draft.text and "10 km" in draft.text
+    # A follow-up is read with the message before it, but the message's own question comes first.
+    follow_up = reply("and on sundays?", understander, history=[("What time do you open on Saturdays?", "We are open ...")])
+    assert "8:00" in follow_up.text
+
+
+def test_a_fact_s_likely_question_is_matched(understander) -> None:
+    assert "8:00" in reply("?? hours", understander).text
+
+
+def test_an_in_person_request_states_the_fact_about_such_requests(understander) -> None:
+    salon = BrandSettings(
+        name="Luna Hair Studio",
+        facts=[
+            Fact(text="We are open Tuesday to Saturday, 9:00 to 19:00."),
+            Fact(text="Appointments are booked online at https://lunahair.example/book or by phone."),
+            Fact(text="If you are not happy with your cut, tell us within 7 days and we fix it at no charge."),
+        ],
+        allowed_links=["https://lunahair.example/book"],
+    )
+    draft = reply("hi, can I book a cut with you for saturday?", understander, brand=salon)
+    assert "https://lunahair.example/book" in draft.text and "7 days" not in draft.text
+    assert draft.needs_review and draft.kind == "in_person"
+
+
+async def test_the_policy_sends_only_sure_kinds_of_reply(settings) -> None:
+    from brain.service import Brain
+
+    brain = Brain(settings, generator=ScriptedGenerator())
+    await brain.load()
+    try:
+        async def drafted(text: str) -> Draft:
+            return await brain.draft_reply(text, await brain.understand(text), today=TODAY)
+
+        hours = await drafted("What time do you open on Saturdays?")
+        assert not hours.needs_review
+        purchase = await drafted("I want to buy a gift box for my mom")
+        assert purchase.needs_review and any(n.startswith("waits: a purchase reply") for n in purchase.check_failures)
+        settings.policy.auto_send_kinds = ["purchase"]
+        assert not (await drafted("I want to buy a gift box for my mom")).needs_review
+        assert (await drafted("What time do you open on Saturdays?")).needs_review
+    finally:
+        brain.close()

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from brain.checks import NUMBER_RE
-from brain.faithfulness import Support, sentences, unsupported
+from brain.grounding import ReplySupport, sentences, unsupported
 from brain.service import Brain
 
 pytestmark = pytest.mark.models
@@ -30,7 +30,7 @@ async def test_model_candidates_keep_to_the_plan(settings) -> None:
         for text, needed in MESSAGES.items():
             draft = await brain.draft_reply(text, await brain.understand(text))
             assert all(n in draft.text for n in needed), (text, draft.text)
-            support = Support(brand.current_facts(), brand.ended_facts(), text, sentences(draft.plan))
+            support = ReplySupport(brand.current_facts(), brand.ended_facts(), text, sentences(draft.plan))
             assert unsupported(draft.text, support, brain.understander.encoder) == [], (text, draft.text)
             assert set(NUMBER_RE.findall(draft.text)) <= set(NUMBER_RE.findall(" ".join((*brand.current_facts(), text, *brand.allowed_links))))
     finally:
