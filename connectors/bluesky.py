@@ -74,6 +74,7 @@ def _status(exc: BaseException) -> int | None:
 
 class BlueskyConnector(Connector):
     platform = PLATFORM
+    reports_engagement = True  # likes, reposts, replies and quotes of a published post (fetch_engagement)
 
     def __init__(self, settings: BlueskySettings, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
