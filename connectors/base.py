@@ -128,6 +128,14 @@ class Connector(ABC):
         means the outcome is unknown.
         """
 
+    def webhook_routes(self) -> Sequence[Any]:
+        """Starlette routes (`starlette.routing.Route`) where the platform delivers webhooks.
+
+        The bot serves every running connector's routes from its one HTTP server (the dashboard's,
+        on `[web] listen`/`port`), so a reverse proxy needs one port. Polling platforms have none.
+        """
+        return ()
+
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         """Engagement counts of a published post (e.g. {"views": 120, "reactions": 7}).
 
