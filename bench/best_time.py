@@ -30,7 +30,8 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from brain.timing import EngagementModel, Observation, TimingPrior  # noqa: E402
-from core import machine  # noqa: E402
+from core.config import load_settings  # noqa: E402
+from brain.llama_choice import machine_and_weights  # noqa: E402
 
 INDUSTRY_HOUR = 12  # the "post at noon" advice of the usual best-time-to-post articles
 
@@ -120,7 +121,7 @@ def main() -> None:
         "seeds": args.seeds,
         "difficulty": "hard" if args.hard else "default",
         "weeks": args.weeks,
-        **machine.describe(),
+        **machine_and_weights(load_settings(ROOT / "config.toml")),
     }))
 
 

@@ -28,6 +28,7 @@ from sklearn.metrics import recall_score  # noqa: E402
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
+from brain.llama_choice import machine_and_weights  # noqa: E402
 from brain.labelled import read_labelled  # noqa: E402
 
 VAL = ROOT.parent / "shared" / "data" / "tweeteval_sentiment" / "val.csv"
@@ -146,6 +147,7 @@ def main() -> None:
         "vader_val_macro_recall": round(recall(v_labels), 4),
         "n_val": len(texts),
         "threads": args.threads,
+        **machine_and_weights(load_settings(ROOT / "config.toml")),
     }
     print(json.dumps(summary))
 

@@ -26,6 +26,8 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from core import machine  # noqa: E402
+from core.config import load_settings  # noqa: E402
+from brain.llama_choice import machine_and_weights  # noqa: E402
 
 BOT = ROOT / ".venv" / "bin" / "bot"
 MESSAGE = "Do you deliver on Sunday?"
@@ -88,7 +90,7 @@ def main() -> None:
     figures: dict[str, object] = {f"{name}_p50_s": round(p50[name], 3) for name in names}
     figures |= {f"{name}_max_s": round(max(times[name]), 3) for name in names}
     figures |= {f"{name}_minus_help_p50_s": round(p50[name] - p50[BASELINE], 3) for name in names if name != BASELINE}
-    print(json.dumps({"runs": args.n, **figures, "machine": machine.describe()}))
+    print(json.dumps({"runs": args.n, **figures, **machine_and_weights(load_settings(ROOT / "config.toml"))}))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
-"""Drafting speed of the local engines (llama.cpp, our torch loop) against plain fp32 `model.generate`, in one run.
+"""Drafting speed of our llama.cpp engine against llama.cpp itself and plain fp32 `model.generate`, in one run.
 
 Run: .venv/bin/python bench/generate.py [--new-tokens 128] [--prompts 8] [--threads 2] [--engines llama_cpp,torch]
                                         [--llama-weights WEIGHTS,...]
-The llama.cpp engine runs with config.toml's `llama_weights` and, to compare, with the 4-bit GGUF
-file as shipped ("file"). The machine may be shared: compare figures within one run, not across runs.
+The llama.cpp engine runs with config.toml's `llama_weights` ("auto": the weights timed fastest on
+this CPU, measured first if this CPU has no choice yet) and, to compare, with the 4-bit GGUF file
+as shipped ("file"). Baselines in the same run: plain fp32 `model.generate` (transformers) and
+llama-cpp-python's own `Llama` on the same GGUF file (one prompt at a time, no prefix reuse).
+`--engines llama_cpp,torch` adds our torch engine (slow: a minute more). The machine may be
+shared: compare figures within one run, not across runs.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import machine  # noqa: E402
 
 QUESTIONS = [
     "What time do you open on Saturday?",
@@ -41,7 +44,7 @@ t0 = time.perf_counter()
 from brain.generator import ChatMessage, GenerationOptions
 from brain.llama_generator import LlamaCppGenerator
 t1 = time.perf_counter()
-gen = LlamaCppGenerator(__import__("pathlib").Path({path!r}), threads={threads})
+gen = LlamaCppGenerator(__import__("pathlib").Path({path!r}), threads={threads}, repack={repack})
 t2 = time.perf_counter()
 gen.generate([ChatMessage("system", {system!r}), ChatMessage("user", "hello there")], GenerationOptions(max_new_tokens=60))
 # VmHWM, not ru_maxrss: the latter would carry the forking parent's peak across exec.
@@ -56,13 +59,35 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
+def plain_llama(gguf: Path, encoded: list[list[int]], n_new: int, reply_tokens: int, threads: int) -> dict[str, float]:
+    """llama-cpp-python's `Llama` as its README uses it, on the same file and prompt tokens: greedy,
+    one prompt at a time, its prefix cache emptied before each (it has no batch of prompts)."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+
+    def draft(ids: list[int], n: int) -> None:
+        llm.reset()  # no reuse of the previous prompt's cells
+        for count, _ in enumerate(llm.generate(ids, top_k=1, temp=0.0, repeat_penalty=1.0, reset=True), start=1):
+            if count >= n:
+                break
+
+    draft(encoded[0], 4)  # warm-up
+    b1 = n_new * len(encoded) / sum(timed(lambda ids=ids: draft(ids, n_new)) for ids in encoded)
+    first_ms = statistics.median(timed(lambda ids=ids: draft(ids, 1)) * 1000 for ids in encoded)
+    reply_ms = statistics.median(timed(lambda ids=ids: draft(ids, reply_tokens)) * 1000 for ids in encoded)
+    llm.close()
+    # No batch of prompts in `Llama`: 8 drafts take 8 times one.
+    return {"tokens_per_s": b1, "batch8_tokens_per_s": b1, "first_token_ms": first_ms, "first_token_no_reuse_ms": first_ms, "reply_p50_ms": reply_ms}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--new-tokens", type=int, default=128, help="tokens per draft for the throughput runs")
     parser.add_argument("--reply-tokens", type=int, default=60, help="tokens per reply for the latency runs")
     parser.add_argument("--prompts", type=int, default=8, help="how many prompts (at most 8)")
     parser.add_argument("--threads", type=int, default=2, help="threads for torch and llama.cpp")
-    parser.add_argument("--engines", default="llama_cpp,torch", help="our engines to measure, comma-separated")
+    parser.add_argument("--engines", default="llama_cpp", help="our engines to measure, comma-separated (llama_cpp, torch)")
     parser.add_argument("--config", default=str(ROOT / "config.toml"))
     parser.add_argument("--llama-weights", default="", help="llama.cpp weights to measure besides config.toml's (default: file)")
     args = parser.parse_args()
@@ -76,6 +101,7 @@ def main() -> None:
     from core.config import load_settings
     from brain.draft import reply_system_prompt
     from brain.generator import ChatMessage, GenerationOptions, LocalGenerator
+    from brain.llama_choice import machine_and_weights
     from brain.llama_generator import LlamaCppGenerator, converted_gguf, resolve_weights
     from brain.model_paths import resolve_model_dir
 
@@ -145,16 +171,17 @@ def main() -> None:
 
     results: dict[str, dict[str, float]] = {}
     source = resolve_model_dir(settings.models.generator) / settings.models.gguf_file
-    size = source.stat().st_size
-    configured = resolve_weights(settings.generator.llama_weights, size)
-    others = [resolve_weights(w, size) for w in (args.llama_weights or "file").split(",")]
+    cache = settings.model_cache_dir
+    console.print(f"[bold]llama.cpp weights: {settings.generator.llama_weights}[/] (auto: timed on this CPU once, then cached)")
+    configured = resolve_weights(settings.generator.llama_weights, source, cache, args.threads)
+    others = [resolve_weights(w, source, cache, args.threads) for w in (args.llama_weights or "file").split(",")]
     for weights in dict.fromkeys([configured, *others]) if "llama_cpp" in engines else []:
         name = "llama_cpp" if weights == configured else f"llama_cpp_{weights}"
-        gguf = converted_gguf(source, weights, settings.model_cache_dir)  # converted before timing
+        gguf = converted_gguf(source, weights, cache)  # converted before timing
         console.print(f"[bold]llama.cpp engine, {weights} weights: cold start and memory in a fresh process[/]")
-        code = LLAMA_COLD.format(root=str(ROOT), path=str(gguf), threads=args.threads, system=system_text)
+        code = LLAMA_COLD.format(root=str(ROOT), path=str(gguf), threads=args.threads, system=system_text, repack=weights == "q4_0")
         cold = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-        llama = LlamaCppGenerator(gguf, threads=args.threads)
+        llama = LlamaCppGenerator(gguf, threads=args.threads, repack=weights == "q4_0")
         same_prompt = all(llama.encode(p) == ids for p, ids in zip(prompts, encoded))
 
         def llama_agreement(llama: LlamaCppGenerator = llama) -> float:
@@ -168,6 +195,9 @@ def main() -> None:
         console.print(f"[bold]llama.cpp engine, {weights} weights: batch 1, batch 8, first token, replies[/]")
         results[name] = {**measure(llama, llama_agreement), **cold, "same_prompt_tokens": float(same_prompt)}
         llama.close()
+        if weights == configured:
+            console.print(f"[bold]llama-cpp-python's own Llama on the same file ({gguf.name}): batch 1, first token, replies[/]")
+            results["plain_llama_cpp"] = plain_llama(gguf, encoded, n_new, args.reply_tokens, args.threads)
     if "torch" in engines:
         console.print("[bold]torch engine: batch 1, batch 8, first token, replies[/]")
         results["torch"] = {**measure(gen, torch_agreement), "cold_start_s": torch_cold_s, "import_s": import_s}
@@ -177,7 +207,6 @@ def main() -> None:
     chosen_name = settings.generator.local_engine if settings.generator.local_engine in results else next(iter(results))
     result: dict[str, object] = {
         "engine": chosen_name,
-        "llama_weights": configured,
         **{k: round(v, 4 if k == "agreement_with_fp32" else 2) for k, v in chosen.items()},
         "baseline_fp32_tokens_per_s": round(base_tps, 1),
         "baseline_fp32_decode_tokens_per_s": round(base_decode_tps, 1),
@@ -188,7 +217,8 @@ def main() -> None:
         "prompts": len(prompts),
         "threads": args.threads,
         "bench_process_peak_rss_mb": round(process_peak_mb, 1),
-        **machine.describe(),
+        **machine_and_weights(settings),
+        "llama_weights_ran": configured,
     }
     for name, figures in results.items():
         if name != chosen_name:
@@ -212,6 +242,19 @@ def main() -> None:
     for label, base, key, fmt in rows:
         table.add_row(label, base, *(fmt.format(r[key]) if key in r else "" for r in results.values()))
     console.print(table)
+    # The issue's targets, against the baselines of this run.
+    targets = {
+        "batch1_vs_fp32_x": (float(chosen["tokens_per_s"]) / base_tps, 2.5),
+        "batch8_vs_fp32_batch1_x": (float(chosen["batch8_tokens_per_s"]) / base_tps, 6.0),
+        "batch8_vs_batch1_x": (float(chosen["batch8_tokens_per_s"]) / float(chosen["tokens_per_s"]), 0.0),
+    }
+    if "plain_llama_cpp" in results:
+        targets["batch1_vs_plain_llama_cpp_x"] = (float(chosen["tokens_per_s"]) / results["plain_llama_cpp"]["tokens_per_s"], 0.0)
+        targets["batch8_vs_plain_llama_cpp_x"] = (float(chosen["batch8_tokens_per_s"]) / results["plain_llama_cpp"]["tokens_per_s"], 0.0)
+    for key, (value, goal) in targets.items():
+        result[key] = round(value, 2)
+        if goal:
+            console.print(f"{key}: {value:.2f} (target {goal}) {'[green]met[/]' if value >= goal else '[red]missed[/]'}")
     if float(chosen["agreement_with_fp32"]) < 0.95:
         console.print("[red]quality guard failed: agreement with fp32 below 95%[/]")
     print(json.dumps(result))

@@ -33,6 +33,7 @@ from brain.policy import Action, Situation, decide  # noqa: E402
 from brain.risk import Risk  # noqa: E402
 from brain.understand import Understander, load_heads  # noqa: E402
 from core.config import load_settings  # noqa: E402
+from brain.llama_choice import machine_and_weights  # noqa: E402
 
 HELDOUT = ROOT / "brain" / "datasets" / "followers" / "heldout.csv"
 NO_RISK = Risk("", 0.0)
@@ -135,6 +136,7 @@ def main() -> None:
     if "baseline" in runs:
         summary |= {f"baseline_{k}": runs["baseline"][k] for k in keys[1:]}
         summary |= {"baseline_recall_per_intent": {k: v["recall"] for k, v in runs["baseline"]["per_class"].items()}}  # type: ignore[union-attr]
+    summary |= machine_and_weights(settings)
     print(json.dumps(summary, ensure_ascii=False))
 
 

@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 
 from bot.app import App  # noqa: E402
 from core.config import load_settings  # noqa: E402
+from brain.llama_choice import machine_and_weights  # noqa: E402
 from bot.logs import setup_logging  # noqa: E402
 from brain.generator import ChatMessage, GenerationOptions  # noqa: E402
 from brain.service import Brain  # noqa: E402
@@ -280,6 +281,7 @@ def main() -> int:
         summary.update({f"real_model_{k}": real[k] for k in ("messages", "messages_per_s", "p50_ms", "p95_ms", "final", "duplicates")})
     for prefix, b in zip(("burst", "burst_kill"), bursts):
         summary.update({f"{prefix}_{k}": v for k, v in b.items() if k != "run"})
+    summary.update(machine_and_weights(load_settings(ROOT / "config.toml")))  # type: ignore[arg-type]
     print(json.dumps(summary))
     ok = not fast or (fast["final"] == fast["stored"] == args.n and fast["duplicates"] == 0)
     ok = ok and all(b["lost"] == 0 and b["duplicated"] == 0 and b["stored_twice"] == 0 for b in bursts)

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.reply_judge import Business, Judge, Verdict  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
+from brain.llama_choice import machine_and_weights  # noqa: E402
 from brain import draft  # noqa: E402
 from brain.generator import ChatMessage, GenerationOptions, TextGenerator  # noqa: E402
 from brain.policy import Action, Situation, decide  # noqa: E402
@@ -499,6 +500,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None, make_generator: Any = None) -> dict[str, Any]:
     figures = asyncio.run(run(parse_args(argv), make_generator))
+    figures |= machine_and_weights(load_settings(ROOT / "config.toml"))
     print(json.dumps(figures, ensure_ascii=False))
     return figures
 

@@ -161,7 +161,11 @@ def main() -> None:
     for key in summary["change"]:
         table.add_row(key, *(str(summary[name][key]) for name in checkouts))
     Console(stderr=True).print(table)
-    print(json.dumps({"posts": args.posts, "window_s": args.window_s, "runs": args.runs, **summary}))
+    from core.config import load_settings
+    from brain.llama_choice import machine_and_weights
+
+    machine_line = machine_and_weights(load_settings(ROOT / "config.toml"))
+    print(json.dumps({"posts": args.posts, "window_s": args.window_s, "runs": args.runs, **summary, **machine_line}))
 
 
 if __name__ == "__main__":

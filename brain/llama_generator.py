@@ -29,7 +29,7 @@ ROW_PROMPT_TOKENS = 128  # what a row's own message usually takes beyond its sha
 # Bump when the conversion changes, so old cached files are not reused.
 CONVERSION_VERSION = 1
 
-Weights = Literal["auto", "bf16", "q8_0", "file"]
+Weights = Literal["auto", "bf16", "q8_0", "q4_0", "file"]
 # "auto" converts models up to this size (the packaged 135M model's file is 92 MB): a 7B model's
 # 4-bit file would grow to 14 GB in bf16 and decode slower.
 AUTO_CONVERT_MAX_BYTES = 1 << 30
@@ -43,7 +43,9 @@ class LlamaCppGenerator:
     A row starts by sharing its system prompt's cells (a tag, not a copy), so every reply
     computes only its own message."""
 
-    def __init__(self, path: Path, *, threads: int, reuse_prefix: bool = True) -> None:
+    def __init__(self, path: Path, *, threads: int = 0, reuse_prefix: bool = True, repack: bool = False) -> None:
+        """threads: 0 picks, before every call, the cores other work leaves free (machine.threads).
+        repack: lay 4-bit weights out for the CPU's matrix kernels (llama.cpp's extra buffer types)."""
         lc = _llama_cpp()
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -54,9 +56,10 @@ class LlamaCppGenerator:
             raise ModelError(f"GGUF file not found: {path}")
         lc.llama_backend_init()
         model_params = lc.llama_model_default_params()
-        # No weight repacking into extra buffer types: its AMX path segfaults on CPUs that report
-        # AMX inside a VM that does not grant it (seen on this project's machines).
-        model_params.use_extra_bufts = False
+        # Weight repacking into extra buffer types only when asked (q4_0, chosen by timing it in a
+        # child process): its AMX path segfaults on CPUs that report AMX inside a VM that does not
+        # grant it (seen on this project's machines), and it gave 8-bit weights nothing on AVX512.
+        model_params.use_extra_bufts = repack
         self._model = lc.llama_model_load_from_file(str(path).encode(), model_params)
         if not self._model:
             raise ModelError(f"llama.cpp cannot load {path}")
@@ -65,7 +68,8 @@ class LlamaCppGenerator:
         params.n_batch = params.n_ubatch = 512
         params.n_seq_max = PREFIX_CACHE_SIZE + MAX_BATCH
         params.kv_unified = True  # one pool, so rows can share their prefix's cells
-        params.n_threads = params.n_threads_batch = threads
+        self._threads_configured = threads
+        self._threads = params.n_threads = params.n_threads_batch = machine.threads(threads)
         params.no_perf = True
         # Rows of a batch share one pool of cells, so each row's attention is masked off the others';
         # flash attention skips masked cells where the plain path computes them all: batches of 8
@@ -99,6 +103,14 @@ class LlamaCppGenerator:
     def close(self) -> None:
         self._finalizer()
 
+    def _pick_threads(self) -> None:
+        """As many threads as cores are free now, unless configured: a thread that waits for a
+        busy core spins at every step of the forward pass (draft-post took 44 s instead of 2.8 s)."""
+        n = machine.threads(self._threads_configured)
+        if n != self._threads:
+            self._lib.llama_set_n_threads(self._ctx, n, n)
+            self._threads = n
+
     # Text and tokens.
 
     def tokenize(self, text: str) -> list[int]:
@@ -130,8 +142,9 @@ class LlamaCppGenerator:
 
     # The model.
 
-    def _decode(self, rows: list[tuple[int, int, int]], logits_from: int = 0) -> None:
-        """One forward pass over (token, position, sequence id) rows; rows from logits_from on get logits."""
+    def _decode(self, rows: list[tuple[int, int, int]], logits_from: int = 0, wants: list[bool] | None = None) -> None:
+        """One forward pass over (token, position, sequence id) rows; rows from logits_from on get
+        logits, or those that wants marks."""
         batch = self._batch
         batch.n_tokens = len(rows)
         for i, (token, pos, seq) in enumerate(rows):
@@ -139,7 +152,7 @@ class LlamaCppGenerator:
             batch.pos[i] = pos
             batch.n_seq_id[i] = 1
             batch.seq_id[i][0] = seq
-            batch.logits[i] = i >= logits_from
+            batch.logits[i] = wants[i] if wants is not None else i >= logits_from
         code = self._lib.llama_decode(self._ctx, batch)
         if code != 0:
             raise ModelError(f"llama.cpp could not decode (code {code}): prompt and draft too long?")
@@ -150,6 +163,32 @@ class LlamaCppGenerator:
             part = ids[chunk : chunk + self._n_batch]
             last = chunk + len(part) == len(ids)
             self._decode([(t, chunk + i, seq) for i, t in enumerate(part)], len(part) - 1 if logits and last else len(part))
+
+    def _feed_rows(self, rows: list[tuple[list[int], int, int]]) -> list[np.ndarray]:
+        """The prompts of several sequences, (ids, first position to compute, sequence id), fed
+        together in as few passes as n_batch allows; the logits of each one's last position.
+
+        One pass for all rows, not one per row: a pass has a fixed cost, and small matrices
+        multiply less efficiently than one larger one."""
+        pending: list[tuple[int, int, int]] = []
+        wants: list[bool] = []
+        logits: list[np.ndarray] = []
+
+        def flush() -> None:
+            self._decode(pending, wants=wants)
+            logits.extend(self._logits(i).copy() for i, want in enumerate(wants) if want)
+            pending.clear()
+            wants.clear()
+
+        for ids, start, seq in rows:
+            for pos in range(start, len(ids)):
+                if len(pending) == self._n_batch:
+                    flush()
+                pending.append((ids[pos], pos, seq))
+                wants.append(pos == len(ids) - 1)
+        if pending:
+            flush()
+        return logits
 
     def _logits(self, i: int) -> np.ndarray:
         """The logits of the i-th row of the last batch (a view into llama.cpp's buffer)."""
@@ -185,6 +224,7 @@ class LlamaCppGenerator:
         out: list[list[int]] = [[] for _ in prompts]
         nxt: list[int] = []
         try:
+            starts: list[int] = []
             for seq, messages in zip(seqs, prompts):
                 ids = self.encode(messages)
                 shared = self._prefix(messages, ids)
@@ -192,9 +232,10 @@ class LlamaCppGenerator:
                 if shared is not None:
                     self._lib.llama_memory_seq_cp(self._mem, shared[0], seq, -1, -1)
                     start = shared[1]
-                self._feed(ids, start, seq, logits=True)
                 history.append(ids)
-                nxt.append(pick_token(self._logits(-1), ids, 0, options, rng, self.eos))
+                starts.append(start)
+            for ids, logits in zip(history, self._feed_rows(list(zip(history, starts, seqs)))):
+                nxt.append(pick_token(logits, ids, 0, options, rng, self.eos))
             active = list(range(len(prompts)))
             while active:
                 still = []
@@ -222,6 +263,7 @@ class LlamaCppGenerator:
         seq = PREFIX_CACHE_SIZE
         picks: list[int] = []
         with self._lock:
+            self._pick_threads()
             try:
                 for chunk in range(0, len(ids), self._n_batch):
                     part = ids[chunk : chunk + self._n_batch]
@@ -240,6 +282,7 @@ class LlamaCppGenerator:
         per_round = max(1, min(MAX_BATCH, CONTEXT_TOKENS // 2 // (options.max_new_tokens + ROW_PROMPT_TOKENS)))
         results: list[str] = []
         with self._lock:
+            self._pick_threads()
             for first in range(0, len(prompts), per_round):
                 results += self._generate_rows(prompts[first : first + per_round], options)
         return results
@@ -302,41 +345,38 @@ def _llama_cpp() -> Any:
     return llama_cpp
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX on x86, BF16 on Arm)."""
-    return bool(machine.cpu_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
-
-
-def resolve_weights(weights: Weights, source_bytes: int = 0) -> Weights:
-    """ "auto" made concrete for this CPU and model: bf16 where the CPU has bf16 instructions, else
-    8-bit; a large model's file as it is, since reading its weights, not arithmetic, bounds its
-    speed, and wider weights would only be slower and bigger."""
+def resolve_weights(weights: Weights, source: Path, cache_dir: Path, threads: int = 0) -> Weights:
+    """ "auto" made concrete for this CPU and model: the weights timed fastest here (measured once
+    per CPU, brain/llama_choice.py); a large model's file as it is, since reading its weights, not
+    arithmetic, bounds its speed, and wider weights would only be slower and bigger."""
     if weights != "auto":
         return weights
-    if source_bytes > AUTO_CONVERT_MAX_BYTES:
+    if not source.is_file() or source.stat().st_size > AUTO_CONVERT_MAX_BYTES:
         return "file"
-    return "bf16" if cpu_has_bf16() else "q8_0"
+    from brain.llama_choice import chosen_weights
+
+    return chosen_weights(source, cache_dir, threads).weights  # type: ignore[return-value]
 
 
 def converted_gguf(source: Path, weights: Weights, cache_dir: Path, threads: int = 0) -> Path:
-    """The GGUF file llama.cpp runs: the source as it is, or converted once into cache_dir.
+    """The GGUF file llama.cpp runs with these (concrete) weights: the source as it is, or
+    converted once into cache_dir; a cached conversion is never redone.
 
-    The packaged model is 4-bit (Q4_1), whose kernels gain little from a batch on a small CPU:
-    bf16 or 8-bit weights of the same values decode 8 drafts together ~1.3x faster, and stay
+    The packaged model is 4-bit (Q4_1), whose kernels gain little from a batch on some CPUs:
+    bf16 or 8-bit weights of the same values decode 8 drafts together ~1.3x faster there, and stay
     as close to fp32 or closer (bench/generate.py). The conversion takes about a second. If it
     fails, the source file is used and the log says why."""
     if not source.is_file():
         return source
     stat = source.stat()
-    weights = resolve_weights(weights, stat.st_size)
-    if weights == "file":
+    if weights in ("file", "auto"):
         return source
     lc = _llama_cpp()
     digest = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CONVERSION_VERSION}".encode())
     target = cache_dir / f"{source.stem}.{weights}-{digest.hexdigest()[:12]}.gguf"
     if target.is_file():
         return target
-    ftype = {"bf16": lc.LLAMA_FTYPE_MOSTLY_BF16, "q8_0": lc.LLAMA_FTYPE_MOSTLY_Q8_0}[weights]
+    ftype = {"bf16": lc.LLAMA_FTYPE_MOSTLY_BF16, "q8_0": lc.LLAMA_FTYPE_MOSTLY_Q8_0, "q4_0": lc.LLAMA_FTYPE_MOSTLY_Q4_0}[weights]
     params = lc.llama_model_quantize_default_params()
     params.ftype = ftype
     params.allow_requantize = True  # the source is already quantised: every value it holds is kept
@@ -356,9 +396,11 @@ def converted_gguf(source: Path, weights: Weights, cache_dir: Path, threads: int
 
 
 def load_llama_generator(spec: str, gguf_file: str, threads: int, weights: Weights, cache_dir: Path) -> LlamaCppGenerator:
-    """The GGUF file named in config, inside the model folder, with the weights asked for
-    (converted into cache_dir once; a cached conversion is reused). The caller owns it: close() it."""
+    """The GGUF file named in config, inside the model folder, with the weights asked for ("auto":
+    timed on this CPU once), converted into cache_dir once. The caller owns it: close() it."""
     if not gguf_file:
         raise ModelError("no GGUF file configured ([models] gguf_file)")
-    path = converted_gguf(resolve_model_dir(spec) / gguf_file, weights, cache_dir, threads)
-    return LlamaCppGenerator(path, threads=machine.threads(threads))
+    source = resolve_model_dir(spec) / gguf_file
+    weights = resolve_weights(weights, source, cache_dir, threads)
+    path = converted_gguf(source, weights, cache_dir, threads)
+    return LlamaCppGenerator(path, threads=threads, repack=weights == "q4_0")

@@ -152,7 +152,7 @@ class ModelSettings(Section):
 class GeneratorSettings(Section):
     backend: Literal["local", "openai"] = "local"
     local_engine: Literal["llama_cpp", "torch"] = "llama_cpp"
-    llama_weights: Literal["auto", "bf16", "q8_0", "file"] = "auto"
+    llama_weights: Literal["auto", "bf16", "q8_0", "q4_0", "file"] = "auto"
     max_new_tokens: int = Field(default=80, ge=1, le=2048)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=0.9, gt=0.0, le=1.0)

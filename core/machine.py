@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
+import time
 from functools import cache
 from pathlib import Path
 
@@ -43,9 +45,42 @@ def speed_flags() -> list[str]:
     return [f for f in SPEED_FLAGS if f in flags]
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def threads(configured: int = 0) -> int:
-    """How many threads the models use: the configured number ([models] threads), else every core."""
-    return configured if configured > 0 else os.cpu_count() or 1
+    """How many threads the models use: the configured number ([models] threads), else the cores
+    that other work leaves free now, at least one. llama.cpp's and torch's threads wait for each
+    other by spinning: one thread more than the free cores made a draft 15x slower, not faster."""
+    if configured > 0:
+        return configured
+    return free_cores(cores(), busy_elsewhere())
+
+
+def free_cores(cores: int, busy: float) -> int:
+    """Cores left when `busy` runnable tasks of other processes share them."""
+    return max(1, min(cores, cores - round(busy)))
+
+
+def busy_elsewhere(samples: int = 5, gap_s: float = 0.002) -> float:
+    """Runnable tasks of other processes right now: the median over a few readings of the kernel's
+    count (/proc/loadavg's running/total, less this reading thread). Not the 1-minute load: that
+    counts our own last draft and reacts a minute late."""
+    counts = []
+    for i in range(samples):
+        try:
+            running = Path("/proc/loadavg").read_text(encoding="ascii").split()[3].split("/")[0]
+            counts.append(int(running) - 1)
+        except (OSError, IndexError, ValueError):
+            return 0.0
+        if i + 1 < samples:
+            time.sleep(gap_s)
+    return float(statistics.median(counts))
 
 
 def describe() -> dict[str, object]:
@@ -54,4 +89,4 @@ def describe() -> dict[str, object]:
         load = round(os.getloadavg()[0], 2)
     except OSError:
         load = None
-    return {"cpu_model": cpu_model(), "cpu_flags": " ".join(speed_flags()), "cpu_count": os.cpu_count() or 1, "load_avg_1m": load}
+    return {"cpu_model": cpu_model(), "cpu_flags": " ".join(speed_flags()), "cpu_count": os.cpu_count() or 1, "load_avg_1m": load, "busy_elsewhere": busy_elsewhere()}

@@ -15,8 +15,8 @@ from brain.draft import reply_system_prompt
 from brain.generator import PREFIX_CACHE_SIZE, ChatMessage, GenerationOptions, LocalGenerator
 from brain.llama_generator import (
     LlamaCppGenerator,
+    AUTO_CONVERT_MAX_BYTES,
     converted_gguf,
-    cpu_has_bf16,
     pick_token,
     resolve_weights,
 )
@@ -146,10 +146,14 @@ def test_a_gguf_llama_cpp_cannot_load_falls_back_to_torch(settings, tmp_path: Pa
     assert any("llama.cpp cannot run the local model" in r.getMessage() and "torch" in r.getMessage() for r in caplog.records)
 
 
-def test_auto_weights_follow_the_cpu() -> None:
-    assert resolve_weights("auto", 100 << 20) == ("bf16" if cpu_has_bf16() else "q8_0")
-    assert resolve_weights("file") == "file" and resolve_weights("q8_0", 4 << 30) == "q8_0"
-    assert resolve_weights("auto", 4 << 30) == "file"  # a big model's 4-bit file is faster as it is
+def test_explicit_weights_win_and_a_big_model_runs_as_it_is(tmp_path: Path) -> None:
+    big = tmp_path / "big.gguf"
+    with big.open("wb") as f:  # sparse: takes no disk
+        f.truncate(AUTO_CONVERT_MAX_BYTES + 1)
+    cache = tmp_path / "cache"
+    assert resolve_weights("q8_0", big, cache) == "q8_0" and resolve_weights("file", big, cache) == "file"
+    assert resolve_weights("auto", big, cache) == "file"  # a big model's 4-bit file is faster as it is
+    assert not cache.exists()  # nothing measured, nothing converted
 
 
 @pytest.mark.models
