@@ -25,17 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core import machine  # noqa: E402
 
-QUESTIONS = [
-    "What time do you open on Saturday?",
-    "Do you deliver? How much does it cost?",
-    "Your cinnamon rolls are the best in town, thank you!",
-    "Is the autumn sale still on? I want two cakes.",
-    "hello there",
-    "My order arrived late and the box was crushed.",
-    "Can I pay by card in the shop?",
-    "Where can I order a birthday cake online?",
-]
+
 # Cold start and memory of the llama.cpp engine, measured in a fresh process of its own.
 LLAMA_COLD = """
 import json, sys, time
@@ -86,7 +78,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=128, help="tokens per draft for the throughput runs")
     parser.add_argument("--reply-tokens", type=int, default=60, help="tokens per reply for the latency runs")
     parser.add_argument("--prompts", type=int, default=8, help="how many prompts (at most 8)")
-    parser.add_argument("--threads", type=int, default=2, help="threads for torch and llama.cpp")
+    parser.add_argument("--threads", type=int, default=2, help="threads for torch and llama.cpp (0: the cores other work leaves free)")
     parser.add_argument("--engines", default="llama_cpp", help="our engines to measure, comma-separated (llama_cpp, torch)")
     parser.add_argument("--config", default=str(ROOT / "config.toml"))
     parser.add_argument("--llama-weights", default="", help="llama.cpp weights to measure besides config.toml's (default: file)")
@@ -101,12 +93,12 @@ def main() -> None:
     from core.config import load_settings
     from brain.draft import reply_system_prompt
     from brain.generator import ChatMessage, GenerationOptions, LocalGenerator
-    from brain.llama_choice import machine_and_weights
+    from brain.llama_choice import QUESTIONS, machine_and_weights
     from brain.llama_generator import LlamaCppGenerator, converted_gguf, resolve_weights
     from brain.model_paths import resolve_model_dir
 
     import_s = time.perf_counter() - started
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(machine.threads(args.threads))
     settings = load_settings(args.config)
     console = Console(stderr=True)
 
@@ -197,7 +189,7 @@ def main() -> None:
         llama.close()
         if weights == configured:
             console.print(f"[bold]llama-cpp-python's own Llama on the same file ({gguf.name}): batch 1, first token, replies[/]")
-            results["plain_llama_cpp"] = plain_llama(gguf, encoded, n_new, args.reply_tokens, args.threads)
+            results["plain_llama_cpp"] = plain_llama(gguf, encoded, n_new, args.reply_tokens, machine.threads(args.threads))
     if "torch" in engines:
         console.print("[bold]torch engine: batch 1, batch 8, first token, replies[/]")
         results["torch"] = {**measure(gen, torch_agreement), "cold_start_s": torch_cold_s, "import_s": import_s}

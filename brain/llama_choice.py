@@ -41,8 +41,9 @@ CHOICE_VERSION = 1  # bump when the measurement changes, so old choices are meas
 MEASURE_TIMEOUT_S = 900.0  # 15-20 s on a quiet 2-core machine; minutes on an overloaded one
 
 _SYSTEM = "You are the friendly social-media voice of a small bakery. Answer in one or two short sentences."
-# The fixed prompt set: the timed drafts, and fp32's drafts whose next tokens every candidate predicts.
-_QUESTIONS = (
+# The fixed prompt set: the timed drafts, and fp32's drafts whose next tokens every candidate predicts
+# (bench/generate.py drafts the same messages).
+QUESTIONS = (
     "What time do you open on Saturday?",
     "Do you deliver? How much does it cost?",
     "Your cinnamon rolls are the best in town, thank you!",
@@ -179,7 +180,7 @@ def _time_candidates(source: Path, cache_dir: Path, threads: int, candidates: tu
     from brain.generator import ChatMessage, GenerationOptions
     from brain.llama_generator import LlamaCppGenerator, converted_gguf
 
-    prompts = [[ChatMessage("system", _SYSTEM), ChatMessage("user", q)] for q in _QUESTIONS[:BATCH]]
+    prompts = [[ChatMessage("system", _SYSTEM), ChatMessage("user", q)] for q in QUESTIONS[:BATCH]]
     texts = _reference_drafts(source, cache_dir, threads, prompts)
     one = GenerationOptions(max_new_tokens=48, min_new_tokens=48, repetition_penalty=1.0)
     rows = GenerationOptions(max_new_tokens=24, min_new_tokens=24, repetition_penalty=1.0)

@@ -27,7 +27,7 @@ from fakes.models import get_llama_generator, get_local_generator
 
 def llama(settings) -> LlamaCppGenerator:
     m = settings.models
-    return get_llama_generator(m.generator, m.gguf_file, 2, settings.generator.llama_weights, settings.model_cache_dir)
+    return get_llama_generator(m.generator, m.gguf_file, 0, settings.generator.llama_weights, settings.model_cache_dir)
 
 
 def torch_engine(settings) -> LocalGenerator:
@@ -168,7 +168,7 @@ def test_weights_are_converted_once_into_the_cache(settings, tmp_path: Path) -> 
     assert [p.name for p in cache.iterdir()] == [converted.name]  # no half-written leftovers
     # The converted file is a model llama.cpp loads and drafts with.
     options = GenerationOptions(max_new_tokens=8)
-    assert LlamaCppGenerator(converted, threads=2).generate(prompt(settings), options)
+    assert LlamaCppGenerator(converted, threads=0).generate(prompt(settings), options)
 
 
 def test_a_file_llama_cpp_cannot_convert_is_used_as_it_is(tmp_path: Path, caplog) -> None:
