@@ -79,8 +79,15 @@ class Publisher:
         connector = self._connectors.get(post.platform)
         if connector is None:
             return await self._fail(post, f"{post.platform} is not connected")
+        images = post.images
+        out = OutgoingPost(
+            text=post.text,
+            image_path=images[0] if images else None,
+            more_images=tuple(images[1:]),
+            idempotency_key=post.publish_key,
+        )
         try:
-            platform_id = await connector.publish(OutgoingPost(text=post.text, idempotency_key=post.publish_key))
+            platform_id = await self._publish(connector, post, out)
         except RateLimited as exc:
             return await self._retry(post, exc.retry_after, f"rate limited: {exc}")
         except ConnectorError as exc:
@@ -96,6 +103,17 @@ class Publisher:
         await self._finished.write(repo.Published(post.id, platform_id, now, engagement_at), wait=not connector.idempotent_publish)
         log.info("post %s published on %s as %s", post.id, post.platform, platform_id)
         return Outcome(PostStatus.published)
+
+    async def _publish(self, connector: Connector, post: Post, out: OutgoingPost) -> str:
+        if not connector.publishes_in_two_steps:
+            return await connector.publish(out)
+        assert post.id is not None
+        prepared = post.container_id
+        if not prepared:
+            prepared = await connector.prepare(out)
+            # Written before the second step: a crash after this resumes from it, never prepares twice.
+            repo.update_post(self.engine, post.id, container_id=prepared)
+        return await connector.publish_prepared(prepared, out)
 
     async def _retry(self, post: Post, after_s: float | None, error: str) -> Outcome:
         assert post.id is not None

@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from core.config import ScheduleSettings
+from core.errors import BotError
+from core.platforms import post_problem
 from bot.owner_notices import Notify, OwnerNotices
 from bot.publisher import Outcome
 from bot.when import as_utc
@@ -114,8 +116,21 @@ class PostScheduler:
 
     def schedule(self, post_id: int, at: datetime) -> Post:
         """Schedule (or reschedule) a post; writing the row is all it takes, so a crash loses nothing."""
+        current = repo.get_post(self.engine, post_id)
+        if current is None:
+            raise BotError(f"there is no post #{post_id}")
+        problem = post_problem(current.platform, len(current.images))
+        if problem:
+            raise BotError(f"post #{post_id} cannot be scheduled: {problem}")
         post = repo.update_post(
-            self.engine, post_id, status=PostStatus.scheduled, scheduled_at=as_utc(at), publish_key=None, attempts=0, error=None
+            self.engine,
+            post_id,
+            status=PostStatus.scheduled,
+            scheduled_at=as_utc(at),
+            publish_key=None,
+            container_id=None,
+            attempts=0,
+            error=None,
         )
         self._next_due = None  # it may be due before the post we knew of
         self._wake.set()

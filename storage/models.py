@@ -128,6 +128,15 @@ class Post(SQLModel, table=True):
     # When to ask the platform for this published post's engagement; cleared once asked. The
     # scheduler sweeps for due ones, so the post table is the whole schedule (no job per post).
     engagement_due_at: datetime | None = Field(default=None, index=True)
+    # The post's images, one file path or URL a line, in order ("" for a text post).
+    media: str = ""
+    # A platform that publishes in two steps (Instagram's media container) keeps what the first
+    # step made here before the second, so a restart resumes from it instead of making another.
+    container_id: str | None = None
+
+    @property
+    def images(self) -> list[str]:
+        return [line for line in self.media.splitlines() if line.strip()]
 
 
 class EngagementSample(SQLModel, table=True):

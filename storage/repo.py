@@ -557,6 +557,13 @@ def claim_reply(engine: Engine, reply_id: int, from_status: ReplyStatus) -> bool
         return bool(result.rowcount)
 
 
+def last_private_message_at(engine: Engine, contact_id: int) -> datetime | None:
+    """When the contact last wrote to the account privately (a platform's messaging window runs from it)."""
+    query = select(func.max(Message.received_at)).where(Message.contact_id == contact_id, Message.kind == MessageKind.private)
+    with Session(engine) as session:
+        return session.exec(query).first()
+
+
 def contact_history(engine: Engine, contact_id: int, limit: int) -> list[tuple[str, str]]:
     """The contact's last `limit` exchanges as (their message, our sent reply), oldest first."""
     query = (

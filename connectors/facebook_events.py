@@ -1,0 +1,114 @@
+"""Facebook Page events in project terms: feed comments and Messenger messages (webhook or polled) to IncomingMessage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from connectors.base import IncomingMessage
+from core.addressing import MessageKind, ReplyAddress, Visibility
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "facebook"
+
+
+def graph_time(value: Any) -> datetime:
+    """Graph's times: unix seconds in webhooks (milliseconds in Messenger's), ISO 8601 in the API."""
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if value > 10**11 else value
+        return datetime.fromtimestamp(seconds, timezone.utc)
+    if isinstance(value, str) and value:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def comment(
+    comment_id: str, post_id: str, parent_id: str, author: Mapping[str, Any], text: str, created: Any, raw: Mapping[str, Any]
+) -> IncomingMessage:
+    """A public comment under one of the page's posts. Facebook threads one level deep: a reply to
+    a reply goes under the top-level comment, which is the thread."""
+    top_level = not parent_id or parent_id == post_id
+    return IncomingMessage(
+        platform=PLATFORM,
+        message_id=comment_id,
+        user_id=str(author["id"]),
+        user_name=str(author.get("name") or ""),
+        text=text,
+        reply_to=ReplyAddress(
+            kind=MessageKind.comment,
+            visibility=Visibility.public,
+            chat_id=post_id,
+            message_id=comment_id,
+            thread_id=comment_id if top_level else parent_id,
+        ),
+        received_at=graph_time(created),
+        raw=dict(raw),
+    )
+
+
+def feed_change(value: Mapping[str, Any], page_id: str) -> IncomingMessage | None:
+    """A `feed` change: a new comment by someone else is a message; everything else is not."""
+    if value.get("item") != "comment" or value.get("verb") != "add":
+        return None
+    author = value.get("from")
+    if not isinstance(author, Mapping) or str(author.get("id")) == page_id:
+        return None  # the page's own comment (our replies come back this way)
+    text = value.get("message")
+    if not isinstance(text, str) or not text.strip():
+        return None  # a sticker or photo comment: nothing to read
+    return comment(
+        str(value["comment_id"]), str(value["post_id"]), str(value.get("parent_id") or ""), author, text,
+        value.get("created_time"), value,
+    )
+
+
+def messaging_event(event: Mapping[str, Any], account_id: str, platform: str = PLATFORM) -> IncomingMessage | None:
+    """A Messenger (or Instagram Direct) message to the account; echoes of our own are not."""
+    message = event.get("message")
+    sender = str((event.get("sender") or {}).get("id") or "")
+    if not isinstance(message, Mapping) or message.get("is_echo") or not sender or sender == account_id:
+        return None
+    text = message.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return None  # an attachment without words
+    return IncomingMessage(
+        platform=platform,  # Messenger and Instagram Direct share this shape
+        message_id=str(message["mid"]),
+        user_id=sender,
+        text=text,
+        reply_to=ReplyAddress(kind=MessageKind.private, visibility=Visibility.direct, chat_id=sender, message_id=str(message["mid"])),
+        received_at=graph_time(event.get("timestamp")),
+        raw=dict(event),
+    )
+
+
+def page_delivery(payload: Mapping[str, Any], page_id: str) -> list[IncomingMessage]:
+    """Every message in one webhook delivery for the page (object "page")."""
+    if payload.get("object") != "page":
+        log.info("facebook webhook for object %r ignored", payload.get("object"))
+        return []
+    found: list[IncomingMessage] = []
+    for entry in payload.get("entry") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        for change in entry.get("changes") or []:
+            try:
+                if isinstance(change, Mapping) and change.get("field") == "feed":
+                    incoming = feed_change(change.get("value") or {}, page_id)
+                    if incoming is not None:
+                        found.append(incoming)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("facebook feed change is malformed and skipped (%s: %s)", type(exc).__name__, exc)
+        for event in entry.get("messaging") or []:
+            try:
+                incoming = messaging_event(event, page_id)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("facebook Messenger event is malformed and skipped (%s: %s)", type(exc).__name__, exc)
+                continue
+            if incoming is not None:
+                found.append(incoming)
+    return found
+
