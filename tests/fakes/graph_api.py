@@ -48,6 +48,10 @@ def graph_error(message: str, code: int, subcode: int = 0, kind: str = "OAuthExc
     return {"error": error}
 
 
+class OutsideWindow(Exception):
+    """A message to someone whose messaging window has passed."""
+
+
 class FakeGraph(FakeServer):
     """State the tests read: comments posted, messages sent, posts, photos, containers, hidden comments."""
 
@@ -71,6 +75,8 @@ class FakeGraph(FakeServer):
         # Containers stay IN_PROGRESS for this many status reads before FINISHED.
         self.container_reads_before_finished = 1
         self.hold_container_status = False  # keep every container IN_PROGRESS (a publish waiting between steps)
+        # People whose messaging window has passed: a message to them is refused as Meta refuses it.
+        self.window_closed: set[str] = set()
 
     def next_id(self) -> str:
         return str(next(self._ids))
@@ -99,6 +105,8 @@ class FakeGraph(FakeServer):
             return self._error(failure.status, failure.body, failure.headers)
         try:
             body = self._answer(request.method, path, params)
+        except OutsideWindow:
+            return self._error(400, graph_error("(#10) This message is sent outside of allowed window.", 10, 2018278))
         except KeyError as exc:
             return self._error(400, graph_error(f"Unsupported request - object {exc} does not exist", 100, 33, "GraphMethodException"))
         return web.json_response(body, headers=self.usage)
@@ -126,6 +134,8 @@ class FakeGraph(FakeServer):
         if edge == "messages":
             message = json.loads(p["message"])
             recipient = json.loads(p["recipient"])["id"]
+            if recipient in self.window_closed:
+                raise OutsideWindow(recipient)
             self.messages.append({"account": target, "recipient": recipient, "text": message["text"], "type": p.get("messaging_type")})
             return {"recipient_id": recipient, "message_id": f"m_{self.next_id()}"}
         if edge == "feed":
