@@ -71,6 +71,8 @@ def messaging_event(event: Mapping[str, Any], account_id: str, platform: str = P
     sender = str((event.get("sender") or {}).get("id") or "")
     if not isinstance(message, Mapping) or message.get("is_echo") or not sender or sender == account_id:
         return None
+    # How an owner finds the id to put in [owners]: send the account a message, read the log at DEBUG.
+    log.debug("%s private message %s from sender id %s", platform, message.get("mid"), sender)
     text = message.get("text")
     if not isinstance(text, str) or not text.strip():
         return None  # an attachment without words
