@@ -23,7 +23,7 @@ from connectors.instagram import InstagramConnector
 from core.config import Settings
 from core.errors import BotError, ConnectorError
 from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_status
-from fakes.graph_api import ENV, IG_ID, IG_USERNAME, VERSION, FakeGraph, ig_comment, ig_mention, messenger, until
+from fakes.graph_api import ENV, IG_ID, IG_USERNAME, VERSION, FakeGraph, ig_comment, ig_mention, iso, messenger, until
 from fakes.webhook_server import serving
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow
@@ -206,3 +206,34 @@ async def test_a_publish_killed_between_the_two_steps_resumes_and_publishes_once
     assert done is not None and done.status == PostStatus.published, (done, out.decode(), err.decode())
     assert len(fake.calls_to("post media")) == 1  # the container was made once
     assert len(fake.calls_to("post media_publish")) == 1 and list(fake.media) == [done.platform_post_id]
+
+
+async def test_polling_reads_new_comments_and_replies_on_recent_posts(config_file: Path, fake: FakeGraph, settings: Settings) -> None:
+    settings.instagram.receive = "polling"
+    settings.instagram.poll_interval_s = 0.05
+    fake.media["m1"] = {"id": "m1", "caption": "Bread", "container": ""}
+    old = {"id": "c0", "text": "from before the bot", "timestamp": "2020-01-01T00:00:00+0000", "from": {"id": FAN[0], "username": FAN[1]}}
+    fake.ig_comments["m1"] = [old]
+    c = InstagramConnector(settings.instagram, env={"INSTAGRAM_ACCESS_TOKEN": ENV["INSTAGRAM_ACCESS_TOKEN"], "META_APP_SECRET": ENV["META_APP_SECRET"]})
+    async with running(settings, c) as app:
+        await fake.wait_for("get comments")
+        now = iso()
+        reply = {"id": "c2", "text": "hello again!", "timestamp": now, "from": {"id": "3002", "username": "other"}}
+        ours = {"id": "c3", "text": "Thank you!", "timestamp": now, "from": {"id": IG_ID, "username": IG_USERNAME}}
+        fake.ig_comments["m1"] = [old, {"id": "c1", "text": "hi there!", "timestamp": now, "from": {"id": FAN[0], "username": FAN[1]},
+                                        "replies": {"data": [reply, ours]}}]
+        await fake.wait_for("post replies", 2)
+        await until(lambda: len(repo.list_messages(app.engine, status=MessageStatus.replied)) == 2)
+    assert sorted(m.platform_message_id for m in stored_messages(app)) == ["c1", "c2"]
+    assert sorted(r["to"] for r in fake.replies) == ["c1", "c1"]
+
+
+async def test_hiding_an_instagram_comment(settings: Settings, fake: FakeGraph) -> None:
+    from core.addressing import MessageKind, ReplyAddress, Visibility
+
+    c = connector(settings)
+    await c.hide_comment(ReplyAddress(MessageKind.comment, Visibility.public, chat_id="m1", message_id="c5", thread_id="c5"))
+    assert fake.hidden == ["c5"] and fake.calls_to("post object")[0].params["hide"] == "true"
+    with pytest.raises(ConnectorError, match="only comments"):
+        await c.hide_comment(ReplyAddress(MessageKind.mention, Visibility.public, chat_id="m1", message_id="c6"))
+    await c.stop()
