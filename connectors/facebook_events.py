@@ -104,13 +104,20 @@ def page_delivery(payload: Mapping[str, Any], page_id: str) -> list[IncomingMess
                         found.append(incoming)
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("facebook feed change is malformed and skipped (%s: %s)", type(exc).__name__, exc)
-        for event in entry.get("messaging") or []:
-            try:
-                incoming = messaging_event(event, page_id)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                log.warning("facebook Messenger event is malformed and skipped (%s: %s)", type(exc).__name__, exc)
-                continue
-            if incoming is not None:
-                found.append(incoming)
+        found.extend(messaging_events(entry, page_id, PLATFORM))
+    return found
+
+
+def messaging_events(entry: Mapping[str, Any], account_id: str, platform: str) -> list[IncomingMessage]:
+    """The private messages in one webhook entry (Messenger's and Instagram Direct's shape)."""
+    found: list[IncomingMessage] = []
+    for event in entry.get("messaging") or []:
+        try:
+            incoming = messaging_event(event, account_id, platform)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("%s message event is malformed and skipped (%s: %s)", platform, type(exc).__name__, exc)
+            continue
+        if incoming is not None:
+            found.append(incoming)
     return found
 

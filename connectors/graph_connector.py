@@ -55,7 +55,7 @@ class GraphConnector(Connector):
                     )
         self.client = GraphClient(settings, token, self.app_secret, http, on_token_invalid=self._token_invalid)
         self.delivery = Delivery(self.platform, settings, classify)
-        self.messaging_window = timedelta(hours=getattr(settings, "messaging_window_hours", 24.0))
+        self.messaging_window = timedelta(hours=settings.messaging_window_hours)
         self._inbox: Inbox | None = None
         self._poller: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None

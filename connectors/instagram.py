@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from connectors.base import IncomingMessage, OutgoingPost
-from connectors.facebook_events import graph_time, messaging_event
+from connectors.facebook_events import graph_time, messaging_events
 from connectors.graph_api import GraphError
 from connectors.graph_connector import GraphConnector
 from core.addressing import MessageKind, ReplyAddress, Visibility
@@ -94,14 +94,7 @@ class InstagramConnector(GraphConnector):
                     continue
                 if incoming is not None:
                     found.append(incoming)
-            for event in entry.get("messaging") or []:
-                try:
-                    message = messaging_event(event, self.account_id, PLATFORM)
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                    log.warning("instagram message event is malformed and skipped (%s: %s)", type(exc).__name__, exc)
-                    continue
-                if message is not None:
-                    found.append(message)
+            found.extend(messaging_events(entry, self.account_id, PLATFORM))
         return found
 
     def _webhook_comment(self, value: Mapping[str, Any]) -> IncomingMessage | None:

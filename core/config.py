@@ -275,20 +275,20 @@ class GraphSettings(DeliverySettings):
     # A rate-limit error that does not say when access comes back waits this long.
     rate_limit_wait_s: float = Field(default=60.0, ge=0)
     overall_per_s: float = Field(default=2.0, gt=0)
+    # Messenger and Instagram Direct take an answer only this long after the person's last message.
+    messaging_window_hours: float = Field(default=24.0, gt=0)
 
 
 class FacebookSettings(GraphSettings):
     page_id: str = ""
     page_token_env: str = "FACEBOOK_PAGE_TOKEN"
     webhook_path: str = "/webhooks/facebook"
-    messaging_window_hours: float = Field(default=24.0, gt=0)
 
 
 class InstagramSettings(GraphSettings):
     account_id: str = ""
     access_token_env: str = "INSTAGRAM_ACCESS_TOKEN"
     webhook_path: str = "/webhooks/instagram"
-    messaging_window_hours: float = Field(default=24.0, gt=0)
     container_poll_s: float = Field(default=3.0, gt=0)
     container_timeout_s: float = Field(default=300.0, gt=0)
 

@@ -21,7 +21,7 @@ from connectors.facebook import FacebookConnector
 from core.config import Settings
 from core.errors import ConfigError
 from fakes.app import FAST_DELIVERY, TINY_PNG, running, settings_with, stored_messages, wait_failed_send, wait_status
-from fakes.graph_api import ENV, PAGE_ID, VERIFY_TOKEN, VERSION, FakeGraph, feed_comment, graph_error, messenger, until
+from fakes.graph_api import ENV, PAGE_ID, VERIFY_TOKEN, VERSION, FakeGraph, feed_comment, messenger, until
 from fakes.webhook_server import serving
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow
@@ -32,11 +32,8 @@ PATH = "/webhooks/facebook"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraph]:
-    server = FakeGraph()
-    await server.start()
-    yield server
-    await server.stop()
+def fake(graph_fake: FakeGraph) -> FakeGraph:
+    return graph_fake
 
 
 def facebook_settings(config_file: Path, fake: FakeGraph, receive: str = "webhook") -> Settings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -25,11 +24,8 @@ from fakes.graph_api import APP_SECRET, PAGE_ID, TOKEN, VERSION, FakeGraph, grap
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraph]:
-    server = FakeGraph()
-    await server.start()
-    yield server
-    await server.stop()
+def fake(graph_fake: FakeGraph) -> FakeGraph:
+    return graph_fake
 
 
 def graph_settings(fake: FakeGraph, **extra: object) -> GraphSettings:

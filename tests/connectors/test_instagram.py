@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,11 +34,8 @@ IMAGE = "https://example.com/bread.jpg"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeGraph]:
-    server = FakeGraph()
-    await server.start()
-    yield server
-    await server.stop()
+def fake(graph_fake: FakeGraph) -> FakeGraph:
+    return graph_fake
 
 
 @pytest.fixture
