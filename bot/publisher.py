@@ -155,6 +155,20 @@ class Publisher:
         """The connected platforms that report a post's engagement."""
         return [platform for platform, connector in self._connectors.items() if connector.reports_engagement]
 
+    async def collect_audience(self) -> int:
+        """Store each connected platform's followers-online hours where it reports them; returns how many did."""
+        stored = 0
+        for platform, connector in self._connectors.items():
+            try:
+                hours = await connector.fetch_audience_hours()
+            except Exception:
+                log.exception("fetching %s's followers-online hours failed", platform)
+                continue
+            if hours:
+                await asyncio.to_thread(repo.set_audience_hours, self.engine, platform, hours)
+                stored += 1
+        return stored
+
     async def collect_engagement(self, post_id: int) -> None:
         """Store a published post's engagement, where its platform reports it."""
         post = repo.get_post(self.engine, post_id)

@@ -23,6 +23,7 @@ from storage.models import Post, PostStatus, utcnow
 
 log = logging.getLogger(__name__)
 
+AUDIENCE_SWEEP_S = 12 * 3600
 ENGAGEMENT_SWEEP_S = 60  # engagement is fetched about a day after publishing: a minute late is nothing
 # The dispatcher sleeps until the next post is due, but looks again at least this often, in case
 # the wall clock jumped (a suspended laptop, an NTP step).
@@ -46,6 +47,8 @@ class Publishing(Protocol):
     async def recover_interrupted(self) -> list[Post]: ...
 
     def engagement_platforms(self) -> list[str]: ...
+
+    async def collect_audience(self) -> int: ...
 
     async def collect_engagement(self, post_id: int) -> None: ...
 
@@ -91,6 +94,15 @@ class PostScheduler:
         self._drop_jobs_per_post()
         self._aps.add_job(
             self.collect_due_engagement, "interval", seconds=ENGAGEMENT_SWEEP_S, id="engagement", replace_existing=True
+        )
+        # Followers' online hours change slowly (Meta counts them per day): read them soon after start, then twice a day.
+        self._aps.add_job(
+            self.publisher.collect_audience,
+            "interval",
+            seconds=AUDIENCE_SWEEP_S,
+            next_run_time=utcnow() + timedelta(seconds=ENGAGEMENT_SWEEP_S),
+            id="audience",
+            replace_existing=True,
         )
         await self.publisher.recover_interrupted()
         await self._mark_missed(utcnow())

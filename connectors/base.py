@@ -167,6 +167,11 @@ class Connector(ABC):
         """Hide a public comment from everyone but its author and the account (the owner's /hide)."""
         raise ConnectorError(f"{self.platform} cannot hide comments")
 
+    async def fetch_audience_hours(self) -> dict[int, int] | None:
+        """How many of the account's followers are online at each hour of the day, keyed by the
+        UTC hour (0-23): a prior for the best posting time. None where the platform does not say."""
+        return None
+
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         """Engagement counts of a published post (e.g. {"views": 120, "reactions": 7}).
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ from core.errors import ConfigError, ConnectorError, RateLimited
 log = logging.getLogger(__name__)
 
 PLATFORM = "instagram"
+# Meta's insight days run in UTC-07:00: its hour h is UTC hour h + 7.
+META_UTC_OFFSET_H = 7
 POLL_MEDIA = 10  # the account's most recent posts whose comments polling reads each round
 COMMENT_FIELDS = "id,text,timestamp,from{id,username},replies{id,text,timestamp,from{id,username}}"
 
@@ -227,6 +230,20 @@ class InstagramConnector(GraphConnector):
 
     async def publish(self, post: OutgoingPost) -> str:
         return await self.publish_prepared(await self.prepare(post), post)
+
+    async def fetch_audience_hours(self) -> dict[int, int] | None:
+        """The online_followers insight of the last days (Meta: up to 30), the newest day that has
+        one. Meta's days end at UTC-07:00, and its hours are of that day: hour h is UTC h+7."""
+        until = int(time.time())
+        found = await self.client.get(
+            f"{self.account_id}/insights", metric="online_followers", period="lifetime", since=until - 3 * 86400, until=until
+        )
+        for metric in found.get("data", []):
+            for day in reversed(metric.get("values") or []):
+                by_hour = day.get("value")
+                if isinstance(by_hour, Mapping) and by_hour:
+                    return {(int(h) + META_UTC_OFFSET_H) % 24: int(n or 0) for h, n in by_hour.items()}
+        return None  # fewer than 100 followers, or no data yet
 
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         try:

@@ -171,3 +171,14 @@ class ReceiveCursor(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: str
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AudienceHours(SQLModel, table=True):
+    """How many of an account's followers are online at each UTC hour, as its platform last said:
+    the best-time model's prior where the platform gives it (Instagram's online_followers)."""
+
+    __tablename__ = "audience_hours"
+
+    platform: str = Field(primary_key=True)
+    hours: str = "{}"  # JSON: {"0": followers online at 00 UTC, ..., "23": ...}
+    fetched_at: datetime = Field(default_factory=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, delete, select
 from core.addressing import MessageKind, ReplyAddress, Visibility
 from storage.message_states import RULES, UNFINISHED_MESSAGE_STATES, Transition, TransitionRefused
 from storage.models import (
+    AudienceHours,
     Contact,
     EngagementSample,
     LabelCorrection,
@@ -503,6 +505,21 @@ def message_times(engine: Engine, platform: str | None = None, limit: int = 5000
         query = query.where(Message.platform == platform)
     with Session(engine) as session:
         return list(session.exec(query.order_by(col(Message.id).desc()).limit(limit)).all())
+
+
+def set_audience_hours(engine: Engine, platform: str, hours: dict[int, int]) -> None:
+    """Keep the platform's latest followers-online-by-UTC-hour (replacing the one before)."""
+    row = AudienceHours(platform=platform, hours=json.dumps({str(h): n for h, n in sorted(hours.items())}), fetched_at=utcnow())
+    with Session(engine) as session:
+        session.merge(row)
+        session.commit()
+
+
+def audience_hours(engine: Engine, platform: str) -> dict[int, int]:
+    """Followers online per UTC hour as the platform last reported them; {} where it never did."""
+    with Session(engine) as session:
+        row = session.get(AudienceHours, platform)
+    return {int(h): int(n) for h, n in json.loads(row.hours).items()} if row is not None else {}
 
 
 def add_correction(engine: Engine, *, text: str, task: str, label: str, message_id: int | None = None) -> LabelCorrection:

@@ -241,7 +241,7 @@ async def test_jobs_per_post_from_an_earlier_version_become_rows(settings: Setti
     scheduler = make_scheduler(engine, console)
     await scheduler.start()
     try:
-        assert [job.id for job in scheduler._aps.get_jobs()] == ["engagement"]
+        assert [job.id for job in scheduler._aps.get_jobs()] == ["engagement", "audience"]
         with engine.connect() as connection:  # the old store is emptied
             assert connection.execute(text("select count(*) from apscheduler_jobs")).scalar_one() == 0
         await wait_for(engine, waiting.id, PostStatus.published)  # type: ignore[arg-type]

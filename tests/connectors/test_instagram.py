@@ -233,3 +233,17 @@ async def test_hiding_an_instagram_comment(settings: Settings, fake: FakeGraph) 
     with pytest.raises(ConnectorError, match="only comments"):
         await c.hide_comment(ReplyAddress(MessageKind.mention, Visibility.public, chat_id="m1", message_id="c6"))
     await c.stop()
+
+
+async def test_followers_online_hours_are_stored_for_the_best_time(settings: Settings, fake: FakeGraph, engine: Engine) -> None:
+    from bot.posting_history import posting_history
+
+    c = connector(settings)
+    _, publisher = _scheduler(engine, settings, c)
+    assert await publisher.collect_audience() == 0  # no insight yet (fewer than 100 followers): nothing stored
+    fake.online_followers = {str(h): 100 + h for h in range(24)}  # hours of Meta's UTC-07:00 day
+    assert await publisher.collect_audience() == 1
+    hours = posting_history(engine, "instagram").audience_hours
+    assert hours[7] == 100 and hours[6] == 123  # Meta's 00:00 is 07:00 UTC, its 23:00 is 06:00 UTC
+    assert posting_history(engine, "facebook").audience_hours == {}
+    await c.stop()

@@ -71,6 +71,7 @@ class FakeGraph(FakeServer):
         self.ig_comments: dict[str, list[dict[str, Any]]] = {}  # media id -> comments
         self.mentioned: dict[str, dict[str, Any]] = {}  # comment id -> the mentioning comment
         self.insights: dict[str, dict[str, int]] = {}
+        self.online_followers: dict[str, int] = {}  # Instagram's hour (of Meta's UTC-07:00 day) -> followers online
         self.usage: dict[str, str] = {}  # extra response headers (X-App-Usage, X-Business-Use-Case-Usage)
         # Containers stay IN_PROGRESS for this many status reads before FINISHED.
         self.container_reads_before_finished = 1
@@ -214,6 +215,9 @@ class FakeGraph(FakeServer):
             return {"data": [{"id": m, "caption": x["caption"], "timestamp": iso()} for m, x in reversed(self.media.items())]}
         if edge == "comments" and target in self.media:
             return {"data": self.ig_comments.get(target, [])}
+        if edge == "insights" and target == IG_ID:
+            day = {"value": self.online_followers, "end_time": iso()} if self.online_followers else {"value": {}, "end_time": iso()}
+            return {"data": [{"name": "online_followers", "period": "lifetime", "values": [day]}]}
         if edge == "insights" and target in self.media:
             counts = self.insights.get(target, {})
             names = p.get("metric", "").split(",")
