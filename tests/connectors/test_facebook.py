@@ -20,9 +20,8 @@ from connectors.base import OutgoingPost
 from connectors.facebook import FacebookConnector
 from core.config import Settings
 from core.errors import ConfigError
-from fakes.app import FAST_DELIVERY, TINY_PNG, running, settings_with, stored_messages, wait_failed_send, wait_status
+from fakes.app import FAST_DELIVERY, TINY_PNG, running, settings_with, stored_messages, wait_failed_send, wait_status, web_url
 from fakes.graph_api import ENV, PAGE_ID, VERIFY_TOKEN, VERSION, FakeGraph, feed_comment, messenger, until
-from fakes.webhook_server import serving
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow
 
@@ -78,14 +77,13 @@ async def deliver(fake: FakeGraph, base: str, payload: dict[str, Any], **kwargs:
 
 @contextlib.asynccontextmanager
 async def bot_with_webhooks(settings: Settings, c: FacebookConnector) -> AsyncIterator[tuple[App, str]]:
-    """The bot running on the connector, its webhook routes served on 127.0.0.1."""
-    async with running(settings, c) as app, serving(c.webhook_routes()) as base:
-        yield app, base
+    """The bot running on the connector; its HTTP server (dashboard and webhooks) on 127.0.0.1."""
+    async with running(settings, c) as app:
+        yield app, await web_url(app)
 
 
 async def test_the_subscription_handshake_answers_the_challenge_only_with_the_verify_token(settings: Settings, fake: FakeGraph) -> None:
-    c = connector(settings)
-    async with serving(c.webhook_routes()) as base, httpx.AsyncClient() as http:
+    async with bot_with_webhooks(settings, connector(settings)) as (_, base), httpx.AsyncClient() as http:
         ok = await http.get(base + PATH, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"})
         assert ok.status_code == 200 and ok.text == "1158201444"
         wrong = await http.get(base + PATH, params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1158201444"})

@@ -21,9 +21,8 @@ from connectors.base import OutgoingPost
 from connectors.instagram import InstagramConnector
 from core.config import Settings
 from core.errors import BotError, ConnectorError
-from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_status
+from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_status, web_url
 from fakes.graph_api import ENV, IG_ID, IG_USERNAME, VERSION, FakeGraph, ig_comment, ig_mention, iso, messenger, until
-from fakes.webhook_server import serving
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow
 from tests.conftest import ROOT
@@ -70,7 +69,8 @@ async def deliver(fake: FakeGraph, base: str, payload: dict[str, Any]) -> None:
 
 async def test_a_comment_is_answered_as_a_reply_and_our_own_are_not_messages(settings: Settings, fake: FakeGraph) -> None:
     c = connector(settings)
-    async with running(settings, c) as app, serving(c.webhook_routes()) as base:
+    async with running(settings, c) as app:
+        base = await web_url(app)
         await deliver(fake, base, ig_comment("m1", "c1", "Thanks!", (IG_ID, IG_USERNAME)))
         await deliver(fake, base, ig_comment("m1", "c2", "hi there!", FAN))
         await deliver(fake, base, ig_comment("m1", "c2", "hi there!", FAN))  # delivered twice
@@ -84,7 +84,8 @@ async def test_a_comment_is_answered_as_a_reply_and_our_own_are_not_messages(set
 async def test_a_mention_is_read_and_answered_where_it_was_made(settings: Settings, fake: FakeGraph) -> None:
     fake.mentioned["c9"] = {"id": "c9", "text": "@acme.bakery hi there!", "username": "someone", "timestamp": "2026-12-07T10:00:00+0000"}
     c = connector(settings)
-    async with running(settings, c) as app, serving(c.webhook_routes()) as base:
+    async with running(settings, c) as app:
+        base = await web_url(app)
         await deliver(fake, base, ig_mention("other-media", "c9"))
         await fake.wait_for("post mentions")
         [stored] = await wait_status(app, MessageStatus.replied)
@@ -94,7 +95,8 @@ async def test_a_mention_is_read_and_answered_where_it_was_made(settings: Settin
 
 async def test_a_direct_message_is_answered_in_the_conversation(settings: Settings, fake: FakeGraph) -> None:
     c = connector(settings)
-    async with running(settings, c) as app, serving(c.webhook_routes()) as base:
+    async with running(settings, c) as app:
+        base = await web_url(app)
         await deliver(fake, base, messenger(FAN[0], "ig_m1", "hi there!", obj="instagram", account=IG_ID))
         await fake.wait_for("post messages")
         [stored] = await wait_status(app, MessageStatus.replied)

@@ -1,0 +1,17 @@
+"""The Analytics page (placeholder until it is built)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.web.page import Page
+from bot.web.templating import render
+
+
+async def show(request: Request) -> Response:
+    return render(request, "placeholder.html", {"title": "Analytics"})
+
+
+page = Page("Analytics", "/analytics", [Route("/analytics", show, methods=["GET"])])
