@@ -1,4 +1,5 @@
-"""Facebook Page events in project terms: feed comments and Messenger messages (webhook or polled) to IncomingMessage."""
+"""Facebook Page events in project terms: feed comments and Messenger messages (webhook or polled) to
+IncomingMessage; Instagram Direct messages share Messenger's shapes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from core.addressing import MessageKind, ReplyAddress, Visibility
 log = logging.getLogger(__name__)
 
 PLATFORM = "facebook"
+# Polling private messages (Messenger, Instagram Direct): conversations read each round, with their newest messages.
+POLL_CONVERSATIONS = 25
+CONVERSATION_FIELDS = "updated_time,messages.limit(20){id,message,from,created_time}"
 
 
 def graph_time(value: Any) -> datetime:
@@ -121,3 +125,31 @@ def messaging_events(entry: Mapping[str, Any], account_id: str, platform: str) -
             found.append(incoming)
     return found
 
+
+
+def conversation_messages(page: Mapping[str, Any], account_id: str, platform: str, since: int) -> tuple[list[IncomingMessage], int]:
+    """The private messages in a polled page of conversations (`/{id}/conversations` with their
+    newest messages) written at or after `since` (unix seconds) by someone other than the account;
+    and the newest message time seen."""
+    found: list[IncomingMessage] = []
+    newest = since
+    for conversation in page.get("data") or []:
+        for m in (conversation.get("messages") or {}).get("data") or []:
+            sender = str((m.get("from") or {}).get("id") or "")
+            at = graph_time(m.get("created_time"))
+            if int(at.timestamp()) < since or not sender or sender == account_id or not str(m.get("message") or "").strip():
+                continue
+            newest = max(newest, int(at.timestamp()))
+            found.append(
+                IncomingMessage(
+                    platform=platform,
+                    message_id=str(m["id"]),
+                    user_id=sender,
+                    user_name=str((m.get("from") or {}).get("name") or (m.get("from") or {}).get("username") or ""),
+                    text=str(m["message"]),
+                    reply_to=ReplyAddress(kind=MessageKind.private, visibility=Visibility.direct, chat_id=sender, message_id=str(m["id"])),
+                    received_at=at,
+                    raw=dict(m),
+                )
+            )
+    return found, newest

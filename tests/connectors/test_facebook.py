@@ -195,17 +195,20 @@ async def test_polling_reads_new_comments_after_the_stored_cursor(config_file: P
         await fake.wait_for("get comments")
         new = fake.add_comment(post, "hi there!", FAN)
         fake.add_comment(post, "Thank you!", (PAGE_ID, "Acme Bakery"))  # the page's own
+        mid = fake.add_message(PAGE_ID, ("2002", "Other Fan"), "hello!")
         await fake.wait_for("post comments")
-        await wait_status(app, MessageStatus.replied)
-        cursor = repo.get_cursor(app.engine, "facebook:comments")
-    assert [m.platform_message_id for m in stored_messages(app)] == [new]
+        await fake.wait_for("post messages")
+        await until(lambda: len(repo.list_messages(app.engine, status=MessageStatus.replied)) == 2)
+        cursor = repo.get_cursor(app.engine, "facebook:poll")
+    assert sorted(m.platform_message_id for m in stored_messages(app)) == sorted([new, mid])
+    assert [m["recipient"] for m in fake.messages] == ["2002"]  # Messenger answered in the conversation
     assert cursor is not None and int(cursor) >= int(time.time()) - 60
     # A restart reads from the stored cursor: nothing is stored or answered twice.
     again = connector(settings, env={"FACEBOOK_PAGE_TOKEN": ENV["FACEBOOK_PAGE_TOKEN"]})
     async with running(settings, again) as app:
         polls = len(fake.calls_to("get comments"))
         await fake.wait_for("get comments", polls + 3)
-    assert len(stored_messages(app)) == 1 and len(fake.replies) == 1
+    assert len(stored_messages(app)) == 2 and len(fake.replies) == 1 and len(fake.messages) == 1
 
 
 def test_webhooks_need_the_app_secret_and_verify_token(settings: Settings) -> None:

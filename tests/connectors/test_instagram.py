@@ -220,10 +220,13 @@ async def test_polling_reads_new_comments_and_replies_on_recent_posts(config_fil
         ours = {"id": "c3", "text": "Thank you!", "timestamp": now, "from": {"id": IG_ID, "username": IG_USERNAME}}
         fake.ig_comments["m1"] = [old, {"id": "c1", "text": "hi there!", "timestamp": now, "from": {"id": FAN[0], "username": FAN[1]},
                                         "replies": {"data": [reply, ours]}}]
+        mid = fake.add_message(IG_ID, ("3003", "dm.person"), "hello!")
         await fake.wait_for("post replies", 2)
-        await until(lambda: len(repo.list_messages(app.engine, status=MessageStatus.replied)) == 2)
-    assert sorted(m.platform_message_id for m in stored_messages(app)) == ["c1", "c2"]
+        await fake.wait_for("post messages")
+        await until(lambda: len(repo.list_messages(app.engine, status=MessageStatus.replied)) == 3)
+    assert sorted(m.platform_message_id for m in stored_messages(app)) == sorted(["c1", "c2", mid])
     assert sorted(r["to"] for r in fake.replies) == ["c1", "c1"]
+    assert [(m["account"], m["recipient"]) for m in fake.messages] == [(IG_ID, "3003")]
 
 
 async def test_hiding_an_instagram_comment(settings: Settings, fake: FakeGraph) -> None:

@@ -71,6 +71,7 @@ class FakeGraph(FakeServer):
         self.ig_comments: dict[str, list[dict[str, Any]]] = {}  # media id -> comments
         self.mentioned: dict[str, dict[str, Any]] = {}  # comment id -> the mentioning comment
         self.insights: dict[str, dict[str, int]] = {}
+        self.conversations: dict[str, list[dict[str, Any]]] = {}  # account id -> its conversations, newest first
         self.online_followers: dict[str, int] = {}  # Instagram's hour (of Meta's UTC-07:00 day) -> followers online
         self.usage: dict[str, str] = {}  # extra response headers (X-App-Usage, X-Business-Use-Case-Usage)
         # Containers stay IN_PROGRESS for this many status reads before FINISHED.
@@ -204,6 +205,8 @@ class FakeGraph(FakeServer):
                     },
                 }
             raise KeyError(target)
+        if edge == "conversations":
+            return {"data": self.conversations.get(target, [])}
         if edge == "feed" and target == PAGE_ID:
             newest = sorted(self.posts.values(), key=lambda x: -x["created"])[: int(p.get("limit", 25))]
             return {"data": [{"id": x["id"], "updated_time": iso(x["created"])} for x in newest]}
@@ -245,6 +248,18 @@ class FakeGraph(FakeServer):
             row["parent"] = {"id": parent}
         self.posts[post_id]["comments"].append(row)
         return comment_id
+
+    def add_message(self, account: str, sender: tuple[str, str], text: str) -> str:
+        """A private message as polling reads it (GET /{account}/conversations)."""
+        mid = f"m_{self.next_id()}"
+        conversation = next((c for c in self.conversations.get(account, []) if c["id"] == f"t_{sender[0]}"), None)
+        if conversation is None:
+            conversation = {"id": f"t_{sender[0]}", "messages": {"data": []}}
+            self.conversations.setdefault(account, []).insert(0, conversation)
+        conversation["updated_time"] = iso()
+        who = {"id": sender[0], "name": sender[1]} if account == PAGE_ID else {"id": sender[0], "username": sender[1]}
+        conversation["messages"]["data"].insert(0, {"id": mid, "message": text, "from": who, "created_time": iso()})
+        return mid
 
     # -- webhooks --------------------------------------------------------------------------
 
