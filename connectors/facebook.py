@@ -106,17 +106,7 @@ class FacebookConnector(GraphConnector):
         return str(answer["id"])
 
     async def _message(self, recipient: str, text: str) -> str:
-        if not recipient:
-            raise ConnectorError("facebook: a Messenger answer needs the person's id")
-        sent = await self.delivery.send(
-            recipient,
-            "Messenger message",
-            lambda: self.client.post(
-                f"{self.page_id}/messages",
-                {"recipient": {"id": recipient}, "messaging_type": "RESPONSE", "message": {"text": text}},
-            ),
-        )
-        return str(sent.get("message_id") or sent.get("id"))
+        return await self._private_message(self.page_id, recipient, text, "Messenger message", messaging_type="RESPONSE")
 
     async def send_text(self, chat_id: str, text: str) -> str:
         """A Messenger message to the owner (their page-scoped id)."""

@@ -147,6 +147,19 @@ class GraphConnector(Connector):
                 log.warning("%s polling failed (%s); trying again in %.1f s", self.platform, what, wait)
                 await asyncio.sleep(wait)
 
+    # -- sending -------------------------------------------------------------------------
+
+    async def _private_message(self, account: str, recipient: str, text: str, what: str, **extra: Any) -> str:
+        """A private message from the page or account to one person (Messenger's and Direct's Send API)."""
+        if not recipient:
+            raise ConnectorError(f"{self.platform}: a {what} needs the person's id")
+        sent = await self.delivery.send(
+            recipient,
+            what,
+            lambda: self.client.post(f"{account}/messages", {"recipient": {"id": recipient}, **extra, "message": {"text": text}}),
+        )
+        return str(sent.get("message_id") or sent.get("id"))
+
     async def stop(self) -> None:
         poller, self._poller = self._poller, None
         if poller is not None and poller is not asyncio.current_task():

@@ -169,14 +169,7 @@ class InstagramConnector(GraphConnector):
         return str(answer["id"])
 
     async def _message(self, recipient: str, text: str) -> str:
-        if not recipient:
-            raise ConnectorError("instagram: a Direct answer needs the person's id")
-        sent = await self.delivery.send(
-            recipient,
-            "Direct message",
-            lambda: self.client.post(f"{self.account_id}/messages", {"recipient": {"id": recipient}, "message": {"text": text}}),
-        )
-        return str(sent.get("message_id") or sent.get("id"))
+        return await self._private_message(self.account_id, recipient, text, "Direct message")
 
     async def send_text(self, chat_id: str, text: str) -> str:
         return await self._message(chat_id, text)
