@@ -1,10 +1,11 @@
-"""The owner's post commands: draft, list, schedule at a time or the best time, queue, calendar, cancel."""
+"""The owner's post commands: draft, list, attach an image, schedule at a time or the best time, queue, calendar, cancel."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -12,6 +13,7 @@ from bot import words
 from bot.commands import Command, CommandContext, no_args
 from core.config import Settings
 from core.errors import BotError
+from core.text import counted
 from bot.scheduler import PostScheduler
 from bot.posting_history import posting_history
 from bot.when import BadTime, WHEN_HELP, account_zone, as_utc, parse_when, show
@@ -21,6 +23,11 @@ from storage.models import Post, PostStatus, utcnow
 
 log = logging.getLogger(__name__)
 
+# Image files every platform with images takes.
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp"}
+# About this many posts' engagement outweigh the prior from follower messages (bench/best_time.py:
+# two to three weeks of a post a day).
+LEARNED_AFTER_POSTS = 20
 # Posts in these states can be (re)scheduled or cancelled; a post being published or already
 # out can not.
 OPEN = (PostStatus.draft, PostStatus.scheduled, PostStatus.failed, PostStatus.missed, PostStatus.cancelled)
@@ -52,6 +59,9 @@ class PostCommands:
             ),
             Command("reschedule", "/reschedule ID WHEN|best", "move a scheduled, failed or missed post", self.schedule),
             Command("queue", "/queue ID", "put a post in the next free queue slot ([schedule.slots])", self.queue),
+            Command(
+                "image", "/image ID PATH [ALT TEXT]|none", "publish an image with a post; ALT describes it", self.image
+            ),
             Command("cancel", "/cancel ID", "cancel a post", self.cancel),
             Command("calendar", "/calendar", "posts of the coming week, and those that need you", self.calendar, no_args),
             Command(
@@ -102,7 +112,7 @@ class PostCommands:
 
     async def drafts(self, ctx: CommandContext) -> str:
         posts = repo.posts_with_status(self.engine, [PostStatus.draft])
-        return "\n".join(f"#{p.id} {p.platform}: {p.text}" for p in posts) or "no drafts; /draft TOPIC makes one"
+        return "\n".join(f"#{p.id} {p.platform}: {p.text}{_image(p)}" for p in posts) or "no drafts; /draft TOPIC makes one"
 
     # -- scheduling ----------------------------------------------------------------------------
 
@@ -141,6 +151,25 @@ class PostCommands:
         self.scheduler.schedule(post.id, at)
         return f"post #{post.id} queued for {show(at, self.zone)}" + (f"\n{why}" if why else "")
 
+    async def image(self, ctx: CommandContext) -> str:
+        """Attach an image file (on this machine) and its description to a post, or `none` to take it off."""
+        post, rest = self._open_post(ctx.args)
+        assert post.id is not None
+        where, _, alt = rest.partition(" ")
+        if not where:
+            return "usage: /image ID PATH [ALT TEXT] (ALT describes the image for people who cannot see it), or /image ID none"
+        if where.lower() == "none":
+            repo.update_post(self.engine, post.id, image_path=None, image_alt="")
+            return f"post #{post.id} has no image now"
+        path = Path(where).expanduser()
+        if not path.is_file():
+            raise BotError(f"no image file {where!r}: give the path of a file on the bot's machine")
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise BotError(f"{path.name} is not an image this bot publishes ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        repo.update_post(self.engine, post.id, image_path=str(path.resolve()), image_alt=alt.strip())
+        note = "" if alt.strip() else "\nno alt text: add a description with /image ID PATH ALT TEXT, for people who cannot see it"
+        return f"post #{post.id} will be published with {path.name}" + note
+
     async def cancel(self, ctx: CommandContext) -> str:
         post, _ = self._open_post(ctx.args)
         assert post.id is not None
@@ -152,7 +181,7 @@ class PostCommands:
         lines: list[str] = []
         for post in repo.posts_with_status(self.engine, [PostStatus.scheduled, PostStatus.publishing]):
             if post.scheduled_at and as_utc(post.scheduled_at) <= now + timedelta(days=7):
-                lines.append(f"{show(post.scheduled_at, self.zone)}  #{post.id} {post.platform}: {post.text[:60]}")
+                lines.append(f"{show(post.scheduled_at, self.zone)}  #{post.id} {post.platform}: {post.text[:60]}{_image(post)}")
         attention = repo.posts_with_status(self.engine, [PostStatus.missed, PostStatus.failed])
         lines += [f"needs you: #{p.id} {p.status.value}: {p.error or ''}" for p in attention]
         return "\n".join(lines) or "nothing scheduled for the coming week"
@@ -161,5 +190,14 @@ class PostCommands:
         platform, _ = self._platform_and_rest(ctx)
         now = utcnow()
         window = timedelta(days=self.settings.schedule.best_window_days)
-        at, why = self.brain.best_slot(posting_history(self.engine, platform), now, now + window)
-        return f"best time on {platform}: {show(at, self.zone)}\n{why}"
+        history = posting_history(self.engine, platform)
+        at, why = self.brain.best_slot(history, now, now + window)
+        posts, messages = len(history.published), len(history.follower_activity)
+        basis = f"it rests on {posts} of your own posts on {platform} (their engagement)"
+        if posts < LEARNED_AFTER_POSTS:
+            basis += f" and on when your followers write ({counted(messages, 'message')}); it learns from every post"
+        return f"best time on {platform}: {show(at, self.zone)}\n{why}\n{basis}"
+
+
+def _image(post: Post) -> str:
+    return f" [image: {Path(post.image_path).name}]" if post.image_path else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -45,7 +46,7 @@ class Publishing(Protocol):
 
     def engagement_platforms(self) -> list[str]: ...
 
-    async def collect_engagement(self, post_id: int) -> None: ...
+    async def collect_engagement(self, post_id: int) -> datetime | None: ...
 
 
 class PostScheduler:
@@ -63,8 +64,18 @@ class PostScheduler:
     docs/benchmarks.md for this design's figures.
     """
 
-    def __init__(self, engine: Engine, publisher: Publishing, settings: ScheduleSettings, notify: Notify) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        publisher: Publishing,
+        settings: ScheduleSettings,
+        notify: Notify,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.engine = engine
+        # What "now" is: the wall clock, or a test's, which moves through weeks without waiting.
+        # The dispatcher still sleeps in real seconds; wake() makes it look again after a move.
+        self.clock = clock
         self.publisher = publisher
         self.settings = settings
         self._notices = OwnerNotices(notify)
@@ -91,7 +102,7 @@ class PostScheduler:
             self.collect_due_engagement, "interval", seconds=ENGAGEMENT_SWEEP_S, id="engagement", replace_existing=True
         )
         await self.publisher.recover_interrupted()
-        await self._mark_missed(utcnow())
+        await self._mark_missed(self.clock())
         self._aps.start()
         self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(), name="post-dispatcher")
         log.info("scheduler started; next post due %s", repo.next_due_at(self.engine))
@@ -121,6 +132,11 @@ class PostScheduler:
         self._wake.set()
         return post
 
+    def wake(self) -> None:
+        """Look at the table again now: after the clock moved, or rows changed behind our back."""
+        self._next_due = None
+        self._wake.set()
+
     def cancel(self, post_id: int) -> Post:
         return repo.update_post(self.engine, post_id, status=PostStatus.cancelled)
 
@@ -143,7 +159,7 @@ class PostScheduler:
         slots = self.settings.parallel_publishes
         while True:
             self._wake.clear()  # before looking, so a wake-up during the look is not lost
-            now = utcnow()
+            now = self.clock()
             timeout: float | None = None  # None: every slot is busy, and a finished publish wakes us
             try:
                 free = slots - len(self._publishing)
@@ -210,14 +226,15 @@ class PostScheduler:
         """Fetch the engagement of every post whose time for it has come; returns how many were asked."""
         asked = 0
         platforms = self.publisher.engagement_platforms()
-        while batch := repo.engagement_due(self.engine, utcnow(), platforms=platforms):
+        while batch := repo.engagement_due(self.engine, self.clock(), platforms=platforms):
             for post in batch:
                 assert post.id is not None
+                again: datetime | None = None
                 try:
-                    await self.publisher.collect_engagement(post.id)
+                    again = await self.publisher.collect_engagement(post.id)
                 except Exception:
                     log.exception("fetching the engagement of post %s failed; not asked again", post.id)
                 finally:
-                    repo.update_post(self.engine, post.id, engagement_due_at=None)
+                    repo.update_post(self.engine, post.id, engagement_due_at=again)
                 asked += 1
         return asked

@@ -121,6 +121,10 @@ class Post(SQLModel, table=True):
     platform_post_id: str | None = None
     error: str | None = None
     content_type: str = ""  # "photo", "link", ... when known; the timing model learns per type
+    # An image published with the post (a file on this machine, read at publish time) and its
+    # description for people who cannot see it.
+    image_path: str | None = None
+    image_alt: str = ""
     # Set when the row is first claimed for publishing and kept across retries, so a platform
     # that deduplicates by key never creates the post twice (see bot/publisher.py).
     publish_key: str | None = None
