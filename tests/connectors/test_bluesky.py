@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Engine
 from bot.publisher import Publisher
 from connectors.base import OutgoingPost
 from connectors.bluesky import CURSOR, BlueskyConnector
-from connectors.bluesky_posts import MAX_GRAPHEMES, NotificationCursor, StrongRef, graphemes
+from connectors.bluesky_posts import MAX_GRAPHEMES, NotificationCursor, StrongRef, graphemes, record_key
 from core.addressing import MessageKind, ReplyAddress, Visibility
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError
@@ -272,6 +273,50 @@ async def test_5xx_is_retried(settings: Settings, fake: FakeBluesky) -> None:
     finally:
         await c.stop()
     assert len(fake.calls_to("com.atproto.repo.createRecord")) == 3
+    assert [p["uri"] for p in fake.ours()] == [uri]
+
+
+_TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def test_a_record_key_is_a_tid_from_the_past_that_the_same_publish_key_gives_again() -> None:
+    keys = [record_key(f"batch{n}-{n}") for n in range(1000)]
+    assert keys[7] == record_key("batch7-7") and len(set(keys)) == 1000
+    for key in keys:
+        assert _TID.fullmatch(key), key
+        value = 0
+        for char in key:
+            value = value * 32 + _TID_ALPHABET.index(char)
+        made = datetime.fromtimestamp((value >> 10) / 1e6, timezone.utc)
+        assert datetime(2020, 1, 1, tzinfo=timezone.utc) < made < datetime.now(timezone.utc)
+
+
+async def test_a_publish_sent_again_finds_its_post_instead_of_posting_twice(settings: Settings, fake: FakeBluesky) -> None:
+    """After a crash the publisher sends the post again with the same key: createRecord under the
+    same record key fails (a 500, as today's PDS answers) and the connector finds the first."""
+    c = await started(settings)
+    try:
+        first = await c.publish(OutgoingPost(text="Fresh bread at 8", idempotency_key="batch1-7"))
+        again = await c.publish(OutgoingPost(text="Fresh bread at 8", idempotency_key="batch1-7"))
+        other = await c.publish(OutgoingPost(text="Fresh bread at 8", idempotency_key="batch2-8"))
+    finally:
+        await c.stop()
+    assert first == again == f"at://{BOT_DID}/app.bsky.feed.post/{record_key('batch1-7')}"
+    assert other != first and [p["uri"] for p in fake.ours()] == [first, other]
+    assert len(fake.calls_to("com.atproto.repo.createRecord")) == 3  # the second was refused, not retried
+    assert len(fake.calls_to("com.atproto.repo.getRecord")) == 1
+
+
+async def test_a_5xx_that_created_nothing_is_retried_under_the_same_key(settings: Settings, fake: FakeBluesky) -> None:
+    fake.fail_next("com.atproto.repo.createRecord", 500, {"error": "InternalServerError", "message": "Internal Server Error"})
+    c = await started(settings)
+    try:
+        uri = await c.publish(OutgoingPost(text="Open today", idempotency_key="batch3-9"))
+    finally:
+        await c.stop()
+    tries = fake.calls_to("com.atproto.repo.createRecord")
+    assert len(tries) == 2 and {t.params["rkey"] for t in tries} == {record_key("batch3-9")}
     assert [p["uri"] for p in fake.ours()] == [uri]
 
 
