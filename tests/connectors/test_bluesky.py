@@ -411,6 +411,34 @@ async def test_a_scheduled_post_is_published_and_its_engagement_collected(
     assert interactions == 6 and told == []
 
 
+async def test_a_scheduled_post_with_an_image_carries_it_and_its_alt_text(
+    settings: Settings, fake: FakeBluesky, engine: Engine, tmp_path: Path
+) -> None:
+    image = tmp_path / "bread.png"
+    image.write_bytes(TINY_PNG)
+
+    async def notify(platform: str, text: str) -> None:
+        raise AssertionError(text)
+
+    now = utcnow()
+    post = repo.add_post(engine, platform="bluesky", text="Our new loaf", status=PostStatus.scheduled, scheduled_at=now)
+    repo.update_post(engine, post.id, image_path=str(image), image_alt="A round sourdough loaf")  # type: ignore[arg-type]
+    c = await started(settings)
+    publisher = Publisher(engine, {c.platform: c}, settings.schedule, notify)
+    try:
+        [claimed] = await publisher.claim_due(now, not_before=now - timedelta(hours=1), limit=1)
+        assert (await publisher.publish(claimed)).status == PostStatus.published
+        await publisher.flush()
+    finally:
+        await c.stop()
+    [ours] = fake.ours()
+    [blob] = fake.blobs.values()
+    assert ours["record"]["embed"]["$type"] == "app.bsky.embed.images"
+    [shown] = ours["record"]["embed"]["images"]
+    assert shown["alt"] == "A round sourdough loaf" and shown["image"]["ref"]["$link"] == blob["ref"]["$link"]
+    assert blob["_bytes"] == TINY_PNG
+
+
 async def test_a_wrong_password_stops_the_connector_naming_the_setting(settings: Settings, fake: FakeBluesky) -> None:
     with pytest.raises(ConnectorError) as raised:
         async with running(settings, connector(settings, password="wrong")):
