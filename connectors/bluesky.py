@@ -297,9 +297,10 @@ class BlueskyConnector(Connector):
         with an error of its own (atproto#4728): either way, the record under the key says."""
         try:
             created = await self.client.app.bsky.feed.post.create(self.did, record, rkey=rkey)
-        except RequestErrorBase:
-            if rkey is None or (uri := await self._existing(rkey)) is None:
-                raise
+        except RequestErrorBase as exc:
+            refused = isinstance(exc, (UnauthorizedError, RateLimitExceededError)) or _error_code(exc) == "ExpiredToken"
+            if rkey is None or refused or (uri := await self._existing(rkey)) is None:
+                raise  # refused before anything was written, or nothing is under the key
             log.info("bluesky post %s was created by an earlier attempt; not posted again", uri)
             return uri
         return str(created.uri)

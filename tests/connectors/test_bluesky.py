@@ -292,9 +292,15 @@ def test_a_record_key_is_a_tid_from_the_past_that_the_same_publish_key_gives_aga
         assert datetime(2020, 1, 1, tzinfo=timezone.utc) < made < datetime.now(timezone.utc)
 
 
-async def test_a_publish_sent_again_finds_its_post_instead_of_posting_twice(settings: Settings, fake: FakeBluesky) -> None:
+@pytest.mark.parametrize(
+    "taken", [(500, "InternalServerError", "Internal Server Error"), (400, "InvalidRequest", "Record already exists")]
+)
+async def test_a_publish_sent_again_finds_its_post_instead_of_posting_twice(
+    settings: Settings, fake: FakeBluesky, taken: tuple[int, str, str]
+) -> None:
     """After a crash the publisher sends the post again with the same key: createRecord under the
-    same record key fails (a 500, as today's PDS answers) and the connector finds the first."""
+    same record key fails (a 500 from today's PDS, a 4xx from a later one) and the connector finds the first."""
+    fake.taken_key_answer = taken
     c = await started(settings)
     try:
         first = await c.publish(OutgoingPost(text="Fresh bread at 8", idempotency_key="batch1-7"))

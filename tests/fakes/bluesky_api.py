@@ -74,6 +74,10 @@ class FakeBluesky(FakeServer):
         # made: the PDS has the post while the caller still waits (a kill lands then).
         self.hold_created: tuple[int, float] | None = None
         self.created = 0
+        # How createRecord answers a record key already taken: as the PDS does today (its
+        # repository tree refuses the second value and nothing turns that into an XRPC error,
+        # atproto#3718, indigo#873); a later PDS names the conflict (atproto#4728).
+        self.taken_key_answer: tuple[int, str, str] = (500, "InternalServerError", "Internal Server Error")
 
     def routes(self, app: web.Application) -> None:
         r = app.router
@@ -253,9 +257,7 @@ class FakeBluesky(FakeServer):
         if rkey is not None and (not isinstance(rkey, str) or not _RKEY.fullmatch(rkey) or rkey in (".", "..")):
             return xrpc_error(400, "InvalidRequest", f"Invalid record key: {rkey!r}")
         if rkey is not None and f"at://{BOT_DID}/app.bsky.feed.post/{rkey}" in self.posts:
-            # What the PDS answers today when the key is taken: its repository tree refuses the
-            # second value, and nothing turns that into an XRPC error (atproto#3718, indigo#873).
-            return xrpc_error(500, "InternalServerError", "Internal Server Error")
+            return xrpc_error(*self.taken_key_answer)
         view = self._store(ME, record, rkey)
         self.created += 1
         if self.hold_created is not None and self.created == self.hold_created[0]:
