@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -73,8 +73,8 @@ class PostScheduler:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
-        # What "now" is: the wall clock, or a test's, which moves through weeks without waiting.
-        # The dispatcher still sleeps in real seconds; wake() makes it look again after a move.
+        # What "now" is: the wall clock, or a test's, which moves through weeks without waiting
+        # (the dispatcher still sleeps in real seconds; schedule() wakes it).
         self.clock = clock
         self.publisher = publisher
         self.settings = settings
@@ -131,11 +131,6 @@ class PostScheduler:
         self._next_due = None  # it may be due before the post we knew of
         self._wake.set()
         return post
-
-    def wake(self) -> None:
-        """Look at the table again now: after the clock moved, or rows changed behind our back."""
-        self._next_due = None
-        self._wake.set()
 
     def cancel(self, post_id: int) -> Post:
         return repo.update_post(self.engine, post_id, status=PostStatus.cancelled)
