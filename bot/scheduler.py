@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -50,7 +51,7 @@ class Publishing(Protocol):
 
     async def collect_audience(self) -> int: ...
 
-    async def collect_engagement(self, post_id: int) -> None: ...
+    async def collect_engagement(self, post_id: int) -> datetime | None: ...
 
 
 class PostScheduler:
@@ -68,8 +69,18 @@ class PostScheduler:
     docs/benchmarks.md for this design's figures.
     """
 
-    def __init__(self, engine: Engine, publisher: Publishing, settings: ScheduleSettings, notify: Notify) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        publisher: Publishing,
+        settings: ScheduleSettings,
+        notify: Notify,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.engine = engine
+        # What "now" is: the wall clock, or a test's, which moves through weeks without waiting
+        # (the dispatcher still sleeps in real seconds; schedule() wakes it).
+        self.clock = clock
         self.publisher = publisher
         self.settings = settings
         self._notices = OwnerNotices(notify)
@@ -105,7 +116,7 @@ class PostScheduler:
             replace_existing=True,
         )
         await self.publisher.recover_interrupted()
-        await self._mark_missed(utcnow())
+        await self._mark_missed(self.clock())
         self._aps.start()
         self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(), name="post-dispatcher")
         log.info("scheduler started; next post due %s", repo.next_due_at(self.engine))
@@ -170,7 +181,7 @@ class PostScheduler:
         slots = self.settings.parallel_publishes
         while True:
             self._wake.clear()  # before looking, so a wake-up during the look is not lost
-            now = utcnow()
+            now = self.clock()
             timeout: float | None = None  # None: every slot is busy, and a finished publish wakes us
             try:
                 free = slots - len(self._publishing)
@@ -237,14 +248,15 @@ class PostScheduler:
         """Fetch the engagement of every post whose time for it has come; returns how many were asked."""
         asked = 0
         platforms = self.publisher.engagement_platforms()
-        while batch := repo.engagement_due(self.engine, utcnow(), platforms=platforms):
+        while batch := repo.engagement_due(self.engine, self.clock(), platforms=platforms):
             for post in batch:
                 assert post.id is not None
+                again: datetime | None = None
                 try:
-                    await self.publisher.collect_engagement(post.id)
+                    again = await self.publisher.collect_engagement(post.id)
                 except Exception:
                     log.exception("fetching the engagement of post %s failed; not asked again", post.id)
                 finally:
-                    repo.update_post(self.engine, post.id, engagement_due_at=None)
+                    repo.update_post(self.engine, post.id, engagement_due_at=again)
                 asked += 1
         return asked

@@ -300,6 +300,8 @@ class ScheduleSettings(Section):
     retry_backoff_s: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     engagement_after_hours: float = Field(default=24.0, gt=0)
+    # Fetches of a post's engagement at most: after engagement_after_hours, then 3x and 9x that.
+    engagement_fetches: int = Field(default=3, ge=1, le=10)
     parallel_publishes: int = Field(default=4, ge=1)
     best_hours: tuple[int, int] = (8, 21)
 

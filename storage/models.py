@@ -128,8 +128,11 @@ class Post(SQLModel, table=True):
     # When to ask the platform for this published post's engagement; cleared once asked. The
     # scheduler sweeps for due ones, so the post table is the whole schedule (no job per post).
     engagement_due_at: datetime | None = Field(default=None, index=True)
-    # The post's images, one file path or URL a line, in order ("" for a text post).
+    # The post's images, one file path or URL a line, in order ("" for a text post); files are read
+    # at publish time.
     media: str = ""
+    # What the images show, for people who cannot see them (given to every platform that takes it).
+    image_alt: str = ""
     # A platform that publishes in two steps (Instagram's media container) keeps what the first
     # step made here before the second, so a restart resumes from it instead of making another.
     container_id: str | None = None

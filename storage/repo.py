@@ -470,13 +470,22 @@ def engagement_due(engine: Engine, now: datetime, *, platforms: Iterable[str], l
         return session.exec(query).all()
 
 
-def add_engagement(engine: Engine, *, post_id: int, interactions: int, counts: str = "{}") -> EngagementSample:
+def add_engagement(
+    engine: Engine, *, post_id: int, interactions: int, counts: str = "{}", fetched_at: datetime | None = None
+) -> EngagementSample:
     with Session(engine) as session:
-        sample = EngagementSample(post_id=post_id, interactions=interactions, counts=counts)
+        sample = EngagementSample(post_id=post_id, interactions=interactions, counts=counts, fetched_at=fetched_at or utcnow())
         session.add(sample)
         session.commit()
         session.refresh(sample)
         return sample
+
+
+def engagement_samples(engine: Engine, post_id: int) -> Sequence[EngagementSample]:
+    """A post's engagement samples, oldest first."""
+    query = select(EngagementSample).where(EngagementSample.post_id == post_id).order_by(col(EngagementSample.id))
+    with Session(engine) as session:
+        return session.exec(query).all()
 
 
 def published_engagement(engine: Engine, platform: str | None = None) -> list[tuple[Post, int]]:
