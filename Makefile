@@ -21,7 +21,7 @@ $(STAMP): requirements.lock requirements-models.txt pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(VENV)/bin/bot run --connector console --config $(CONFIG)
+	$(VENV)/bin/bot run --config $(CONFIG)
 
 test: install
 	$(PY) -m pytest -q

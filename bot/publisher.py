@@ -23,7 +23,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,10 +55,18 @@ class Publisher:
     """Publishes claimed posts through their platform's connector and writes down each outcome."""
 
     def __init__(
-        self, engine: Engine, connectors: Mapping[str, Connector], settings: ScheduleSettings, notify: Notify
+        self,
+        engine: Engine,
+        connectors: Mapping[str, Connector],
+        settings: ScheduleSettings,
+        notify: Notify,
+        coming: Collection[str] = (),
     ) -> None:
         self.engine = engine
-        self._connectors = connectors
+        self._connectors = connectors  # those connected now
+        # Platforms the bot runs but that are not connected at the moment (down, being retried):
+        # their posts wait with the retry backoff instead of failing.
+        self._coming = coming
         self.settings = settings
         self._notices = OwnerNotices(notify)
         self._finished = FinishedPosts(engine)
@@ -78,6 +86,8 @@ class Publisher:
         assert post.id is not None and post.status == PostStatus.publishing
         connector = self._connectors.get(post.platform)
         if connector is None:
+            if post.platform in self._coming:
+                return await self._retry(post, None, f"{post.platform} is not connected at the moment")
             return await self._fail(post, f"{post.platform} is not connected")
         try:
             platform_id = await connector.publish(OutgoingPost(text=post.text, idempotency_key=post.publish_key))

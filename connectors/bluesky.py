@@ -33,8 +33,8 @@ from connectors.bluesky_posts import (
 )
 from connectors.delivery import Delivery, Failure, poll_failure
 from core.addressing import ReplyAddress
-from core.config import BlueskySettings
-from core.errors import ConfigError, ConnectorError
+from core.config import BlueskySettings, Settings
+from core.errors import ConfigError, ConnectorError, SettingRejected
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -152,7 +152,7 @@ class BlueskyConnector(Connector):
         try:
             await self.client.login(self.handle, self._password, fetch_bsky_profile=False)
         except (BadRequestError, UnauthorizedError) as exc:
-            raise ConnectorError(
+            raise SettingRejected(
                 f"bluesky rejected the login of {self.handle} (${s.handle_env}) with the app password in "
                 f"${s.app_password_env} (bluesky.app_password_env): {_describe(exc)}"
             ) from None
@@ -230,12 +230,14 @@ class BlueskyConnector(Connector):
                     await inbox.store(self._incoming(new), Cursor(CURSOR, str(after)))
                     cursor = after
                 failures = 0
+                self.polled()
                 await asyncio.sleep(self.settings.poll_interval_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 wait, what = poll_failure(self._classify(exc), exc, failures)
                 failures += 1
+                self.polled(what)
                 # Nothing was stored: the same notifications come again.
                 log.warning("bluesky polling failed (%s); trying again in %.1f s", what, wait)
                 await asyncio.sleep(wait)
@@ -267,6 +269,9 @@ class BlueskyConnector(Connector):
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
+
+    def post_length_limit(self) -> int | None:
+        return MAX_GRAPHEMES
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -338,3 +343,8 @@ class BlueskyConnector(Connector):
             "replies": int(post.reply_count or 0),
             "quotes": int(post.quote_count or 0),
         }
+
+
+def from_settings(settings: Settings) -> BlueskyConnector:
+    """The bluesky connector as `bot run` builds it (core/platforms.py); secrets from the environment."""
+    return BlueskyConnector(settings.bluesky)
