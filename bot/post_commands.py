@@ -92,7 +92,7 @@ class PostCommands:
             names = [name for name in first.removeprefix("@").split(",") if name.strip()]
             if not names:
                 raise BotError("name a platform after '@', e.g. @mastodon,bluesky")
-            platforms = [self.settings.brand.known_platform(name) for name in names]
+            platforms = [self.settings.brand.known_platform(f"@{name.strip()}") for name in names]
             return list(dict.fromkeys(platforms)), rest.strip()
         return [ctx.connector.platform], ctx.args
 
