@@ -212,26 +212,35 @@ async def test_a_platform_down_at_start_is_retried_and_the_owner_told_once(
     caplog.set_level(logging.INFO)
     port = FakeServer.free_port()
     settings = three_platforms(config_file, f"http://127.0.0.1:{port}", bluesky.url, telegram)
+    settings.schedule.retry_backoff_s = 0.05
+    settings.schedule.max_attempts = 100
     mastodon = FakeMastodon()
     try:
-        async with run_all(settings):
+        async with run_all(settings) as app:
+            assert isinstance(app, App) and app.engine is not None and app.scheduler is not None
             # The others run meanwhile: a Bluesky mention is stored and its reply waits for the owner.
             await bluesky.wait_for("app.bsky.notification.listNotifications")
             bluesky.mention("hi there!", author=BLUESKY_FAN)
             await told(telegram, "waits for approval")
             down = await told(telegram, "mastodon could not start")
+            # A post due on Mastodon meanwhile waits for it instead of failing.
+            post = repo.add_post(app.engine, platform="mastodon", text="Fresh bread at 8!")
+            assert post.id is not None
+            app.scheduler.schedule(post.id, utcnow())
             while sum("mastodon: trying to start again" in r.getMessage() for r in caplog.records) < 3:
                 await asyncio.sleep(0.05)
+            assert repo.get_post(app.engine, post.id).status == PostStatus.scheduled  # type: ignore[union-attr]
             await mastodon.start(port)  # the instance is back
             await told(telegram, "mastodon is connected now")
             await mastodon.wait_for("notifications", 2)  # polling has begun: what comes now is new
             mastodon.mention("hi there!", author=MASTODON_FAN)
-            await mastodon.wait_for("statuses")
+            await mastodon.wait_for("statuses", 2)
     finally:
         await mastodon.stop()
     assert f"127.0.0.1:{port} (mastodon.api_base_url)" in down
     assert sum("mastodon could not start" in t for t in to_owner(telegram)) == 1
-    assert [s["in_reply_to_id"] is not None for s in mastodon.posted()] == [True]
+    assert sorted(s["in_reply_to_id"] is not None for s in mastodon.posted()) == [False, True]  # the post, the reply
+    assert repo.get_post(app.engine, post.id).status == PostStatus.published  # type: ignore[union-attr]
 
 
 async def test_a_wrong_token_stops_that_connector_only_with_one_line_naming_the_setting(
