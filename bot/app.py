@@ -22,6 +22,7 @@ from bot.scheduler import PostScheduler
 from bot.worker import MessageWorker
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
+from core.addressing import Visibility
 from storage.db import make_engine
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class App:
             connector = self.connectors[incoming.platform]
             try:
                 await self.worker.caught_up(through)  # so /inbox sees every message that came before it
-                await self.commands.handle(incoming, connector)
+                await self.commands.handle(incoming, connector, self._answer_owner)
             except Exception:
                 log.exception("handling message %s/%s failed", incoming.platform, incoming.message_id)
                 try:
@@ -106,6 +107,14 @@ class App:
                     log.exception("could not tell the owner about the failure")
             finally:
                 self._owner_queue.task_done()
+
+    async def _answer_owner(self, incoming: IncomingMessage, connector: Connector, text: str) -> None:
+        """Where the owner wrote, unless anyone can read it there (a public mention on Mastodon or
+        Bluesky): the inbox, drafts and reports then go to the owner privately, as notices do."""
+        if incoming.visibility in (Visibility.public, Visibility.unlisted):
+            await self.notify_owner(incoming.platform, text)
+        else:
+            await connector.send_reply(incoming.reply_to, text)
 
     def owner_chat(self, platform: str) -> str:
         if platform == "console":

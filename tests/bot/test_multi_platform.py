@@ -26,6 +26,7 @@ from fakes.telegram_api import OWNER, TOKEN as TELEGRAM_TOKEN, FakeTelegram
 MASTODON_OWNER = "boss@example.social"
 MASTODON_FAN = account("2001", "fan@other.social")
 BLUESKY_FAN = actor("did:plc:fan00000000000000000000", "fan.bsky.social")
+BLUESKY_OWNER = actor("did:plc:boss0000000000000000000", "boss.bsky.social")
 
 
 @pytest.fixture
@@ -63,7 +64,8 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 def three_platforms(config_file: Path, mastodon_url: str, bluesky_url: str, telegram: FakeTelegram) -> Settings:
     """Followers on Mastodon and Bluesky; the owner on Telegram (and on Mastodon too, where notices would
     otherwise go), told on Telegram. Replies go out by themselves on Mastodon and wait on Bluesky."""
-    text = config_file.read_text(encoding="utf-8").replace("[owners]\n", f'[owners]\nmastodon = ["{MASTODON_OWNER}"]\n')
+    owners = f'[owners]\nmastodon = ["{MASTODON_OWNER}"]\nbluesky = ["{BLUESKY_OWNER["did"]}"]\n'
+    text = config_file.read_text(encoding="utf-8").replace("[owners]\n", owners)
     config_file.write_text(text, encoding="utf-8")
     return settings_with(
         config_file,
@@ -155,10 +157,13 @@ async def test_two_platforms_answered_in_place_with_the_owner_on_a_third(
         mastodon.mention("my cake arrived broken and nobody answers", author=MASTODON_FAN)
         escalated = await told(telegram, "escalated")
         await wait_status(app, MessageStatus.escalated)
+        # The owner's command in a public Bluesky mention is answered privately, on Telegram.
+        bluesky.mention("/pending", author=BLUESKY_OWNER)
+        await told(telegram, "no replies waiting for approval")
     assert "broken" in escalated
     [mastodon_reply] = mastodon.posted()
     assert mastodon_reply["in_reply_to_id"] == toot["id"] and mastodon_reply["visibility"] == "public"
-    [bluesky_reply] = bluesky.ours()
+    [bluesky_reply] = bluesky.ours()  # the approved reply; the owner's answer was not posted
     assert bluesky_reply["record"]["reply"]["parent"]["uri"] == skeet["uri"]
     assert not [c for c in mastodon.calls_to("statuses") if c.params.get("visibility") == "direct"]
     assert sorted(m.platform for m in repo.list_messages(app.engine)) == ["bluesky", "mastodon", "mastodon"]
