@@ -23,7 +23,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,13 +60,13 @@ class Publisher:
         connectors: Mapping[str, Connector],
         settings: ScheduleSettings,
         notify: Notify,
-        coming: Collection[str] = (),
+        coming: Mapping[str, Connector] | None = None,
     ) -> None:
         self.engine = engine
         self._connectors = connectors  # those connected now
-        # Platforms the bot runs but that are not connected at the moment (down, being retried):
-        # their posts wait with the retry backoff instead of failing.
-        self._coming = coming
+        # Every connector the bot runs, also those not connected at the moment (down, being
+        # retried): their posts wait with the retry backoff instead of failing.
+        self._coming = coming if coming is not None else connectors
         self.settings = settings
         self._notices = OwnerNotices(notify)
         self._finished = FinishedPosts(engine)
@@ -133,7 +133,7 @@ class Publisher:
         again: list[Post] = []
         for post in repo.posts_with_status(self.engine, [PostStatus.publishing]):
             assert post.id is not None
-            connector = self._connectors.get(post.platform)
+            connector = self._coming.get(post.platform)  # one that is down takes the post again once up
             if connector is None:
                 log.warning("post %s was interrupted while publishing; %s is not connected", post.id, post.platform)
             elif connector.idempotent_publish:
