@@ -8,7 +8,6 @@ import importlib
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -96,9 +95,7 @@ async def run(args: argparse.Namespace) -> int:
     setup_logging(settings.bot.log_level, log_file)
     connectors, left_out = make_connectors(names, settings)
     for line in left_out:
-        log.error("%s", line)
-        if console:  # the log is in a file: say it on the screen too
-            print(f"error: {line}", file=sys.stderr, flush=True)
+        log.error("%s", line)  # on stderr also when the log is in a file (bot/logs.py)
     if console:
         print(
             f"{settings.brand.name} assistant on {', '.join(c.platform for c in connectors)}. On the console: type to talk to it; "
