@@ -59,8 +59,9 @@ class Connections:
         if not self.live and not self._retrying:
             raise SettingRejected(next(iter(self.refused.values())))
 
-    async def _start(self, connector: Connector, inbox: Inbox) -> str | None:
-        """Start once: None when it runs (or was refused for good), else why it failed this time."""
+    async def _start(self, connector: Connector, inbox: Inbox, *, again: bool = False) -> str | None:
+        """Start once: None when it runs (or was refused for good), else why it failed this time
+        (a warning the first time; the tries after it, already reported, at INFO)."""
         platform = connector.platform
         connector.on_poll = self._polled
         try:
@@ -71,7 +72,7 @@ class Connections:
             await self._release(connector)
             return None
         except Exception as exc:  # network down, a 5xx, a platform that does not answer as expected
-            log.warning("%s could not start: %s", platform, exc)
+            log.log(logging.INFO if again else logging.WARNING, "%s could not start: %s", platform, exc)
             await self._release(connector)
             return str(exc) or type(exc).__name__
         self.live[platform] = connector
@@ -86,7 +87,7 @@ class Connections:
             attempt += 1
             log.info("%s: trying to start again in %.0f s", connector.platform, wait)
             await asyncio.sleep(wait)
-            error = await self._start(connector, inbox)
+            error = await self._start(connector, inbox, again=True)
             if connector.platform in self.live:
                 log.info("%s started after %d more tries", connector.platform, attempt)
                 await self._tell(f"{connector.platform} is connected now")
