@@ -12,7 +12,6 @@ from bot.commands import OwnerCommands
 from bot.connections import Connections
 from core.config import Settings
 from bot.inbox import StoreFirstInbox
-from bot.owner_notices import OwnerNotices
 from bot.pipeline import FollowerPipeline, ReplySender
 from bot.post_commands import PostCommands
 from bot.publisher import Publisher
@@ -59,9 +58,9 @@ class App:
             self.engine, self.is_owner, self.worker.wake, lambda m, through: self._owner_queue.put_nowait((m, through))
         )
         publisher = Publisher(
-            self.engine, self.connections.live, self.settings.schedule, self.notify_about_post, coming=self.connectors
+            self.engine, self.connections.live, self.settings.schedule, self.notify_owner, coming=self.connectors
         )
-        self.scheduler = PostScheduler(self.engine, publisher, self.settings.schedule, self.notify_about_post)
+        self.scheduler = PostScheduler(self.engine, publisher, self.settings.schedule, self.notify_owner)
         # Every owner command set, listed explicitly.
         self.commands = OwnerCommands(
             self.brain,
@@ -99,12 +98,7 @@ class App:
                 await self.commands.handle(incoming, connector, self._answer_owner)
             except Exception:
                 log.exception("handling message %s/%s failed", incoming.platform, incoming.message_id)
-                try:
-                    await connector.send_text(
-                        self.owner_chat(incoming.platform), "something went wrong handling a message; see the log"
-                    )
-                except Exception:
-                    log.exception("could not tell the owner about the failure")
+                await self.notify_owner(incoming.platform, "something went wrong handling a message; see the log")
             finally:
                 self._owner_queue.task_done()
 
@@ -147,10 +141,6 @@ class App:
             return False
         return True
 
-    async def notify_about_post(self, platform: str, text: str) -> None:
-        """Tell the owner about a post (where it was to be published, unless [owner] notify says elsewhere)."""
-        await self.notify_owner(platform, text)
-
     def _connected(self, connector: Connector) -> None:
         """A platform that says its own post length (Mastodon's instance) sets it for drafts and /compose."""
         limit = connector.post_length_limit()
@@ -158,8 +148,8 @@ class App:
             self.settings.brand.length_limits[connector.platform] = limit
 
     async def _tell_owner(self, text: str) -> None:
-        """A notice about the connectors themselves: never raises, the log keeps it."""
-        await OwnerNotices(self.notify_owner).tell("", text)
+        """A notice about the connectors themselves, which happened on no platform in particular."""
+        await self.notify_owner("", text)
 
     async def run(self) -> None:
         """Start the worker (it first finishes what the last run left unfinished), every connector

@@ -110,6 +110,16 @@ def to_owner(telegram: FakeTelegram) -> list[str]:
     return [str(c.params["text"]) for c in telegram.calls_to("sendMessage") if str(c.params["chat_id"]) == str(OWNER)]
 
 
+async def up(app: App, *platforms: str) -> None:
+    """Return once these connectors have started (their start read what the platform says of itself)."""
+
+    async def look() -> None:
+        while not set(platforms) <= set(app.connections.live):
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(look(), 20)
+
+
 async def told(telegram: FakeTelegram, words: str, timeout: float = 20.0) -> str:
     """The first message to the owner on Telegram containing `words`, once there is one."""
 
@@ -175,7 +185,7 @@ async def test_a_post_for_two_platforms_is_one_row_each_published_once_on_each(
     settings = three_platforms(config_file, mastodon.url, bluesky.url, telegram)
     async with run_all(settings) as app:
         assert isinstance(app, App) and app.engine is not None
-        await mastodon.wait_for("notifications")
+        await up(app, "mastodon", "bluesky", "telegram")
         # Each platform's own limit: Bluesky 300, Mastodon the instance's (not the config's 500).
         longer = ("Fresh sourdough every morning. " * 20)[:600]
         refused = await owner_says(telegram, f"/compose @mastodon,bluesky {longer}")
