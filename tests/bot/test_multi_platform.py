@@ -150,8 +150,7 @@ async def test_two_platforms_answered_in_place_with_the_owner_on_a_third(
     settings = three_platforms(config_file, mastodon.url, bluesky.url, telegram)
     async with run_all(settings) as app:
         assert isinstance(app, App)
-        await mastodon.wait_for("notifications")
-        await bluesky.wait_for("app.bsky.notification.listNotifications")
+        await up(app, "mastodon", "bluesky", "telegram")  # past their first start: what comes now is new
         toot = mastodon.mention("hi there!", author=MASTODON_FAN)["status"]
         skeet = bluesky.mention("hi there!", author=BLUESKY_FAN)
         # Mastodon: answered by itself, in the thread of the mention.
@@ -234,7 +233,7 @@ async def test_a_platform_down_at_start_is_retried_and_the_owner_told_once(
         async with run_all(settings) as app:
             assert isinstance(app, App) and app.engine is not None and app.scheduler is not None
             # The others run meanwhile: a Bluesky mention is stored and its reply waits for the owner.
-            await bluesky.wait_for("app.bsky.notification.listNotifications")
+            await up(app, "bluesky", "telegram")
             bluesky.mention("hi there!", author=BLUESKY_FAN)
             await told(telegram, "waits for approval")
             down = await told(telegram, "mastodon could not start")
