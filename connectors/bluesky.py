@@ -42,6 +42,8 @@ T = TypeVar("T")
 # How far notifications were delivered (bluesky_posts.NotificationCursor), in the receive_cursor table.
 CURSOR = "bluesky:notifications"
 PAGE = 50  # notifications a page
+# The XRPC errors of an access token the server does not take (any more): refresh, else log in again.
+SESSION_REFUSED = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
 # A 429 without a usable ratelimit-reset header.
 UNKNOWN_RESET_S = 2.0
 # Bluesky refuses image blobs over 1,000,000 bytes.
@@ -115,15 +117,17 @@ class BlueskyConnector(Connector):
         return None
 
     async def _xrpc(self, call: Callable[[], Awaitable[T]]) -> T:
-        """One SDK call; an access token the server says has expired is refreshed and the call made again.
+        """One SDK call; an access token the server no longer takes is refreshed (or the account
+        logged in again) and the call made again.
 
         The SDK refreshes on its own shortly before the token's expiry time; the server may still
-        call it expired (revoked, clocks apart), which is this case."""
+        call it expired (revoked, clocks apart), or not know it at all (a PDS that restarted and
+        forgot its sessions), which is this case."""
         token = self._access_token()
         try:
             return await call()
         except (BadRequestError, UnauthorizedError) as exc:
-            if _error_code(exc) != "ExpiredToken":
+            if _error_code(exc) not in SESSION_REFUSED:
                 raise
         await self._refresh(token)
         return await call()

@@ -284,9 +284,12 @@ async def test_a_platform_that_goes_down_while_running_is_reported_once_and_agai
         await bluesky.stop()
         await told(telegram, "bluesky is down")
         await asyncio.sleep(1.0)  # the poller backs off 0.5 s, 1 s, 2 s: another failure, no other notice
-        await bluesky.start(bluesky.port)  # the same server (and sessions) back on its port
+        # The server comes back on its port having forgotten every session: the connector logs in again.
+        await bluesky.start(bluesky.port)
+        bluesky.access = bluesky.refresh = "forgotten"
         await told(telegram, "bluesky works again", timeout=30)
     assert sum("bluesky is down" in t for t in to_owner(telegram)) == 1
+    assert len(bluesky.calls_to("com.atproto.server.createSession")) == 2
 
 
 def test_a_connector_without_its_secret_is_left_out_naming_it(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
