@@ -21,7 +21,7 @@ $(STAMP): requirements.lock requirements-models.txt pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(VENV)/bin/bot run --connector console --config $(CONFIG)
+	$(VENV)/bin/bot run --config $(CONFIG)
 
 # The dashboard's browser tests drive Debian's chromium (Playwright's own browser download does not
 # work offline). Installed here when missing and we may (root); otherwise those tests say how and skip.

@@ -1,4 +1,8 @@
-"""The owner's post commands: draft, list, schedule at a time or the best time, queue, calendar, cancel."""
+"""The owner's post commands: draft, list, schedule at a time or the best time, queue, calendar, cancel.
+
+A post for several platforms ("/draft @mastodon,bluesky TOPIC") is one row per platform, each
+drafted to its platform's length; the first row's id stands for them all ("/schedule 5 best" puts
+each at its own platform's best time), any other row's id for that row alone."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from core.text import counted
 from bot.scheduler import PostScheduler
 from bot.posting_history import posting_history
 from bot.when import BadTime, WHEN_HELP, account_zone, as_utc, parse_when, show
+from brain.posts import PostDraft
 from brain.service import Brain
 from storage import repo
 from storage.models import Post, PostStatus, utcnow
@@ -44,9 +49,13 @@ class PostCommands:
     def commands(self) -> Sequence[Command]:
         return [
             Command(
-                "draft", "/draft [@platform] TOPIC", "draft a post about TOPIC with the model", self.draft, words.topic
+                "draft",
+                "/draft [@platform,...] TOPIC",
+                "draft a post about TOPIC with the model, for each platform",
+                self.draft,
+                words.topic,
             ),
-            Command("compose", "/compose [@platform] TEXT", "save your own text as a draft post", self.compose),
+            Command("compose", "/compose [@platform,...] TEXT", "save your own text as a draft post", self.compose),
             Command("drafts", "/drafts", "list draft posts", self.drafts, no_args),
             Command(
                 "schedule",
@@ -70,87 +79,133 @@ class PostCommands:
         if not drafts:
             raise BotError("there is no draft to schedule; ask me to draft a post first")
         newest = max(drafts, key=lambda p: p.id or 0)
-        return f"{newest.id} {words.when(text, self.zone, utcnow())}"
+        return f"{newest.group_id or newest.id} {words.when(text, self.zone, utcnow())}"
 
     # -- drafts --------------------------------------------------------------------------------
 
     def _platform_and_rest(self, ctx: CommandContext) -> tuple[str, str]:
         """'@x TEXT' -> ("x", "TEXT"), refusing a platform with no name we know; without '@', this chat's platform."""
+        platforms, rest = self._platforms_and_rest(ctx)
+        if len(platforms) > 1:
+            raise BotError("name one platform here")
+        return platforms[0], rest
+
+    def _platforms_and_rest(self, ctx: CommandContext) -> tuple[list[str], str]:
+        """'@x,y TEXT' -> (["x", "y"], "TEXT"), each a platform we know; without '@', this chat's platform."""
         first, _, rest = ctx.args.partition(" ")
         if first.startswith("@") and len(first) > 1:
-            return self.settings.brand.known_platform(first), rest.strip()
-        return ctx.connector.platform, ctx.args
+            names = [name for name in first.removeprefix("@").split(",") if name.strip()]
+            if not names:
+                raise BotError("name a platform after '@', e.g. @mastodon,bluesky")
+            platforms = [self.settings.brand.known_platform(f"@{name.strip()}") for name in names]
+            return list(dict.fromkeys(platforms)), rest.strip()
+        return [ctx.connector.platform], ctx.args
 
     async def draft(self, ctx: CommandContext) -> str:
-        platform, topic = self._platform_and_rest(ctx)
+        platforms, topic = self._platforms_and_rest(ctx)
         if not topic:
-            return "usage: /draft [@platform] TOPIC"
-        variants = [v for v in await self.brain.draft_post(topic, platform, n=3) if v.text.strip()]
-        if not variants:
-            return "the model returned nothing; try another topic, or /compose your own text"
-        best = variants[0]  # ranked best first
-        saved = self._saved(repo.add_post(self.engine, platform=platform, text=best.text.strip()))
-        if best.check_failures:
-            saved += f"\n(check: {'; '.join(best.check_failures)}; edit it with /compose if needed)"
-        saved += "".join(f"\nnote: {note}" for note in best.notes)
-        return saved
+            return "usage: /draft [@platform,...] TOPIC"
+        best: list[tuple[str, PostDraft]] = []
+        for platform in platforms:  # each drafted to its own platform's length
+            variants = [v for v in await self.brain.draft_post(topic, platform, n=3) if v.text.strip()]
+            if not variants:
+                return "the model returned nothing; try another topic, or /compose your own text"
+            best.append((platform, variants[0]))  # ranked best first
+        posts = repo.add_post_group(self.engine, [(platform, draft.text.strip()) for platform, draft in best])
+        lines = [self._saved_line(post) for post in posts]
+        for post, (_, draft) in zip(posts, best):
+            if draft.check_failures:
+                which = f"#{post.id} " if len(posts) > 1 else ""
+                lines.append(f"({which}check: {'; '.join(draft.check_failures)}; edit it with /compose if needed)")
+        notes = dict.fromkeys(note for _, draft in best for note in draft.notes)  # the same plan's notes, once
+        lines += [f"note: {note}" for note in notes]
+        return "\n".join([*lines[: len(posts)], self._next_steps(posts[0]), *lines[len(posts) :]])
 
     async def compose(self, ctx: CommandContext) -> str:
-        platform, text = self._platform_and_rest(ctx)
+        platforms, text = self._platforms_and_rest(ctx)
         if not text:
-            return "usage: /compose [@platform] TEXT"
-        self.settings.brand.check_length(platform, text)
-        return self._saved(repo.add_post(self.engine, platform=platform, text=text))
+            return "usage: /compose [@platform,...] TEXT"
+        for platform in platforms:
+            self.settings.brand.check_length(platform, text)
+        posts = repo.add_post_group(self.engine, [(platform, text) for platform in platforms])
+        return "\n".join([*(self._saved_line(post) for post in posts), self._next_steps(posts[0])])
 
-    def _saved(self, post: Post) -> str:
-        return f"draft #{post.id} for {post.platform}: {post.text}\n/schedule {post.id} best, /schedule {post.id} WHEN or /queue {post.id}"
+    @staticmethod
+    def _saved_line(post: Post) -> str:
+        return f"draft #{post.id} for {post.platform}: {post.text}"
+
+    @staticmethod
+    def _next_steps(first: Post) -> str:
+        n = first.id
+        every = " (each platform at its own best time)" if first.group_id else ""
+        return f"/schedule {n} best{every}, /schedule {n} WHEN or /queue {n}"
 
     async def drafts(self, ctx: CommandContext) -> str:
         posts = repo.posts_with_status(self.engine, [PostStatus.draft])
-        return "\n".join(f"#{p.id} {p.platform}: {p.text}{image_note(p)}" for p in posts) or "no drafts; /draft TOPIC makes one"
+        return "\n".join(
+            f"#{p.id} {p.platform}: {p.text}{image_note(p)}" + (f" (with #{p.group_id})" if p.group_id not in (None, p.id) else "")
+            for p in posts
+        ) or "no drafts; /draft TOPIC makes one"
 
     # -- scheduling ----------------------------------------------------------------------------
 
-    def _open_post(self, args: str) -> tuple[Post, str]:
+    def _open_posts(self, args: str) -> tuple[list[Post], str]:
+        """The post an id names (a group's first id: every row of it that is open) and the rest of the words."""
         word, _, rest = args.partition(" ")
         number = word.removeprefix("#")
         post = repo.get_post(self.engine, int(number)) if number.isdigit() else None
         if post is None:
             raise BotError(f"no post {word!r}; /drafts and /calendar list them")
+        if post.group_id is not None and post.group_id == post.id:
+            rows = list(repo.posts_in_group(self.engine, post.group_id))
+            posts = [p for p in rows if p.status in OPEN]
+            if posts:
+                return posts, rest.strip()
         if post.status not in OPEN:
             raise BotError(f"post #{post.id} is {post.status.value}; it cannot be changed now")
-        return post, rest.strip()
+        return [post], rest.strip()
+
+    @staticmethod
+    def _on(post: Post) -> str:
+        return f"post #{post.id}" + (f" on {post.platform}" if post.group_id else "")
 
     async def schedule(self, ctx: CommandContext) -> str:
-        post, when = self._open_post(ctx.args)
+        posts, when = self._open_posts(ctx.args)
         now = utcnow()
-        if when.lower() == "best":
-            window = timedelta(days=self.settings.schedule.best_window_days)
-            history = posting_history(self.engine, post.platform)
-            at, why = self.brain.best_slot(history, now + timedelta(minutes=5), now + window, post.content_type)
-        elif when:
-            at, why = parse_when(when, self.zone, now), ""
-            if at <= now:
-                raise BadTime(f"{show(at, self.zone)} has already passed")
-        else:
-            raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
-        assert post.id is not None
-        self.scheduler.schedule(post.id, at)
-        return f"post #{post.id} scheduled for {show(at, self.zone)}" + (f"\n{why}" if why else "")
+        lines: list[str] = []
+        for post in posts:
+            if when.lower() == "best":  # each platform's own audience, from its own history
+                window = timedelta(days=self.settings.schedule.best_window_days)
+                history = posting_history(self.engine, post.platform)
+                at, why = self.brain.best_slot(history, now + timedelta(minutes=5), now + window, post.content_type)
+            elif when:
+                at, why = parse_when(when, self.zone, now), ""
+                if at <= now:
+                    raise BadTime(f"{show(at, self.zone)} has already passed")
+            else:
+                raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
+            assert post.id is not None
+            self.scheduler.schedule(post.id, at)
+            lines.append(f"{self._on(post)} scheduled for {show(at, self.zone)}" + (f"\n{why}" if why else ""))
+        return "\n".join(lines)
 
     async def queue(self, ctx: CommandContext) -> str:
-        post, _ = self._open_post(ctx.args)
-        history = posting_history(self.engine, post.platform)
-        at, why = self.brain.next_free_slot(post.platform, history, utcnow(), post.content_type)
-        assert post.id is not None
-        self.scheduler.schedule(post.id, at)
-        return f"post #{post.id} queued for {show(at, self.zone)}" + (f"\n{why}" if why else "")
+        posts, _ = self._open_posts(ctx.args)
+        lines: list[str] = []
+        for post in posts:
+            history = posting_history(self.engine, post.platform)
+            at, why = self.brain.next_free_slot(post.platform, history, utcnow(), post.content_type)
+            assert post.id is not None
+            self.scheduler.schedule(post.id, at)
+            lines.append(f"{self._on(post)} queued for {show(at, self.zone)}" + (f"\n{why}" if why else ""))
+        return "\n".join(lines)
 
     async def cancel(self, ctx: CommandContext) -> str:
-        post, _ = self._open_post(ctx.args)
-        assert post.id is not None
-        self.scheduler.cancel(post.id)
-        return f"post #{post.id} cancelled"
+        posts, _ = self._open_posts(ctx.args)
+        for post in posts:
+            assert post.id is not None
+            self.scheduler.cancel(post.id)
+        return "\n".join(f"{self._on(post)} cancelled" for post in posts)
 
     async def calendar(self, ctx: CommandContext) -> str:
         now = utcnow()

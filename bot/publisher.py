@@ -63,9 +63,13 @@ class Publisher:
         settings: ScheduleSettings,
         notify: Notify,
         clock: Callable[[], datetime] = utcnow,
+        coming: Mapping[str, Connector] | None = None,
     ) -> None:
         self.engine = engine
-        self._connectors = connectors
+        self._connectors = connectors  # those connected now
+        # Every connector the bot runs, also those not connected at the moment (down, being
+        # retried): their posts wait with the retry backoff instead of failing.
+        self._coming = coming if coming is not None else connectors
         self.settings = settings
         self.clock = clock  # the time that publishes and engagement are written down with; tests move it
         self._notices = OwnerNotices(notify)
@@ -86,6 +90,8 @@ class Publisher:
         assert post.id is not None and post.status == PostStatus.publishing
         connector = self._connectors.get(post.platform)
         if connector is None:
+            if post.platform in self._coming:
+                return await self._retry(post, None, f"{post.platform} is not connected at the moment")
             return await self._fail(post, f"{post.platform} is not connected")
         images = post.images
         missing = next((i for i in images if "://" not in i and not os.path.isfile(i)), None)
@@ -155,7 +161,7 @@ class Publisher:
         again: list[Post] = []
         for post in repo.posts_with_status(self.engine, [PostStatus.publishing]):
             assert post.id is not None
-            connector = self._connectors.get(post.platform)
+            connector = self._coming.get(post.platform)  # one that is down takes the post again once up
             if connector is None:
                 log.warning("post %s was interrupted while publishing; %s is not connected", post.id, post.platform)
             elif connector.idempotent_publish:

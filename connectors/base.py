@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -114,6 +114,20 @@ class Connector(ABC):
     #: Set when the connector stopped on its own for a reason only the owner can fix (a revoked
     #: token): what happened and what to do, in words for the owner.
     failure: str | None = None
+
+    #: Set by the bot (bot/connections.py): told after each poll, with None when it worked, else
+    #: what went wrong, so that the owner hears once that a platform is down, not once per try.
+    on_poll: Callable[[str, str | None], None] | None = None
+
+    def polled(self, failure: str | None = None) -> None:
+        """A poller calls this after each poll (failure: what went wrong, in words)."""
+        if self.on_poll is not None:
+            self.on_poll(self.platform, failure)
+
+    def post_length_limit(self) -> int | None:
+        """The longest post the platform takes, as it says itself (read at start); None: the
+        config's [brand] length_limits stands."""
+        return None
 
     @abstractmethod
     async def start(self, inbox: Inbox) -> None:

@@ -34,8 +34,8 @@ from connectors.bluesky_posts import (
 )
 from connectors.delivery import Delivery, Failure, poll_failure
 from core.addressing import ReplyAddress
-from core.config import BlueskySettings
-from core.errors import ConfigError, ConnectorError
+from core.config import BlueskySettings, Settings
+from core.errors import ConfigError, ConnectorError, SettingRejected
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +43,8 @@ T = TypeVar("T")
 # How far notifications were delivered (bluesky_posts.NotificationCursor), in the receive_cursor table.
 CURSOR = "bluesky:notifications"
 PAGE = 50  # notifications a page
+# The XRPC errors of an access token the server does not take (any more): refresh, else log in again.
+SESSION_REFUSED = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
 # A 429 without a usable ratelimit-reset header.
 UNKNOWN_RESET_S = 2.0
 # The language posts are tagged with, as the SDK's send_post tags them.
@@ -121,15 +123,17 @@ class BlueskyConnector(Connector):
         return None
 
     async def _xrpc(self, call: Callable[[], Awaitable[T]]) -> T:
-        """One SDK call; an access token the server says has expired is refreshed and the call made again.
+        """One SDK call; an access token the server no longer takes is refreshed (or the account
+        logged in again) and the call made again.
 
         The SDK refreshes on its own shortly before the token's expiry time; the server may still
-        call it expired (revoked, clocks apart), which is this case."""
+        call it expired (revoked, clocks apart), or not know it at all (a PDS that restarted and
+        forgot its sessions), which is this case."""
         token = self._access_token()
         try:
             return await call()
         except (BadRequestError, UnauthorizedError) as exc:
-            if _error_code(exc) != "ExpiredToken":
+            if _error_code(exc) not in SESSION_REFUSED:
                 raise
         await self._refresh(token)
         return await call()
@@ -158,7 +162,7 @@ class BlueskyConnector(Connector):
         try:
             await self.client.login(self.handle, self._password, fetch_bsky_profile=False)
         except (BadRequestError, UnauthorizedError) as exc:
-            raise ConnectorError(
+            raise SettingRejected(
                 f"bluesky rejected the login of {self.handle} (${s.handle_env}) with the app password in "
                 f"${s.app_password_env} (bluesky.app_password_env): {_describe(exc)}"
             ) from None
@@ -236,12 +240,14 @@ class BlueskyConnector(Connector):
                     await inbox.store(self._incoming(new), Cursor(CURSOR, str(after)))
                     cursor = after
                 failures = 0
+                self.polled()
                 await asyncio.sleep(self.settings.poll_interval_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 wait, what = poll_failure(self._classify(exc), exc, failures)
                 failures += 1
+                self.polled(what)
                 # Nothing was stored: the same notifications come again.
                 log.warning("bluesky polling failed (%s); trying again in %.1f s", what, wait)
                 await asyncio.sleep(wait)
@@ -273,6 +279,9 @@ class BlueskyConnector(Connector):
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
+
+    def post_length_limit(self) -> int | None:
+        return MAX_GRAPHEMES
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -367,3 +376,8 @@ class BlueskyConnector(Connector):
             "replies": int(post.reply_count or 0),
             "quotes": int(post.quote_count or 0),
         }
+
+
+def from_settings(settings: Settings) -> BlueskyConnector:
+    """The bluesky connector as `bot run` builds it (core/platforms.py); secrets from the environment."""
+    return BlueskyConnector(settings.bluesky)

@@ -26,7 +26,7 @@ from connectors.facebook_events import (
 from connectors.graph_api import GraphError
 from connectors.graph_connector import GraphConnector
 from core.addressing import MessageKind, ReplyAddress
-from core.config import FacebookSettings
+from core.config import FacebookSettings, Settings
 from core.errors import ConfigError, ConnectorError
 
 log = logging.getLogger(__name__)
@@ -186,3 +186,8 @@ def _latest(metric: Mapping[str, Any]) -> int:
 
 def _unix(value: Any) -> int:
     return int(graph_time(value).timestamp())
+
+
+def from_settings(settings: Settings) -> FacebookConnector:
+    """The facebook connector as `bot run` builds it (core/platforms.py); secrets from the environment."""
+    return FacebookConnector(settings.facebook)

@@ -18,7 +18,7 @@ from connectors.facebook_events import CONVERSATION_FIELDS, POLL_CONVERSATIONS, 
 from connectors.graph_api import GraphError
 from connectors.graph_connector import GraphConnector
 from core.addressing import MessageKind, ReplyAddress, Visibility
-from core.config import InstagramSettings
+from core.config import InstagramSettings, Settings
 from core.errors import ConfigError, ConnectorError, RateLimited
 
 log = logging.getLogger(__name__)
@@ -261,3 +261,8 @@ class InstagramConnector(GraphConnector):
             values = metric.get("values") or [{}]
             counts[str(metric.get("name"))] = int(values[-1].get("value") or 0)
         return counts
+
+
+def from_settings(settings: Settings) -> InstagramConnector:
+    """The instagram connector as `bot run` builds it (core/platforms.py); secrets from the environment."""
+    return InstagramConnector(settings.instagram)

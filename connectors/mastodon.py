@@ -30,8 +30,8 @@ from connectors.base import Connector, Cursor, Inbox, IncomingMessage, OutgoingP
 from connectors.delivery import POLL_BACKOFF_S, Delivery, Failure, poll_failure
 from connectors.mastodon_statuses import MASTODON_VISIBILITY, PLATFORM, Me, ordered_id, status_length, to_incoming
 from core.addressing import ReplyAddress
-from core.config import MastodonSettings
-from core.errors import ConfigError, ConnectorError
+from core.config import MastodonSettings, Settings
+from core.errors import ConfigError, ConnectorError, SettingRejected
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,13 +128,13 @@ class MastodonConnector(Connector):
         try:
             account = await self._call(self.client.account_verify_credentials)
         except MastodonUnauthorizedError as exc:
-            raise ConnectorError(
+            raise SettingRejected(
                 f"mastodon rejected the access token in ${s.access_token_env} (mastodon.access_token_env): "
                 f"{_describe(exc)}"
             ) from None
         except MastodonAPIError as exc:
             if exc.args[1:2] == (403,):  # the token lacks the read:accounts scope
-                raise ConnectorError(
+                raise SettingRejected(
                     f"mastodon: the access token in ${s.access_token_env} (mastodon.access_token_env) was refused "
                     f"({_describe(exc)}); it needs the scopes read and write"
                 ) from None
@@ -152,7 +152,8 @@ class MastodonConnector(Connector):
             if await inbox.cursor(CURSOR) is None:
                 await self._start_after_history(inbox)
         except MastodonError as exc:  # e.g. a token without the read scope (blocks, mutes, notifications)
-            raise ConnectorError(
+            refused = isinstance(exc, MastodonAPIError) and exc.args[1:2] in ((401,), (403,))
+            raise (SettingRejected if refused else ConnectorError)(
                 f"mastodon: cannot read blocks, mutes or notifications with the token in ${s.access_token_env} "
                 f"(mastodon.access_token_env): {_describe(exc)}"
             ) from None
@@ -238,6 +239,7 @@ class MastodonConnector(Connector):
                     await inbox.store(self._incoming(page), Cursor(CURSOR, newest))
                     cursor = newest
                 failures = 0
+                self.polled()
                 if len(page) < PAGE:  # caught up (after a full page more are waiting: ask at once)
                     await self._until_new()
             except asyncio.CancelledError:
@@ -245,6 +247,7 @@ class MastodonConnector(Connector):
             except Exception as exc:
                 wait, what = poll_failure(self._classify(exc), exc, failures)
                 failures += 1
+                self.polled(what)
                 # Nothing of this page is stored: the same notifications come again.
                 log.warning("mastodon polling failed (%s); trying again in %.1f s", what, wait)
                 await asyncio.sleep(wait)
@@ -280,6 +283,9 @@ class MastodonConnector(Connector):
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
+
+    def post_length_limit(self) -> int | None:
+        return self.max_characters  # the instance's own, once started
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -355,3 +361,8 @@ class MastodonConnector(Connector):
             "boosts": int(status["reblogs_count"]),
             "replies": int(status["replies_count"]),
         }
+
+
+def from_settings(settings: Settings) -> MastodonConnector:
+    """The mastodon connector as `bot run` builds it (core/platforms.py); secrets from the environment."""
+    return MastodonConnector(settings.mastodon)

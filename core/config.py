@@ -333,6 +333,45 @@ class WebSettings(Section):
     signin_window_s: float = Field(default=300.0, gt=0)
 
 
+def _known_connectors(names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in CONNECTOR_PLATFORMS]
+    if unknown:
+        raise ValueError(f"unknown connector {unknown[0]!r}: one of {', '.join(CONNECTOR_PLATFORMS)}")
+    return list(dict.fromkeys(names))  # each once, in the order given
+
+
+class ConnectorsSettings(Section):
+    """Which platforms `bot run` connects to at once, and how one that is down is retried."""
+
+    enabled: list[str] = Field(default_factory=lambda: ["console"], min_length=1)
+    retry_first_s: float = Field(default=5.0, gt=0)
+    retry_max_s: float = Field(default=300.0, gt=0)
+    # Failed polls in a row before the owner is told that a running connector is down.
+    down_after_failures: int = Field(default=3, ge=1)
+
+    @field_validator("enabled")
+    @classmethod
+    def _check_enabled(cls, names: list[str]) -> list[str]:
+        return _known_connectors(names)
+
+    @model_validator(mode="after")
+    def _first_before_max(self) -> ConnectorsSettings:
+        if self.retry_first_s > self.retry_max_s:
+            raise ValueError("retry_first_s is longer than retry_max_s")
+        return self
+
+
+class OwnerSettings(Section):
+    """Where the owner is told things (escalations, replies to approve, failed posts, connectors down)."""
+
+    notify: list[str] = Field(default_factory=list)
+
+    @field_validator("notify")
+    @classmethod
+    def _check_notify(cls, names: list[str]) -> list[str]:
+        return _known_connectors(names)
+
+
 class Settings(Section):
     """Everything in config.toml, with relative paths already resolved against the file."""
 
@@ -344,6 +383,8 @@ class Settings(Section):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     owners: dict[str, list[str]] = Field(default_factory=dict)
+    owner: OwnerSettings = Field(default_factory=OwnerSettings)
+    connectors: ConnectorsSettings = Field(default_factory=ConnectorsSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     bluesky: BlueskySettings = Field(default_factory=BlueskySettings)

@@ -19,6 +19,11 @@ class ConnectorError(BotError):
     """A platform call failed."""
 
 
+class SettingRejected(ConnectorError):
+    """The platform refused a setting (a wrong token, a missing scope, a bad webhook URL): trying
+    again cannot help until the owner changes the setting, which the message names."""
+
+
 class RateLimited(ConnectorError):
     """The platform asked us to slow down."""
 

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The platforms `bot run` connects to. A draft may also be for any platform given a length limit
-# in [brand] length_limits (see BrandSettings.platforms).
-CONNECTOR_PLATFORMS = ("console", "telegram", "slack", "mastodon", "bluesky", "facebook", "instagram")
+# The platforms `bot run` connects to, each with the function that builds its connector from the
+# settings ("module:function"), imported only when the bot runs on it. A new platform is one entry here.
+CONNECTOR_FACTORIES: dict[str, str] = {
+    "console": "connectors.console:from_settings",
+    "telegram": "connectors.telegram:from_settings",
+    "slack": "connectors.slack:from_settings",
+    "mastodon": "connectors.mastodon:from_settings",
+    "bluesky": "connectors.bluesky:from_settings",
+    "facebook": "connectors.facebook:from_settings",
+    "instagram": "connectors.instagram:from_settings",
+}
+
+# A draft may also be for any platform given a length limit in [brand] length_limits (see BrandSettings.platforms).
+CONNECTOR_PLATFORMS = tuple(CONNECTOR_FACTORIES)
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,9 @@ class Post(SQLModel, table=True):
     # When to ask the platform for this published post's engagement; cleared once asked. The
     # scheduler sweeps for due ones, so the post table is the whole schedule (no job per post).
     engagement_due_at: datetime | None = Field(default=None, index=True)
+    # One post for several platforms is one row per platform (each with its own length, time and
+    # outcome); the rows share the first row's id here. None: a post for one platform.
+    group_id: int | None = Field(default=None, index=True)
     # The post's images, one file path or URL a line, in order ("" for a text post); files are read
     # at publish time.
     media: str = ""

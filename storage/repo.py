@@ -341,6 +341,28 @@ def add_post(
         return post
 
 
+def add_post_group(engine: Engine, texts: Sequence[tuple[str, str]]) -> list[Post]:
+    """One draft post per (platform, text), in one transaction; several share the first one's id as group_id."""
+    with Session(engine) as session:
+        posts = [Post(platform=platform, text=text) for platform, text in texts]
+        session.add(posts[0])
+        session.flush()
+        if len(posts) > 1:
+            for post in posts:
+                post.group_id = posts[0].id
+            session.add_all(posts[1:])
+        session.commit()
+        for post in posts:
+            session.refresh(post)
+        return posts
+
+
+def posts_in_group(engine: Engine, group_id: int) -> Sequence[Post]:
+    """The rows of a post for several platforms, first row first."""
+    with Session(engine) as session:
+        return session.exec(select(Post).where(Post.group_id == group_id).order_by(col(Post.id))).all()
+
+
 def update_post(engine: Engine, post_id: int, **fields: Any) -> Post:
     return _update(engine, Post, post_id, fields)
 

@@ -151,3 +151,28 @@ async def test_an_image_and_its_alt_text_on_a_post(berlin_settings: Settings, tm
     [post] = repo.list_posts(engine)
     assert post.images == [] and post.image_alt == ""
     engine.dispose()
+
+
+async def test_a_draft_for_several_platforms_is_one_row_each_within_its_own_limit(config_file: Path) -> None:
+    config = config_file.read_text() + '\n[schedule.slots]\nx = ["09:00"]\nbluesky = ["13:00"]\n'
+    config_file.write_text(config)
+    settings = load_settings(config_file)
+    settings.brand.length_limits["x"] = 40  # shorter than the stand-in model's 66 characters
+    out = await run_console(settings, [
+        "/draft @x,bluesky fresh bread",
+        "/draft @x,nosuch fresh bread",
+        "/queue 1",
+        "/cancel 2",
+        "/drafts",
+    ])
+    engine = make_engine(settings.database_url)
+    x, bluesky = repo.list_posts(engine)
+    assert (x.platform, x.group_id, bluesky.platform, bluesky.group_id) == ("x", 1, "bluesky", 1)
+    assert len(x.text) <= 40 < len(bluesky.text) <= 300
+    assert "/schedule 1 best (each platform at its own best time)" in out
+    assert "unknown platform '@nosuch'" in out and len(repo.list_posts(engine)) == 2
+    # "/queue 1" took both, each to its platform's own slot; "/cancel 2" only Bluesky's.
+    assert "post #1 on x queued for" in out and "post #2 on bluesky queued for" in out
+    assert as_utc(x.scheduled_at).minute == 0 and as_utc(x.scheduled_at).hour == 9  # type: ignore[arg-type]
+    assert (x.status, bluesky.status) == (PostStatus.scheduled, PostStatus.cancelled)
+    assert "post #2 on bluesky cancelled" in out
