@@ -18,10 +18,12 @@ from bot.app import App
 from bot.publisher import Publisher
 from connectors.base import OutgoingPost
 from connectors.facebook import FacebookConnector
+from connectors.telegram import TelegramConnector
 from core.config import Settings
 from core.errors import ConfigError
-from fakes.app import FAST_DELIVERY, TINY_PNG, running, settings_with, stored_messages, wait_failed_send, wait_status, web_url
+from fakes.app import FAST_DELIVERY, TINY_PNG, running, settings_with, stored_messages, telegram_settings, wait_failed_send, wait_status, web_url
 from fakes.graph_api import ENV, PAGE_ID, VERIFY_TOKEN, VERSION, FakeGraph, feed_comment, messenger, until
+from fakes.telegram_api import OWNER as TELEGRAM_OWNER, TOKEN as TELEGRAM_TOKEN, FakeTelegram
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow
 
@@ -262,3 +264,32 @@ async def test_post_insights_become_engagement(settings: Settings, fake: FakeGra
     [(row, interactions)] = repo.published_engagement(engine, "facebook")
     assert interactions == 10  # people acting on it; impressions and reach are audience, not actions
     await c.stop()
+
+
+async def test_a_revoked_token_stops_facebook_alone_and_the_owner_is_told_on_telegram(
+    settings: Settings, fake: FakeGraph, config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    telegram = FakeTelegram()
+    await telegram.start()
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN)
+    both = telegram_settings(config_file, telegram, '\n[owner]\nnotify = ["telegram"]\n')
+    post = fake.add_post()
+    c = connector(both)
+    try:
+        async with running(both, [c, TelegramConnector(both.telegram)]) as app:
+            base = await web_url(app)
+            fake.tokens.clear()  # every Graph call now answers 190
+            await deliver(fake, base, feed_comment(post, "1_6", "hi there!", FAN))
+            await asyncio.wait_for(c.wait_closed(), 10)
+
+            async def told() -> None:
+                while not any("facebook is stopped" in str(call.params["text"]) for call in telegram.calls_to("sendMessage")):
+                    await asyncio.sleep(0.02)
+
+            await asyncio.wait_for(told(), 10)
+            # Telegram goes on: the bot still answers the owner there.
+            assert set(app.connections.live) == {"telegram"}
+            telegram.push(telegram.message("/pending", user_id=TELEGRAM_OWNER))
+            await until(lambda: len(telegram.calls_to("sendMessage")) >= 2)
+    finally:
+        await telegram.stop()
