@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -154,3 +155,15 @@ async def test_thread_page(signed_in: httpx.AsyncClient, engine: Engine) -> None
     assert page.status_code == 200 and "one" in page.text and "two" in page.text and "draft" in page.text
     assert (await signed_in.get("/inbox/messages/999")).status_code == 404
     assert (await signed_in.get("/inbox/messages/x")).status_code == 404
+
+
+async def test_times_are_shown_in_the_account_time_zone(
+    signed_in: httpx.AsyncClient, engine: Engine, web_context: WebContext
+) -> None:
+    contact = repo.get_or_create_contact(engine, "console", "ann", "Ann")
+    repo.add_message(engine, platform="console", platform_message_id="m1", contact_id=contact.id or 0, text="hi",
+                     received_at=datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc))
+    assert "2026-12-07 12:00" in (await signed_in.get("/inbox")).text
+    web_context.settings.bot.timezone = "Europe/Berlin"
+    page = (await signed_in.get("/inbox")).text
+    assert "2026-12-07 13:00" in page and "2026-12-07 12:00" not in page
