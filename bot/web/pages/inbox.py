@@ -41,8 +41,8 @@ def labels(ctx: WebContext) -> dict[str, list[str]]:
     return {task: list(ctx.brain.known_labels(task)) for task in LABEL_TASKS}
 
 
-def _shown_ids(waiting: list[inbox_reads.Waiting], escalated: list[inbox_reads.Entry]) -> str:
-    return ",".join([f"r{w.reply.id}" for w in waiting] + [f"m{e.message.id}" for e in escalated])
+def _shown_ids(waiting: list[inbox_reads.Waiting], escalated: list[inbox_reads.Entry]) -> set[str]:
+    return {f"r{w.reply.id}" for w in waiting} | {f"m{e.message.id}" for e in escalated}
 
 
 async def show(request: Request) -> Response:
@@ -63,31 +63,34 @@ async def show(request: Request) -> Response:
             "platforms": inbox_reads.platforms(ctx.engine),
             "labels": labels(ctx),
             "statuses": list(MessageStatus),
-            "poll": _poll_url(where, messages[0].message.id if messages else 0, _shown_ids(waiting, escalated)),
+            "poll": _poll_url(where, messages[0].message.id if messages else 0),
             "poll_s": POLL_S,
             "offensive_at": ctx.settings.policy.offensive_min_confidence,
         },
     )
 
 
-def _poll_url(where: MessageFilter, after: int | None, shown: str) -> str:
-    return "/inbox/updates?" + urlencode({**_filter_query(where), "after": after or 0, "shown": shown})
+def _poll_url(where: MessageFilter, after: int | None) -> str:
+    return "/inbox/updates?" + urlencode({**_filter_query(where), "after": after or 0})
 
 
 async def updates(request: Request) -> Response:
     """What changed since the page was drawn: new messages, new drafts and escalations, and those
-    no longer waiting (answered elsewhere, in a chat say). 204 when nothing did."""
+    no longer waiting (answered elsewhere, in a chat say). 204 when nothing did.
+
+    The poller sends `shown` for each waiting card on the page (a hidden field in the card), so a
+    card the owner just answered here (its place taken by the answer) is neither removed nor
+    added again, and one whose action failed comes back."""
     ctx = context(request)
     where = _filter(request)
     try:
         after = int(request.query_params.get("after", "0"))
     except ValueError:
         after = 0
-    shown = {s for s in request.query_params.get("shown", "").split(",") if s}
+    shown = set(request.query_params.getlist("shown")) - {""}
     waiting = inbox_reads.waiting_replies(ctx.engine, where)
     escalated = inbox_reads.escalations(ctx.engine, where)
-    now_ids = _shown_ids(waiting, escalated)
-    current = {s for s in now_ids.split(",") if s}
+    current = _shown_ids(waiting, escalated)
     new_messages = inbox_reads.recent_messages(ctx.engine, where, after_id=after)
     if not new_messages and current == shown:
         return Response(status_code=204)
@@ -100,7 +103,7 @@ async def updates(request: Request) -> Response:
             "gone": sorted(shown - current),
             "new_messages": new_messages,
             "labels": labels(ctx),
-            "poll": _poll_url(where, new_messages[0].message.id if new_messages else after, now_ids),
+            "poll": _poll_url(where, new_messages[0].message.id if new_messages else after),
             "poll_s": POLL_S,
             "offensive_at": ctx.settings.policy.offensive_min_confidence,
         },
