@@ -6,7 +6,9 @@ Every action calls the same QueueCommands function as the chat command (/approve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from starlette.datastructures import FormData
@@ -45,12 +47,28 @@ def _shown_ids(waiting: list[inbox_reads.Waiting], escalated: list[inbox_reads.E
     return {f"r{w.reply.id}" for w in waiting} | {f"m{e.message.id}" for e in escalated}
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    waiting: list[inbox_reads.Waiting]
+    escalated: list[inbox_reads.Entry]
+    messages: list[inbox_reads.Entry]
+
+
+def _read(ctx: WebContext, where: MessageFilter, after_id: int = 0) -> Snapshot:
+    return Snapshot(
+        inbox_reads.waiting_replies(ctx.engine, where),
+        inbox_reads.escalations(ctx.engine, where),
+        inbox_reads.recent_messages(ctx.engine, where, after_id=after_id),
+    )
+
+
 async def show(request: Request) -> Response:
     ctx = context(request)
     where = _filter(request)
-    waiting = inbox_reads.waiting_replies(ctx.engine, where)
-    escalated = inbox_reads.escalations(ctx.engine, where)
-    messages = inbox_reads.recent_messages(ctx.engine, where)
+    # The reads wait on the database: in a thread, so the bot's receiving goes on meanwhile.
+    now = await asyncio.to_thread(_read, ctx, where)
+    waiting, escalated, messages = now.waiting, now.escalated, now.messages
+    platforms = await asyncio.to_thread(inbox_reads.platforms, ctx.engine)
     return render(
         request,
         "inbox.html",
@@ -60,7 +78,7 @@ async def show(request: Request) -> Response:
             "waiting": waiting,
             "escalated": escalated,
             "messages": messages,
-            "platforms": inbox_reads.platforms(ctx.engine),
+            "platforms": platforms,
             "labels": labels(ctx),
             "statuses": list(MessageStatus),
             "poll": _poll_url(where, messages[0].message.id if messages else 0),
@@ -88,10 +106,9 @@ async def updates(request: Request) -> Response:
     except ValueError:
         after = 0
     shown = set(request.query_params.getlist("shown")) - {""}
-    waiting = inbox_reads.waiting_replies(ctx.engine, where)
-    escalated = inbox_reads.escalations(ctx.engine, where)
+    now = await asyncio.to_thread(_read, ctx, where, after)
+    waiting, escalated, new_messages = now.waiting, now.escalated, now.messages
     current = _shown_ids(waiting, escalated)
-    new_messages = inbox_reads.recent_messages(ctx.engine, where, after_id=after)
     if not new_messages and current == shown:
         return Response(status_code=204)
     return render(
