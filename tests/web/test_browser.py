@@ -115,6 +115,29 @@ async def test_owner_works_the_inbox_in_a_browser(config_file: Path) -> None:
             # No CSP refusal, no htmx error: only the statuses we answered on purpose (wrong password, CSRF).
             assert not [e for e in errors if "status of 401" not in e and "status of 403" not in e], errors
 
+            # Without JavaScript the same works through plain forms (a reload shows what is new).
+            plain = await browser.new_context(java_script_enabled=False)
+            nojs = await plain.new_page()
+            await nojs.goto(f"{url}/signin")
+            await nojs.fill("input[name=password]", PASSWORD)
+            await nojs.click("button[type=submit]")
+            await nojs.wait_for_url(f"{url}/inbox")  # "/" is the inbox
+            fake.push(fake.message("Are you open on Sunday?", user_id=779))
+            waiting = nojs.locator("#waiting article.waiting", has_text="Are you open on Sunday?")
+            for _ in range(100):
+                await nojs.goto(f"{url}/inbox")
+                if await waiting.count():
+                    break
+                await nojs.wait_for_timeout(200)
+            await waiting.locator("textarea").fill("We are closed on Sundays.")
+            await waiting.get_by_role("button", name="Approve and send").click()
+            await expect(nojs.locator(".notice")).to_contain_text("edited and sent")
+            assert [c.params["text"] for c in fake.calls_to("sendMessage") if str(c.params["chat_id"]) == "779"] == [
+                "We are closed on Sundays."
+            ]
+            await shoot(nojs, "inbox-without-javascript")
+            await plain.close()
+
             await page.get_by_role("button", name="Sign out").click()
             await page.wait_for_url(f"{url}/signin")
             for shown in PAGES:
