@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -15,6 +15,7 @@ from core.errors import BotError
 from bot.scheduler import PostScheduler
 from bot.posting_history import posting_history
 from bot.when import BadTime, WHEN_HELP, account_zone, as_utc, parse_when, show
+from brain.posts import PostDraft
 from brain.service import Brain
 from storage import repo
 from storage.models import Post, PostStatus, utcnow
@@ -52,6 +53,7 @@ class PostCommands:
             ),
             Command("reschedule", "/reschedule ID WHEN|best", "move a scheduled, failed or missed post", self.schedule),
             Command("queue", "/queue ID", "put a post in the next free queue slot ([schedule.slots])", self.queue),
+            Command("retry", "/retry ID", "publish a failed or missed post again now", self.retry),
             Command("cancel", "/cancel ID", "cancel a post", self.cancel),
             Command("calendar", "/calendar", "posts of the coming week, and those that need you", self.calendar, no_args),
             Command(
@@ -76,11 +78,20 @@ class PostCommands:
             return self.settings.brand.known_platform(first), rest.strip()
         return ctx.connector.platform, ctx.args
 
+    async def draft_variants(self, topic: str, platform: str) -> list[PostDraft]:
+        """The model's variants of a post about `topic`, best first, each with its checks and notes."""
+        return [v for v in await self.brain.draft_post(topic, platform, n=3) if v.text.strip()]
+
+    def save_draft(self, platform: str, text: str) -> Post:
+        """The owner's text as a draft post, refused when it does not fit the platform."""
+        self.settings.brand.check_length(platform, text)
+        return repo.add_post(self.engine, platform=platform, text=text)
+
     async def draft(self, ctx: CommandContext) -> str:
         platform, topic = self._platform_and_rest(ctx)
         if not topic:
             return "usage: /draft [@platform] TOPIC"
-        variants = [v for v in await self.brain.draft_post(topic, platform, n=3) if v.text.strip()]
+        variants = await self.draft_variants(topic, platform)
         if not variants:
             return "the model returned nothing; try another topic, or /compose your own text"
         best = variants[0]  # ranked best first
@@ -94,8 +105,7 @@ class PostCommands:
         platform, text = self._platform_and_rest(ctx)
         if not text:
             return "usage: /compose [@platform] TEXT"
-        self.settings.brand.check_length(platform, text)
-        return self._saved(repo.add_post(self.engine, platform=platform, text=text))
+        return self._saved(self.save_draft(platform, text))
 
     def _saved(self, post: Post) -> str:
         return f"draft #{post.id} for {post.platform}: {post.text}\n/schedule {post.id} best, /schedule {post.id} WHEN or /queue {post.id}"
@@ -109,15 +119,23 @@ class PostCommands:
     def _open_post(self, args: str) -> tuple[Post, str]:
         word, _, rest = args.partition(" ")
         number = word.removeprefix("#")
-        post = repo.get_post(self.engine, int(number)) if number.isdigit() else None
-        if post is None:
+        if not number.isdigit():
             raise BotError(f"no post {word!r}; /drafts and /calendar list them")
+        return self.open_post(int(number)), rest.strip()
+
+    def open_post(self, post_id: int) -> Post:
+        """A post that may still be (re)scheduled or cancelled."""
+        post = repo.get_post(self.engine, post_id)
+        if post is None:
+            raise BotError(f"no post '{post_id}'; /drafts and /calendar list them")
         if post.status not in OPEN:
             raise BotError(f"post #{post.id} is {post.status.value}; it cannot be changed now")
-        return post, rest.strip()
+        return post
 
-    async def schedule(self, ctx: CommandContext) -> str:
-        post, when = self._open_post(ctx.args)
+    def schedule_post(self, post_id: int, when: str) -> tuple[datetime, str]:
+        """Schedule an open post at `when` (the owner's words, see WHEN_HELP) or at the best time
+        ("best"); returns the time and, for the best time, why."""
+        post = self.open_post(post_id)
         now = utcnow()
         if when.lower() == "best":
             window = timedelta(days=self.settings.schedule.best_window_days)
@@ -129,22 +147,52 @@ class PostCommands:
                 raise BadTime(f"{show(at, self.zone)} has already passed")
         else:
             raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
+        self.scheduler.schedule(post_id, at)
+        return at, why
+
+    def queue_post(self, post_id: int) -> tuple[datetime, str]:
+        """Put an open post in the platform's next free queue slot; returns the time and why."""
+        post = self.open_post(post_id)
+        history = posting_history(self.engine, post.platform)
+        at, why = self.brain.next_free_slot(post.platform, history, utcnow(), post.content_type)
+        self.scheduler.schedule(post_id, at)
+        return at, why
+
+    def retry_post(self, post_id: int) -> datetime:
+        """Publish a failed or missed post now (the scheduler takes it at once)."""
+        post = self.open_post(post_id)
+        if post.status not in (PostStatus.failed, PostStatus.missed):
+            raise BotError(f"post #{post_id} is {post.status.value}; only a failed or missed post is retried")
+        at = utcnow()
+        self.scheduler.schedule(post_id, at)
+        return at
+
+    def cancel_post(self, post_id: int) -> None:
+        self.open_post(post_id)
+        self.scheduler.cancel(post_id)
+
+    async def schedule(self, ctx: CommandContext) -> str:
+        post, when = self._open_post(ctx.args)
         assert post.id is not None
-        self.scheduler.schedule(post.id, at)
+        at, why = self.schedule_post(post.id, when)
         return f"post #{post.id} scheduled for {show(at, self.zone)}" + (f"\n{why}" if why else "")
 
     async def queue(self, ctx: CommandContext) -> str:
         post, _ = self._open_post(ctx.args)
-        history = posting_history(self.engine, post.platform)
-        at, why = self.brain.next_free_slot(post.platform, history, utcnow(), post.content_type)
         assert post.id is not None
-        self.scheduler.schedule(post.id, at)
+        at, why = self.queue_post(post.id)
         return f"post #{post.id} queued for {show(at, self.zone)}" + (f"\n{why}" if why else "")
+
+    async def retry(self, ctx: CommandContext) -> str:
+        post, _ = self._open_post(ctx.args)
+        assert post.id is not None
+        self.retry_post(post.id)
+        return f"post #{post.id} will be published again now"
 
     async def cancel(self, ctx: CommandContext) -> str:
         post, _ = self._open_post(ctx.args)
         assert post.id is not None
-        self.scheduler.cancel(post.id)
+        self.cancel_post(post.id)
         return f"post #{post.id} cancelled"
 
     async def calendar(self, ctx: CommandContext) -> str:
