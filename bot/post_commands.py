@@ -87,6 +87,14 @@ class PostCommands:
         self.settings.brand.check_length(platform, text)
         return repo.add_post(self.engine, platform=platform, text=text)
 
+    def edit_text(self, post_id: int, text: str) -> Post:
+        """New text for a post not yet out, refused when it does not fit its platform."""
+        post = self.open_post(post_id)
+        if not text.strip():
+            raise BotError("a post needs some text")
+        self.settings.brand.check_length(post.platform, text)
+        return repo.update_post(self.engine, post_id, text=text)
+
     async def draft(self, ctx: CommandContext) -> str:
         platform, topic = self._platform_and_rest(ctx)
         if not topic:

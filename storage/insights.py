@@ -21,9 +21,10 @@ from sqlmodel import Session, col
 
 from core.times import as_utc
 from storage.message_states import MessageStatus
-from storage.models import EngagementSample, Message, Post, PostStatus, Reply, ReplyStatus
+from storage.models import EngagementSample, LabelCorrection, Message, Post, PostStatus, Reply, ReplyStatus
 
-LABELS = ("status", "intent", "sentiment")
+# States whose counts move when a message is labelled, waits for the owner or stops waiting.
+VERSIONED_STATES = (MessageStatus.received, MessageStatus.understood, MessageStatus.pending, MessageStatus.escalated)
 
 
 @dataclass(frozen=True)
@@ -354,3 +355,25 @@ def daily(engine: Engine, start: datetime, end: datetime, zone: ZoneInfo) -> Dai
         escalated=escalations.get("escalated", zero),
         median_answer_minutes=[medians.get(d.isoformat()) for d in days],
     )
+
+
+def data_version(engine: Engine) -> tuple[Any, ...]:
+    """Something that changes whenever one of these figures may: new or finished messages, sent
+    replies, waiting ones, posts out or failed, engagement fetched, labels corrected. A handful of
+    index lookups, so a cache of the figures can ask it on every request."""
+    def one(query: Select[Any]) -> Any:
+        return query.scalar_subquery()
+
+    query = select(
+        one(select(func.max(Message.id))),
+        one(select(func.count()).select_from(Message).where(col(Message.status).in_(list(VERSIONED_STATES)))),
+        one(select(func.max(Reply.id))),
+        one(select(func.max(Reply.sent_at)).where(col(Reply.status) == ReplyStatus.sent)),
+        one(select(func.max(Post.id))),
+        one(select(func.max(Post.published_at))),
+        one(select(func.count()).select_from(Post).where(col(Post.status).in_([PostStatus.failed, PostStatus.missed]))),
+        one(select(func.max(EngagementSample.id))),
+        one(select(func.max(LabelCorrection.id))),
+    )
+    with Session(engine) as session:
+        return tuple(session.execute(query).one())
