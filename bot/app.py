@@ -17,6 +17,7 @@ from bot.publisher import Publisher
 from bot.queue_commands import QueueCommands
 from bot.report import ReportCommands
 from bot.scheduler import PostScheduler
+from bot.web.server import WebServer
 from bot.worker import MessageWorker
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
@@ -38,6 +39,11 @@ class App:
         self.scheduler: PostScheduler | None = None
         self.worker: MessageWorker | None = None
         self.inbox: StoreFirstInbox | None = None
+        # The owner's command sets; the chat commands and the dashboard call the same ones.
+        self.queue: QueueCommands | None = None
+        self.posts: PostCommands | None = None
+        self.reports: ReportCommands | None = None
+        self.web: WebServer | None = None
         # The owner's commands, run one at a time; each waits for the follower messages stored before it.
         self._owner_queue: asyncio.Queue[tuple[IncomingMessage, int]] = asyncio.Queue()
         self._stopping = False
@@ -54,20 +60,29 @@ class App:
         )
         publisher = Publisher(self.engine, self.connectors, self.settings.schedule, self.notify_about_post)
         self.scheduler = PostScheduler(self.engine, publisher, self.settings.schedule, self.notify_about_post)
+        self.queue = QueueCommands(self.engine, sender, self.brain.known_labels)
+        self.posts = PostCommands(self.engine, self.brain, self.scheduler, self.settings)
+        self.reports = ReportCommands(self.engine, self.settings)
         # Every owner command set, listed explicitly.
-        self.commands = OwnerCommands(
-            self.brain,
-            [
-                QueueCommands(self.engine, sender, self.brain.known_labels),
-                PostCommands(self.engine, self.brain, self.scheduler, self.settings),
-                ReportCommands(self.engine, self.settings),
-            ],
-        )
+        self.commands = OwnerCommands(self.brain, [self.queue, self.posts, self.reports])
+        if self.settings.web.enabled:
+            self.web = self._web_server()
         return self
+
+    def _web_server(self) -> WebServer:
+        """The dashboard and every connector's webhooks on one port."""
+        from bot.web.app import create_app
+        from bot.web.context import WebContext
+
+        webhooks = [route for connector in self.connectors.values() for route in connector.webhook_routes()]
+        app = create_app(WebContext.from_app(self), webhooks)
+        return WebServer(app, self.settings.web.listen, self.settings.web.port)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self.web is not None:
+            await self.web.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         for connector in self.connectors.values():
@@ -131,6 +146,8 @@ class App:
         try:
             for connector in self.connectors.values():
                 await connector.start(self.inbox)
+            if self.web is not None:
+                await self.web.start()  # after the connectors, so a webhook that arrives finds them receiving
             await self.scheduler.start()
             log.info("bot running on %s", ", ".join(self.connectors))
             waits = [asyncio.create_task(c.wait_closed()) for c in self.connectors.values()]

@@ -83,6 +83,9 @@ async def run(args: argparse.Namespace) -> int:
     from core.config import load_settings
 
     settings = load_settings(args.config)
+    from bot.web.server import check_listen
+
+    check_listen(settings)  # an open dashboard without a password: refused before any model loads
     console = args.connector == "console"
     log_file = settings.data_dir / "bot.log" if console else None
     setup_logging(settings.bot.log_level, log_file)
@@ -94,6 +97,9 @@ async def run(args: argparse.Namespace) -> int:
             f"Log: {log_file}",
             flush=True,
         )
+    if settings.web.enabled:
+        host = f"[{settings.web.listen}]" if ":" in settings.web.listen else settings.web.listen
+        print(f"Dashboard: http://{host}:{settings.web.port} (password: `bot web set-password`)", flush=True)
     from bot.app import App  # the models and platform libraries: only once the bot is to run
 
     async with App(settings, [connector]) as app:

@@ -286,6 +286,17 @@ class ScheduleSettings(Section):
         return slots
 
 
+class WebSettings(Section):
+    """The dashboard (bot/web), served inside the bot's process; platform webhooks share its port."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0 picks a free port (tests)
+    session_days: float = Field(default=14.0, gt=0)
+    signin_attempts: int = Field(default=5, ge=1)
+    signin_window_s: float = Field(default=300.0, gt=0)
+
+
 class Settings(Section):
     """Everything in config.toml, with relative paths already resolved against the file."""
 
@@ -304,6 +315,7 @@ class Settings(Section):
     mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     classify: ClassifySettings = Field(default_factory=ClassifySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @property
     def data_dir(self) -> Path:

@@ -1,0 +1,229 @@
+"""The Inbox page: drafts waiting for approval, escalations, every message with its thread; new ones appear by polling.
+
+Every action calls the same QueueCommands function as the chat command (/approve, /edit, /reject,
+/reply, /label); a plain form posts and is sent back here, htmx swaps the answer into the card.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.queue_commands import LABEL_TASKS
+from bot.web.context import WebContext, context
+from bot.web.page import Page
+from bot.web.templating import flash, is_htmx, render
+from core.errors import BotError
+from storage import inbox_reads, repo
+from storage.inbox_reads import MessageFilter
+from storage.message_states import MessageStatus
+
+WHO = "web"  # stored as approved_by, like "telegram:42" from a chat
+POLL_S = 3
+
+
+def _filter(request: Request) -> MessageFilter:
+    q = request.query_params
+    return MessageFilter(q.get("platform", ""), q.get("intent", ""), q.get("sentiment", ""), q.get("status", ""))
+
+
+def _filter_query(where: MessageFilter) -> dict[str, str]:
+    return {k: v for k, v in vars(where).items() if v}
+
+
+def labels(ctx: WebContext) -> dict[str, list[str]]:
+    """Every label a correction may give, per task."""
+    return {task: list(ctx.brain.known_labels(task)) for task in LABEL_TASKS}
+
+
+def _shown_ids(waiting: list[inbox_reads.Waiting], escalated: list[inbox_reads.Entry]) -> str:
+    return ",".join([f"r{w.reply.id}" for w in waiting] + [f"m{e.message.id}" for e in escalated])
+
+
+async def show(request: Request) -> Response:
+    ctx = context(request)
+    where = _filter(request)
+    waiting = inbox_reads.waiting_replies(ctx.engine, where)
+    escalated = inbox_reads.escalations(ctx.engine, where)
+    messages = inbox_reads.recent_messages(ctx.engine, where)
+    return render(
+        request,
+        "inbox.html",
+        {
+            "title": "Inbox",
+            "where": where,
+            "waiting": waiting,
+            "escalated": escalated,
+            "messages": messages,
+            "platforms": inbox_reads.platforms(ctx.engine),
+            "labels": labels(ctx),
+            "statuses": list(MessageStatus),
+            "poll": _poll_url(where, messages[0].message.id if messages else 0, _shown_ids(waiting, escalated)),
+            "poll_s": POLL_S,
+            "offensive_at": ctx.settings.policy.offensive_min_confidence,
+        },
+    )
+
+
+def _poll_url(where: MessageFilter, after: int | None, shown: str) -> str:
+    return "/inbox/updates?" + urlencode({**_filter_query(where), "after": after or 0, "shown": shown})
+
+
+async def updates(request: Request) -> Response:
+    """What changed since the page was drawn: new messages, new drafts and escalations, and those
+    no longer waiting (answered elsewhere, in a chat say). 204 when nothing did."""
+    ctx = context(request)
+    where = _filter(request)
+    try:
+        after = int(request.query_params.get("after", "0"))
+    except ValueError:
+        after = 0
+    shown = {s for s in request.query_params.get("shown", "").split(",") if s}
+    waiting = inbox_reads.waiting_replies(ctx.engine, where)
+    escalated = inbox_reads.escalations(ctx.engine, where)
+    now_ids = _shown_ids(waiting, escalated)
+    current = {s for s in now_ids.split(",") if s}
+    new_messages = inbox_reads.recent_messages(ctx.engine, where, after_id=after)
+    if not new_messages and current == shown:
+        return Response(status_code=204)
+    return render(
+        request,
+        "inbox_updates.html",
+        {
+            "new_waiting": [w for w in waiting if f"r{w.reply.id}" not in shown],
+            "new_escalated": [e for e in escalated if f"m{e.message.id}" not in shown],
+            "gone": sorted(shown - current),
+            "new_messages": new_messages,
+            "labels": labels(ctx),
+            "poll": _poll_url(where, new_messages[0].message.id if new_messages else after, now_ids),
+            "poll_s": POLL_S,
+            "offensive_at": ctx.settings.policy.offensive_min_confidence,
+        },
+    )
+
+
+def _back(request: Request) -> str:
+    """Where a plain form returns: the page it was posted from, if it is ours."""
+    referer = request.headers.get("referer", "")
+    path = "/" + referer.split("://", 1)[-1].split("/", 1)[-1] if "://" in referer else "/inbox"
+    return path if path.startswith("/inbox") or path.startswith("/contacts") else "/inbox"
+
+
+def _int(request: Request, name: str) -> int:
+    try:
+        return int(request.path_params[name])
+    except (KeyError, ValueError):
+        raise BotError(f"no such {name}") from None
+
+
+async def _answer(request: Request, done: str, *, card: str = "", error: BotError | None = None) -> Response:
+    """A plain form: back to where it came from, with a line. htmx: the card replaced by that line."""
+    text = str(error) if error else done
+    if is_htmx(request):
+        return render(request, "done_card.html", {"text": text, "problem": bool(error), "card": card},
+                      status_code=200)
+    flash(request, text, problem=error is not None)
+    return RedirectResponse(_back(request), status_code=303)
+
+
+def _text(form: FormData) -> str:
+    value = form.get("text")
+    return value.replace("\r\n", "\n") if isinstance(value, str) else ""
+
+
+async def send_reply(request: Request) -> Response:
+    """Approve a draft; if its text was changed in the box, the edit is what is sent (/edit)."""
+    ctx = context(request)
+    form = await request.form()
+    card = f"reply-{request.path_params.get('reply_id')}"
+    try:
+        reply_id = _int(request, "reply_id")
+        reply = repo.get_reply(ctx.engine, reply_id)
+        text = _text(form)
+        if reply is not None and text.strip() and text.strip() != reply.text.strip():
+            await ctx.queue.edit_and_send(reply_id, text, WHO)
+            return await _answer(request, f"Reply #{reply_id} edited and sent.", card=card)
+        await ctx.queue.approve_reply(reply_id, WHO)
+        return await _answer(request, f"Reply #{reply_id} sent.", card=card)
+    except BotError as exc:
+        return await _answer(request, "", card=card, error=exc)
+
+
+async def reject_reply(request: Request) -> Response:
+    ctx = context(request)
+    card = f"reply-{request.path_params.get('reply_id')}"
+    try:
+        reply_id = _int(request, "reply_id")
+        ctx.queue.reject_reply(reply_id, WHO)
+        return await _answer(request, f"Reply #{reply_id} rejected; nothing was sent.", card=card)
+    except BotError as exc:
+        return await _answer(request, "", card=card, error=exc)
+
+
+async def reply_to_message(request: Request) -> Response:
+    ctx = context(request)
+    form = await request.form()
+    card = f"escalation-{request.path_params.get('message_id')}"
+    try:
+        message_id = _int(request, "message_id")
+        await ctx.queue.reply_to(message_id, _text(form), WHO)
+        return await _answer(request, f"Your reply to message {message_id} was sent.", card=card)
+    except BotError as exc:
+        return await _answer(request, "", card=card, error=exc)
+
+
+async def correct_label(request: Request) -> Response:
+    """Stored exactly like /label: a correction for `bot train --with-corrections`."""
+    ctx = context(request)
+    form = await request.form()
+    card = f"label-{request.path_params.get('message_id')}"
+    try:
+        message_id = _int(request, "message_id")
+        task, _, label = str(form.get("correction") or "").partition(":")
+        ctx.queue.correct_label(message_id, task, label)
+        return await _answer(request, f"Noted: message {message_id} is {task} {label}.", card=card)
+    except BotError as exc:
+        return await _answer(request, "", card=card, error=exc)
+
+
+async def show_thread(request: Request) -> Response:
+    """A message's whole thread with its contact, every message with its labels and replies."""
+    ctx = context(request)
+    try:
+        message = repo.get_message(ctx.engine, _int(request, "message_id"))
+    except BotError:
+        message = None
+    if message is None:
+        return render(request, "not_found.html", {"title": "Not found", "what": "That message"}, status_code=404)
+    entries = inbox_reads.thread(ctx.engine, message.contact_id)
+    return render(
+        request,
+        "thread.html",
+        {
+            "title": "Thread",
+            "contact": entries[0].contact if entries else None,
+            "entries": entries,
+            "focus": message.id,
+            "labels": labels(ctx),
+            "offensive_at": ctx.settings.policy.offensive_min_confidence,
+        },
+    )
+
+
+page = Page(
+    "Inbox",
+    "/inbox",
+    [
+        Route("/inbox", show, methods=["GET"]),
+        Route("/inbox/updates", updates, methods=["GET"]),
+        Route("/inbox/messages/{message_id}", show_thread, methods=["GET"]),
+        Route("/inbox/messages/{message_id}/reply", reply_to_message, methods=["POST"]),
+        Route("/inbox/messages/{message_id}/label", correct_label, methods=["POST"]),
+        Route("/inbox/replies/{reply_id}/send", send_reply, methods=["POST"]),
+        Route("/inbox/replies/{reply_id}/reject", reject_reply, methods=["POST"]),
+    ],
+)
