@@ -14,6 +14,7 @@ from storage.models import Post, PostStatus
 # What the calendar shows: drafts live on the Drafts page, cancelled posts nowhere.
 SHOWN = (PostStatus.scheduled, PostStatus.publishing, PostStatus.published, PostStatus.failed, PostStatus.missed)
 HEAT_LEVELS = 6  # heat-0 .. heat-5 in views.css
+MONTH_CHIPS = 4  # posts shown in a day of the month view; the week view has them all
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -38,6 +39,7 @@ class Hour:
     heat: int | None = None  # HEAT_LEVELS steps of the predicted engagement; None without a model
     predicted: float | None = None  # expected interactions
     pick: bool = False
+    past: bool = False
     posts: list[Post] = field(default_factory=list)
 
 
@@ -63,6 +65,15 @@ class Day:
     in_month: bool
     today: bool
     posts: list[Post] = field(default_factory=list)
+
+    @property
+    def shown(self) -> list[Post]:
+        """Those that need the owner first (failed, missed, scheduled), then published, at most MONTH_CHIPS."""
+        return sorted(self.posts, key=lambda p: (p.status == PostStatus.published, moment(p)))[:MONTH_CHIPS]
+
+    @property
+    def more(self) -> int:
+        return max(0, len(self.posts) - MONTH_CHIPS)
 
 
 @dataclass
@@ -109,9 +120,12 @@ def build_week(
     posts: Sequence[Post],
     heat: list[list[tuple[int, float]]] | None,
     pick: datetime | None,
+    now: datetime,
 ) -> Week:
     days = [start + timedelta(days=i) for i in range(7)]
-    rows = [[Hour(day, hour) for day in days] for hour in range(24)]
+    local_now = now.astimezone(zone)
+    hour_now = (local_now.date(), local_now.hour)
+    rows = [[Hour(day, hour, past=(day, hour) < hour_now) for day in days] for hour in range(24)]
     for weekday in range(7):
         for hour in range(24):
             if heat is not None:
@@ -138,4 +152,5 @@ def build_month(first: date, zone: ZoneInfo, posts: Sequence[Post], today: date)
         if local_day in cells:
             cells[local_day].posts.append(post)
     weeks = [[cells[d] for d in days[i : i + 7]] for i in range(0, len(days), 7)]
-    return Month(first, weeks, list(posts))
+    in_month = [p for p in posts if moment(p).astimezone(zone).date().month == first.month]
+    return Month(first, weeks, in_month)

@@ -87,7 +87,7 @@ async def show(request: Request) -> Response:
                 pick, why = ctx.brain.best_slot(history, max(start, now + timedelta(minutes=5)), end)
             except BotError as error:  # no free hour left in this week
                 why = str(error)
-    week = build_week(monday, zone, insights.posts_between(ctx.engine, start, end, SHOWN), heat, pick)
+    week = build_week(monday, zone, insights.posts_between(ctx.engine, start, end, SHOWN), heat, pick, now)
     values.update(week=week, pick=pick, why=why, this_week=monday_of(today))
     return render(request, "calendar_week.html", values)
 

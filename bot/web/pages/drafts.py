@@ -30,9 +30,11 @@ MAX_TOPIC = 500
 def _values(ctx: WebContext, request: Request, **extra: object) -> dict[str, object]:
     zone = account_zone(ctx.settings.bot.timezone)
     brand = ctx.settings.brand
+    # The console is the terminal `bot run` was started in: a platform to post to only when it runs.
+    shown = [p for p in brand.platforms() if p != "console" or p in ctx.connectors]
     return {
         "title": "Drafts",
-        "platforms": brand.platforms(),
+        "platforms": shown,
         "connected": sorted(ctx.connectors),
         "limits": {p: brand.length_limit(p) for p in brand.platforms()},
         "drafts": repo.posts_with_status(ctx.engine, [PostStatus.draft]),
