@@ -359,7 +359,7 @@ def daily(engine: Engine, start: datetime, end: datetime, zone: ZoneInfo) -> Dai
 
 def data_version(engine: Engine) -> tuple[Any, ...]:
     """Something that changes whenever one of these figures may: new or finished messages, sent
-    replies, waiting ones, posts out or failed, engagement fetched, labels corrected. A handful of
+    replies, waiting ones, posts scheduled, out or failed, engagement fetched, labels corrected. A handful of
     index lookups, so a cache of the figures can ask it on every request."""
     def one(query: Select[Any]) -> Any:
         return query.scalar_subquery()
@@ -372,6 +372,8 @@ def data_version(engine: Engine) -> tuple[Any, ...]:
         one(select(func.max(Post.id))),
         one(select(func.max(Post.published_at))),
         one(select(func.count()).select_from(Post).where(col(Post.status).in_([PostStatus.failed, PostStatus.missed]))),
+        # Scheduled times (moved, added, cancelled): the calendar's free hours.
+        one(select(func.total(func.julianday(col(Post.scheduled_at)))).where(col(Post.status) == PostStatus.scheduled)),
         one(select(func.max(EngagementSample.id))),
         one(select(func.max(LabelCorrection.id))),
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 
 class FigureCache:
@@ -35,3 +36,12 @@ class FigureCache:
                     self._values.popitem(last=False)
         self._locks.pop(key, None)
         return value
+
+
+def figure_cache(request: Request) -> FigureCache:
+    """The app's one cache (one per app: each test's app starts empty)."""
+    state = request.app.state
+    if not hasattr(state, "figure_cache"):
+        state.figure_cache = FigureCache()
+    cache: FigureCache = state.figure_cache
+    return cache

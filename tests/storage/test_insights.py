@@ -171,3 +171,22 @@ def test_waiting_messages_are_counted(engine: Engine) -> None:
     message(engine, 1, NOW, "complaint", "negative", escalate=True)
     message(engine, 2, NOW, "question", "neutral")
     assert insights.count_messages(engine, [MessageStatus.pending, MessageStatus.escalated]) == 1
+
+
+def test_the_data_version_moves_with_what_the_figures_read(engine: Engine) -> None:
+    versions = [insights.data_version(engine)]
+    m = message(engine, 1, NOW, "question", "neutral")  # a new message
+    versions.append(insights.data_version(engine))
+    answer(engine, m, NOW, automatic=True)  # a sent reply
+    versions.append(insights.data_version(engine))
+    post = repo.add_post(engine, platform="x", text="t", status=PostStatus.scheduled, scheduled_at=NOW)
+    versions.append(insights.data_version(engine))
+    assert post.id is not None
+    repo.update_post(engine, post.id, scheduled_at=NOW + timedelta(hours=1))  # moved
+    versions.append(insights.data_version(engine))
+    repo.update_post(engine, post.id, status=PostStatus.failed)
+    versions.append(insights.data_version(engine))
+    repo.add_engagement(engine, post_id=post.id, interactions=3)
+    versions.append(insights.data_version(engine))
+    assert len(set(versions)) == len(versions)
+    assert insights.data_version(engine) == versions[-1]  # and stands still while nothing changes

@@ -22,7 +22,7 @@ from bot.report import MAX_DAYS
 from bot.web import charts
 from bot.web.calendar_view import local_midnight
 from bot.web.context import WebContext, context
-from bot.web.figure_cache import FigureCache
+from bot.web.figure_cache import figure_cache
 from bot.web.page import Page
 from bot.web.templating import render
 from bot.when import account_zone, show as show_time
@@ -77,14 +77,6 @@ def date_range(request: Request, zone: ZoneInfo) -> Range:
     return Range(first, last, zone)
 
 
-def _cache(request: Request) -> FigureCache:
-    state = request.app.state
-    if not hasattr(state, "analytics_cache"):
-        state.analytics_cache = FigureCache()
-    cache: FigureCache = state.analytics_cache
-    return cache
-
-
 def _figures(ctx: WebContext, span: Range) -> dict[str, Any]:
     now = insights.period(ctx.engine, span.start, span.end)
     before = insights.period(ctx.engine, span.before.start, span.before.end)
@@ -115,7 +107,7 @@ def date_range_default(zone: ZoneInfo) -> Range:
 
 async def _page(request: Request, ctx: WebContext, span: Range, problem: str = "", status_code: int = 200) -> Response:
     version = await _version(ctx)
-    figures = await _cache(request).get(("figures", span.first, span.last, span.zone.key, version), lambda: _figures(ctx, span))
+    figures = await figure_cache(request).get(("figures", span.first, span.last, span.zone.key, version), lambda: _figures(ctx, span))
     now: PeriodFigures = figures["now"]
     top = sorted(((n, k) for k, n in now.by_intent.items() if k), reverse=True)[:5]
     today = utcnow().astimezone(span.zone).date()
@@ -191,7 +183,7 @@ async def chart(request: Request) -> Response:
     except BotError as error:
         return Response(str(error), status_code=400, media_type="text/plain")
     version = await _version(ctx)
-    png = await _cache(request).get(("chart", name, span.first, span.last, span.zone.key, version), lambda: _draw(ctx, name, span))
+    png = await figure_cache(request).get(("chart", name, span.first, span.last, span.zone.key, version), lambda: _draw(ctx, name, span))
     # The URL carries the data's version, so the browser may keep the image while the data stands.
     headers = {"cache-control": "private, max-age=86400"} if request.query_params.get("v") else {}
     return Response(png, media_type="image/png", headers=headers)

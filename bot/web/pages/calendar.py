@@ -6,9 +6,10 @@ Every action calls the same PostCommands function as the chat's /reschedule, /ca
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -17,6 +18,7 @@ from bot.posting_history import posting_history
 from bot.post_commands import OPEN
 from bot.web.calendar_view import SHOWN, build_month, build_week, heat_levels, month_grid_range, monday_of, week_range
 from bot.web.context import WebContext, context
+from bot.web.figure_cache import figure_cache
 from bot.web.page import Page
 from bot.web.templating import flash, render
 from bot.when import WHEN_HELP, account_zone, as_utc, show as show_time
@@ -80,16 +82,29 @@ async def show(request: Request) -> Response:
     start, end = week_range(monday, zone)
     heat, pick, why = None, None, ""
     if platform:
-        history = posting_history(ctx.engine, platform)
-        heat = heat_levels(ctx.brain.timing_model(history).predict)
-        if end > now + timedelta(minutes=5):
-            try:
-                pick, why = ctx.brain.best_slot(history, max(start, now + timedelta(minutes=5)), end)
-            except BotError as error:  # no free hour left in this week
-                why = str(error)
+        # Fitting the model on a long history takes a while: once per week shown and state of the
+        # data, in a worker thread (so the pick also stays put while nothing changes).
+        version = await run_in_threadpool(insights.data_version, ctx.engine)
+        key = ("best-time", platform, monday, zone.key, version, now.replace(minute=0, second=0, microsecond=0))
+        heat, pick, why = await figure_cache(request).get(key, lambda: best_times(ctx, platform, start, end, now))
     week = build_week(monday, zone, insights.posts_between(ctx.engine, start, end, SHOWN), heat, pick, now)
     values.update(week=week, pick=pick, why=why, this_week=monday_of(today))
     return render(request, "calendar_week.html", values)
+
+
+def best_times(
+    ctx: WebContext, platform: str, start: datetime, end: datetime, now: datetime
+) -> tuple[list[list[tuple[int, float]]], datetime | None, str]:
+    """The model's heatmap for the platform, and its pick in [start, end) with why (None when the week is over)."""
+    history = posting_history(ctx.engine, platform)
+    heat = heat_levels(ctx.brain.timing_model(history).predict)
+    if end <= now + timedelta(minutes=5):
+        return heat, None, ""
+    try:
+        pick, why = ctx.brain.best_slot(history, max(start, now + timedelta(minutes=5)), end)
+    except BotError as error:  # no free hour left in this week
+        return heat, None, str(error)
+    return heat, pick, why
 
 
 def _back(form_value: object) -> str:
