@@ -67,6 +67,10 @@ class App:
         self.commands = OwnerCommands(self.brain, [self.queue, self.posts, self.reports])
         if self.settings.web.enabled:
             self.web = self._web_server()
+        else:
+            for connector in self.connectors.values():
+                if connector.webhook_routes():
+                    log.warning("%s delivers webhooks, but [web] enabled = false: nothing will receive them", connector.platform)
         return self
 
     def _web_server(self) -> WebServer:

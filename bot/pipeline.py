@@ -186,6 +186,7 @@ class FollowerPipeline:
         assert reply.id is not None
         if automatic:
             repo.update_reply(self.engine, reply.id, automatic=True)
+            repo.update_message(self.engine, message.id, status_reason=decision.reason)  # why it went out alone
             try:
                 await self.sender.send(reply.id, from_status=ReplyStatus.pending)
             except BotError as exc:
@@ -193,7 +194,7 @@ class FollowerPipeline:
             return repo.get_message(self.engine, message.id) or message
 
         reason = decision.reason
-        message = repo.advance_message(self.engine, message.id, Transition.await_owner)
+        message = repo.advance_message(self.engine, message.id, Transition.await_owner, status_reason=reason)
         await self.notify_owner(
             message.platform,
             f"reply #{reply.id} to {who} waits for approval: {reason} ({summary}).\n"

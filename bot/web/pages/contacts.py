@@ -58,7 +58,7 @@ def chart(days: list[Day], width: float = 600, height: float = 120) -> list[Bar]
     if not days:
         return []
     top = max(d.total for d in days)
-    step = width / len(days)
+    step = min(width / len(days), 40.0)  # a few days are a few narrow bars, not one wide block
     bars: list[Bar] = []
     for i, d in enumerate(days):
         y = height

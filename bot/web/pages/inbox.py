@@ -6,7 +6,8 @@ Every action calls the same QueueCommands function as the chat command (/approve
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode, urlsplit
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -107,10 +108,12 @@ async def updates(request: Request) -> Response:
 
 
 def _back(request: Request) -> str:
-    """Where a plain form returns: the page it was posted from, if it is ours."""
-    referer = request.headers.get("referer", "")
-    path = "/" + referer.split("://", 1)[-1].split("/", 1)[-1] if "://" in referer else "/inbox"
-    return path if path.startswith("/inbox") or path.startswith("/contacts") else "/inbox"
+    """Where a plain form returns: the inbox or contact page it was posted from (never elsewhere)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return "/inbox"
+    path = referer.path + (f"?{referer.query}" if referer.query else "")
+    return path if path.startswith(("/inbox", "/contacts")) else "/inbox"
 
 
 def _int(request: Request, name: str) -> int:
@@ -124,8 +127,7 @@ async def _answer(request: Request, done: str, *, card: str = "", error: BotErro
     """A plain form: back to where it came from, with a line. htmx: the card replaced by that line."""
     text = str(error) if error else done
     if is_htmx(request):
-        return render(request, "done_card.html", {"text": text, "problem": bool(error), "card": card},
-                      status_code=200)
+        return render(request, "done_card.html", {"text": text, "problem": bool(error), "card": card})
     flash(request, text, problem=error is not None)
     return RedirectResponse(_back(request), status_code=303)
 
@@ -135,59 +137,63 @@ def _text(form: FormData) -> str:
     return value.replace("\r\n", "\n") if isinstance(value, str) else ""
 
 
+async def _act(request: Request, card: str, param: str, action: Callable[[int, FormData], Awaitable[str]]) -> Response:
+    """Run one owner action on the id in the path; its line (or the refusal's) is the answer."""
+    form = await request.form()
+    card_id = f"{card}-{request.path_params.get(param)}"
+    try:
+        done = await action(_int(request, param), form)
+    except BotError as exc:
+        return await _answer(request, "", card=card_id, error=exc)
+    return await _answer(request, done, card=card_id)
+
+
 async def send_reply(request: Request) -> Response:
     """Approve a draft; if its text was changed in the box, the edit is what is sent (/edit)."""
     ctx = context(request)
-    form = await request.form()
-    card = f"reply-{request.path_params.get('reply_id')}"
-    try:
-        reply_id = _int(request, "reply_id")
+
+    async def send(reply_id: int, form: FormData) -> str:
         reply = repo.get_reply(ctx.engine, reply_id)
         text = _text(form)
         if reply is not None and text.strip() and text.strip() != reply.text.strip():
             await ctx.queue.edit_and_send(reply_id, text, WHO)
-            return await _answer(request, f"Reply #{reply_id} edited and sent.", card=card)
+            return f"Reply #{reply_id} edited and sent."
         await ctx.queue.approve_reply(reply_id, WHO)
-        return await _answer(request, f"Reply #{reply_id} sent.", card=card)
-    except BotError as exc:
-        return await _answer(request, "", card=card, error=exc)
+        return f"Reply #{reply_id} sent."
+
+    return await _act(request, "reply", "reply_id", send)
 
 
 async def reject_reply(request: Request) -> Response:
     ctx = context(request)
-    card = f"reply-{request.path_params.get('reply_id')}"
-    try:
-        reply_id = _int(request, "reply_id")
+
+    async def reject(reply_id: int, form: FormData) -> str:
         ctx.queue.reject_reply(reply_id, WHO)
-        return await _answer(request, f"Reply #{reply_id} rejected; nothing was sent.", card=card)
-    except BotError as exc:
-        return await _answer(request, "", card=card, error=exc)
+        return f"Reply #{reply_id} rejected; nothing was sent."
+
+    return await _act(request, "reply", "reply_id", reject)
 
 
 async def reply_to_message(request: Request) -> Response:
     ctx = context(request)
-    form = await request.form()
-    card = f"escalation-{request.path_params.get('message_id')}"
-    try:
-        message_id = _int(request, "message_id")
+
+    async def reply(message_id: int, form: FormData) -> str:
         await ctx.queue.reply_to(message_id, _text(form), WHO)
-        return await _answer(request, f"Your reply to message {message_id} was sent.", card=card)
-    except BotError as exc:
-        return await _answer(request, "", card=card, error=exc)
+        return f"Your reply to message {message_id} was sent."
+
+    return await _act(request, "escalation", "message_id", reply)
 
 
 async def correct_label(request: Request) -> Response:
     """Stored exactly like /label: a correction for `bot train --with-corrections`."""
     ctx = context(request)
-    form = await request.form()
-    card = f"label-{request.path_params.get('message_id')}"
-    try:
-        message_id = _int(request, "message_id")
-        task, _, label = str(form.get("correction") or "").partition(":")
-        ctx.queue.correct_label(message_id, task, label)
-        return await _answer(request, f"Noted: message {message_id} is {task} {label}.", card=card)
-    except BotError as exc:
-        return await _answer(request, "", card=card, error=exc)
+
+    async def label(message_id: int, form: FormData) -> str:
+        task, _, name = str(form.get("correction") or "").partition(":")
+        ctx.queue.correct_label(message_id, task, name)
+        return f"Noted: message {message_id} is {task} {name}."
+
+    return await _act(request, "label", "message_id", label)
 
 
 async def show_thread(request: Request) -> Response:
