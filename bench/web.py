@@ -180,7 +180,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             assert (await clients[0].get(year)).status_code == 200
             analytics_year_cold_ms = (time.perf_counter() - t1) * 1000
             for client in clients:  # warm: each client once on each page
-                for path in ("/signin", "/inbox", "/analytics"):
+                for path in ("/signin", "/inbox", "/analytics", "/analytics/charts/intents.png"):
                     await client.get(path)
             for name, path in (("baseline (sign-in page)", "/signin"), ("inbox", "/inbox"), ("analytics", "/analytics"),
                                ("analytics chart", "/analytics/charts/intents.png")):

@@ -23,8 +23,9 @@ from core.times import as_utc
 from storage.message_states import MessageStatus
 from storage.models import EngagementSample, LabelCorrection, Message, Post, PostStatus, Reply, ReplyStatus
 
-# States whose counts move when a message is labelled, waits for the owner or stops waiting.
-VERSIONED_STATES = (MessageStatus.received, MessageStatus.understood, MessageStatus.pending, MessageStatus.escalated)
+# Messages not yet through the pipeline (usually none or a few): the count moves when one is
+# labelled and when it lands in its state.
+VERSIONED_STATES = (MessageStatus.received, MessageStatus.understood)
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,8 @@ def _version_query() -> Select[Any]:
         one(select(func.max(Message.id))),
         one(select(func.count()).select_from(Message).where(col(Message.status).in_(list(VERSIONED_STATES)))),
         one(select(func.max(Reply.id))),
+        # A rejected draft drops its message from the owner's queue (few rows: the owner's rejections).
+        one(select(func.count()).select_from(Reply).where(col(Reply.status) == ReplyStatus.rejected)),
         # Newest first through the (status, sent_at) index: max() would read every sent reply.
         one(select(Reply.sent_at).where(col(Reply.status) == ReplyStatus.sent).order_by(col(Reply.sent_at).desc()).limit(1)),
         one(select(func.max(Post.id))),

@@ -188,5 +188,13 @@ def test_the_data_version_moves_with_what_the_figures_read(engine: Engine) -> No
     versions.append(insights.data_version(engine))
     repo.add_engagement(engine, post_id=post.id, interactions=3)
     versions.append(insights.data_version(engine))
+    waiting = message(engine, 2, NOW, "question", "neutral")
+    repo.advance_message(engine, waiting, Transition.await_owner)
+    draft = repo.add_reply(engine, message_id=waiting, text="draft")
+    versions.append(insights.data_version(engine))
+    assert draft.id is not None
+    repo.update_reply(engine, draft.id, status=ReplyStatus.rejected)  # the owner's /reject
+    repo.advance_message(engine, waiting, Transition.ignore)
+    versions.append(insights.data_version(engine))
     assert len(set(versions)) == len(versions)
     assert insights.data_version(engine) == versions[-1]  # and stands still while nothing changes

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -135,7 +134,8 @@ async def _page(request: Request, ctx: WebContext, span: Range, problem: str = "
 
 
 async def _version(ctx: WebContext) -> tuple[Any, ...]:
-    return await run_in_threadpool(insights.data_version, ctx.engine)
+    # Under a millisecond of index lookups: asked in the event loop, a worker thread would cost more.
+    return insights.data_version(ctx.engine)
 
 
 def _minutes(value: float | None) -> str:

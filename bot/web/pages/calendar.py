@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -84,7 +83,7 @@ async def show(request: Request) -> Response:
     if platform:
         # Fitting the model on a long history takes a while: once per week shown and state of the
         # data, in a worker thread (so the pick also stays put while nothing changes).
-        version = await run_in_threadpool(insights.data_version, ctx.engine)
+        version = insights.data_version(ctx.engine)
         key = ("best-time", platform, monday, zone.key, version, now.replace(minute=0, second=0, microsecond=0))
         heat, pick, why = await figure_cache(request).get(key, lambda: best_times(ctx, platform, start, end, now))
     week = build_week(monday, zone, insights.posts_between(ctx.engine, start, end, SHOWN), heat, pick, now)
