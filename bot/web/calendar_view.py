@@ -103,13 +103,14 @@ def month_grid_range(first: date, zone: ZoneInfo) -> tuple[date, date, datetime,
     return grid_start, grid_end, local_midnight(grid_start, zone), local_midnight(grid_end, zone)
 
 
-def heat_levels(predict: Callable[[int, int], float]) -> list[list[tuple[int, float]]]:
-    """[weekday][hour] -> (level, expected interactions) from the model's log1p predictions."""
+def heat_levels(predict: Callable[[int, int], float], measured: bool) -> list[list[tuple[int, float | None]]]:
+    """[weekday][hour] -> (level, expected interactions) from the model's log1p predictions; without
+    measured posts (`measured` false) the levels follow the prior alone and no number is claimed."""
     values = [[math.expm1(predict(w, h)) for h in range(24)] for w in range(7)]
     low, high = min(map(min, values)), max(map(max, values))
     spread = high - low
     return [
-        [(min(HEAT_LEVELS - 1, int((v - low) / spread * HEAT_LEVELS)) if spread > 1e-9 else 0, v) for v in row]
+        [(min(HEAT_LEVELS - 1, int((v - low) / spread * HEAT_LEVELS)) if spread > 1e-9 else 0, v if measured else None) for v in row]
         for row in values
     ]
 
@@ -118,7 +119,7 @@ def build_week(
     start: date,
     zone: ZoneInfo,
     posts: Sequence[Post],
-    heat: list[list[tuple[int, float]]] | None,
+    heat: list[list[tuple[int, float | None]]] | None,
     pick: datetime | None,
     now: datetime,
 ) -> Week:

@@ -93,10 +93,11 @@ async def show(request: Request) -> Response:
 
 def best_times(
     ctx: WebContext, platform: str, start: datetime, end: datetime, now: datetime
-) -> tuple[list[list[tuple[int, float]]], datetime | None, str]:
+) -> tuple[list[list[tuple[int, float | None]]], datetime | None, str]:
     """The model's heatmap for the platform, and its pick in [start, end) with why (None when the week is over)."""
     history = posting_history(ctx.engine, platform)
-    heat = heat_levels(ctx.brain.timing_model(history).predict)
+    model = ctx.brain.timing_model(history)
+    heat = heat_levels(model.predict, measured=model.n_posts > 0)
     if end <= now + timedelta(minutes=5):
         return heat, None, ""
     try:
