@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,7 +24,7 @@ from bot.web.calendar_view import local_midnight
 from bot.web.context import WebContext, context
 from bot.web.figure_cache import figure_cache
 from bot.web.page import Page
-from bot.web.templating import render
+from bot.web.templating import render, templates
 from bot.when import account_zone, show as show_time
 from core.errors import BotError
 from storage import insights
@@ -106,31 +107,33 @@ def date_range_default(zone: ZoneInfo) -> Range:
 
 async def _page(request: Request, ctx: WebContext, span: Range, problem: str = "", status_code: int = 200) -> Response:
     version = await _version(ctx)
-    figures = await figure_cache(request).get(("figures", span.first, span.last, span.zone.key, version), lambda: _figures(ctx, span))
+    cache = figure_cache(request)
+    figures = await cache.get(("figures", span.first, span.last, span.zone.key, version), lambda: _figures(ctx, span))
+    today = utcnow().astimezone(span.zone).date()
+    # Everything below the heading is the same for every session: drawn once per range, day and
+    # state of the data (the navigation and the CSRF token around it are the session's).
+    key = ("analytics-body", span.first, span.last, span.zone.key, version, today)
+    body = await cache.get(key, lambda: Markup(templates.get_template("analytics_body.html").render(_body(span, figures, version, today))))
+    return render(request, "analytics.html", {"title": "Analytics", "body": body, "problem": problem}, status_code=status_code)
+
+
+def _body(span: Range, figures: dict[str, Any], version: tuple[Any, ...], today: date) -> dict[str, Any]:
     now: PeriodFigures = figures["now"]
     top = sorted(((n, k) for k, n in now.by_intent.items() if k), reverse=True)[:5]
-    today = utcnow().astimezone(span.zone).date()
     presets = [(days, Range(today - timedelta(days=days - 1), today, span.zone).query()) for days in PRESETS]
-    return render(
-        request,
-        "analytics.html",
-        {
-            "title": "Analytics",
-            "span": span,
-            "now": now,
-            "before": figures["before"],
-            "waiting": figures["waiting"],
-            "top_intents": top,
-            "presets": presets,
-            "charts": CHART_TITLES,
-            "version": "-".join(str(v) for v in version),
-            "minutes": _minutes,
-            "change": change,
-            "local": lambda at: show_time(at, span.zone) if at else "",
-            "problem": problem,
-        },
-        status_code=status_code,
-    )
+    return {
+        "span": span,
+        "now": now,
+        "before": figures["before"],
+        "waiting": figures["waiting"],
+        "top_intents": top,
+        "presets": presets,
+        "charts": CHART_TITLES,
+        "version": "-".join(str(v) for v in version),
+        "minutes": _minutes,
+        "change": change,
+        "local": lambda at: show_time(at, span.zone) if at else "",
+    }
 
 
 async def _version(ctx: WebContext) -> tuple[Any, ...]:
