@@ -99,7 +99,8 @@ async def run(args: argparse.Namespace) -> int:
         )
     if settings.web.enabled:
         host = f"[{settings.web.listen}]" if ":" in settings.web.listen else settings.web.listen
-        print(f"Dashboard: http://{host}:{settings.web.port} (password: `bot web set-password`)", flush=True)
+        where = f"http://{host}:{settings.web.port}" if settings.web.port else f"a free port of {host} (the log says which)"
+        print(f"Dashboard: {where} (password: `bot web set-password`)", flush=True)
     from bot.app import App  # the models and platform libraries: only once the bot is to run
 
     async with App(settings, [connector]) as app:

@@ -18,7 +18,8 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths a visitor who is not signed in may reach.
 PUBLIC_PREFIXES = ("/signin", "/static/")
-MAX_FORM_BYTES = 1_000_000
+# A plain form (no htmx header) is read whole to find its token: room for a post's image.
+MAX_FORM_BYTES = 25_000_000
 
 SECURITY_HEADERS = {
     # Scripts and styles only from our own files: no inline script, nothing from elsewhere.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 
@@ -13,6 +14,8 @@ from starlette.routing import Route
 from bot.web.passwords import PasswordStore
 from bot.web.security import csrf_token, safe_next
 from bot.web.templating import render
+
+log = logging.getLogger(__name__)
 
 
 class SigninLimiter:
@@ -61,15 +64,18 @@ def routes(passwords: PasswordStore, limiter: SigninLimiter, fingerprint_key: by
         address = _address(request)
         wait = limiter.wait_s(address)
         if wait > 0:
+            log.warning("dashboard sign-in from %s refused: too many failed attempts", address)
             error = f"Too many failed sign-ins. Try again in {int(wait) + 1} seconds."
             return render(request, "signin.html", {"error": error, "next": target, "password_set": True}, status_code=429)
         # A slow hash by design (tens of milliseconds and more): not on the event loop.
         if not await asyncio.to_thread(passwords.verify, str(form.get("password") or "")):
             limiter.failed(address)
+            log.warning("dashboard sign-in from %s failed: wrong password", address)
             error = "Wrong password." if passwords.is_set() else "No password is set yet: run `bot web set-password`."
             return render(request, "signin.html", {"error": error, "next": target, "password_set": passwords.is_set()},
                           status_code=401)
         limiter.succeeded(address)
+        log.info("dashboard: signed in from %s", address)
         # A fresh session (and CSRF token) on sign-in: a session planted before it is worth nothing.
         request.session.clear()
         request.session["owner"] = passwords.fingerprint(fingerprint_key)

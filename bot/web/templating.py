@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from bot.web.context import context as web_context
 from bot.web.security import CSRF_FIELD, csrf_token
 from core.text import counted
+from core.times import account_zone
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+@jinja2.pass_context
+def _when(values: Context, value: datetime | None) -> str:
+    """A moment in the account's time zone ([bot] timezone); the database keeps UTC."""
+    if value is None:
+        return ""
+    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    zone = values.get("zone")
+    return (aware.astimezone(zone) if zone else aware).strftime("%Y-%m-%d %H:%M")
 
 
 def _environment() -> jinja2.Environment:
@@ -47,6 +56,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "csrf": token,
         "csrf_name": CSRF_FIELD,
         "signed_in": bool(request.session.get("owner")),
+        "zone": account_zone(web_context(request).settings.bot.timezone),
         **take_flash(request),
         **(context or {}),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -71,7 +72,7 @@ async def test_edit_then_send_sends_the_edit_htmx(signed_in: httpx.AsyncClient, 
         data={"text": "Yes, within 10 km for 3 EUR."},
         headers={**await csrf_headers(signed_in), "HX-Request": "true"},
     )
-    assert answer.status_code == 200 and f'id="reply-{reply.id}"' in answer.text and "edited and sent" in answer.text
+    assert answer.status_code == 200 and f'id="reply-{reply.id}-done"' in answer.text and "edited and sent" in answer.text
     assert console_out.getvalue().strip().endswith("bot -> ann: Yes, within 10 km for 3 EUR.")
     assert repo.get_reply(engine, reply.id or 0).text == "Yes, within 10 km for 3 EUR."  # type: ignore[union-attr]
 
@@ -135,16 +136,21 @@ async def test_filters(signed_in: httpx.AsyncClient, engine: Engine) -> None:
 
 async def test_updates_bring_only_what_is_new(signed_in: httpx.AsyncClient, engine: Engine) -> None:
     first, reply = drafted(engine, "first", "draft one")
+    page = (await signed_in.get("/inbox")).text
+    assert f'name="shown" value="r{reply.id}"' in page  # what the poller sends along
     shown = f"r{reply.id}"
     assert (await signed_in.get("/inbox/updates", params={"after": first.id, "shown": shown})).status_code == 204
     second, reply2 = drafted(engine, "second message", "draft two")
     update = await signed_in.get("/inbox/updates", params={"after": first.id, "shown": shown})
     assert update.status_code == 200
     assert "second message" in update.text and "draft two" in update.text and "draft one" not in update.text
-    assert f"after={second.id}" in update.text and f"r{reply2.id}" in update.text  # the next poll starts here
+    assert f"after={second.id}" in update.text  # the next poll starts here
     repo.update_reply(engine, reply.id or 0, status=ReplyStatus.rejected)  # answered elsewhere (a chat)
-    gone = await signed_in.get("/inbox/updates", params={"after": second.id, "shown": f"r{reply.id},r{reply2.id}"})
-    assert f'id="reply-{reply.id}" hx-swap-oob="delete"' in gone.text
+    gone = await signed_in.get("/inbox/updates", params=[("after", second.id), ("shown", f"r{reply.id}"), ("shown", f"r{reply2.id}")])
+    assert f'id="reply-{reply.id}" hx-swap-oob="delete"' in gone.text and "draft two" not in gone.text
+    # A card answered on this page no longer sends `shown`: it is neither removed nor added again.
+    answered = await signed_in.get("/inbox/updates", params=[("after", second.id), ("shown", f"r{reply2.id}")])
+    assert answered.status_code == 204
 
 
 async def test_thread_page(signed_in: httpx.AsyncClient, engine: Engine) -> None:
@@ -154,3 +160,15 @@ async def test_thread_page(signed_in: httpx.AsyncClient, engine: Engine) -> None
     assert page.status_code == 200 and "one" in page.text and "two" in page.text and "draft" in page.text
     assert (await signed_in.get("/inbox/messages/999")).status_code == 404
     assert (await signed_in.get("/inbox/messages/x")).status_code == 404
+
+
+async def test_times_are_shown_in_the_account_time_zone(
+    signed_in: httpx.AsyncClient, engine: Engine, web_context: WebContext
+) -> None:
+    contact = repo.get_or_create_contact(engine, "console", "ann", "Ann")
+    repo.add_message(engine, platform="console", platform_message_id="m1", contact_id=contact.id or 0, text="hi",
+                     received_at=datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc))
+    assert "2026-12-07 12:00" in (await signed_in.get("/inbox")).text
+    web_context.settings.bot.timezone = "Europe/Berlin"
+    page = (await signed_in.get("/inbox")).text
+    assert "2026-12-07 13:00" in page and "2026-12-07 12:00" not in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -76,11 +77,12 @@ async def show_list(request: Request) -> Response:
     ctx = context(request)
     platform = request.query_params.get("platform", "")
     name = request.query_params.get("q", "").strip()
-    rows = inbox_reads.contacts(ctx.engine, platform=platform, name=name)
+    rows = await asyncio.to_thread(inbox_reads.contacts, ctx.engine, platform=platform, name=name)  # off the event loop
+    platforms = await asyncio.to_thread(inbox_reads.platforms, ctx.engine)
     return render(
         request,
         "contacts.html",
-        {"title": "Contacts", "rows": rows, "platform": platform, "q": name, "platforms": inbox_reads.platforms(ctx.engine)},
+        {"title": "Contacts", "rows": rows, "platform": platform, "q": name, "platforms": platforms},
     )
 
 
@@ -101,14 +103,15 @@ async def show_contact(request: Request) -> Response:
     contact = _contact(request)
     if contact is None or contact.id is None:
         return _missing(request)
-    days = sentiment_days(inbox_reads.sentiments(ctx.engine, contact.id), ctx.settings.bot.timezone)
+    entries = await asyncio.to_thread(inbox_reads.thread, ctx.engine, contact.id)
+    days = sentiment_days(await asyncio.to_thread(inbox_reads.sentiments, ctx.engine, contact.id), ctx.settings.bot.timezone)
     return render(
         request,
         "contact.html",
         {
             "title": contact.display_name or contact.platform_user_id,
             "contact": contact,
-            "entries": inbox_reads.thread(ctx.engine, contact.id),
+            "entries": entries,
             "days": days,
             "bars": chart(days),
             "offensive_at": ctx.settings.policy.offensive_min_confidence,

@@ -6,7 +6,9 @@ Every action calls the same QueueCommands function as the chat command (/approve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from starlette.datastructures import FormData
@@ -41,16 +43,32 @@ def labels(ctx: WebContext) -> dict[str, list[str]]:
     return {task: list(ctx.brain.known_labels(task)) for task in LABEL_TASKS}
 
 
-def _shown_ids(waiting: list[inbox_reads.Waiting], escalated: list[inbox_reads.Entry]) -> str:
-    return ",".join([f"r{w.reply.id}" for w in waiting] + [f"m{e.message.id}" for e in escalated])
+def _shown_ids(waiting: list[inbox_reads.Waiting], escalated: list[inbox_reads.Entry]) -> set[str]:
+    return {f"r{w.reply.id}" for w in waiting} | {f"m{e.message.id}" for e in escalated}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    waiting: list[inbox_reads.Waiting]
+    escalated: list[inbox_reads.Entry]
+    messages: list[inbox_reads.Entry]
+
+
+def _read(ctx: WebContext, where: MessageFilter, after_id: int = 0) -> Snapshot:
+    return Snapshot(
+        inbox_reads.waiting_replies(ctx.engine, where),
+        inbox_reads.escalations(ctx.engine, where),
+        inbox_reads.recent_messages(ctx.engine, where, after_id=after_id),
+    )
 
 
 async def show(request: Request) -> Response:
     ctx = context(request)
     where = _filter(request)
-    waiting = inbox_reads.waiting_replies(ctx.engine, where)
-    escalated = inbox_reads.escalations(ctx.engine, where)
-    messages = inbox_reads.recent_messages(ctx.engine, where)
+    # The reads wait on the database: in a thread, so the bot's receiving goes on meanwhile.
+    now = await asyncio.to_thread(_read, ctx, where)
+    waiting, escalated, messages = now.waiting, now.escalated, now.messages
+    platforms = await asyncio.to_thread(inbox_reads.platforms, ctx.engine)
     return render(
         request,
         "inbox.html",
@@ -60,35 +78,37 @@ async def show(request: Request) -> Response:
             "waiting": waiting,
             "escalated": escalated,
             "messages": messages,
-            "platforms": inbox_reads.platforms(ctx.engine),
+            "platforms": platforms,
             "labels": labels(ctx),
             "statuses": list(MessageStatus),
-            "poll": _poll_url(where, messages[0].message.id if messages else 0, _shown_ids(waiting, escalated)),
+            "poll": _poll_url(where, messages[0].message.id if messages else 0),
             "poll_s": POLL_S,
             "offensive_at": ctx.settings.policy.offensive_min_confidence,
         },
     )
 
 
-def _poll_url(where: MessageFilter, after: int | None, shown: str) -> str:
-    return "/inbox/updates?" + urlencode({**_filter_query(where), "after": after or 0, "shown": shown})
+def _poll_url(where: MessageFilter, after: int | None) -> str:
+    return "/inbox/updates?" + urlencode({**_filter_query(where), "after": after or 0})
 
 
 async def updates(request: Request) -> Response:
     """What changed since the page was drawn: new messages, new drafts and escalations, and those
-    no longer waiting (answered elsewhere, in a chat say). 204 when nothing did."""
+    no longer waiting (answered elsewhere, in a chat say). 204 when nothing did.
+
+    The poller sends `shown` for each waiting card on the page (a hidden field in the card), so a
+    card the owner just answered here (its place taken by the answer) is neither removed nor
+    added again, and one whose action failed comes back."""
     ctx = context(request)
     where = _filter(request)
     try:
         after = int(request.query_params.get("after", "0"))
     except ValueError:
         after = 0
-    shown = {s for s in request.query_params.get("shown", "").split(",") if s}
-    waiting = inbox_reads.waiting_replies(ctx.engine, where)
-    escalated = inbox_reads.escalations(ctx.engine, where)
-    now_ids = _shown_ids(waiting, escalated)
-    current = {s for s in now_ids.split(",") if s}
-    new_messages = inbox_reads.recent_messages(ctx.engine, where, after_id=after)
+    shown = set(request.query_params.getlist("shown")) - {""}
+    now = await asyncio.to_thread(_read, ctx, where, after)
+    waiting, escalated, new_messages = now.waiting, now.escalated, now.messages
+    current = _shown_ids(waiting, escalated)
     if not new_messages and current == shown:
         return Response(status_code=204)
     return render(
@@ -100,7 +120,7 @@ async def updates(request: Request) -> Response:
             "gone": sorted(shown - current),
             "new_messages": new_messages,
             "labels": labels(ctx),
-            "poll": _poll_url(where, new_messages[0].message.id if new_messages else after, now_ids),
+            "poll": _poll_url(where, new_messages[0].message.id if new_messages else after),
             "poll_s": POLL_S,
             "offensive_at": ctx.settings.policy.offensive_min_confidence,
         },
