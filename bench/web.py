@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import platform
 import re
@@ -145,6 +146,8 @@ async def load(clients: list[httpx.AsyncClient], path: str, seconds: float) -> d
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
+    # The bot's long poll is cut when it is stopped at the end: not worth a traceback.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     fake = FakeTelegram()
     await fake.start()
     load_start = os.getloadavg()[0]
