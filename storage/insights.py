@@ -281,7 +281,7 @@ def engagement_by_hour(engine: Engine, start: datetime, end: datetime, zone: Zon
 
 def period(engine: Engine, start: datetime, end: datetime) -> PeriodFigures:
     """The figures of [start, end), each an aggregate in SQL."""
-    answered = _answered(start, end)(select(col(Reply.automatic), func.count())).group_by(col(Reply.automatic))
+    answered = select(col(Reply.automatic), func.count()).where(_sent_in(start, end)).group_by(col(Reply.automatic))
     post_states = select(col(Post.status), func.count()).where(_moment_in(start, end)).group_by(col(Post.status))
     measured = _measured(start, end)
     totals = measured(select(func.count(), func.coalesce(func.sum(EngagementSample.interactions), 0)))

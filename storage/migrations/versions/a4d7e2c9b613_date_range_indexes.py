@@ -1,4 +1,4 @@
-"""Indexes for date-range reads: messages by received_at, sent replies by sent_at, posts by published_at
+"""Indexes for date-range reads: messages by received_at (covering their labels), sent replies by sent_at, posts by published_at
 
 Revision ID: a4d7e2c9b613
 Revises: 7c4e1a9b5d20
@@ -18,9 +18,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('message', schema=None) as batch_op:
-        batch_op.create_index('ix_message_received_at', ['received_at'], unique=False)
+        batch_op.create_index('ix_message_received_at', ['received_at', 'status', 'intent', 'sentiment'], unique=False)
     with op.batch_alter_table('reply', schema=None) as batch_op:
-        batch_op.create_index('ix_reply_status_sent_at', ['status', 'sent_at'], unique=False)
+        batch_op.create_index('ix_reply_status_sent_at', ['status', 'sent_at', 'automatic', 'message_id'], unique=False)
     with op.batch_alter_table('post', schema=None) as batch_op:
         batch_op.create_index('ix_post_published_at', ['published_at'], unique=False)
 
