@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from bot.commands import OwnerCommands
 from core.config import Settings
 from bot.inbox import StoreFirstInbox
+from bot.moderation_commands import ModerationCommands
+from bot.post_media import PostMediaCommands
 from bot.pipeline import FollowerPipeline, ReplySender
 from bot.post_commands import PostCommands
 from bot.publisher import Publisher
@@ -64,7 +66,16 @@ class App:
         self.posts = PostCommands(self.engine, self.brain, self.scheduler, self.settings)
         self.reports = ReportCommands(self.engine, self.settings)
         # Every owner command set, listed explicitly.
-        self.commands = OwnerCommands(self.brain, [self.queue, self.posts, self.reports])
+        self.commands = OwnerCommands(
+            self.brain,
+            [
+                self.queue,
+                self.posts,
+                self.reports,
+                ModerationCommands(self.engine, self.connectors),
+                PostMediaCommands(self.engine),
+            ],
+        )
         if self.settings.web.enabled:
             self.web = self._web_server()
         else:
@@ -160,6 +171,7 @@ class App:
             finally:
                 for task in waits:
                     task.cancel()
+            await self._tell_failures()
             if not self._stopping:
                 await self._owner_queue.join()
                 await self.worker.drained()
@@ -167,6 +179,21 @@ class App:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _tell_failures(self) -> None:
+        """A connector that stopped on its own (a revoked token) says why; the owner hears it on
+        another connector where one runs, else in the log and on the command line."""
+        for platform, connector in self.connectors.items():
+            if connector.failure is None:
+                continue
+            log.error("%s", connector.failure)
+            for other in self.connectors:
+                if other != platform and self.connectors[other].failure is None and self.owner_chat(other):
+                    try:
+                        await self.notify_owner(other, connector.failure)
+                        break
+                    except Exception:
+                        log.exception("could not tell the owner on %s", other)
 
     async def stop(self) -> None:
         """Stop receiving now (a service manager's SIGTERM); what is stored and unfinished waits for the next start."""

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,14 @@ def make_connector(name: str, settings: Settings) -> Connector:
         from connectors.mastodon import MastodonConnector
 
         return MastodonConnector(settings.mastodon)
+    if name == "facebook":
+        from connectors.facebook import FacebookConnector
+
+        return FacebookConnector(settings.facebook)
+    if name == "instagram":
+        from connectors.instagram import InstagramConnector
+
+        return InstagramConnector(settings.instagram)
     raise ConfigError(f"unknown connector {name!r}")
 
 
@@ -107,4 +116,7 @@ async def run(args: argparse.Namespace) -> int:
         _stop_on_signals(app)
         await app.run()
     log.info("bot stopped")
+    if connector.failure:
+        print(connector.failure, file=sys.stderr)
+        return 1
     return 0

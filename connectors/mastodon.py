@@ -43,6 +43,10 @@ PAGE = 40  # Mastodon's largest page of notifications
 SILENCED_REFRESH_S = 300.0
 # Mastodon's own default, used only when an instance does not say its limit.
 DEFAULT_MAX_CHARACTERS = 500
+# An uploaded image still being processed is asked about after this long, then twice as long
+# each time (at most 5 s apart), for at most MEDIA_WAIT_S.
+MEDIA_POLL_S = 0.25
+MEDIA_WAIT_S = 120.0
 # A 429 whose reset time is unknown (or already past): Mastodon.py's own first backoff.
 UNKNOWN_RESET_S = 2.0
 
@@ -320,10 +324,23 @@ class MastodonConnector(Connector):
                 "image upload",
                 lambda: self._call(self.client.media_post, path, description=post.image_alt or None),
             )
-            media_ids = [str(media["id"])]
+            media_ids = [str((await self._processed(media))["id"])]
         return await self._status(
             "post", "post", post.text, key, media_ids=media_ids, visibility=self.settings.post_visibility
         )
+
+    async def _processed(self, media: Any) -> Any:
+        """The upload once the instance has processed it: /api/v2/media answers a large image with
+        202 and no url yet, and a status may attach it only once the url is there (else a 422)."""
+        waited, delay = 0.0, MEDIA_POLL_S
+        while media.get("url") is None:
+            if waited >= MEDIA_WAIT_S:
+                raise ConnectorError(f"mastodon was still processing the post's image after {MEDIA_WAIT_S:.0f} s")
+            await asyncio.sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 5.0)
+            media_id = media["id"]
+            media = await self.delivery.send("media", "image processing", lambda: self._call(self.client.media, media_id))
+        return media
 
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         try:

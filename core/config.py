@@ -259,6 +259,40 @@ class MastodonSettings(DeliverySettings):
     overall_per_s: float = Field(default=1.0, gt=0)
 
 
+class GraphSettings(DeliverySettings):
+    """What the Facebook and Instagram connectors share: Meta's Graph API and its webhooks."""
+
+    base_url: str = "https://graph.facebook.com"
+    api_version: str = Field(default="v23.0", pattern=r"^v\d+\.\d+$")
+    app_secret_env: str = "META_APP_SECRET"
+    verify_token_env: str = "META_VERIFY_TOKEN"
+    receive: Literal["webhook", "polling"] = "webhook"
+    poll_interval_s: float = Field(default=60.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    # Meta's usage headers say how much of a limit is used; from this share on, calls are spaced out.
+    slow_down_at_percent: float = Field(default=75.0, ge=0, le=100)
+    max_slow_down_s: float = Field(default=30.0, ge=0)
+    # A rate-limit error that does not say when access comes back waits this long.
+    rate_limit_wait_s: float = Field(default=60.0, ge=0)
+    overall_per_s: float = Field(default=2.0, gt=0)
+    # Messenger and Instagram Direct take an answer only this long after the person's last message.
+    messaging_window_hours: float = Field(default=24.0, gt=0)
+
+
+class FacebookSettings(GraphSettings):
+    page_id: str = ""
+    page_token_env: str = "FACEBOOK_PAGE_TOKEN"
+    webhook_path: str = "/webhooks/facebook"
+
+
+class InstagramSettings(GraphSettings):
+    account_id: str = ""
+    access_token_env: str = "INSTAGRAM_ACCESS_TOKEN"
+    webhook_path: str = "/webhooks/instagram"
+    container_poll_s: float = Field(default=3.0, gt=0)
+    container_timeout_s: float = Field(default=300.0, gt=0)
+
+
 class ScheduleSettings(Section):
     grace_minutes: float = Field(default=30.0, ge=0)
     best_window_days: int = Field(default=7, ge=1, le=60)
@@ -266,6 +300,8 @@ class ScheduleSettings(Section):
     retry_backoff_s: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     engagement_after_hours: float = Field(default=24.0, gt=0)
+    # Fetches of a post's engagement at most: after engagement_after_hours, then 3x and 9x that.
+    engagement_fetches: int = Field(default=3, ge=1, le=10)
     parallel_publishes: int = Field(default=4, ge=1)
     best_hours: tuple[int, int] = (8, 21)
 
@@ -313,6 +349,8 @@ class Settings(Section):
     bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    facebook: FacebookSettings = Field(default_factory=FacebookSettings)
+    instagram: InstagramSettings = Field(default_factory=InstagramSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     classify: ClassifySettings = Field(default_factory=ClassifySettings)
     web: WebSettings = Field(default_factory=WebSettings)

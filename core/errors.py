@@ -25,3 +25,9 @@ class RateLimited(ConnectorError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class OutsideMessagingWindow(ConnectorError):
+    """The platform lets the account answer a private message only for a while after the person's
+    last message (Messenger's and Instagram's 24 hours), and that time has passed: the reply waits
+    for the owner, who can answer in the platform's own inbox or when the person writes again."""

@@ -6,12 +6,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.message_states import MessageStatus
 from storage.models import Contact, Message, Reply, ReplyStatus
+
+QueryT = TypeVar("QueryT", bound=Select[Any])
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class MessageFilter:
     sentiment: str = ""
     status: str = ""
 
-    def where(self, query, *, with_status: bool = True):  # type: ignore[no-untyped-def]
+    def where(self, query: QueryT, *, with_status: bool = True) -> QueryT:
         if self.platform:
             query = query.where(Message.platform == self.platform)
         if self.intent:

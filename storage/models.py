@@ -141,6 +141,18 @@ class Post(SQLModel, table=True):
     # When to ask the platform for this published post's engagement; cleared once asked. The
     # scheduler sweeps for due ones, so the post table is the whole schedule (no job per post).
     engagement_due_at: datetime | None = Field(default=None, index=True)
+    # The post's images, one file path or URL a line, in order ("" for a text post); files are read
+    # at publish time.
+    media: str = ""
+    # What the images show, for people who cannot see them (given to every platform that takes it).
+    image_alt: str = ""
+    # A platform that publishes in two steps (Instagram's media container) keeps what the first
+    # step made here before the second, so a restart resumes from it instead of making another.
+    container_id: str | None = None
+
+    @property
+    def images(self) -> list[str]:
+        return [line for line in self.media.splitlines() if line.strip()]
 
 
 class EngagementSample(SQLModel, table=True):
@@ -175,3 +187,14 @@ class ReceiveCursor(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: str
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AudienceHours(SQLModel, table=True):
+    """How many of an account's followers are online at each UTC hour, as its platform last said:
+    the best-time model's prior where the platform gives it (Instagram's online_followers)."""
+
+    __tablename__ = "audience_hours"
+
+    platform: str = Field(primary_key=True)
+    hours: str = "{}"  # JSON: {"0": followers online at 00 UTC, ..., "23": ...}
+    fetched_at: datetime = Field(default_factory=utcnow)

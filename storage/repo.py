@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, delete, select
 from core.addressing import MessageKind, ReplyAddress, Visibility
 from storage.message_states import RULES, UNFINISHED_MESSAGE_STATES, Transition, TransitionRefused
 from storage.models import (
+    AudienceHours,
     Contact,
     EngagementSample,
     LabelCorrection,
@@ -468,13 +470,22 @@ def engagement_due(engine: Engine, now: datetime, *, platforms: Iterable[str], l
         return session.exec(query).all()
 
 
-def add_engagement(engine: Engine, *, post_id: int, interactions: int, counts: str = "{}") -> EngagementSample:
+def add_engagement(
+    engine: Engine, *, post_id: int, interactions: int, counts: str = "{}", fetched_at: datetime | None = None
+) -> EngagementSample:
     with Session(engine) as session:
-        sample = EngagementSample(post_id=post_id, interactions=interactions, counts=counts)
+        sample = EngagementSample(post_id=post_id, interactions=interactions, counts=counts, fetched_at=fetched_at or utcnow())
         session.add(sample)
         session.commit()
         session.refresh(sample)
         return sample
+
+
+def engagement_samples(engine: Engine, post_id: int) -> Sequence[EngagementSample]:
+    """A post's engagement samples, oldest first."""
+    query = select(EngagementSample).where(EngagementSample.post_id == post_id).order_by(col(EngagementSample.id))
+    with Session(engine) as session:
+        return session.exec(query).all()
 
 
 def published_engagement(engine: Engine, platform: str | None = None) -> list[tuple[Post, int]]:
@@ -503,6 +514,21 @@ def message_times(engine: Engine, platform: str | None = None, limit: int = 5000
         query = query.where(Message.platform == platform)
     with Session(engine) as session:
         return list(session.exec(query.order_by(col(Message.id).desc()).limit(limit)).all())
+
+
+def set_audience_hours(engine: Engine, platform: str, hours: dict[int, int]) -> None:
+    """Keep the platform's latest followers-online-by-UTC-hour (replacing the one before)."""
+    row = AudienceHours(platform=platform, hours=json.dumps({str(h): n for h, n in sorted(hours.items())}), fetched_at=utcnow())
+    with Session(engine) as session:
+        session.merge(row)
+        session.commit()
+
+
+def audience_hours(engine: Engine, platform: str) -> dict[int, int]:
+    """Followers online per UTC hour as the platform last reported them; {} where it never did."""
+    with Session(engine) as session:
+        row = session.get(AudienceHours, platform)
+    return {int(h): int(n) for h, n in json.loads(row.hours).items()} if row is not None else {}
 
 
 def add_correction(engine: Engine, *, text: str, task: str, label: str, message_id: int | None = None) -> LabelCorrection:
@@ -555,6 +581,13 @@ def claim_reply(engine: Engine, reply_id: int, from_status: ReplyStatus) -> bool
         )
         session.commit()
         return bool(result.rowcount)
+
+
+def last_private_message_at(engine: Engine, contact_id: int) -> datetime | None:
+    """When the contact last wrote to the account privately (a platform's messaging window runs from it)."""
+    query = select(func.max(Message.received_at)).where(Message.contact_id == contact_id, Message.kind == MessageKind.private)
+    with Session(engine) as session:
+        return session.exec(query).first()
 
 
 def contact_history(engine: Engine, contact_id: int, limit: int) -> list[tuple[str, str]]:

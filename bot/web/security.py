@@ -61,9 +61,13 @@ class Sessions:
     came over https (directly, or through a reverse proxy that says so in X-Forwarded-Proto)."""
 
     def __init__(self, app: ASGIApp, secret_key: str, max_age_s: int) -> None:
-        options = {"secret_key": secret_key, "max_age": max_age_s, "same_site": "lax", "session_cookie": "dashboard"}
-        self.plain = SessionMiddleware(app, https_only=False, **options)  # type: ignore[arg-type]
-        self.secure = SessionMiddleware(app, https_only=True, **options)  # type: ignore[arg-type]
+        def sessions(https_only: bool) -> SessionMiddleware:
+            return SessionMiddleware(
+                app, secret_key, session_cookie="dashboard", max_age=max_age_s, same_site="lax", https_only=https_only
+            )
+
+        self.plain = sessions(https_only=False)
+        self.secure = sessions(https_only=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         chosen = self.secure if scope.get("scheme") in ("https", "wss") else self.plain

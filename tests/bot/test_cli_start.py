@@ -47,8 +47,8 @@ def test_help_and_typos_load_no_model_library(args: list[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["draft-post", "bread", "--platform", "nosuchplatform"], "unknown platform 'nosuchplatform': one of bluesky, console, mastodon, slack, telegram, x"),
-        (["draft-reply", "hello", "--platform", "twitter"], "unknown platform 'twitter': one of bluesky, console, mastodon, slack, telegram, x"),
+        (["draft-post", "bread", "--platform", "nosuchplatform"], "unknown platform 'nosuchplatform': one of bluesky, console, facebook, instagram, mastodon, slack, telegram, x"),
+        (["draft-reply", "hello", "--platform", "twitter"], "unknown platform 'twitter': one of bluesky, console, facebook, instagram, mastodon, slack, telegram, x"),
         (["draft-reply", "  "], "the message is empty"),
     ],
 )
@@ -65,7 +65,7 @@ def test_a_platform_given_a_length_limit_is_known(config_file: Path) -> None:
     )
     config_file.write_text(text, encoding="utf-8")
     code, _, _, err = probe("draft-post", "bread", "--platform", "linkedin", "--config", str(config_file))
-    assert code == 2 and "one of bluesky, console, mastodon, slack, telegram, threads" in err
+    assert code == 2 and "one of bluesky, console, facebook, instagram, mastodon, slack, telegram, threads" in err
 
 
 @pytest.mark.models

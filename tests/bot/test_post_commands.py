@@ -124,3 +124,30 @@ async def test_draft_tells_the_owner_which_ended_facts_were_left_out(berlin_sett
     assert "note: 'Our autumn sale gives 20% off all cakes until the end of November.' ended on 2020-11-30: left out" in out
     assert post.text == "We are open Monday to Saturday, 8:00 to 18:00."
     assert "note: left out 'Fresh bread today!': not in the facts: bread" in out
+
+
+async def test_an_image_and_its_alt_text_on_a_post(berlin_settings: Settings, tmp_path: Path) -> None:
+    image = tmp_path / "bread.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "notes.txt").write_text("not an image")
+    out = await run_console(berlin_settings, [
+        "/compose Our new loaf",
+        f"/image 1 {image} A round sourdough loaf on a board",
+        "/drafts",
+        f"/image 1 {tmp_path / 'nope.png'} x",
+        f"/image 1 {tmp_path / 'notes.txt'}",
+        "/image 7 none",
+    ])
+    engine = make_engine(berlin_settings.database_url)
+    [post] = repo.list_posts(engine)
+    assert post.images == [str(image.resolve())] and post.image_alt == "A round sourdough loaf on a board"
+    assert "post #1 has 1 image(s)" in out and "no alt text" not in out
+    assert "#1 console: Our new loaf [image: bread.png]" in out
+    assert f"no image file '{tmp_path / 'nope.png'}'" in out
+    assert "notes.txt' is not an image" in out
+    assert "there is no post 7" in out
+    out = await run_console(berlin_settings, [f"/image 1 {image}", "/image 1 none"])
+    assert "no alt text: add a description" in out and "post #1 has no images now" in out
+    [post] = repo.list_posts(engine)
+    assert post.images == [] and post.image_alt == ""
+    engine.dispose()

@@ -134,3 +134,14 @@ async def wait_failed_send(app: App, timeout: float = 10.0) -> Reply:
             await asyncio.sleep(0.02)
 
     return await asyncio.wait_for(poll(), timeout)
+
+
+async def web_url(app: App, timeout: float = 20.0) -> str:
+    """The address of the bot's HTTP server (dashboard and webhooks), once it is listening."""
+
+    async def poll() -> str:
+        while app.web is None or app.web._task is None:  # it starts once the connectors did
+            await asyncio.sleep(0.02)
+        return app.web.url
+
+    return await asyncio.wait_for(poll(), timeout)
