@@ -1,7 +1,7 @@
 """Indexes for date-range reads: messages by received_at (covering their labels), sent replies by sent_at, posts by published_at
 
 Revision ID: a4d7e2c9b613
-Revises: 7c4e1a9b5d20
+Revises: 9e2a7c5b1f38
 Create Date: 2026-12-07 02:40:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = 'a4d7e2c9b613'
-down_revision = '7c4e1a9b5d20'
+down_revision = '9e2a7c5b1f38'
 branch_labels = None
 depends_on = None
 
