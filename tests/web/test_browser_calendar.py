@@ -4,6 +4,7 @@ Calendar, Drafts and Analytics pages land in tests/output/screenshots/, at deskt
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,18 @@ async def test_schedule_a_post_from_the_calendar_and_see_it_published(config_fil
             await page.click("button[type=submit]")
             await page.wait_for_url(f"{url}/calendar")
 
-            # The owner writes the post on the Drafts page and saves it as a draft.
+            # Drafting through htmx: the variants come into the page, which is not reloaded.
             await page.click("nav[aria-label=pages] >> text=Drafts")
+            await page.evaluate("window.notReloaded = true")
+            await page.fill("#topic", "our autumn sale ends Friday")
+            await page.get_by_role("button", name="Write variants").click()
+            await expect(page.locator("#variants form.variant").first).to_be_visible(timeout=60_000)
+            await expect(page.locator("#variants h2").first).to_contain_text("telegram")
+            await expect(page.locator("#variants .checks").first).to_contain_text(re.compile("Passes the checks|Checks failed"))
+            assert await page.evaluate("window.notReloaded") is True
+            await shoot(page, "drafts_variants")
+
+            # The owner writes a post of their own and saves it as a draft.
             await page.fill("#own-text", TEXT)
             await page.select_option("#own-platform", "telegram")
             await page.click("#compose button[value=draft]")
