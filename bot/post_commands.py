@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -66,6 +66,7 @@ class PostCommands:
             ),
             Command("reschedule", "/reschedule ID WHEN|best", "move a scheduled, failed or missed post", self.schedule),
             Command("queue", "/queue ID", "put a post in the next free queue slot ([schedule.slots])", self.queue),
+            Command("retry", "/retry ID", "publish a failed or missed post again now", self.retry),
             Command("cancel", "/cancel ID", "cancel a post", self.cancel),
             Command("calendar", "/calendar", "posts of the coming week, and those that need you", self.calendar, no_args),
             Command(
@@ -101,13 +102,30 @@ class PostCommands:
             return list(dict.fromkeys(platforms)), rest.strip()
         return [ctx.connector.platform], ctx.args
 
+    async def draft_variants(self, topic: str, platform: str) -> list[PostDraft]:
+        """The model's variants of a post about `topic`, best first, each with its checks and notes."""
+        return [v for v in await self.brain.draft_post(topic, platform, n=3) if v.text.strip()]
+
+    def save_draft(self, platform: str, text: str) -> Post:
+        """The owner's text as a draft post, refused when it does not fit the platform."""
+        self.settings.brand.check_length(platform, text)
+        return repo.add_post(self.engine, platform=platform, text=text)
+
+    def edit_text(self, post_id: int, text: str) -> Post:
+        """New text for a post not yet out, refused when it does not fit its platform."""
+        post = self.open_post(post_id)
+        if not text.strip():
+            raise BotError("a post needs some text")
+        self.settings.brand.check_length(post.platform, text)
+        return repo.update_post(self.engine, post_id, text=text)
+
     async def draft(self, ctx: CommandContext) -> str:
         platforms, topic = self._platforms_and_rest(ctx)
         if not topic:
             return "usage: /draft [@platform,...] TOPIC"
         best: list[tuple[str, PostDraft]] = []
         for platform in platforms:  # each drafted to its own platform's length
-            variants = [v for v in await self.brain.draft_post(topic, platform, n=3) if v.text.strip()]
+            variants = await self.draft_variants(topic, platform)
             if not variants:
                 return "the model returned nothing; try another topic, or /compose your own text"
             best.append((platform, variants[0]))  # ranked best first
@@ -153,39 +171,73 @@ class PostCommands:
         """The post an id names (a group's first id: every row of it that is open) and the rest of the words."""
         word, _, rest = args.partition(" ")
         number = word.removeprefix("#")
-        post = repo.get_post(self.engine, int(number)) if number.isdigit() else None
-        if post is None:
+        if not number.isdigit():
             raise BotError(f"no post {word!r}; /drafts and /calendar list them")
-        if post.group_id is not None and post.group_id == post.id:
-            rows = list(repo.posts_in_group(self.engine, post.group_id))
-            posts = [p for p in rows if p.status in OPEN]
+        post = repo.get_post(self.engine, int(number))
+        if post is not None and post.group_id is not None and post.group_id == post.id:
+            posts = [p for p in repo.posts_in_group(self.engine, post.group_id) if p.status in OPEN]
             if posts:
                 return posts, rest.strip()
-        if post.status not in OPEN:
-            raise BotError(f"post #{post.id} is {post.status.value}; it cannot be changed now")
-        return [post], rest.strip()
+        return [self.open_post(int(number))], rest.strip()
 
     @staticmethod
     def _on(post: Post) -> str:
         return f"post #{post.id}" + (f" on {post.platform}" if post.group_id else "")
 
+    def open_post(self, post_id: int) -> Post:
+        """A post that may still be (re)scheduled or cancelled."""
+        post = repo.get_post(self.engine, post_id)
+        if post is None:
+            raise BotError(f"no post '{post_id}'; /drafts and /calendar list them")
+        if post.status not in OPEN:
+            raise BotError(f"post #{post.id} is {post.status.value}; it cannot be changed now")
+        return post
+
+    def schedule_post(self, post_id: int, when: str) -> tuple[datetime, str]:
+        """Schedule an open post at `when` (the owner's words, see WHEN_HELP) or at the best time
+        ("best"); returns the time and, for the best time, why."""
+        post = self.open_post(post_id)
+        now = utcnow()
+        if when.lower() == "best":
+            window = timedelta(days=self.settings.schedule.best_window_days)
+            history = posting_history(self.engine, post.platform)
+            at, why = self.brain.best_slot(history, now + timedelta(minutes=5), now + window, post.content_type)
+        elif when:
+            at, why = parse_when(when, self.zone, now), ""
+            if at <= now:
+                raise BadTime(f"{show(at, self.zone)} has already passed")
+        else:
+            raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
+        self.scheduler.schedule(post_id, at)
+        return at, why
+
+    def queue_post(self, post_id: int) -> tuple[datetime, str]:
+        """Put an open post in the platform's next free queue slot; returns the time and why."""
+        post = self.open_post(post_id)
+        history = posting_history(self.engine, post.platform)
+        at, why = self.brain.next_free_slot(post.platform, history, utcnow(), post.content_type)
+        self.scheduler.schedule(post_id, at)
+        return at, why
+
+    def retry_post(self, post_id: int) -> datetime:
+        """Publish a failed or missed post now (the scheduler takes it at once)."""
+        post = self.open_post(post_id)
+        if post.status not in (PostStatus.failed, PostStatus.missed):
+            raise BotError(f"post #{post_id} is {post.status.value}; only a failed or missed post is retried")
+        at = utcnow()
+        self.scheduler.schedule(post_id, at)
+        return at
+
+    def cancel_post(self, post_id: int) -> None:
+        self.open_post(post_id)
+        self.scheduler.cancel(post_id)
+
     async def schedule(self, ctx: CommandContext) -> str:
         posts, when = self._open_posts(ctx.args)
-        now = utcnow()
         lines: list[str] = []
-        for post in posts:
-            if when.lower() == "best":  # each platform's own audience, from its own history
-                window = timedelta(days=self.settings.schedule.best_window_days)
-                history = posting_history(self.engine, post.platform)
-                at, why = self.brain.best_slot(history, now + timedelta(minutes=5), now + window, post.content_type)
-            elif when:
-                at, why = parse_when(when, self.zone, now), ""
-                if at <= now:
-                    raise BadTime(f"{show(at, self.zone)} has already passed")
-            else:
-                raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
+        for post in posts:  # each platform at its own best time, from its own history
             assert post.id is not None
-            self.scheduler.schedule(post.id, at)
+            at, why = self.schedule_post(post.id, when)
             lines.append(f"{self._on(post)} scheduled for {show(at, self.zone)}" + (f"\n{why}" if why else ""))
         return "\n".join(lines)
 
@@ -193,18 +245,25 @@ class PostCommands:
         posts, _ = self._open_posts(ctx.args)
         lines: list[str] = []
         for post in posts:
-            history = posting_history(self.engine, post.platform)
-            at, why = self.brain.next_free_slot(post.platform, history, utcnow(), post.content_type)
             assert post.id is not None
-            self.scheduler.schedule(post.id, at)
+            at, why = self.queue_post(post.id)
             lines.append(f"{self._on(post)} queued for {show(at, self.zone)}" + (f"\n{why}" if why else ""))
         return "\n".join(lines)
+
+    async def retry(self, ctx: CommandContext) -> str:
+        posts, _ = self._open_posts(ctx.args)
+        if len(posts) > 1:  # a group: those of its rows that failed or were missed
+            posts = [p for p in posts if p.status in (PostStatus.failed, PostStatus.missed)] or posts[:1]
+        for post in posts:
+            assert post.id is not None
+            self.retry_post(post.id)
+        return "\n".join(f"{self._on(post)} will be published again now" for post in posts)
 
     async def cancel(self, ctx: CommandContext) -> str:
         posts, _ = self._open_posts(ctx.args)
         for post in posts:
             assert post.id is not None
-            self.scheduler.cancel(post.id)
+            self.cancel_post(post.id)
         return "\n".join(f"{self._on(post)} cancelled" for post in posts)
 
     async def calendar(self, ctx: CommandContext) -> str:

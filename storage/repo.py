@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import String, bindparam, cast, func, literal, update
 from sqlalchemy.engine import Engine
@@ -677,39 +677,6 @@ def unfinished_messages(
     if skipped:
         query = query.where(col(Message.id).notin_(skipped))
     query = query.order_by(col(Message.id)).limit(limit)
-    with Session(engine) as session:
-        return session.exec(query).all()
-
-
-def message_counts(
-    engine: Engine, start: datetime, end: datetime, by: Literal["status", "intent", "sentiment"]
-) -> dict[str, int]:
-    """Messages received in [start, end), counted per value of one column ("" where it is unset)."""
-    column = col(getattr(Message, by))
-    query = (
-        select(column, func.count())
-        .where(col(Message.received_at) >= start, col(Message.received_at) < end)
-        .group_by(column)
-    )
-    with Session(engine) as session:
-        return {str(value or ""): int(n) for value, n in session.exec(query).all()}
-
-
-def sent_replies(engine: Engine, start: datetime, end: datetime) -> list[tuple[Reply, datetime]]:
-    """Replies sent in [start, end), each with when the message it answers arrived."""
-    query = (
-        select(Reply, Message.received_at)
-        .join(Message, col(Reply.message_id) == col(Message.id))
-        .where(Reply.status == ReplyStatus.sent, col(Reply.sent_at) >= start, col(Reply.sent_at) < end)
-    )
-    with Session(engine) as session:
-        return [(reply, received) for reply, received in session.exec(query).all()]
-
-
-def posts_between(engine: Engine, start: datetime, end: datetime) -> Sequence[Post]:
-    """Posts that were due (or went out) in [start, end): published, failed or missed among them."""
-    moment = func.coalesce(col(Post.published_at), col(Post.scheduled_at))
-    query = select(Post).where(moment >= start, moment < end).order_by(moment)
     with Session(engine) as session:
         return session.exec(query).all()
 
