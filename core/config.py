@@ -106,7 +106,7 @@ class BrandSettings(Section):
     best_posts: list[str] = Field(default_factory=list)
     reply_max_chars: int = Field(default=400, ge=20)
     length_limits: dict[str, int] = Field(
-        default_factory=lambda: {"default": 500, "x": 280, "mastodon": 500, "bluesky": 300, "telegram": 4096, "slack": 4000}
+        default_factory=lambda: {"default": 500, "x": 280, "mastodon": 500, "bluesky": 300, "telegram": 4096, "slack": 4000, "facebook": 63206, "instagram": 2200}
     )
 
     def length_limit(self, platform: str) -> int:
