@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONFIG ?= config.toml
 
-.PHONY: install run test bench clean
+.PHONY: install browser run test bench clean
 
 install: $(STAMP)
 
@@ -21,9 +21,16 @@ $(STAMP): requirements.lock requirements-models.txt pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(VENV)/bin/bot run --connector console --config $(CONFIG)
+	$(VENV)/bin/bot run --config $(CONFIG)
 
-test: install
+# The dashboard's browser tests drive Debian's chromium (Playwright's own browser download does not
+# work offline). Installed here when missing and we may (root); otherwise those tests say how and skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium is not installed (as root: apt-get install -y chromium); the browser tests will be skipped"
+
+test: install browser
 	$(PY) -m pytest -q
 
 clean:

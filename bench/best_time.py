@@ -6,15 +6,27 @@ before (drawn from a distorted copy of the same rhythm: the model's prior), and 
 engagement. Then 12 weeks of one post a day: the model picks the hour of each day (Thompson
 sampling), sees the noisy engagement, refits. Scores are expected engagement of the picks over the
 oracle's (which knows the hidden rates), for week 12 and overall.
-Run: .venv/bin/python bench/best_time.py [--seeds 20] [--weeks 12]
+
+The system run does the same on the first --system-seeds audiences through the bot itself: the
+real scheduler, publisher and Mastodon connector against a fake Mastodon (tests/fakes/
+posting_weeks.py) whose followers react by the hidden rates, a SQLite database, and a clock that
+jumps ahead instead of waiting. The model picks each day's hour from the database's posting
+history; engagement grows for a day or two and is fetched 24 h after publishing and again while it
+grows, so the model learns a day later than in the isolated run, and from rounded counts.
+Run: .venv/bin/python bench/best_time.py [--seeds 20] [--weeks 12] [--system-seeds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import math
 import os
 import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 # Small matrices: BLAS threads only fight each other (and other processes) here.
@@ -29,9 +41,16 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from brain.timing import EngagementModel, Observation, TimingPrior  # noqa: E402
-from core.config import load_settings  # noqa: E402
 from brain.llama_choice import machine_and_weights  # noqa: E402
+from brain.timing import EngagementModel, Observation, TimingPrior, local_slot  # noqa: E402
+from core.addressing import MessageKind, ReplyAddress, Visibility  # noqa: E402
+from core.config import ScheduleSettings, load_settings  # noqa: E402
+from core.times import account_zone  # noqa: E402
+from fakes.posting_weeks import PLATFORM, posting_weeks  # noqa: E402
+from storage import repo  # noqa: E402
+from storage.db import make_engine  # noqa: E402
+
+START = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday; the system run's account is on UTC
 
 INDUSTRY_HOUR = 12  # the "post at noon" advice of the usual best-time-to-post articles
 
@@ -92,18 +111,65 @@ def run_seed(seed: int, weeks: int, level: Difficulty = Difficulty(), prior: Tim
     return earned
 
 
+def run_system_seed(seed: int, weeks: int, level: Difficulty = Difficulty()) -> dict[str, np.ndarray]:
+    """run_seed's audience and follower messages, through the scheduler, publisher and a fake Mastodon."""
+    rng = np.random.default_rng(seed)
+    rates = audience(rng, level)  # the same draws as run_seed's, in the same order
+    activity = follower_messages(rng, rates)
+    zone = account_zone("UTC")
+
+    def reactions(status_id: str, created: datetime, now: datetime) -> dict[str, int]:
+        weekday, hour = local_slot(created, zone)
+        final = observe(np.random.default_rng([seed, int(status_id) % 2**32]), rates[weekday, hour], level.post_noise)
+        grown = int(final * (1 - math.exp(-max((now - created).total_seconds(), 0.0) / 3600 / 12)))
+        return {"favourites_count": grown - grown // 3, "reblogs_count": grown // 3, "replies_count": 0}
+
+    async def days() -> list[tuple[int, int]]:
+        with tempfile.TemporaryDirectory() as folder:
+            engine = make_engine(f"sqlite:///{folder}/bench.db")
+            first_week = START - timedelta(weeks=3)
+            repo.store_incoming(engine, [
+                repo.NewMessage(
+                    PLATFORM, f"m{n}", f"fan{n % 40}", "fan", ReplyAddress(MessageKind.mention, Visibility.public, f"fan{n % 40}", f"m{n}"),
+                    "hello", first_week + timedelta(days=weekday + 7 * (n % 3), hours=hour, minutes=n % 60),
+                )
+                for n, (weekday, hour) in enumerate(activity)
+            ])
+            schedule = ScheduleSettings(best_hours=(0, 23))  # the oracle may pick any hour too
+            try:
+                async with posting_weeks(engine, schedule, zone, START, reactions, np.random.default_rng(seed + 10_000)) as run:
+                    return [
+                        local_slot(await run.post_on_day(START + timedelta(days=day), f"post {day}"), zone)
+                        for day in range(weeks * 7)
+                    ]
+            finally:
+                engine.dispose()
+
+    picks = asyncio.run(days())
+    return {
+        "system": np.array([rates[weekday, hour] for weekday, hour in picks]),
+        "oracle": np.array([rates[day % 7].max() for day in range(weeks * 7)]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--hard", action="store_true", help="sharper peaks and noisier posts")
+    parser.add_argument("--system-seeds", type=int, default=3, help="audiences also run through scheduler, publisher and fake Mastodon")
     args = parser.parse_args()
     level = HARD if args.hard else Difficulty()
     runs = [run_seed(seed, args.weeks, level) for seed in range(args.seeds)]
+    began = time.perf_counter()
+    system = [run_system_seed(seed, args.weeks, level) for seed in range(min(args.system_seeds, args.seeds))]
+    system_s = time.perf_counter() - began
 
-    def fraction(name: str, week: int | None) -> float:
+    def fraction(name: str, week: int | None, among: list[dict[str, np.ndarray]] | None = None) -> float:
         sl = slice((week - 1) * 7, week * 7) if week else slice(None)
-        return float(np.mean([r[name][sl].sum() / r["oracle"][sl].sum() for r in runs]))
+        return float(np.mean([r[name][sl].sum() / r["oracle"][sl].sum() for r in (runs if among is None else among)]))
+
+    same_seeds = runs[: len(system)]
 
     table = Table(title=f"best time: fraction of oracle engagement, {args.seeds} seeds, 1 post a day")
     table.add_column("policy")
@@ -111,7 +177,23 @@ def main() -> None:
         table.add_column(col, justify="right")
     for name, label in (("model", "model (Thompson)"), ("random", "random hour"), ("fixed", f"fixed {INDUSTRY_HOUR}:00")):
         table.add_row(label, *(f"{fraction(name, w):.3f}" for w in (1, args.weeks, None)))
+    if system:
+        seeds = f"{len(system)} seeds"
+        table.add_row(f"model alone, first {seeds}", *(f"{fraction('model', w, same_seeds):.3f}" for w in (1, args.weeks, None)))
+        table.add_row(
+            f"bot: scheduler, publisher, fake Mastodon, {seeds}",
+            *(f"{fraction('system', w, system):.3f}" for w in (1, args.weeks, None)),
+        )
     Console(stderr=True).print(table)
+    through_bot = {
+        "system_fraction_of_oracle": round(fraction("system", args.weeks, system), 4),
+        "system_fraction_of_oracle_week_1": round(fraction("system", 1, system), 4),
+        "system_fraction_of_oracle_all_weeks": round(fraction("system", None, system), 4),
+        "model_alone_same_seeds_fraction_of_oracle": round(fraction("model", args.weeks, same_seeds), 4),
+        "model_alone_same_seeds_fraction_of_oracle_all_weeks": round(fraction("model", None, same_seeds), 4),
+        "system_seeds": len(system),
+        "system_seconds": round(system_s, 1),
+    } if system else {}
     print(json.dumps({
         "fraction_of_oracle": round(fraction("model", args.weeks), 4),
         "random_fraction_of_oracle": round(fraction("random", args.weeks), 4),
@@ -121,6 +203,7 @@ def main() -> None:
         "seeds": args.seeds,
         "difficulty": "hard" if args.hard else "default",
         "weeks": args.weeks,
+        **through_bot,
         **machine_and_weights(load_settings(ROOT / "config.toml")),
     }))
 

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot import cli_classify, cli_draft, cli_forget, cli_run, cli_timing
+from bot import cli_classify, cli_draft, cli_forget, cli_run, cli_timing, cli_web
 from core.errors import BotError
 
 DEFAULT_CONFIG = os.environ.get("BOT_CONFIG", "config.toml")
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # Each command module adds its own subparser and sets `handler`; listed here explicitly.
-    for module in (cli_run, cli_forget, cli_classify, cli_draft, cli_timing):
+    for module in (cli_run, cli_forget, cli_classify, cli_draft, cli_timing, cli_web):
         module.add_parser(sub, config_option)
     return parser
 

@@ -42,7 +42,11 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
         description="Draft N post variants for a platform, ranked by closeness to the brand's best posts.",
     )
     post.add_argument("topic", help="what the post is about ('-' reads one topic per line from stdin)")
-    post.add_argument("--platform", required=True, help="the platform the post is for (sets the length limit)")
+    post.add_argument(
+        "--platform",
+        required=True,
+        help="the platform the post is for, or several with commas (e.g. mastodon,bluesky): each its own length limit",
+    )
     post.add_argument("-n", type=_count, default=3, help="how many variants (default: 3)")
     post.add_argument("--json", action="store_true", help="print one JSON object per topic instead of text")
     config_option(post)
@@ -131,21 +135,28 @@ async def _draft_one_reply(brain: Brain, text: str, platform: str, *, as_json: b
 
 async def draft_post(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    platform = settings.brand.known_platform(args.platform)
+    platforms = list(dict.fromkeys(settings.brand.known_platform(name) for name in args.platform.split(",") if name.strip()))
+    if not platforms:
+        raise BotError("name a platform with --platform")
     from brain.service import Brain
 
     async with Brain(settings) as brain:
         for topic in inputs(args.topic, "topic"):
-            variants = await brain.draft_post(topic, platform, args.n)
-            if args.json:
-                print(json.dumps({"topic": topic, "platform": platform, "variants": [asdict(v) for v in variants]}, ensure_ascii=False))
-                continue
-            if args.topic == "-":
-                print(f"# {topic}")
-            for rank, variant in enumerate(variants, start=1):
-                print(f"{rank}. [score {variant.score:.3f}, {variant.source}] {variant.text}")
-                for failure in variant.check_failures:
-                    print(f"     - {failure}")
-                for note in variant.notes:
-                    print(f"     note: {note}")
+            for platform in platforms:
+                await _draft_one_post(brain, topic, platform, args, several=len(platforms) > 1)
     return 0
+
+
+async def _draft_one_post(brain: Brain, topic: str, platform: str, args: argparse.Namespace, *, several: bool) -> None:
+    variants = await brain.draft_post(topic, platform, args.n)
+    if args.json:
+        print(json.dumps({"topic": topic, "platform": platform, "variants": [asdict(v) for v in variants]}, ensure_ascii=False))
+        return
+    if args.topic == "-" or several:
+        print(f"# {topic}" + (f" ({platform})" if several else ""))
+    for rank, variant in enumerate(variants, start=1):
+        print(f"{rank}. [score {variant.score:.3f}, {variant.source}] {variant.text}")
+        for failure in variant.check_failures:
+            print(f"     - {failure}")
+        for note in variant.notes:
+            print(f"     note: {note}")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from core.text import counted
-
 
 def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argparse.ArgumentParser], None]) -> None:
     parser = sub.add_parser(
@@ -21,22 +19,15 @@ def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argpars
 
 
 def forget(args: argparse.Namespace) -> int:
+    from bot.erasure import forget_contact  # the database layer: not needed for --help
     from core.config import load_settings
-    from storage import repo  # the database layer: not needed for --help
     from storage.db import make_engine
 
     settings = load_settings(args.config)
     engine = make_engine(settings.database_url)
     try:
-        counts = repo.delete_contact(engine, args.platform, args.user_id)
+        erased = forget_contact(engine, args.platform, args.user_id)
     finally:
         engine.dispose()
-    if not counts["contacts"]:
-        print(f"no contact {args.user_id} on {args.platform}; nothing deleted")
-        return 1
-    print(
-        f"deleted {args.platform} contact {args.user_id}: {counted(counts['messages'], 'message')}, "
-        f"{counted(counts['replies'], 'reply', 'replies')}, {counted(counts['corrections'], 'label correction')}, "
-        f"1 contact ({counted(sum(counts.values()), 'row')})"
-    )
-    return 0
+    print(erased.summary())
+    return 0 if erased.found else 1

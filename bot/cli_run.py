@@ -1,17 +1,19 @@
-"""`bot run`: start the bot on a connector."""
+"""`bot run`: start the bot on every connector config enables, or on the one named."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
-from core.platforms import CONNECTOR_PLATFORMS
+from core.platforms import CONNECTOR_FACTORIES, CONNECTOR_PLATFORMS
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -24,35 +26,39 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction, config_option: Callable[[argparse.ArgumentParser], None]) -> None:
-    parser = sub.add_parser("run", help="run the bot on a connector", description="Run the bot.")
-    parser.add_argument("--connector", choices=CONNECTORS, default="console", help="where the bot listens (default: console)")
+    parser = sub.add_parser(
+        "run",
+        help="run the bot on every connector [connectors] enabled lists",
+        description="Run the bot on every connector [connectors] enabled lists (default: the console), or on one.",
+    )
+    parser.add_argument("--connector", choices=CONNECTORS, help="run on this connector alone")
     config_option(parser)
     parser.set_defaults(handler=run)
 
 
 def make_connector(name: str, settings: Settings) -> Connector:
-    # Each platform's library is imported only when the bot runs on it.
-    if name == "console":
-        from connectors.console import ConsoleConnector
+    """The connector for a platform, built by its module's factory (core/platforms.py); the
+    platform's library is imported only when the bot runs on it."""
+    if name not in CONNECTOR_FACTORIES:
+        raise ConfigError(f"unknown connector {name!r}")
+    module, _, factory = CONNECTOR_FACTORIES[name].partition(":")
+    build: Callable[[Settings], Connector] = getattr(importlib.import_module(module), factory)
+    return build(settings)
 
-        return ConsoleConnector(owner_id=settings.console.owner_id)
-    if name == "bluesky":
-        from connectors.bluesky import BlueskyConnector
 
-        return BlueskyConnector(settings.bluesky)
-    if name == "telegram":
-        from connectors.telegram import TelegramConnector
-
-        return TelegramConnector(settings.telegram)
-    if name == "slack":
-        from connectors.slack import SlackConnector
-
-        return SlackConnector(settings.slack)
-    if name == "mastodon":
-        from connectors.mastodon import MastodonConnector
-
-        return MastodonConnector(settings.mastodon)
-    raise ConfigError(f"unknown connector {name!r}")
+def make_connectors(names: list[str], settings: Settings) -> tuple[list[Connector], list[str]]:
+    """Every named connector that can be built, and one line for each that cannot (a secret missing
+    from the environment), naming the setting; the others run without it. None built: its error."""
+    built: list[Connector] = []
+    errors: list[ConfigError] = []
+    for name in names:
+        try:
+            built.append(make_connector(name, settings))
+        except ConfigError as exc:
+            errors.append(exc)
+    if not built:
+        raise errors[0]
+    return built, [f"not started: {exc}" for exc in errors]
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -83,21 +89,35 @@ async def run(args: argparse.Namespace) -> int:
     from core.config import load_settings
 
     settings = load_settings(args.config)
-    console = args.connector == "console"
+    from bot.web.server import check_listen
+
+    check_listen(settings)  # an open dashboard without a password: refused before any model loads
+    names = [args.connector] if args.connector else settings.connectors.enabled
+    console = "console" in names
+    # The console is the screen: the log goes to a file then.
     log_file = settings.data_dir / "bot.log" if console else None
     setup_logging(settings.bot.log_level, log_file)
-    connector = make_connector(args.connector, settings)
+    connectors, left_out = make_connectors(names, settings)
+    for line in left_out:
+        log.error("%s", line)  # on stderr also when the log is in a file (bot/logs.py)
     if console:
         print(
-            f"{settings.brand.name} assistant on the console. Type to talk to it; "
+            f"{settings.brand.name} assistant on {', '.join(c.platform for c in connectors)}. On the console: type to talk to it; "
             "'/as-follower NAME TEXT' to write as a follower; /help; /quit or Ctrl-D to leave. "
             f"Log: {log_file}",
             flush=True,
         )
+    if settings.web.enabled:
+        host = f"[{settings.web.listen}]" if ":" in settings.web.listen else settings.web.listen
+        where = f"http://{host}:{settings.web.port}" if settings.web.port else f"a free port of {host} (the log says which)"
+        print(f"Dashboard: {where} (password: `bot web set-password`)", flush=True)
     from bot.app import App  # the models and platform libraries: only once the bot is to run
 
-    async with App(settings, [connector]) as app:
+    async with App(settings, connectors) as app:
         _stop_on_signals(app)
         await app.run()
     log.info("bot stopped")
-    return 0
+    failures = [c.failure for c in connectors if c.failure]
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    return 1 if failures else 0

@@ -26,6 +26,8 @@ class CommandContext:
 
 
 CommandHandler = Callable[[CommandContext], Awaitable[str]]
+# Sends the answer to the owner's message (by default: a reply where it was written).
+Answer = Callable[[IncomingMessage, Connector, str], Awaitable[None]]
 # Turns the owner's sentence ("schedule it for the best time") into the command's arguments
 # ("12 best"); raises BotError when the sentence lacks something the command needs.
 WordsToArgs = Callable[[str], str]
@@ -75,7 +77,7 @@ class OwnerCommands:
         width = max(len(usage) for usage, _ in rows)
         return "commands:\n" + "\n".join(f"  {usage:<{width}}  {summary}" for usage, summary in rows)
 
-    async def handle(self, incoming: IncomingMessage, connector: Connector) -> None:
+    async def handle(self, incoming: IncomingMessage, connector: Connector, answer_with: Answer | None = None) -> None:
         text = incoming.text.strip()
         if text.startswith("/"):
             word, _, rest = text.partition(" ")
@@ -90,7 +92,10 @@ class OwnerCommands:
                 answer = f"unknown command /{name}; /help lists them"
         else:
             answer = await self._plain_words(incoming, connector, text)
-        await connector.send_reply(incoming.reply_to, answer)
+        if answer_with is not None:
+            await answer_with(incoming, connector, answer)
+        else:
+            await connector.send_reply(incoming.reply_to, answer)
 
     async def _run(self, command: Command, ctx: CommandContext) -> str:
         if not ctx.args and needs_arguments(command.usage):

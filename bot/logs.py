@@ -27,7 +27,8 @@ def setup_logging(level: str = "INFO", log_file: Path | None = None) -> None:
         handlers.append(terminal)
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
     # Library chatter (progress bars, deprecation notes) is not an event of ours.
-    for noisy in ("transformers", "httpx", "httpcore", "urllib3", "huggingface_hub", "sentence_transformers"):
+    # uvicorn's start and stop lines repeat what bot/web/server.py says in one line.
+    for noisy in ("transformers", "httpx", "httpcore", "urllib3", "huggingface_hub", "sentence_transformers", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="transformers")

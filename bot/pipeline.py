@@ -9,7 +9,8 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from core.config import Settings
-from core.errors import BotError
+from core.errors import BotError, OutsideMessagingWindow
+from core.times import as_utc
 from brain.examples import OWNER_EXAMPLES_LIMIT
 from brain.policy import Action, Situation, after_draft, decide
 from brain.service import Brain
@@ -54,6 +55,7 @@ class ReplySender:
             now = repo.get_reply(self.engine, reply_id)
             raise BotError(f"reply #{reply_id} is {now.status if now else 'gone'}, not {from_status}")
         try:
+            self._check_window(connector, message)
             # The address stored with the message: the same place, kind and visibility it was written with.
             platform_id = await connector.send_reply(message.reply_address, reply.text)
         except Exception as exc:
@@ -70,6 +72,22 @@ class ReplySender:
         repo.advance_message(self.engine, reply.message_id, Transition.replied)
         log.info("reply %d sent for message %d%s", reply_id, reply.message_id, f" (approved by {approved_by})" if approved_by else "")
         return reply
+
+
+    def _check_window(self, connector: Connector, message: Message) -> None:
+        """A private answer past the platform's messaging window is not tried: it would be refused."""
+        window = connector.messaging_window
+        if window is None or not message.reply_address.is_private:
+            return
+        last = repo.last_private_message_at(self.engine, message.contact_id) or message.received_at
+        waited = utcnow() - as_utc(last)
+        if waited > window:
+            hours = window.total_seconds() / 3600
+            raise OutsideMessagingWindow(
+                f"{message.platform} lets the account answer a private message only within {hours:.0f} hours of the "
+                f"person's last one ({waited.total_seconds() / 3600:.0f} hours ago): answer in {message.platform}'s own "
+                "inbox, or approve this when they write again"
+            )
 
 
 def is_opening_command(text: str) -> bool:
@@ -186,6 +204,7 @@ class FollowerPipeline:
         assert reply.id is not None
         if automatic:
             repo.update_reply(self.engine, reply.id, automatic=True)
+            repo.update_message(self.engine, message.id, status_reason=decision.reason)  # why it went out alone
             try:
                 await self.sender.send(reply.id, from_status=ReplyStatus.pending)
             except BotError as exc:
@@ -193,7 +212,7 @@ class FollowerPipeline:
             return repo.get_message(self.engine, message.id) or message
 
         reason = decision.reason
-        message = repo.advance_message(self.engine, message.id, Transition.await_owner)
+        message = repo.advance_message(self.engine, message.id, Transition.await_owner, status_reason=reason)
         await self.notify_owner(
             message.platform,
             f"reply #{reply.id} to {who} waits for approval: {reason} ({summary}).\n"

@@ -11,7 +11,7 @@ from storage.models import PostStatus
 
 def posting_history(engine: Engine, platform: str) -> PostingHistory:
     """The platform's published posts with their latest engagement, when followers wrote (on any
-    platform), and the times already scheduled on the platform."""
+    platform), when its followers are online (where it says), and the times already scheduled on it."""
     published = [
         PublishedPost(post.published_at or post.created_at, engagement, post.content_type)
         for post, engagement in repo.published_engagement(engine, platform)
@@ -21,4 +21,5 @@ def posting_history(engine: Engine, platform: str) -> PostingHistory:
         published=published,
         follower_activity=repo.message_times(engine),
         taken=[p.scheduled_at for p in scheduled if p.scheduled_at],
+        audience_hours=repo.audience_hours(engine, platform),
     )

@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Engine
 
 from core.config import ScheduleSettings
 from core.errors import ConnectorError, RateLimited
+from core.times import as_utc
 from bot.finished_posts import FinishedPosts
 from bot.owner_notices import Notify, OwnerNotices
 from connectors.base import Connector, OutgoingPost
@@ -55,11 +57,21 @@ class Publisher:
     """Publishes claimed posts through their platform's connector and writes down each outcome."""
 
     def __init__(
-        self, engine: Engine, connectors: Mapping[str, Connector], settings: ScheduleSettings, notify: Notify
+        self,
+        engine: Engine,
+        connectors: Mapping[str, Connector],
+        settings: ScheduleSettings,
+        notify: Notify,
+        clock: Callable[[], datetime] = utcnow,
+        coming: Mapping[str, Connector] | None = None,
     ) -> None:
         self.engine = engine
-        self._connectors = connectors
+        self._connectors = connectors  # those connected now
+        # Every connector the bot runs, also those not connected at the moment (down, being
+        # retried): their posts wait with the retry backoff instead of failing.
+        self._coming = coming if coming is not None else connectors
         self.settings = settings
+        self.clock = clock  # the time that publishes and engagement are written down with; tests move it
         self._notices = OwnerNotices(notify)
         self._finished = FinishedPosts(engine)
 
@@ -78,9 +90,24 @@ class Publisher:
         assert post.id is not None and post.status == PostStatus.publishing
         connector = self._connectors.get(post.platform)
         if connector is None:
+            if post.platform in self._coming:
+                return await self._retry(post, None, f"{post.platform} is not connected at the moment")
             return await self._fail(post, f"{post.platform} is not connected")
+        images = post.images
+        missing = next((i for i in images if "://" not in i and not os.path.isfile(i)), None)
+        if missing:
+            return await self._fail(
+                post, f"its image {missing} is missing; put it back, or /image {post.id} none, then /reschedule {post.id} WHEN"
+            )
+        out = OutgoingPost(
+            text=post.text,
+            image_path=images[0] if images else None,
+            image_alt=post.image_alt,
+            more_images=tuple(images[1:]),
+            idempotency_key=post.publish_key,
+        )
         try:
-            platform_id = await connector.publish(OutgoingPost(text=post.text, idempotency_key=post.publish_key))
+            platform_id = await self._publish(connector, post, out)
         except RateLimited as exc:
             return await self._retry(post, exc.retry_after, f"rate limited: {exc}")
         except ConnectorError as exc:
@@ -90,19 +117,30 @@ class Publisher:
             if connector.idempotent_publish:
                 return await self._retry(post, None, f"platform error: {exc!r}")
             return await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id) + f" ({exc!r})")
-        now = utcnow()
+        now = self.clock()
         engagement_at = now + timedelta(hours=self.settings.engagement_after_hours) if connector.reports_engagement else None
         # A platform that deduplicates by key need not hold a slot until the row is written.
         await self._finished.write(repo.Published(post.id, platform_id, now, engagement_at), wait=not connector.idempotent_publish)
         log.info("post %s published on %s as %s", post.id, post.platform, platform_id)
         return Outcome(PostStatus.published)
 
+    async def _publish(self, connector: Connector, post: Post, out: OutgoingPost) -> str:
+        if not connector.publishes_in_two_steps:
+            return await connector.publish(out)
+        assert post.id is not None
+        prepared = post.container_id
+        if not prepared:
+            prepared = await connector.prepare(out)
+            # Written before the second step: a crash after this resumes from it, never prepares twice.
+            repo.update_post(self.engine, post.id, container_id=prepared)
+        return await connector.publish_prepared(prepared, out)
+
     async def _retry(self, post: Post, after_s: float | None, error: str) -> Outcome:
         assert post.id is not None
         if post.attempts >= self.settings.max_attempts:
             return await self._fail(post, f"gave up after {post.attempts} attempts; last: {error}")
         delay = after_s if after_s is not None else self.settings.retry_backoff_s * 2 ** (post.attempts - 1)
-        at = utcnow() + timedelta(seconds=delay)
+        at = self.clock() + timedelta(seconds=delay)
         repo.update_post(self.engine, post.id, status=PostStatus.scheduled, scheduled_at=at, error=error)
         log.info("post %s will be retried in %.0f s", post.id, delay)
         return Outcome(PostStatus.scheduled, retry_at=at)
@@ -123,12 +161,12 @@ class Publisher:
         again: list[Post] = []
         for post in repo.posts_with_status(self.engine, [PostStatus.publishing]):
             assert post.id is not None
-            connector = self._connectors.get(post.platform)
+            connector = self._coming.get(post.platform)  # one that is down takes the post again once up
             if connector is None:
                 log.warning("post %s was interrupted while publishing; %s is not connected", post.id, post.platform)
             elif connector.idempotent_publish:
                 log.info("post %s was interrupted while publishing; retrying with the same key", post.id)
-                again.append(repo.update_post(self.engine, post.id, status=PostStatus.scheduled, scheduled_at=utcnow()))
+                again.append(repo.update_post(self.engine, post.id, status=PostStatus.scheduled, scheduled_at=self.clock()))
             else:
                 await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id))
         return again
@@ -137,15 +175,43 @@ class Publisher:
         """The connected platforms that report a post's engagement."""
         return [platform for platform, connector in self._connectors.items() if connector.reports_engagement]
 
-    async def collect_engagement(self, post_id: int) -> None:
-        """Store a published post's engagement, where its platform reports it."""
+    async def collect_audience(self) -> int:
+        """Store each connected platform's followers-online hours where it reports them; returns how many did."""
+        stored = 0
+        for platform, connector in self._connectors.items():
+            try:
+                hours = await connector.fetch_audience_hours()
+            except Exception:
+                log.exception("fetching %s's followers-online hours failed", platform)
+                continue
+            if hours:
+                await asyncio.to_thread(repo.set_audience_hours, self.engine, platform, hours)
+                stored += 1
+        return stored
+
+    async def collect_engagement(self, post_id: int) -> datetime | None:
+        """Store a published post's engagement, where its platform reports it; returns when to ask
+        again (None: no more).
+
+        Engagement grows for a while after publishing: it is asked for `engagement_after_hours`
+        after publishing, then again at 3x and 9x that time, up to `engagement_fetches` times, and
+        no more once a fetch finds it no larger than the one before. The timing model learns from
+        the latest sample of each post."""
         post = repo.get_post(self.engine, post_id)
         connector = self._connectors.get(post.platform) if post else None
         if post is None or connector is None or not post.platform_post_id:
-            return
+            return None
         counts = await connector.fetch_engagement(post.platform_post_id)
-        if counts:
-            repo.add_engagement(self.engine, post_id=post_id, interactions=interactions(counts), counts=json.dumps(counts))
+        if counts is None:  # the post is gone
+            return None
+        earlier = repo.engagement_samples(self.engine, post_id)
+        total = interactions(counts)
+        repo.add_engagement(self.engine, post_id=post_id, interactions=total, counts=json.dumps(counts), fetched_at=self.clock())
+        fetches = len(earlier) + 1
+        if fetches >= self.settings.engagement_fetches or (earlier and total <= earlier[-1].interactions):
+            return None
+        published_at = as_utc(post.published_at or post.created_at)
+        return published_at + timedelta(hours=self.settings.engagement_after_hours * 3**fetches)
 
 
 # Counts of people seeing a post, not acting on it; used only when a platform reports nothing else.

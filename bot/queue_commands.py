@@ -85,8 +85,38 @@ class QueueCommands:
 
     async def approve(self, ctx: CommandContext) -> str:
         reply_id = _id(ctx.args, "reply")
-        await self.sender.send(reply_id, from_status=ReplyStatus.pending, approved_by=self._who(ctx))
+        await self.approve_reply(reply_id, self._who(ctx))
         return f"reply #{reply_id} sent"
+
+    async def edit(self, ctx: CommandContext) -> str:
+        reply_id, text = _id_and_text(ctx.args, "reply", "/edit ID TEXT")
+        await self.edit_and_send(reply_id, text, self._who(ctx))
+        return f"reply #{reply_id} edited and sent"
+
+    async def reject(self, ctx: CommandContext) -> str:
+        reply_id = _id(ctx.args, "reply")
+        self.reject_reply(reply_id, self._who(ctx))
+        return f"reply #{reply_id} rejected; nothing was sent"
+
+    async def reply(self, ctx: CommandContext) -> str:
+        message_id, text = _id_and_text(ctx.args, "message", "/reply MESSAGE_ID TEXT")
+        await self.reply_to(message_id, text, self._who(ctx))
+        return f"sent your reply to message {message_id}"
+
+    async def label(self, ctx: CommandContext) -> str:
+        parts = ctx.args.split()
+        if len(parts) != 3:
+            raise BotError(f"usage: /label MESSAGE_ID TASK LABEL, TASK one of {', '.join(LABEL_TASKS)}")
+        message_id = _id(parts[0], "message")
+        self.correct_label(message_id, parts[1], parts[2])
+        return f"noted: message {message_id} is {parts[1]} {parts[2]} (used by `bot train --with-corrections`)"
+
+    # -- the rules, one copy: the chat commands above and the dashboard (bot/web) call these ------
+    # `who` is who approved, as stored on the reply: "telegram:42" from a chat, "web" from the dashboard.
+
+    async def approve_reply(self, reply_id: int, who: str) -> Reply:
+        """Send a drafted reply as it is."""
+        return await self.sender.send(reply_id, from_status=ReplyStatus.pending, approved_by=who)
 
     def _pending_reply(self, reply_id: int) -> Reply:
         reply = repo.get_reply(self.engine, reply_id)
@@ -94,52 +124,51 @@ class QueueCommands:
             raise BotError(f"reply #{reply_id} is not waiting for approval")
         return reply
 
-    async def edit(self, ctx: CommandContext) -> str:
-        reply_id, text = _id_and_text(ctx.args, "reply", "/edit ID TEXT")
+    async def edit_and_send(self, reply_id: int, text: str, who: str) -> Reply:
+        """Send `text` instead of the draft of a waiting reply."""
+        if not text.strip():
+            raise BotError("the reply is empty; write something, or reject the draft")
         self._pending_reply(reply_id)
-        repo.update_reply(self.engine, reply_id, text=text)
-        await self.sender.send(reply_id, from_status=ReplyStatus.pending, approved_by=self._who(ctx))
-        return f"reply #{reply_id} edited and sent"
+        repo.update_reply(self.engine, reply_id, text=text.strip())
+        return await self.sender.send(reply_id, from_status=ReplyStatus.pending, approved_by=who)
 
-    async def reject(self, ctx: CommandContext) -> str:
-        reply_id = _id(ctx.args, "reply")
+    def reject_reply(self, reply_id: int, who: str) -> None:
+        """Drop a waiting draft; nothing is sent."""
         reply = self._pending_reply(reply_id)
-        repo.update_reply(self.engine, reply_id, status=ReplyStatus.rejected, approved_by=self._who(ctx), approved_at=utcnow())
+        repo.update_reply(self.engine, reply_id, status=ReplyStatus.rejected, approved_by=who, approved_at=utcnow())
         message = repo.get_message(self.engine, reply.message_id)
         # A message the owner answered meanwhile (/reply) stays answered; only a waiting one is dropped.
         if message is not None and allows(message.status, Transition.ignore):
             repo.advance_message(self.engine, reply.message_id, Transition.ignore)
-        return f"reply #{reply_id} rejected; nothing was sent"
 
-    async def reply(self, ctx: CommandContext) -> str:
-        message_id, text = _id_and_text(ctx.args, "message", "/reply MESSAGE_ID TEXT")
+    async def reply_to(self, message_id: int, text: str, who: str) -> Reply:
+        """The owner's own answer to any message (an escalation, say)."""
+        if not text.strip():
+            raise BotError("the reply is empty")
         if repo.get_message(self.engine, message_id) is None:
             raise BotError(f"there is no message {message_id}")
-        reply = repo.add_reply(self.engine, message_id=message_id, text=text)
+        reply = repo.add_reply(self.engine, message_id=message_id, text=text.strip())
         assert reply.id is not None
-        await self.sender.send(reply.id, from_status=ReplyStatus.pending, approved_by=self._who(ctx))
-        return f"sent your reply to message {message_id}"
+        return await self.sender.send(reply.id, from_status=ReplyStatus.pending, approved_by=who)
 
-    async def label(self, ctx: CommandContext) -> str:
-        parts = ctx.args.split()
-        if len(parts) != 3 or parts[1] not in LABEL_TASKS:
+    def correct_label(self, message_id: int, task: str, label: str) -> None:
+        """The owner's label for a message: kept for `bot train --with-corrections`, shown from now on."""
+        if task not in LABEL_TASKS:
             raise BotError(f"usage: /label MESSAGE_ID TASK LABEL, TASK one of {', '.join(LABEL_TASKS)}")
-        message_id = _id(parts[0], "message")
         message = repo.get_message(self.engine, message_id)
         if message is None:
             raise BotError(f"there is no message {message_id}")
-        known = self.known_labels(parts[1])
-        if parts[2] not in known:
+        known = self.known_labels(task)
+        if label not in known:
             raise BotError(
-                f"{parts[1]} has no label {parts[2]!r}: one of {', '.join(known)} "
+                f"{task} has no label {label!r}: one of {', '.join(known)} "
                 "(a new label comes from training on a file that has it: bot train)"
             )
-        repo.add_correction(self.engine, text=message.text, task=parts[1], label=parts[2], message_id=message_id)
-        if parts[1] == "intent":
-            repo.update_message(self.engine, message_id, intent=parts[2], intent_confidence=1.0)
-        elif parts[1] == "sentiment":
-            repo.update_message(self.engine, message_id, sentiment=parts[2], sentiment_confidence=1.0)
-        return f"noted: message {message_id} is {parts[1]} {parts[2]} (used by `bot train --with-corrections`)"
+        repo.add_correction(self.engine, text=message.text, task=task, label=label, message_id=message_id)
+        if task == "intent":
+            repo.update_message(self.engine, message_id, intent=label, intent_confidence=1.0)
+        elif task == "sentiment":
+            repo.update_message(self.engine, message_id, sentiment=label, sentiment_confidence=1.0)
 
     @staticmethod
     def _who(ctx: CommandContext) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -13,6 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from core.config import ScheduleSettings
+from core.errors import BotError
+from core.platforms import post_problem
 from bot.owner_notices import Notify, OwnerNotices
 from bot.publisher import Outcome
 from bot.when import as_utc
@@ -21,6 +24,7 @@ from storage.models import Post, PostStatus, utcnow
 
 log = logging.getLogger(__name__)
 
+AUDIENCE_SWEEP_S = 12 * 3600
 ENGAGEMENT_SWEEP_S = 60  # engagement is fetched about a day after publishing: a minute late is nothing
 # The dispatcher sleeps until the next post is due, but looks again at least this often, in case
 # the wall clock jumped (a suspended laptop, an NTP step).
@@ -45,7 +49,9 @@ class Publishing(Protocol):
 
     def engagement_platforms(self) -> list[str]: ...
 
-    async def collect_engagement(self, post_id: int) -> None: ...
+    async def collect_audience(self) -> int: ...
+
+    async def collect_engagement(self, post_id: int) -> datetime | None: ...
 
 
 class PostScheduler:
@@ -63,8 +69,18 @@ class PostScheduler:
     docs/benchmarks.md for this design's figures.
     """
 
-    def __init__(self, engine: Engine, publisher: Publishing, settings: ScheduleSettings, notify: Notify) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        publisher: Publishing,
+        settings: ScheduleSettings,
+        notify: Notify,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.engine = engine
+        # What "now" is: the wall clock, or a test's, which moves through weeks without waiting
+        # (the dispatcher still sleeps in real seconds; schedule() wakes it).
+        self.clock = clock
         self.publisher = publisher
         self.settings = settings
         self._notices = OwnerNotices(notify)
@@ -90,8 +106,17 @@ class PostScheduler:
         self._aps.add_job(
             self.collect_due_engagement, "interval", seconds=ENGAGEMENT_SWEEP_S, id="engagement", replace_existing=True
         )
+        # Followers' online hours change slowly (Meta counts them per day): read them soon after start, then twice a day.
+        self._aps.add_job(
+            self.publisher.collect_audience,
+            "interval",
+            seconds=AUDIENCE_SWEEP_S,
+            next_run_time=utcnow() + timedelta(seconds=ENGAGEMENT_SWEEP_S),
+            id="audience",
+            replace_existing=True,
+        )
         await self.publisher.recover_interrupted()
-        await self._mark_missed(utcnow())
+        await self._mark_missed(self.clock())
         self._aps.start()
         self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(), name="post-dispatcher")
         log.info("scheduler started; next post due %s", repo.next_due_at(self.engine))
@@ -114,8 +139,21 @@ class PostScheduler:
 
     def schedule(self, post_id: int, at: datetime) -> Post:
         """Schedule (or reschedule) a post; writing the row is all it takes, so a crash loses nothing."""
+        current = repo.get_post(self.engine, post_id)
+        if current is None:
+            raise BotError(f"there is no post #{post_id}")
+        problem = post_problem(current.platform, len(current.images))
+        if problem:
+            raise BotError(f"post #{post_id} cannot be scheduled: {problem}")
         post = repo.update_post(
-            self.engine, post_id, status=PostStatus.scheduled, scheduled_at=as_utc(at), publish_key=None, attempts=0, error=None
+            self.engine,
+            post_id,
+            status=PostStatus.scheduled,
+            scheduled_at=as_utc(at),
+            publish_key=None,
+            container_id=None,
+            attempts=0,
+            error=None,
         )
         self._next_due = None  # it may be due before the post we knew of
         self._wake.set()
@@ -143,7 +181,7 @@ class PostScheduler:
         slots = self.settings.parallel_publishes
         while True:
             self._wake.clear()  # before looking, so a wake-up during the look is not lost
-            now = utcnow()
+            now = self.clock()
             timeout: float | None = None  # None: every slot is busy, and a finished publish wakes us
             try:
                 free = slots - len(self._publishing)
@@ -210,14 +248,15 @@ class PostScheduler:
         """Fetch the engagement of every post whose time for it has come; returns how many were asked."""
         asked = 0
         platforms = self.publisher.engagement_platforms()
-        while batch := repo.engagement_due(self.engine, utcnow(), platforms=platforms):
+        while batch := repo.engagement_due(self.engine, self.clock(), platforms=platforms):
             for post in batch:
                 assert post.id is not None
+                again: datetime | None = None
                 try:
-                    await self.publisher.collect_engagement(post.id)
+                    again = await self.publisher.collect_engagement(post.id)
                 except Exception:
                     log.exception("fetching the engagement of post %s failed; not asked again", post.id)
                 finally:
-                    repo.update_post(self.engine, post.id, engagement_due_at=None)
+                    repo.update_post(self.engine, post.id, engagement_due_at=again)
                 asked += 1
         return asked

@@ -29,6 +29,7 @@ from brain.generator import (
     OpenAIGenerator,
     TextGenerator,
 )
+from brain.heads import Head
 from brain.owner_requests import OwnerRequests
 from brain.policy import draft_waits
 from brain.posts import PostDraft
@@ -91,6 +92,7 @@ class Brain:
         self._lock = threading.RLock()  # a model is loaded once even if two threads ask at once
         self._encoder: Encoder | None = None
         self._understander: Understander | None = None
+        self._heads: dict[str, Head] | None = None
         self._risk: RiskDetector | None = None
         self._owner_requests: OwnerRequests | None = None
         self._generator: TextGenerator | None = generator
@@ -116,8 +118,13 @@ class Brain:
         return self._loaded("_encoder", lambda: load_encoder(self.settings))
 
     @property
+    def heads(self) -> dict[str, Head]:
+        """The classifier heads alone (small files): what labels exist needs no encoder."""
+        return self._loaded("_heads", lambda: load_heads(self.settings.classify.heads_dir))
+
+    @property
     def understander(self) -> Understander:
-        return self._loaded("_understander", lambda: Understander(self.encoder, load_heads(self.settings.classify.heads_dir), brand_language=self.settings.brand.language))
+        return self._loaded("_understander", lambda: Understander(self.encoder, self.heads, brand_language=self.settings.brand.language))
 
     @property
     def risk(self) -> RiskDetector:
@@ -244,7 +251,7 @@ class Brain:
 
     def known_labels(self, task: str) -> list[str]:
         """The labels the head of a task ("intent", "sentiment", "offensive") can give."""
-        head = self.understander.heads[task]
+        head = self.heads[task]
         return [*head.labels, *([head.other_label] if head.other_label and head.other_label not in head.labels else [])]
 
     # -- when to post: a small numpy model, milliseconds, so it runs in the caller and not behind a draft

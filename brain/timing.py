@@ -113,6 +113,7 @@ class EngagementModel:
         self.n_posts = 0
         self.n_messages = 0
         self.median = 0.0
+        self.audience_prior = False  # the activity is followers' online hours from the platform, not messages
 
     def features(self, weekday: int, hour: int, content_type: str = "", paid: bool = False) -> np.ndarray:
         x = np.zeros(self.dim)
@@ -186,6 +187,8 @@ class EngagementModel:
         if self.n_posts:
             ratio = np.expm1(self.predict(weekday, hour, content_type)) / max(self.median, 1e-9)
             return f"{slot}: {ratio:.1f}x your median engagement, from {counted(self.n_posts, 'post')}"
+        if self.audience_prior:
+            return f"{slot}: when your followers are online most (the platform's insights); no post engagement yet"
         if self.n_messages:
             return f"{slot}: when your followers write to you most (from {counted(self.n_messages, 'message')}); no post engagement yet"
         return f"{slot}: no history yet, so this is an exploratory pick"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from core.addressing import MessageKind, ReplyAddress, Visibility
+from core.errors import ConnectorError
 
 
 def _now() -> datetime:
@@ -56,9 +57,16 @@ class OutgoingPost:
     text: str
     image_path: str | None = None
     image_alt: str = ""  # the image's description for people who cannot see it
+    # Further images after image_path: a carousel where the platform has them (Instagram).
+    more_images: tuple[str, ...] = ()
     # The same key on every attempt at one post; platforms that deduplicate by it (an
     # Idempotency-Key header, a client message id) never create the post twice.
     idempotency_key: str | None = None
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        """Every image of the post, in order (files or URLs)."""
+        return ((self.image_path,) if self.image_path else ()) + self.more_images
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,30 @@ class Connector(ABC):
     idempotent_publish: bool = False
     #: True when the connector overrides fetch_engagement; posts elsewhere are not asked for it.
     reports_engagement: bool = False
+    #: True when a post is published in two steps with something in between worth keeping
+    #: (Instagram's media container): the publisher calls prepare(), stores what it returns on the
+    #: post row, then publish_prepared(); after a crash it resumes from the stored id.
+    publishes_in_two_steps: bool = False
+    #: How long after a person's last private message the platform lets the account answer it
+    #: (Messenger's 24 hours); None where it does not limit this. Past it a reply waits for the owner.
+    messaging_window: timedelta | None = None
+    #: Set when the connector stopped on its own for a reason only the owner can fix (a revoked
+    #: token): what happened and what to do, in words for the owner.
+    failure: str | None = None
+
+    #: Set by the bot (bot/connections.py): told after each poll, with None when it worked, else
+    #: what went wrong, so that the owner hears once that a platform is down, not once per try.
+    on_poll: Callable[[str, str | None], None] | None = None
+
+    def polled(self, failure: str | None = None) -> None:
+        """A poller calls this after each poll (failure: what went wrong, in words)."""
+        if self.on_poll is not None:
+            self.on_poll(self.platform, failure)
+
+    def post_length_limit(self) -> int | None:
+        """The longest post the platform takes, as it says itself (read at start); None: the
+        config's [brand] length_limits stands."""
+        return None
 
     @abstractmethod
     async def start(self, inbox: Inbox) -> None:
@@ -128,6 +160,15 @@ class Connector(ABC):
         means the outcome is unknown.
         """
 
+    async def prepare(self, post: OutgoingPost) -> str:
+        """The first of two publishing steps (publishes_in_two_steps): returns the prepared post's id."""
+        raise ConnectorError(f"{self.platform} publishes in one step")
+
+    async def publish_prepared(self, prepared_id: str, post: OutgoingPost) -> str:
+        """The second step: publish what prepare() made (once, also when called again after a
+        crash); returns the platform's id of the post. Raises as publish() does."""
+        raise ConnectorError(f"{self.platform} publishes in one step")
+
     def webhook_routes(self) -> Sequence[Any]:
         """Starlette routes (`starlette.routing.Route`) where the platform delivers webhooks.
 
@@ -135,6 +176,15 @@ class Connector(ABC):
         on `[web] listen`/`port`), so a reverse proxy needs one port. Polling platforms have none.
         """
         return ()
+
+    async def hide_comment(self, to: ReplyAddress) -> None:
+        """Hide a public comment from everyone but its author and the account (the owner's /hide)."""
+        raise ConnectorError(f"{self.platform} cannot hide comments")
+
+    async def fetch_audience_hours(self) -> dict[int, int] | None:
+        """How many of the account's followers are online at each hour of the day, keyed by the
+        UTC hour (0-23): a prior for the best posting time. None where the platform does not say."""
+        return None
 
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         """Engagement counts of a published post (e.g. {"views": 120, "reactions": 7}).

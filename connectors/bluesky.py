@@ -27,14 +27,15 @@ from connectors.bluesky_posts import (
     MAX_GRAPHEMES,
     PLATFORM,
     NotificationCursor,
+    record_key,
     StrongRef,
     graphemes,
     to_incoming,
 )
 from connectors.delivery import Delivery, Failure, poll_failure
 from core.addressing import ReplyAddress
-from core.config import BlueskySettings
-from core.errors import ConfigError, ConnectorError
+from core.config import BlueskySettings, Settings
+from core.errors import ConfigError, ConnectorError, SettingRejected
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,8 +43,12 @@ T = TypeVar("T")
 # How far notifications were delivered (bluesky_posts.NotificationCursor), in the receive_cursor table.
 CURSOR = "bluesky:notifications"
 PAGE = 50  # notifications a page
+# The XRPC errors of an access token the server does not take (any more): refresh, else log in again.
+SESSION_REFUSED = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
 # A 429 without a usable ratelimit-reset header.
 UNKNOWN_RESET_S = 2.0
+# The language posts are tagged with, as the SDK's send_post tags them.
+LANGUAGE = "en"
 # Bluesky refuses image blobs over 1,000,000 bytes.
 MAX_IMAGE_BYTES = 1_000_000
 
@@ -74,6 +79,9 @@ def _status(exc: BaseException) -> int | None:
 
 class BlueskyConnector(Connector):
     platform = PLATFORM
+    # A post's record key comes from its publish key (bluesky_posts.record_key): a retry after a
+    # crash meets the record the first try made instead of making a second.
+    idempotent_publish = True
     reports_engagement = True  # likes, reposts, replies and quotes of a published post (fetch_engagement)
 
     def __init__(self, settings: BlueskySettings, env: Mapping[str, str] | None = None) -> None:
@@ -115,15 +123,17 @@ class BlueskyConnector(Connector):
         return None
 
     async def _xrpc(self, call: Callable[[], Awaitable[T]]) -> T:
-        """One SDK call; an access token the server says has expired is refreshed and the call made again.
+        """One SDK call; an access token the server no longer takes is refreshed (or the account
+        logged in again) and the call made again.
 
         The SDK refreshes on its own shortly before the token's expiry time; the server may still
-        call it expired (revoked, clocks apart), which is this case."""
+        call it expired (revoked, clocks apart), or not know it at all (a PDS that restarted and
+        forgot its sessions), which is this case."""
         token = self._access_token()
         try:
             return await call()
         except (BadRequestError, UnauthorizedError) as exc:
-            if _error_code(exc) != "ExpiredToken":
+            if _error_code(exc) not in SESSION_REFUSED:
                 raise
         await self._refresh(token)
         return await call()
@@ -152,7 +162,7 @@ class BlueskyConnector(Connector):
         try:
             await self.client.login(self.handle, self._password, fetch_bsky_profile=False)
         except (BadRequestError, UnauthorizedError) as exc:
-            raise ConnectorError(
+            raise SettingRejected(
                 f"bluesky rejected the login of {self.handle} (${s.handle_env}) with the app password in "
                 f"${s.app_password_env} (bluesky.app_password_env): {_describe(exc)}"
             ) from None
@@ -230,12 +240,14 @@ class BlueskyConnector(Connector):
                     await inbox.store(self._incoming(new), Cursor(CURSOR, str(after)))
                     cursor = after
                 failures = 0
+                self.polled()
                 await asyncio.sleep(self.settings.poll_interval_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 wait, what = poll_failure(self._classify(exc), exc, failures)
                 failures += 1
+                self.polled(what)
                 # Nothing was stored: the same notifications come again.
                 log.warning("bluesky polling failed (%s); trying again in %.1f s", what, wait)
                 await asyncio.sleep(wait)
@@ -268,6 +280,9 @@ class BlueskyConnector(Connector):
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
+    def post_length_limit(self) -> int | None:
+        return MAX_GRAPHEMES
+
     # -- sending ---------------------------------------------------------------------------
 
     def _checked_length(self, text: str, what: str) -> None:
@@ -275,17 +290,39 @@ class BlueskyConnector(Connector):
         if count > MAX_GRAPHEMES:
             raise ConnectorError(f"bluesky {what} is {count} characters (graphemes); Bluesky allows {MAX_GRAPHEMES}")
 
-    async def _send_post(self, to: str, what: str, text: str, **kwargs: Any) -> str:
-        """Facets (links, hashtags, mentions resolved to DIDs, at UTF-8 byte offsets) and the post."""
+    async def _send_post(self, to: str, what: str, text: str, rkey: str | None = None, **fields: Any) -> str:
+        """Facets (links, hashtags, mentions resolved to DIDs, at UTF-8 byte offsets) and the post
+        record (`fields`: reply, embed), created under `rkey` when given."""
         facets = await self.delivery.send(to, f"{what} facets", lambda: self._xrpc(lambda: self.client.detect_facets(text)))
-        created = await self.delivery.send(
-            to,
-            what,
-            lambda: self._xrpc(
-                lambda: self.client.send_post(text, profile_identify=self.did, facets=facets or None, **kwargs)
-            ),
+        record = models.AppBskyFeedPost.Record(
+            created_at=self.client.get_current_time_iso(), text=text, facets=facets or None, langs=[LANGUAGE], **fields
         )
+        return await self.delivery.send(to, what, lambda: self._xrpc(lambda: self._create(record, rkey)))
+
+    async def _create(self, record: models.AppBskyFeedPost.Record, rkey: str | None) -> str:
+        """createRecord; under a key already taken, the record there is ours from an earlier try.
+
+        Today's PDS answers a taken key with a 500 (bluesky-social/atproto#3718), a later one
+        with an error of its own (atproto#4728): either way, the record under the key says."""
+        try:
+            created = await self.client.app.bsky.feed.post.create(self.did, record, rkey=rkey)
+        except RequestErrorBase as exc:
+            refused = isinstance(exc, (UnauthorizedError, RateLimitExceededError)) or _error_code(exc) == "ExpiredToken"
+            if rkey is None or refused or (uri := await self._existing(rkey)) is None:
+                raise  # refused before anything was written, or nothing is under the key
+            log.info("bluesky post %s was created by an earlier attempt; not posted again", uri)
+            return uri
         return str(created.uri)
+
+    async def _existing(self, rkey: str) -> str | None:
+        """The URI of our post under `rkey`, or None when there is none (or it cannot be read now)."""
+        try:
+            found = await self.client.app.bsky.feed.post.get(self.did, rkey)
+        except (AtProtocolError, RequestException) as exc:
+            if _error_code(exc) != "RecordNotFound":
+                log.info("bluesky: cannot tell whether post %s exists (%s)", rkey, _describe(exc))
+            return None
+        return str(found.uri)
 
     async def send_reply(self, to: ReplyAddress, text: str) -> str:
         try:
@@ -300,7 +337,7 @@ class BlueskyConnector(Connector):
             root=models.ComAtprotoRepoStrongRef.Main(uri=root.uri, cid=root.cid),
             parent=models.ComAtprotoRepoStrongRef.Main(uri=parent.uri, cid=parent.cid),
         )
-        return await self._send_post(to.chat_id or parent.uri, "reply", text, reply_to=reply)
+        return await self._send_post(to.chat_id or parent.uri, "reply", text, reply=reply)
 
     async def send_text(self, chat_id: str, text: str) -> str:
         # Bluesky's posts are public; its direct messages are another service this connector does not speak.
@@ -321,7 +358,8 @@ class BlueskyConnector(Connector):
             upload = await self.delivery.send("media", "image upload", lambda: self._xrpc(lambda: self.client.upload_blob(data)))
             image = models.AppBskyEmbedImages.Image(alt=post.image_alt, image=upload.blob)
             embed = models.AppBskyEmbedImages.Main(images=[image])
-        return await self._send_post("post", "post", post.text, embed=embed)
+        rkey = record_key(post.idempotency_key) if post.idempotency_key else None
+        return await self._send_post("post", "post", post.text, rkey=rkey, embed=embed)
 
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         try:
@@ -338,3 +376,8 @@ class BlueskyConnector(Connector):
             "replies": int(post.reply_count or 0),
             "quotes": int(post.quote_count or 0),
         }
+
+
+def from_settings(settings: Settings) -> BlueskyConnector:
+    """The bluesky connector as `bot run` builds it (core/platforms.py); secrets from the environment."""
+    return BlueskyConnector(settings.bluesky)

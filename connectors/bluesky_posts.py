@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -26,6 +27,30 @@ KINDS: dict[str, MessageKind] = {
     "quote": MessageKind.mention,
 }
 _POST = "app.bsky.feed.post"
+
+
+# TIDs are written in base32 with this "sortable" alphabet (atproto.com/specs/tid).
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+# The time part of a record key derived from a publish key falls in the 4.5 years after this
+# (2020-09-13 to 2025-03): a valid TID, never one from the future, not the post's real time.
+_TID_EPOCH_US = 1_600_000_000_000_000
+
+
+def record_key(idempotency_key: str) -> str:
+    """A post's record key derived from its publish key: the same key gives the same record key,
+    so a second createRecord for one post meets the first instead of making a duplicate.
+
+    A TID (13 characters: 53 bits of microseconds, 10 bits of clock id), the key type the
+    app.bsky.feed.post lexicon asks for, made from 57 bits of the key's SHA-256."""
+    digest = int.from_bytes(hashlib.sha256(idempotency_key.encode()).digest()[:8], "big")
+    micros = _TID_EPOCH_US + (digest >> 17)  # 47 bits: about 4.5 years
+    clock_id = digest & 0x3FF
+    value = (micros << 10) | clock_id  # below 2**63: the top bit stays 0, as the spec requires
+    chars = []
+    for _ in range(13):
+        chars.append(_TID_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
 
 
 def graphemes(text: str) -> int:

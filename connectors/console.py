@@ -15,6 +15,7 @@ from typing import TextIO
 
 from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
 from core.addressing import MessageKind, ReplyAddress, Visibility
+from core.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -208,3 +209,8 @@ async def _fd_lines(chunks: asyncio.Queue[bytes]) -> AsyncIterator[str]:
             if pending:
                 yield pending
             return
+
+
+def from_settings(settings: Settings) -> ConsoleConnector:
+    """The console connector as `bot run` builds it (core/platforms.py)."""
+    return ConsoleConnector(owner_id=settings.console.owner_id)

@@ -30,8 +30,8 @@ from connectors.base import Connector, Cursor, Inbox, IncomingMessage, OutgoingP
 from connectors.delivery import POLL_BACKOFF_S, Delivery, Failure, poll_failure
 from connectors.mastodon_statuses import MASTODON_VISIBILITY, PLATFORM, Me, ordered_id, status_length, to_incoming
 from core.addressing import ReplyAddress
-from core.config import MastodonSettings
-from core.errors import ConfigError, ConnectorError
+from core.config import MastodonSettings, Settings
+from core.errors import ConfigError, ConnectorError, SettingRejected
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +43,10 @@ PAGE = 40  # Mastodon's largest page of notifications
 SILENCED_REFRESH_S = 300.0
 # Mastodon's own default, used only when an instance does not say its limit.
 DEFAULT_MAX_CHARACTERS = 500
+# An uploaded image still being processed is asked about after this long, then twice as long
+# each time (at most 5 s apart), for at most MEDIA_WAIT_S.
+MEDIA_POLL_S = 0.25
+MEDIA_WAIT_S = 120.0
 # A 429 whose reset time is unknown (or already past): Mastodon.py's own first backoff.
 UNKNOWN_RESET_S = 2.0
 
@@ -124,13 +128,13 @@ class MastodonConnector(Connector):
         try:
             account = await self._call(self.client.account_verify_credentials)
         except MastodonUnauthorizedError as exc:
-            raise ConnectorError(
+            raise SettingRejected(
                 f"mastodon rejected the access token in ${s.access_token_env} (mastodon.access_token_env): "
                 f"{_describe(exc)}"
             ) from None
         except MastodonAPIError as exc:
             if exc.args[1:2] == (403,):  # the token lacks the read:accounts scope
-                raise ConnectorError(
+                raise SettingRejected(
                     f"mastodon: the access token in ${s.access_token_env} (mastodon.access_token_env) was refused "
                     f"({_describe(exc)}); it needs the scopes read and write"
                 ) from None
@@ -148,7 +152,8 @@ class MastodonConnector(Connector):
             if await inbox.cursor(CURSOR) is None:
                 await self._start_after_history(inbox)
         except MastodonError as exc:  # e.g. a token without the read scope (blocks, mutes, notifications)
-            raise ConnectorError(
+            refused = isinstance(exc, MastodonAPIError) and exc.args[1:2] in ((401,), (403,))
+            raise (SettingRejected if refused else ConnectorError)(
                 f"mastodon: cannot read blocks, mutes or notifications with the token in ${s.access_token_env} "
                 f"(mastodon.access_token_env): {_describe(exc)}"
             ) from None
@@ -234,6 +239,7 @@ class MastodonConnector(Connector):
                     await inbox.store(self._incoming(page), Cursor(CURSOR, newest))
                     cursor = newest
                 failures = 0
+                self.polled()
                 if len(page) < PAGE:  # caught up (after a full page more are waiting: ask at once)
                     await self._until_new()
             except asyncio.CancelledError:
@@ -241,6 +247,7 @@ class MastodonConnector(Connector):
             except Exception as exc:
                 wait, what = poll_failure(self._classify(exc), exc, failures)
                 failures += 1
+                self.polled(what)
                 # Nothing of this page is stored: the same notifications come again.
                 log.warning("mastodon polling failed (%s); trying again in %.1f s", what, wait)
                 await asyncio.sleep(wait)
@@ -276,6 +283,9 @@ class MastodonConnector(Connector):
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
+
+    def post_length_limit(self) -> int | None:
+        return self.max_characters  # the instance's own, once started
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -320,10 +330,23 @@ class MastodonConnector(Connector):
                 "image upload",
                 lambda: self._call(self.client.media_post, path, description=post.image_alt or None),
             )
-            media_ids = [str(media["id"])]
+            media_ids = [str((await self._processed(media))["id"])]
         return await self._status(
             "post", "post", post.text, key, media_ids=media_ids, visibility=self.settings.post_visibility
         )
+
+    async def _processed(self, media: Any) -> Any:
+        """The upload once the instance has processed it: /api/v2/media answers a large image with
+        202 and no url yet, and a status may attach it only once the url is there (else a 422)."""
+        waited, delay = 0.0, MEDIA_POLL_S
+        while media.get("url") is None:
+            if waited >= MEDIA_WAIT_S:
+                raise ConnectorError(f"mastodon was still processing the post's image after {MEDIA_WAIT_S:.0f} s")
+            await asyncio.sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 5.0)
+            media_id = media["id"]
+            media = await self.delivery.send("media", "image processing", lambda: self._call(self.client.media, media_id))
+        return media
 
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         try:
@@ -338,3 +361,8 @@ class MastodonConnector(Connector):
             "boosts": int(status["reblogs_count"]),
             "replies": int(status["replies_count"]),
         }
+
+
+def from_settings(settings: Settings) -> MastodonConnector:
+    """The mastodon connector as `bot run` builds it (core/platforms.py); secrets from the environment."""
+    return MastodonConnector(settings.mastodon)

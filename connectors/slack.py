@@ -16,8 +16,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.config import SlackSettings
-from core.errors import ConfigError, ConnectorError
+from core.config import Settings, SlackSettings
+from core.errors import ConfigError, ConnectorError, SettingRejected
 from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
 from core.addressing import MessageKind, ReplyAddress, Visibility
 from connectors.delivery import Delivery, Failure
@@ -93,7 +93,7 @@ class SlackConnector(Connector):
         try:
             auth = await self.client.auth_test()
         except SlackApiError as exc:
-            raise ConnectorError(
+            raise SettingRejected(
                 f"slack rejected the bot token in ${s.bot_token_env}: {exc.response.get('error')}"
             ) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -104,7 +104,7 @@ class SlackConnector(Connector):
             try:
                 opened = await self.client.apps_connections_open(app_token=self.app_token)
             except SlackApiError as exc:
-                raise ConnectorError(
+                raise SettingRejected(
                     f"slack rejected the app token in ${s.app_token_env}: {exc.response.get('error')}"
                 ) from None
             self._socket = AsyncSocketModeHandler(self.app, self.app_token)
@@ -220,3 +220,8 @@ class SlackConnector(Connector):
             lambda: self.client.files_upload_v2(channel=channel, file=path, initial_comment=post.text),
         )
         return f"{channel}:file:{response['file']['id']}"
+
+
+def from_settings(settings: Settings) -> SlackConnector:
+    """The slack connector as `bot run` builds it (core/platforms.py); secrets from the environment."""
+    return SlackConnector(settings.slack)

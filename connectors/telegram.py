@@ -27,8 +27,8 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from core.config import TelegramSettings
-from core.errors import ConfigError, ConnectorError
+from core.config import Settings, TelegramSettings
+from core.errors import ConfigError, ConnectorError, SettingRejected
 from connectors.base import Connector, Cursor, IncomingMessage, Inbox, OutgoingPost
 from core.addressing import ReplyAddress
 from connectors.delivery import Delivery, Failure
@@ -113,7 +113,7 @@ class TelegramConnector(Connector):
             for request in requests:  # the library leaves them open when getMe fails
                 await request.shutdown()
             if isinstance(exc, InvalidToken):
-                raise ConnectorError(
+                raise SettingRejected(
                     f"telegram rejected the bot token in ${s.token_env}; check it with @BotFather"
                 ) from None
             raise ConnectorError(f"telegram: cannot reach the Bot API at {s.base_url}: {exc.message}") from None
@@ -137,7 +137,7 @@ class TelegramConnector(Connector):
         try:
             await app.bot.set_webhook(url=s.webhook_url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES)
         except TelegramError as exc:
-            raise ConnectorError(f"telegram refused the webhook {s.webhook_url}: {exc.message}") from None
+            raise SettingRejected(f"telegram refused the webhook {s.webhook_url} (telegram.webhook_url): {exc.message}") from None
 
     @property
     def webhook_port(self) -> int:
@@ -181,12 +181,14 @@ class TelegramConnector(Connector):
                     await inbox.store(self._incoming(updates), Cursor(CURSOR, str(next_offset)))
                     offset = next_offset
                 failures = 0
+                self.polled()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
                 failures += 1
                 what = exc.message if isinstance(exc, TelegramError) else f"{type(exc).__name__}: {exc}"
+                self.polled(what)
                 # Nothing of this batch is confirmed: the same updates come again.
                 log.warning("telegram polling failed (%s); trying again in %.1f s", what, wait)
                 await asyncio.sleep(wait)
@@ -262,3 +264,8 @@ class TelegramConnector(Connector):
         else:
             sent = await self.delivery.send(channel, "post", lambda: bot.send_message(chat_id=channel, text=post.text))
         return f"{sent.chat.id}:{sent.message_id}"
+
+
+def from_settings(settings: Settings) -> TelegramConnector:
+    """The telegram connector as `bot run` builds it (core/platforms.py); secrets from the environment."""
+    return TelegramConnector(settings.telegram)

@@ -106,7 +106,7 @@ class BrandSettings(Section):
     best_posts: list[str] = Field(default_factory=list)
     reply_max_chars: int = Field(default=400, ge=20)
     length_limits: dict[str, int] = Field(
-        default_factory=lambda: {"default": 500, "x": 280, "mastodon": 500, "bluesky": 300, "telegram": 4096, "slack": 4000}
+        default_factory=lambda: {"default": 500, "x": 280, "mastodon": 500, "bluesky": 300, "telegram": 4096, "slack": 4000, "facebook": 63206, "instagram": 2200}
     )
 
     def length_limit(self, platform: str) -> int:
@@ -259,6 +259,40 @@ class MastodonSettings(DeliverySettings):
     overall_per_s: float = Field(default=1.0, gt=0)
 
 
+class GraphSettings(DeliverySettings):
+    """What the Facebook and Instagram connectors share: Meta's Graph API and its webhooks."""
+
+    base_url: str = "https://graph.facebook.com"
+    api_version: str = Field(default="v23.0", pattern=r"^v\d+\.\d+$")
+    app_secret_env: str = "META_APP_SECRET"
+    verify_token_env: str = "META_VERIFY_TOKEN"
+    receive: Literal["webhook", "polling"] = "webhook"
+    poll_interval_s: float = Field(default=60.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    # Meta's usage headers say how much of a limit is used; from this share on, calls are spaced out.
+    slow_down_at_percent: float = Field(default=75.0, ge=0, le=100)
+    max_slow_down_s: float = Field(default=30.0, ge=0)
+    # A rate-limit error that does not say when access comes back waits this long.
+    rate_limit_wait_s: float = Field(default=60.0, ge=0)
+    overall_per_s: float = Field(default=2.0, gt=0)
+    # Messenger and Instagram Direct take an answer only this long after the person's last message.
+    messaging_window_hours: float = Field(default=24.0, gt=0)
+
+
+class FacebookSettings(GraphSettings):
+    page_id: str = ""
+    page_token_env: str = "FACEBOOK_PAGE_TOKEN"
+    webhook_path: str = "/webhooks/facebook"
+
+
+class InstagramSettings(GraphSettings):
+    account_id: str = ""
+    access_token_env: str = "INSTAGRAM_ACCESS_TOKEN"
+    webhook_path: str = "/webhooks/instagram"
+    container_poll_s: float = Field(default=3.0, gt=0)
+    container_timeout_s: float = Field(default=300.0, gt=0)
+
+
 class ScheduleSettings(Section):
     grace_minutes: float = Field(default=30.0, ge=0)
     best_window_days: int = Field(default=7, ge=1, le=60)
@@ -266,6 +300,8 @@ class ScheduleSettings(Section):
     retry_backoff_s: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     engagement_after_hours: float = Field(default=24.0, gt=0)
+    # Fetches of a post's engagement at most: after engagement_after_hours, then 3x and 9x that.
+    engagement_fetches: int = Field(default=3, ge=1, le=10)
     parallel_publishes: int = Field(default=4, ge=1)
     best_hours: tuple[int, int] = (8, 21)
 
@@ -286,6 +322,56 @@ class ScheduleSettings(Section):
         return slots
 
 
+class WebSettings(Section):
+    """The dashboard (bot/web), served inside the bot's process; platform webhooks share its port."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0 picks a free port (tests)
+    session_days: float = Field(default=14.0, gt=0)
+    signin_attempts: int = Field(default=5, ge=1)
+    signin_window_s: float = Field(default=300.0, gt=0)
+
+
+def _known_connectors(names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in CONNECTOR_PLATFORMS]
+    if unknown:
+        raise ValueError(f"unknown connector {unknown[0]!r}: one of {', '.join(CONNECTOR_PLATFORMS)}")
+    return list(dict.fromkeys(names))  # each once, in the order given
+
+
+class ConnectorsSettings(Section):
+    """Which platforms `bot run` connects to at once, and how one that is down is retried."""
+
+    enabled: list[str] = Field(default_factory=lambda: ["console"], min_length=1)
+    retry_first_s: float = Field(default=5.0, gt=0)
+    retry_max_s: float = Field(default=300.0, gt=0)
+    # Failed polls in a row before the owner is told that a running connector is down.
+    down_after_failures: int = Field(default=3, ge=1)
+
+    @field_validator("enabled")
+    @classmethod
+    def _check_enabled(cls, names: list[str]) -> list[str]:
+        return _known_connectors(names)
+
+    @model_validator(mode="after")
+    def _first_before_max(self) -> ConnectorsSettings:
+        if self.retry_first_s > self.retry_max_s:
+            raise ValueError("retry_first_s is longer than retry_max_s")
+        return self
+
+
+class OwnerSettings(Section):
+    """Where the owner is told things (escalations, replies to approve, failed posts, connectors down)."""
+
+    notify: list[str] = Field(default_factory=list)
+
+    @field_validator("notify")
+    @classmethod
+    def _check_notify(cls, names: list[str]) -> list[str]:
+        return _known_connectors(names)
+
+
 class Settings(Section):
     """Everything in config.toml, with relative paths already resolved against the file."""
 
@@ -297,13 +383,18 @@ class Settings(Section):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     owners: dict[str, list[str]] = Field(default_factory=dict)
+    owner: OwnerSettings = Field(default_factory=OwnerSettings)
+    connectors: ConnectorsSettings = Field(default_factory=ConnectorsSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    facebook: FacebookSettings = Field(default_factory=FacebookSettings)
+    instagram: InstagramSettings = Field(default_factory=InstagramSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     classify: ClassifySettings = Field(default_factory=ClassifySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @property
     def data_dir(self) -> Path:

@@ -1,5 +1,48 @@
-"""The platforms the bot knows by name (imported by the command line before anything heavy)."""
+"""The platforms the bot knows by name, and what a post must have on each (imported by the command line before anything heavy)."""
 
-# The platforms `bot run` connects to. A draft may also be for any platform given a length limit
-# in [brand] length_limits (see BrandSettings.platforms).
-CONNECTOR_PLATFORMS = ("console", "telegram", "slack", "mastodon", "bluesky")
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The platforms `bot run` connects to, each with the function that builds its connector from the
+# settings ("module:function"), imported only when the bot runs on it. A new platform is one entry here.
+CONNECTOR_FACTORIES: dict[str, str] = {
+    "console": "connectors.console:from_settings",
+    "telegram": "connectors.telegram:from_settings",
+    "slack": "connectors.slack:from_settings",
+    "mastodon": "connectors.mastodon:from_settings",
+    "bluesky": "connectors.bluesky:from_settings",
+    "facebook": "connectors.facebook:from_settings",
+    "instagram": "connectors.instagram:from_settings",
+}
+
+# A draft may also be for any platform given a length limit in [brand] length_limits (see BrandSettings.platforms).
+CONNECTOR_PLATFORMS = tuple(CONNECTOR_FACTORIES)
+
+
+@dataclass(frozen=True)
+class PostRules:
+    """What a platform accepts as a post, checked when a post is scheduled (not when it is due)."""
+
+    needs_image: bool = False  # a post without an image is refused (Instagram)
+    max_images: int = 1  # more than one makes a carousel where the platform has them
+    images_by_url: bool = False  # the platform fetches each image itself: public https URLs only
+
+
+POST_RULES: dict[str, PostRules] = {
+    "instagram": PostRules(needs_image=True, max_images=10, images_by_url=True),
+}
+
+
+def post_rules(platform: str) -> PostRules:
+    return POST_RULES.get(platform, PostRules())
+
+
+def post_problem(platform: str, image_count: int) -> str:
+    """Why a post with this many images cannot go out on the platform ("" when it can)."""
+    rules = post_rules(platform)
+    if rules.needs_image and image_count == 0:
+        return f"{platform} posts need an image; add one with /image ID URL"
+    if image_count > rules.max_images:
+        return f"{platform} takes at most {rules.max_images} image{'s' if rules.max_images > 1 else ''} a post; this one has {image_count}"
+    return ""

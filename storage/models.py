@@ -50,7 +50,12 @@ class Contact(SQLModel, table=True):
 class Message(SQLModel, table=True):
     """One incoming follower message, stored before anything else happens to it."""
 
-    __table_args__ = (UniqueConstraint("platform", "platform_message_id"),)
+    # The report and the dashboard's analytics count messages over a date range by status, intent
+    # and sentiment: the index covers those counts (a year of 100,000 messages: 600 -> 100 ms a count).
+    __table_args__ = (
+        UniqueConstraint("platform", "platform_message_id"),
+        Index("ix_message_received_at", "received_at", "status", "intent", "sentiment"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(index=True)
@@ -90,6 +95,10 @@ class Message(SQLModel, table=True):
 class Reply(SQLModel, table=True):
     """A drafted answer to one message: sent, waiting for the owner, or rejected."""
 
+    # The report and the analytics ask "replies sent in this date range", by who sent them and how
+    # long after their message: the index covers it.
+    __table_args__ = (Index("ix_reply_status_sent_at", "status", "sent_at", "automatic", "message_id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id", index=True)
     text: str
@@ -109,7 +118,11 @@ class Post(SQLModel, table=True):
 
     # The scheduler asks "the next scheduled post, by time" all day: without this it would walk
     # past every published post in the scheduled_at index.
-    __table_args__ = (Index("ix_post_status_scheduled_at", "status", "scheduled_at"),)
+    # published_at: the calendar and the analytics read posts by when they went out.
+    __table_args__ = (
+        Index("ix_post_status_scheduled_at", "status", "scheduled_at"),
+        Index("ix_post_published_at", "published_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(index=True)
@@ -128,6 +141,21 @@ class Post(SQLModel, table=True):
     # When to ask the platform for this published post's engagement; cleared once asked. The
     # scheduler sweeps for due ones, so the post table is the whole schedule (no job per post).
     engagement_due_at: datetime | None = Field(default=None, index=True)
+    # One post for several platforms is one row per platform (each with its own length, time and
+    # outcome); the rows share the first row's id here. None: a post for one platform.
+    group_id: int | None = Field(default=None, index=True)
+    # The post's images, one file path or URL a line, in order ("" for a text post); files are read
+    # at publish time.
+    media: str = ""
+    # What the images show, for people who cannot see them (given to every platform that takes it).
+    image_alt: str = ""
+    # A platform that publishes in two steps (Instagram's media container) keeps what the first
+    # step made here before the second, so a restart resumes from it instead of making another.
+    container_id: str | None = None
+
+    @property
+    def images(self) -> list[str]:
+        return [line for line in self.media.splitlines() if line.strip()]
 
 
 class EngagementSample(SQLModel, table=True):
@@ -162,3 +190,14 @@ class ReceiveCursor(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: str
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AudienceHours(SQLModel, table=True):
+    """How many of an account's followers are online at each UTC hour, as its platform last said:
+    the best-time model's prior where the platform gives it (Instagram's online_followers)."""
+
+    __tablename__ = "audience_hours"
+
+    platform: str = Field(primary_key=True)
+    hours: str = "{}"  # JSON: {"0": followers online at 00 UTC, ..., "23": ...}
+    fetched_at: datetime = Field(default_factory=utcnow)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import String, bindparam, cast, func, literal, update
 from sqlalchemy.engine import Engine
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, delete, select
 from core.addressing import MessageKind, ReplyAddress, Visibility
 from storage.message_states import RULES, UNFINISHED_MESSAGE_STATES, Transition, TransitionRefused
 from storage.models import (
+    AudienceHours,
     Contact,
     EngagementSample,
     LabelCorrection,
@@ -339,6 +341,28 @@ def add_post(
         return post
 
 
+def add_post_group(engine: Engine, texts: Sequence[tuple[str, str]]) -> list[Post]:
+    """One draft post per (platform, text), in one transaction; several share the first one's id as group_id."""
+    with Session(engine) as session:
+        posts = [Post(platform=platform, text=text) for platform, text in texts]
+        session.add(posts[0])
+        session.flush()
+        if len(posts) > 1:
+            for post in posts:
+                post.group_id = posts[0].id
+            session.add_all(posts[1:])
+        session.commit()
+        for post in posts:
+            session.refresh(post)
+        return posts
+
+
+def posts_in_group(engine: Engine, group_id: int) -> Sequence[Post]:
+    """The rows of a post for several platforms, first row first."""
+    with Session(engine) as session:
+        return session.exec(select(Post).where(Post.group_id == group_id).order_by(col(Post.id))).all()
+
+
 def update_post(engine: Engine, post_id: int, **fields: Any) -> Post:
     return _update(engine, Post, post_id, fields)
 
@@ -468,13 +492,22 @@ def engagement_due(engine: Engine, now: datetime, *, platforms: Iterable[str], l
         return session.exec(query).all()
 
 
-def add_engagement(engine: Engine, *, post_id: int, interactions: int, counts: str = "{}") -> EngagementSample:
+def add_engagement(
+    engine: Engine, *, post_id: int, interactions: int, counts: str = "{}", fetched_at: datetime | None = None
+) -> EngagementSample:
     with Session(engine) as session:
-        sample = EngagementSample(post_id=post_id, interactions=interactions, counts=counts)
+        sample = EngagementSample(post_id=post_id, interactions=interactions, counts=counts, fetched_at=fetched_at or utcnow())
         session.add(sample)
         session.commit()
         session.refresh(sample)
         return sample
+
+
+def engagement_samples(engine: Engine, post_id: int) -> Sequence[EngagementSample]:
+    """A post's engagement samples, oldest first."""
+    query = select(EngagementSample).where(EngagementSample.post_id == post_id).order_by(col(EngagementSample.id))
+    with Session(engine) as session:
+        return session.exec(query).all()
 
 
 def published_engagement(engine: Engine, platform: str | None = None) -> list[tuple[Post, int]]:
@@ -503,6 +536,21 @@ def message_times(engine: Engine, platform: str | None = None, limit: int = 5000
         query = query.where(Message.platform == platform)
     with Session(engine) as session:
         return list(session.exec(query.order_by(col(Message.id).desc()).limit(limit)).all())
+
+
+def set_audience_hours(engine: Engine, platform: str, hours: dict[int, int]) -> None:
+    """Keep the platform's latest followers-online-by-UTC-hour (replacing the one before)."""
+    row = AudienceHours(platform=platform, hours=json.dumps({str(h): n for h, n in sorted(hours.items())}), fetched_at=utcnow())
+    with Session(engine) as session:
+        session.merge(row)
+        session.commit()
+
+
+def audience_hours(engine: Engine, platform: str) -> dict[int, int]:
+    """Followers online per UTC hour as the platform last reported them; {} where it never did."""
+    with Session(engine) as session:
+        row = session.get(AudienceHours, platform)
+    return {int(h): int(n) for h, n in json.loads(row.hours).items()} if row is not None else {}
 
 
 def add_correction(engine: Engine, *, text: str, task: str, label: str, message_id: int | None = None) -> LabelCorrection:
@@ -555,6 +603,13 @@ def claim_reply(engine: Engine, reply_id: int, from_status: ReplyStatus) -> bool
         )
         session.commit()
         return bool(result.rowcount)
+
+
+def last_private_message_at(engine: Engine, contact_id: int) -> datetime | None:
+    """When the contact last wrote to the account privately (a platform's messaging window runs from it)."""
+    query = select(func.max(Message.received_at)).where(Message.contact_id == contact_id, Message.kind == MessageKind.private)
+    with Session(engine) as session:
+        return session.exec(query).first()
 
 
 def contact_history(engine: Engine, contact_id: int, limit: int) -> list[tuple[str, str]]:
@@ -622,39 +677,6 @@ def unfinished_messages(
     if skipped:
         query = query.where(col(Message.id).notin_(skipped))
     query = query.order_by(col(Message.id)).limit(limit)
-    with Session(engine) as session:
-        return session.exec(query).all()
-
-
-def message_counts(
-    engine: Engine, start: datetime, end: datetime, by: Literal["status", "intent", "sentiment"]
-) -> dict[str, int]:
-    """Messages received in [start, end), counted per value of one column ("" where it is unset)."""
-    column = col(getattr(Message, by))
-    query = (
-        select(column, func.count())
-        .where(col(Message.received_at) >= start, col(Message.received_at) < end)
-        .group_by(column)
-    )
-    with Session(engine) as session:
-        return {str(value or ""): int(n) for value, n in session.exec(query).all()}
-
-
-def sent_replies(engine: Engine, start: datetime, end: datetime) -> list[tuple[Reply, datetime]]:
-    """Replies sent in [start, end), each with when the message it answers arrived."""
-    query = (
-        select(Reply, Message.received_at)
-        .join(Message, col(Reply.message_id) == col(Message.id))
-        .where(Reply.status == ReplyStatus.sent, col(Reply.sent_at) >= start, col(Reply.sent_at) < end)
-    )
-    with Session(engine) as session:
-        return [(reply, received) for reply, received in session.exec(query).all()]
-
-
-def posts_between(engine: Engine, start: datetime, end: datetime) -> Sequence[Post]:
-    """Posts that were due (or went out) in [start, end): published, failed or missed among them."""
-    moment = func.coalesce(col(Post.published_at), col(Post.scheduled_at))
-    query = select(Post).where(moment >= start, moment < end).order_by(moment)
     with Session(engine) as session:
         return session.exec(query).all()
 

@@ -30,6 +30,9 @@ allowed_links = ["https://example.com/shop"]
 
 [owners]
 telegram = ["42"]
+
+[web]
+port = 0  # a free port: tests running side by side never collide
 """
 
 

@@ -8,6 +8,8 @@ from bot.cli_run import make_connector
 from core.config import Settings
 from core.errors import ConfigError
 from connectors.bluesky import BlueskyConnector
+from connectors.facebook import FacebookConnector
+from connectors.instagram import InstagramConnector
 from connectors.mastodon import MastodonConnector
 from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
@@ -52,3 +54,24 @@ def test_slack_socket_mode_needs_the_app_token(settings: Settings, monkeypatch: 
     monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
         make_connector("slack", settings)
+
+
+def test_facebook_and_instagram_name_the_missing_account_then_the_token(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FACEBOOK_PAGE_TOKEN", "INSTAGRAM_ACCESS_TOKEN", "META_APP_SECRET", "META_VERIFY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match=r"facebook: set facebook.page_id"):
+        make_connector("facebook", settings)
+    with pytest.raises(ConfigError, match=r"instagram: set instagram.account_id"):
+        make_connector("instagram", settings)
+    settings.facebook.page_id = "1001"
+    settings.instagram.account_id = "17841400000000001"
+    with pytest.raises(ConfigError, match=r"FACEBOOK_PAGE_TOKEN \(facebook.page_token_env\)"):
+        make_connector("facebook", settings)
+    monkeypatch.setenv("INSTAGRAM_ACCESS_TOKEN", "token")
+    with pytest.raises(ConfigError, match=r"META_APP_SECRET \(instagram.app_secret_env\)"):
+        make_connector("instagram", settings)
+    monkeypatch.setenv("META_APP_SECRET", "secret")
+    monkeypatch.setenv("META_VERIFY_TOKEN", "verify")
+    monkeypatch.setenv("FACEBOOK_PAGE_TOKEN", "token")
+    assert isinstance(make_connector("facebook", settings), FacebookConnector)
+    assert isinstance(make_connector("instagram", settings), InstagramConnector)

@@ -47,8 +47,9 @@ def test_help_and_typos_load_no_model_library(args: list[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["draft-post", "bread", "--platform", "nosuchplatform"], "unknown platform 'nosuchplatform': one of bluesky, console, mastodon, slack, telegram, x"),
-        (["draft-reply", "hello", "--platform", "twitter"], "unknown platform 'twitter': one of bluesky, console, mastodon, slack, telegram, x"),
+        (["draft-post", "bread", "--platform", "nosuchplatform"], "unknown platform 'nosuchplatform': one of bluesky, console, facebook, instagram, mastodon, slack, telegram, x"),
+        (["draft-reply", "hello", "--platform", "twitter"], "unknown platform 'twitter': one of bluesky, console, facebook, instagram, mastodon, slack, telegram, x"),
+        (["draft-post", "bread", "--platform", "mastodon,nosuch"], "unknown platform 'nosuch': one of bluesky, console, facebook, instagram, mastodon, slack, telegram, x"),
         (["draft-reply", "  "], "the message is empty"),
     ],
 )
@@ -65,7 +66,7 @@ def test_a_platform_given_a_length_limit_is_known(config_file: Path) -> None:
     )
     config_file.write_text(text, encoding="utf-8")
     code, _, _, err = probe("draft-post", "bread", "--platform", "linkedin", "--config", str(config_file))
-    assert code == 2 and "one of bluesky, console, mastodon, slack, telegram, threads" in err
+    assert code == 2 and "one of bluesky, console, facebook, instagram, mastodon, slack, telegram, threads" in err
 
 
 @pytest.mark.models
@@ -119,3 +120,13 @@ def test_draft_post_loads_llama_cpp_but_not_torch(config_file: Path) -> None:
     assert code == 0, err
     assert out.startswith("1. [score ") and "torch" not in loaded and "transformers" not in loaded
     assert "llama_cpp" in loaded
+
+
+@pytest.mark.models
+def test_draft_post_for_two_platforms_drafts_each_to_its_own_length(config_file: Path) -> None:
+    code, _, out, err = probe("draft-post", "our new sourdough", "--platform", "x,bluesky", "-n", "1", "--config", str(config_file))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "# our new sourdough (x)" and "# our new sourdough (bluesky)" in lines
+    drafts = [line.split("] ", 1)[1] for line in lines if line.startswith("1. [score ")]
+    assert len(drafts) == 2 and len(drafts[0]) <= 280 and len(drafts[1]) <= 300

@@ -13,7 +13,7 @@ from storage.db import make_engine
 from fakes.console_app import run_console
 from fakes.generator import ScriptedGenerator
 
-ALLOWED = "one of bluesky, console, mastodon, slack, telegram, x"
+ALLOWED = "one of bluesky, console, facebook, instagram, mastodon, slack, telegram, x"
 
 
 async def test_a_mistyped_platform_is_refused_naming_those_allowed(settings: Settings) -> None:

@@ -20,6 +20,7 @@ async def test_greeting_is_answered_automatically(settings) -> None:
     assert "bot -> ann: Hi! How can we help you today?" in result.out  # the greeting plan's own words
     [message] = result.messages
     assert message.status == MessageStatus.replied and message.intent == "greeting"
+    assert message.status_reason is not None and message.status_reason.startswith("greeting ")  # why it went out alone
     [reply] = result.replies
     assert reply.status == ReplyStatus.sent and reply.automatic and reply.approved_by is None
 
@@ -95,6 +96,7 @@ async def test_opted_out_contact_gets_no_more_automatic_messages(settings) -> No
     stop, hello = result.messages
     assert stop.status == MessageStatus.ignored and result.contacts[0].opted_out
     assert hello.status == MessageStatus.pending
+    assert hello.status_reason == "the contact opted out of automatic messages"  # the policy's reason, kept
     assert "bot -> ann" not in result.out
 
 

@@ -124,3 +124,55 @@ async def test_draft_tells_the_owner_which_ended_facts_were_left_out(berlin_sett
     assert "note: 'Our autumn sale gives 20% off all cakes until the end of November.' ended on 2020-11-30: left out" in out
     assert post.text == "We are open Monday to Saturday, 8:00 to 18:00."
     assert "note: left out 'Fresh bread today!': not in the facts: bread" in out
+
+
+async def test_an_image_and_its_alt_text_on_a_post(berlin_settings: Settings, tmp_path: Path) -> None:
+    image = tmp_path / "bread.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "notes.txt").write_text("not an image")
+    out = await run_console(berlin_settings, [
+        "/compose Our new loaf",
+        f"/image 1 {image} A round sourdough loaf on a board",
+        "/drafts",
+        f"/image 1 {tmp_path / 'nope.png'} x",
+        f"/image 1 {tmp_path / 'notes.txt'}",
+        "/image 7 none",
+    ])
+    engine = make_engine(berlin_settings.database_url)
+    [post] = repo.list_posts(engine)
+    assert post.images == [str(image.resolve())] and post.image_alt == "A round sourdough loaf on a board"
+    assert "post #1 has 1 image(s)" in out and "no alt text" not in out
+    assert "#1 console: Our new loaf [image: bread.png]" in out
+    assert f"no image file '{tmp_path / 'nope.png'}'" in out
+    assert "notes.txt' is not an image" in out
+    assert "there is no post 7" in out
+    out = await run_console(berlin_settings, [f"/image 1 {image}", "/image 1 none"])
+    assert "no alt text: add a description" in out and "post #1 has no images now" in out
+    [post] = repo.list_posts(engine)
+    assert post.images == [] and post.image_alt == ""
+    engine.dispose()
+
+
+async def test_a_draft_for_several_platforms_is_one_row_each_within_its_own_limit(config_file: Path) -> None:
+    config = config_file.read_text() + '\n[schedule.slots]\nx = ["09:00"]\nbluesky = ["13:00"]\n'
+    config_file.write_text(config)
+    settings = load_settings(config_file)
+    settings.brand.length_limits["x"] = 40  # shorter than the stand-in model's 66 characters
+    out = await run_console(settings, [
+        "/draft @x,bluesky fresh bread",
+        "/draft @x,nosuch fresh bread",
+        "/queue 1",
+        "/cancel 2",
+        "/drafts",
+    ])
+    engine = make_engine(settings.database_url)
+    x, bluesky = repo.list_posts(engine)
+    assert (x.platform, x.group_id, bluesky.platform, bluesky.group_id) == ("x", 1, "bluesky", 1)
+    assert len(x.text) <= 40 < len(bluesky.text) <= 300
+    assert "/schedule 1 best (each platform at its own best time)" in out
+    assert "unknown platform '@nosuch'" in out and len(repo.list_posts(engine)) == 2
+    # "/queue 1" took both, each to its platform's own slot; "/cancel 2" only Bluesky's.
+    assert "post #1 on x queued for" in out and "post #2 on bluesky queued for" in out
+    assert as_utc(x.scheduled_at).minute == 0 and as_utc(x.scheduled_at).hour == 9  # type: ignore[arg-type]
+    assert (x.status, bluesky.status) == (PostStatus.scheduled, PostStatus.cancelled)
+    assert "post #2 on bluesky cancelled" in out

@@ -3,6 +3,7 @@ is published twice and none is lost."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 from storage import repo
 from storage.models import PostStatus, utcnow
 from tests.conftest import ROOT
+from fakes.bluesky_api import FakeBluesky
 from fakes.social_platform import FakePlatform
 
 pytestmark = pytest.mark.slow  # real processes killed and restarted
@@ -80,3 +82,45 @@ def test_killed_publish_on_a_plain_platform_goes_to_the_owner(engine: Engine, se
             assert any(f"post #{post.id} failed" in m for m in platform.messages)
         else:
             assert post.status == PostStatus.published and on_platform[text] == 1
+
+
+async def test_killed_publish_on_bluesky_is_found_again_not_posted_twice(engine: Engine, settings) -> None:
+    """Bluesky has no idempotency key: the post's record key, derived from its publish key, plays
+    that part. The PDS makes the first post and the kill comes before its answer; after the
+    restart the same record key meets that post (a 500, as today's PDS answers) and it is taken
+    as published, with its URI."""
+    fake = FakeBluesky()
+    fake.hold_created = (1, 5.0)  # the PDS has the first post; its answer comes after the kill
+    await fake.start()
+    now = utcnow()
+    try:
+        for i, text in enumerate(["first", "second", "third"]):
+            repo.add_post(engine, platform="bluesky", text=text, status=PostStatus.scheduled, scheduled_at=now + timedelta(seconds=i))
+        args = [sys.executable, "-m", "fakes.scheduler_child", settings.database_url, fake.url, "1", "bluesky"]
+        child = await asyncio.create_subprocess_exec(*args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            async with asyncio.timeout(60):
+                while fake.created < 1:
+                    await asyncio.sleep(0.01)
+            child.kill()  # SIGKILL
+            await child.wait()
+        finally:
+            if child.returncode is None:
+                child.kill()
+        assert child.returncode == -signal.SIGKILL
+        cut = [p.text for p in repo.list_posts(engine) if p.status == PostStatus.publishing]
+        assert "first" in cut  # the PDS holds its answer, so the kill always lands in this publish
+        restarted = await asyncio.create_subprocess_exec(*args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(restarted.communicate(), 60)
+        assert restarted.returncode == 0, err.decode()
+    finally:
+        fake.hold_created = None
+        await fake.stop()
+    posts = repo.list_posts(engine)
+    assert Counter(p["record"]["text"] for p in fake.ours()) == {"first": 1, "second": 1, "third": 1}
+    assert {p.status for p in posts} == {PostStatus.published}, [(p.text, p.status, p.error) for p in posts]
+    assert sorted(str(p.platform_post_id) for p in posts) == sorted(p["uri"] for p in fake.ours())
+    assert b"told the owner" not in out
+    # Every post the kill cut was sent again; each repeat met its post and looked it up.
+    repeats = len(fake.calls_to("com.atproto.repo.createRecord")) - 3
+    assert 1 <= repeats <= len(cut) and len(fake.calls_to("com.atproto.repo.getRecord")) == repeats

@@ -137,15 +137,50 @@ async def test_engagement_is_fetched_after_publishing_and_feeds_the_timing_model
         assert await scheduler.collect_due_engagement() == 0  # not yet
         repo.update_post(engine, post.id, engagement_due_at=utcnow() - timedelta(seconds=1))  # type: ignore[arg-type]
         assert await scheduler.collect_due_engagement() == 1
-        assert await scheduler.collect_due_engagement() == 0  # asked once
+        assert await scheduler.collect_due_engagement() == 0  # asked once for now
+        again = repo.get_post(engine, post.id)  # type: ignore[arg-type]
+        assert again is not None and again.engagement_due_at is not None and again.published_at is not None
+        assert again.engagement_due_at - again.published_at == timedelta(hours=72)  # then at 3x, while it may grow
+        repo.update_post(engine, post.id, engagement_due_at=utcnow() - timedelta(seconds=1))  # type: ignore[arg-type]
+        assert await scheduler.collect_due_engagement() == 1
+        stopped = repo.get_post(engine, post.id)  # type: ignore[arg-type]
+        assert stopped is not None and stopped.engagement_due_at is None  # the same count: it stopped growing
     finally:
         await scheduler.stop()
         await connector.stop()
         platform.stop()
     [(published, interactions)] = repo.published_engagement(engine, connector.platform)
     assert published.id == post.id and interactions == 34  # reactions + comments; views are not actions
+    assert len(repo.engagement_samples(engine, post.id)) == 2  # type: ignore[arg-type]
     model = Brain(settings).timing_model(posting_history(engine, connector.platform))
     assert model.n_posts == 1 and model.median == 34
+
+
+async def test_engagement_that_keeps_growing_is_asked_for_engagement_fetches_times(engine: Engine) -> None:
+    platform = FakePlatform().start()
+    connector = FakePlatformConnector(platform.url)
+    post = repo.add_post(engine, platform=connector.platform, text="sourdough class on Sunday")
+    scheduler = make_scheduler(engine, connector)
+    await scheduler.start()
+    due: list[timedelta] = []
+    try:
+        scheduler.schedule(post.id, utcnow())  # type: ignore[arg-type]
+        await wait_for(engine, post.id, PostStatus.published)  # type: ignore[arg-type]
+        for likes in (10, 20, 30, 40):
+            row = repo.get_post(engine, post.id)  # type: ignore[arg-type]
+            assert row is not None and row.published_at is not None
+            if row.engagement_due_at is None:
+                break
+            due.append(row.engagement_due_at - row.published_at)
+            platform.stats[platform.posts[0]["id"]] = {"likes": likes}
+            repo.update_post(engine, post.id, engagement_due_at=utcnow() - timedelta(seconds=1))  # type: ignore[arg-type]
+            assert await scheduler.collect_due_engagement() == 1
+    finally:
+        await scheduler.stop()
+        await connector.stop()
+        platform.stop()
+    assert due == [timedelta(hours=24), timedelta(hours=72), timedelta(hours=216)]  # then no more: engagement_fetches = 3
+    assert [s.interactions for s in repo.engagement_samples(engine, post.id)] == [10, 20, 30]  # type: ignore[arg-type]
 
 
 async def test_a_rate_limited_post_is_retried_after_the_platforms_wait(engine: Engine) -> None:
@@ -241,7 +276,7 @@ async def test_jobs_per_post_from_an_earlier_version_become_rows(settings: Setti
     scheduler = make_scheduler(engine, console)
     await scheduler.start()
     try:
-        assert [job.id for job in scheduler._aps.get_jobs()] == ["engagement"]
+        assert [job.id for job in scheduler._aps.get_jobs()] == ["engagement", "audience"]
         with engine.connect() as connection:  # the old store is emptied
             assert connection.execute(text("select count(*) from apscheduler_jobs")).scalar_one() == 0
         await wait_for(engine, waiting.id, PostStatus.published)  # type: ignore[arg-type]

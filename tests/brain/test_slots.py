@@ -57,3 +57,16 @@ def test_next_free_slot_skips_taken_and_past_slots() -> None:
 def test_a_platform_without_queue_slots_is_one_clear_error() -> None:
     with pytest.raises(BotError, match=r"no queue slots for slack: add them under \[schedule.slots\]"):
         chooser(slots={"telegram": ["09:00"]}).next_free_slot("slack", PostingHistory(), NOW)
+
+
+def test_followers_online_hours_are_the_prior_where_the_platform_gives_them() -> None:
+    # Followers online mostly at 17:00 UTC (18:00 in Berlin in winter), few at night; nobody wrote yet.
+    hours = {h: 1000 if h == 17 else (400 if 8 <= h <= 20 else 50) for h in range(24)}
+    c = chooser()
+    model = c.timing_model(PostingHistory(audience_hours=hours))
+    assert model.predict(0, 18) > model.predict(0, 12) > model.predict(0, 3)
+    at, why = c.best_slot(PostingHistory(audience_hours=hours), NOW, NOW + timedelta(hours=16))
+    assert "when your followers are online most" in why
+    # Without them, when followers wrote is the prior, as before.
+    wrote = [NOW - timedelta(days=d, hours=h) for d in range(7) for h in range(3)]
+    assert "when your followers write to you most" in c.best_slot(PostingHistory(follower_activity=wrote), NOW, NOW + timedelta(hours=16))[1]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Engine
 from bot.publisher import Publisher
 from connectors.base import OutgoingPost
 from connectors.bluesky import CURSOR, BlueskyConnector
-from connectors.bluesky_posts import MAX_GRAPHEMES, NotificationCursor, StrongRef, graphemes
+from connectors.bluesky_posts import MAX_GRAPHEMES, NotificationCursor, StrongRef, graphemes, record_key
 from core.addressing import MessageKind, ReplyAddress, Visibility
 from core.config import Settings
 from core.errors import ConfigError, ConnectorError
@@ -275,6 +276,56 @@ async def test_5xx_is_retried(settings: Settings, fake: FakeBluesky) -> None:
     assert [p["uri"] for p in fake.ours()] == [uri]
 
 
+_TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def test_a_record_key_is_a_tid_from_the_past_that_the_same_publish_key_gives_again() -> None:
+    keys = [record_key(f"batch{n}-{n}") for n in range(1000)]
+    assert keys[7] == record_key("batch7-7") and len(set(keys)) == 1000
+    for key in keys:
+        assert _TID.fullmatch(key), key
+        value = 0
+        for char in key:
+            value = value * 32 + _TID_ALPHABET.index(char)
+        made = datetime.fromtimestamp((value >> 10) / 1e6, timezone.utc)
+        assert datetime(2020, 1, 1, tzinfo=timezone.utc) < made < datetime.now(timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "taken", [(500, "InternalServerError", "Internal Server Error"), (400, "InvalidRequest", "Record already exists")]
+)
+async def test_a_publish_sent_again_finds_its_post_instead_of_posting_twice(
+    settings: Settings, fake: FakeBluesky, taken: tuple[int, str, str]
+) -> None:
+    """After a crash the publisher sends the post again with the same key: createRecord under the
+    same record key fails (a 500 from today's PDS, a 4xx from a later one) and the connector finds the first."""
+    fake.taken_key_answer = taken
+    c = await started(settings)
+    try:
+        first = await c.publish(OutgoingPost(text="Fresh bread at 8", idempotency_key="batch1-7"))
+        again = await c.publish(OutgoingPost(text="Fresh bread at 8", idempotency_key="batch1-7"))
+        other = await c.publish(OutgoingPost(text="Fresh bread at 8", idempotency_key="batch2-8"))
+    finally:
+        await c.stop()
+    assert first == again == f"at://{BOT_DID}/app.bsky.feed.post/{record_key('batch1-7')}"
+    assert other != first and [p["uri"] for p in fake.ours()] == [first, other]
+    assert len(fake.calls_to("com.atproto.repo.createRecord")) == 3  # the second was refused, not retried
+    assert len(fake.calls_to("com.atproto.repo.getRecord")) == 1
+
+
+async def test_a_5xx_that_created_nothing_is_retried_under_the_same_key(settings: Settings, fake: FakeBluesky) -> None:
+    fake.fail_next("com.atproto.repo.createRecord", 500, {"error": "InternalServerError", "message": "Internal Server Error"})
+    c = await started(settings)
+    try:
+        uri = await c.publish(OutgoingPost(text="Open today", idempotency_key="batch3-9"))
+    finally:
+        await c.stop()
+    tries = fake.calls_to("com.atproto.repo.createRecord")
+    assert len(tries) == 2 and {t.params["rkey"] for t in tries} == {record_key("batch3-9")}
+    assert [p["uri"] for p in fake.ours()] == [uri]
+
+
 async def test_4xx_reply_is_recorded_not_retried(settings: Settings, fake: FakeBluesky) -> None:
     fake.fail_next("com.atproto.repo.createRecord", 400, {"error": "InvalidRequest", "message": "Record/reply/parent is invalid"})
     async with running(settings, connector(settings)) as app:
@@ -364,6 +415,34 @@ async def test_a_scheduled_post_is_published_and_its_engagement_collected(
         await c.stop()
     [(_, interactions)] = repo.published_engagement(engine, "bluesky")
     assert interactions == 6 and told == []
+
+
+async def test_a_scheduled_post_with_an_image_carries_it_and_its_alt_text(
+    settings: Settings, fake: FakeBluesky, engine: Engine, tmp_path: Path
+) -> None:
+    image = tmp_path / "bread.png"
+    image.write_bytes(TINY_PNG)
+
+    async def notify(platform: str, text: str) -> None:
+        raise AssertionError(text)
+
+    now = utcnow()
+    post = repo.add_post(engine, platform="bluesky", text="Our new loaf", status=PostStatus.scheduled, scheduled_at=now)
+    repo.update_post(engine, post.id, media=str(image), image_alt="A round sourdough loaf")  # type: ignore[arg-type]
+    c = await started(settings)
+    publisher = Publisher(engine, {c.platform: c}, settings.schedule, notify)
+    try:
+        [claimed] = await publisher.claim_due(now, not_before=now - timedelta(hours=1), limit=1)
+        assert (await publisher.publish(claimed)).status == PostStatus.published
+        await publisher.flush()
+    finally:
+        await c.stop()
+    [ours] = fake.ours()
+    [blob] = fake.blobs.values()
+    assert ours["record"]["embed"]["$type"] == "app.bsky.embed.images"
+    [shown] = ours["record"]["embed"]["images"]
+    assert shown["alt"] == "A round sourdough loaf" and shown["image"]["ref"]["$link"] == blob["ref"]["$link"]
+    assert blob["_bytes"] == TINY_PNG
 
 
 async def test_a_wrong_password_stops_the_connector_naming_the_setting(settings: Settings, fake: FakeBluesky) -> None:

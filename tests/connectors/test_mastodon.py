@@ -257,6 +257,52 @@ async def test_post_with_an_image_and_its_alt_text(settings: Settings, fake: Fak
     assert fake.calls_to("statuses")[0].params["idempotency_key"] == "k1"
 
 
+async def _publish_due(publisher: Publisher, engine: Engine) -> list[PostStatus | None]:
+    now = utcnow()
+    posts = await publisher.claim_due(now, not_before=now - timedelta(hours=1), limit=10)
+    outcomes = [(await publisher.publish(post)).status for post in posts]
+    await publisher.flush()
+    return outcomes
+
+
+async def test_a_scheduled_post_with_an_image_waits_for_processing_and_a_missing_image_fails_only_its_post(
+    settings: Settings, fake: FakeMastodon, engine: Engine, tmp_path: Path
+) -> None:
+    """Through the real publisher: the row's image and alt text reach the instance; an upload
+    still being processed (202, then 206) is waited for; a post whose file is gone fails alone."""
+    image = tmp_path / "bread.png"
+    image.write_bytes(TINY_PNG)
+    fake.processing_polls = 2
+    told: list[str] = []
+
+    async def notify(platform: str, text: str) -> None:
+        told.append(text)
+
+    now = utcnow()
+    with_image = repo.add_post(engine, platform="mastodon", text="Our new loaf", status=PostStatus.scheduled, scheduled_at=now)
+    gone = repo.add_post(engine, platform="mastodon", text="Croissants", status=PostStatus.scheduled, scheduled_at=now)
+    plain = repo.add_post(engine, platform="mastodon", text="Open at 8", status=PostStatus.scheduled, scheduled_at=now)
+    repo.update_post(engine, with_image.id, media=str(image), image_alt="A round sourdough loaf")  # type: ignore[arg-type]
+    repo.update_post(engine, gone.id, media=str(tmp_path / "moved.png"), image_alt="Croissants")  # type: ignore[arg-type]
+    c = await started(settings, fake)
+    try:
+        outcomes = await _publish_due(Publisher(engine, {c.platform: c}, settings.schedule, notify), engine)
+    finally:
+        await c.stop()
+    assert sorted(map(str, outcomes)) == ["failed", "published", "published"]
+    rows = {p.text: p for p in repo.list_posts(engine)}
+    [media] = fake.media.values()
+    assert media["description"] == "A round sourdough loaf"
+    assert len(fake.calls_to("media_get")) == 3  # 206 twice while processing, then the url
+    by_text = {s["content"]: s for s in fake.posted()}
+    assert set(by_text) == {"Our new loaf", "Open at 8"}
+    assert [m["id"] for m in by_text["Our new loaf"]["media_attachments"]] == [media["id"]]
+    assert rows["Our new loaf"].platform_post_id == by_text["Our new loaf"]["id"]
+    failed = rows["Croissants"]
+    assert failed.status == PostStatus.failed and f"its image {tmp_path / 'moved.png'} is missing" in (failed.error or "")
+    assert told == [f"post #{gone.id} failed: {failed.error}"]
+
+
 async def test_a_publish_retried_with_its_key_is_one_status(settings: Settings, fake: FakeMastodon) -> None:
     c = await started(settings, fake)
     try:

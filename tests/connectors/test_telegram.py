@@ -259,7 +259,7 @@ async def test_a_refused_webhook_is_a_clear_error_at_start(
     fake.fail_next("setWebhook", 400, {"ok": False, "error_code": 400, "description": description})
     tg = connector(settings)
     try:
-        with pytest.raises(ConnectorError, match="(?i)telegram refused the webhook http://insecure: .*https url"):
+        with pytest.raises(ConnectorError, match=r"(?i)telegram refused the webhook http://insecure \(telegram.webhook_url\): .*https url"):
             await tg.start(_ignore)
     finally:
         await tg.stop()

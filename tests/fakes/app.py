@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -67,19 +67,25 @@ channel = "C0POSTS1"
 
 @asynccontextmanager
 async def running(
-    settings: Settings, connector: Connector, generator: ScriptedGenerator | None = None
+    settings: Settings, connector: Connector | Sequence[Connector], generator: ScriptedGenerator | None = None
 ) -> AsyncIterator[App]:
-    """The App running on `connector` until the block ends; its start errors are raised here.
+    """The App running on `connector` (or several at once) until the block ends; when none could
+    start, the error is raised here. One connector is closed at the end (the stored work is
+    finished first, as after Ctrl-D); several are stopped as by SIGTERM.
 
     The brain is the real one (encoder, classifier, policy) with an instant scripted generator."""
     brain = Brain(settings, generator=generator or ScriptedGenerator(REPLY))
-    async with App(settings, [connector], brain=brain) as app:
+    connectors = [connector] if isinstance(connector, Connector) else list(connector)
+    async with App(settings, connectors, brain=brain) as app:
         task = asyncio.create_task(app.run())
         await asyncio.sleep(0)
         try:
             yield app
         finally:
-            await connector.stop()
+            if isinstance(connector, Connector):
+                await connector.stop()
+            else:
+                await app.stop()
             await asyncio.wait_for(task, 10)
 
 
@@ -132,5 +138,16 @@ async def wait_failed_send(app: App, timeout: float = 10.0) -> Reply:
                     assert message is not None and message.status == MessageStatus.pending
                     return reply
             await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def web_url(app: App, timeout: float = 20.0) -> str:
+    """The address of the bot's HTTP server (dashboard and webhooks), once it is listening."""
+
+    async def poll() -> str:
+        while app.web is None or app.web._task is None:  # it starts once the connectors did
+            await asyncio.sleep(0.02)
+        return app.web.url
 
     return await asyncio.wait_for(poll(), timeout)

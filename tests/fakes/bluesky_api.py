@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import asyncio
 import itertools
 import json
+import re
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -18,6 +20,8 @@ HANDLE = "acme.bsky.social"
 PASSWORD = "abcd-efgh-ijkl-mnop"  # an app password's shape
 BOT_DID = "did:plc:acmebakery0000000000000"
 _BASE = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+# Record key syntax (atproto.com/specs/record-key); the PDS checks no more than this.
+_RKEY = re.compile(r"[A-Za-z0-9._:~-]{1,512}")
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -66,6 +70,14 @@ class FakeBluesky(FakeServer):
         self.access = ""
         self.refresh = ""
         self.sessions = 0
+        # Hold the answer to the nth createRecord (counted from 1) this long after the record is
+        # made: the PDS has the post while the caller still waits (a kill lands then).
+        self.hold_created: tuple[int, float] | None = None
+        self.created = 0
+        # How createRecord answers a record key already taken: as the PDS does today (its
+        # repository tree refuses the second value and nothing turns that into an XRPC error,
+        # atproto#3718, indigo#873); a later PDS names the conflict (atproto#4728).
+        self.taken_key_answer: tuple[int, str, str] = (500, "InternalServerError", "Internal Server Error")
 
     def routes(self, app: web.Application) -> None:
         r = app.router
@@ -75,6 +87,7 @@ class FakeBluesky(FakeServer):
             ("app.bsky.notification.listNotifications", self._list_notifications),
             ("app.bsky.feed.getPosts", self._get_posts),
             ("com.atproto.identity.resolveHandle", self._resolve_handle),
+            ("com.atproto.repo.getRecord", self._get_record),
         ):
             r.add_get(f"/xrpc/{nsid}", self._authed(nsid, handler))
         for nsid, handler in (
@@ -146,8 +159,8 @@ class FakeBluesky(FakeServer):
 
     # -- XRPC --------------------------------------------------------------------------------
 
-    def _store(self, author: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-        uri = f"at://{author['did']}/app.bsky.feed.post/3l{next(self._tid):011d}"
+    def _store(self, author: dict[str, Any], record: dict[str, Any], rkey: str | None = None) -> dict[str, Any]:
+        uri = f"at://{author['did']}/app.bsky.feed.post/{rkey or f'3l{next(self._tid):011d}'}"
         view = {
             "uri": uri,
             "cid": cid(uri),
@@ -240,8 +253,23 @@ class FakeBluesky(FakeServer):
         record = params.get("record", {})
         if len(record.get("text", "")) > 3000:
             return xrpc_error(400, "InvalidRequest", "Invalid app.bsky.feed.post record: text must not be longer than 3000 characters")
-        view = self._store(ME, record)
+        rkey = params.get("rkey")
+        if rkey is not None and (not isinstance(rkey, str) or not _RKEY.fullmatch(rkey) or rkey in (".", "..")):
+            return xrpc_error(400, "InvalidRequest", f"Invalid record key: {rkey!r}")
+        if rkey is not None and f"at://{BOT_DID}/app.bsky.feed.post/{rkey}" in self.posts:
+            return xrpc_error(*self.taken_key_answer)
+        view = self._store(ME, record, rkey)
+        self.created += 1
+        if self.hold_created is not None and self.created == self.hold_created[0]:
+            await asyncio.sleep(self.hold_created[1])
         return web.json_response({"uri": view["uri"], "cid": view["cid"], "validationStatus": "valid"})
+
+    async def _get_record(self, params: dict[str, Any]) -> web.Response:
+        uri = f"at://{params.get('repo')}/{params.get('collection')}/{params.get('rkey')}"
+        view = self.posts.get(uri)
+        if view is None:
+            return xrpc_error(400, "RecordNotFound", f"Could not locate record: {uri}")
+        return web.json_response({"uri": uri, "cid": view["cid"], "value": view["record"]})
 
     async def _upload_blob(self, params: dict[str, Any]) -> web.Response:
         data: bytes = params["data"]

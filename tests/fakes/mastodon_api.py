@@ -8,6 +8,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,8 +23,17 @@ _URL = re.compile(r"https?://\S+")
 MAX_CHARACTERS = 640  # not Mastodon's default 500: the connector must read it from the instance
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _wall_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: How the fake's followers react to one of the bot's statuses: (status id, when it was created,
+#: now) -> counts to show, e.g. {"favourites_count": 12, "reblogs_count": 3, "replies_count": 1}.
+Audience = Callable[[str, datetime, datetime], dict[str, int]]
 
 
 def account(account_id: str, acct: str) -> dict[str, Any]:
@@ -61,9 +71,14 @@ def mention_html(acct: str) -> str:
 
 
 class FakeMastodon(FakeServer):
-    def __init__(self, token: str = TOKEN) -> None:
+    """`clock` is the server's time (a test moves it through weeks); `audience`, when set, decides
+    the favourites, boosts and replies of the bot's own statuses each time one is read."""
+
+    def __init__(self, token: str = TOKEN, clock: Callable[[], datetime] = _wall_clock, audience: Audience | None = None) -> None:
         super().__init__()
         self.token = token
+        self.clock = clock
+        self.audience = audience
         self.max_characters = MAX_CHARACTERS
         self.statuses: dict[str, dict[str, Any]] = {}
         self.notifications: list[dict[str, Any]] = []
@@ -74,6 +89,10 @@ class FakeMastodon(FakeServer):
         # Idempotency-Key -> the status it created (Mastodon keeps them an hour, per account).
         self._by_key: dict[str, str] = {}
         self.served_notifications = 0
+        # Uploads answer 202 without a url, and GET /api/v1/media/:id answers 206 this many times
+        # before the url is there (Mastodon processes large files after the upload).
+        self.processing_polls = 0
+        self._processing: dict[str, int] = {}
         # One queue per open streaming connection; None ends it.
         self._streams: list[asyncio.Queue[bytes | None]] = []
 
@@ -90,6 +109,7 @@ class FakeMastodon(FakeServer):
         r.add_post("/api/v1/statuses", self._wrap("statuses", self._post_status))
         r.add_get("/api/v1/statuses/{id}", self._wrap("status", self._get_status))
         r.add_post("/api/v2/media", self._wrap("media", self._post_media))
+        r.add_get("/api/v1/media/{id}", self._wrap("media_get", self._get_media))
         r.add_get("/api/v1/streaming/user/notification", self._wrap("streaming", self._stream))
 
     # -- what tests call -------------------------------------------------------------------
@@ -112,7 +132,7 @@ class FakeMastodon(FakeServer):
             "id": status_id,
             "uri": f"https://example.social/users/{author['acct']}/statuses/{status_id}",
             "url": f"https://example.social/@{author['acct']}/{status_id}",
-            "created_at": _now(),
+            "created_at": _stamp(self.clock()),
             "account": author,
             "content": text_html,
             "visibility": visibility,
@@ -141,7 +161,7 @@ class FakeMastodon(FakeServer):
         notification: dict[str, Any] = {
             "id": self.next_id(),
             "type": kind,
-            "created_at": _now(),
+            "created_at": _stamp(self.clock()),
             "account": status["account"] if status else account("1", "someone"),
             **({"status": status} if status is not None else {}),
             **extra,
@@ -266,6 +286,8 @@ class FakeMastodon(FakeServer):
         if reply_to and parent is None:
             return web.json_response({"error": "Record not found"}, status=404)
         media = [self.media[str(m)] for m in params.get("media_ids[]", params.get("media_ids", []))]
+        if any(self._processing.get(m["id"]) for m in media):
+            return web.json_response({"error": "Cannot attach files that have not finished processing. Try again in a moment!"}, status=422)
         status = self.status(
             html.escape(text),
             author=ME,
@@ -281,6 +303,9 @@ class FakeMastodon(FakeServer):
         status = self.statuses.get(params["id"])
         if status is None:
             return web.json_response({"error": "Record not found"}, status=404)
+        if self.audience is not None and status["account"]["id"] == BOT_ID:
+            created = datetime.fromisoformat(status["created_at"].replace("Z", "+00:00"))
+            status.update(self.audience(status["id"], created, self.clock()))
         return web.json_response(status)
 
     async def _post_media(self, params: dict[str, Any], request: web.Request) -> web.Response:
@@ -299,7 +324,22 @@ class FakeMastodon(FakeServer):
             "_bytes": len(upload.file.read()),
             "_content_type": upload.content_type,
         }
-        return web.json_response(self.media[media_id])
+        if self.processing_polls:
+            self._processing[media_id] = self.processing_polls
+            return web.json_response({**self._public(media_id), "url": None}, status=202)
+        return web.json_response(self._public(media_id))
+
+    def _public(self, media_id: str) -> dict[str, Any]:
+        return {k: v for k, v in self.media[media_id].items() if not k.startswith("_")}
+
+    async def _get_media(self, params: dict[str, Any], request: web.Request) -> web.Response:
+        media_id = params["id"]
+        if media_id not in self.media:
+            return web.json_response({"error": "Record not found"}, status=404)
+        if self._processing.get(media_id):
+            self._processing[media_id] -= 1
+            return web.json_response({**self._public(media_id), "url": None}, status=206)
+        return web.json_response(self._public(media_id))
 
 
 def rate_limited(seconds: float) -> tuple[int, dict[str, Any], dict[str, str]]:

@@ -1,7 +1,8 @@
 """A bot process reduced to its scheduler: publishes a database's posts to a FakePlatform, then exits.
 
-`python -m fakes.scheduler_child DB_URL PLATFORM_URL IDEMPOTENT(0|1)`; the kill test and
-bench/scheduler.py run it as a real subprocess and kill it with SIGKILL.
+`python -m fakes.scheduler_child DB_URL PLATFORM_URL IDEMPOTENT(0|1) [bluesky]`; the kill test and
+bench/scheduler.py run it as a real subprocess and kill it with SIGKILL. With `bluesky`, it
+publishes through the real Bluesky connector to a FakeBluesky at PLATFORM_URL instead.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 
-from core.config import ScheduleSettings
+from connectors.base import Connector, Cursor, IncomingMessage
+from connectors.bluesky import BlueskyConnector
+from core.config import BlueskySettings, ScheduleSettings
 from bot.publisher import Publisher
 from bot.scheduler import PostScheduler
 from sqlalchemy.engine import Engine
@@ -18,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import make_engine
 from storage.models import Post, PostStatus
+from fakes.bluesky_api import HANDLE, PASSWORD
 from fakes.social_platform import FakePlatformConnector
 
 
@@ -27,12 +32,35 @@ def _pending(engine: Engine) -> bool:
         return session.exec(query.limit(1)).first() is not None
 
 
-async def main(db_url: str, platform_url: str, idempotent: bool) -> None:
+class _Cursors:
+    """An inbox for a connector that is here only to publish: it keeps cursors, stores nothing."""
+
+    def __init__(self) -> None:
+        self._cursors: dict[str, str] = {}
+
+    async def store(self, messages: Sequence[IncomingMessage], cursor: Cursor | None = None) -> None:
+        if cursor is not None:
+            self._cursors[cursor.name] = cursor.value
+
+    async def cursor(self, name: str) -> str | None:
+        return self._cursors.get(name)
+
+
+async def main(db_url: str, platform_url: str, idempotent: bool, platform: str) -> None:
     engine = make_engine(db_url)
-    connector = FakePlatformConnector(platform_url, idempotent=idempotent)
+    connector: Connector
+    if platform == "bluesky":
+        settings = BlueskySettings(base_url=platform_url, poll_interval_s=3600, overall_per_s=1000, retry_backoff_s=0.05)
+        connector = BlueskyConnector(settings, env={settings.handle_env: HANDLE, settings.app_password_env: PASSWORD})
+        await connector.start(_Cursors())
+    else:
+        connector = FakePlatformConnector(platform_url, idempotent=idempotent)
 
     async def notify(platform: str, text: str) -> None:
-        await connector.send_text("owner", text)
+        if isinstance(connector, FakePlatformConnector):
+            await connector.send_text("owner", text)
+        else:
+            print(f"told the owner: {text}", flush=True)  # Bluesky has no private messages
 
     settings = ScheduleSettings(grace_minutes=60)
     scheduler = PostScheduler(engine, Publisher(engine, {connector.platform: connector}, settings, notify), settings, notify)
@@ -47,4 +75,4 @@ async def main(db_url: str, platform_url: str, idempotent: bool) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3] == "1"))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4] if len(sys.argv) > 4 else "fakesocial"))

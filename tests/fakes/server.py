@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,16 +41,24 @@ class FakeServer:
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Serve on `port` (0: any free one); a test may name the port a connector was pointed at before."""
         app = web.Application()
         self.routes(app)
-        self._server = LocalServer(app, "127.0.0.1", 0)
+        self._server = LocalServer(app, "127.0.0.1", port)
         await self._server.start()
         self.port = self._server.port
 
     async def stop(self) -> None:
         if self._server is not None:
             await self._server.stop()
+
+    @staticmethod
+    def free_port() -> int:
+        """A port nothing listens on now: a platform that is down, until a fake starts on it."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
 
     @property
     def url(self) -> str:

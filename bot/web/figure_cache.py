@@ -1,0 +1,47 @@
+"""Figures and charts computed once per date range and state of the data, shared by every request that asks.
+
+Keyed by what was asked and `storage.insights.data_version` (which changes when a figure may), so
+nothing stale is shown; a handful of owners' tabs asking at once compute a figure once (one
+computation per key at a time, in a worker thread so the server keeps answering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+
+class FigureCache:
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    async def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        if key in self._values:
+            self._values.move_to_end(key)
+            return self._values[key]
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key in self._values:
+                value = self._values[key]
+            else:
+                value = self._values[key] = await run_in_threadpool(compute)
+                while len(self._values) > self.size:
+                    self._values.popitem(last=False)
+        self._locks.pop(key, None)
+        return value
+
+
+def figure_cache(request: Request) -> FigureCache:
+    """The app's one cache (one per app: each test's app starts empty)."""
+    state = request.app.state
+    if not hasattr(state, "figure_cache"):
+        state.figure_cache = FigureCache()
+    cache: FigureCache = state.figure_cache
+    return cache

@@ -1,0 +1,255 @@
+"""The Inbox page: drafts waiting for approval, escalations, every message with its thread; new ones appear by polling.
+
+Every action calls the same QueueCommands function as the chat command (/approve, /edit, /reject,
+/reply, /label); a plain form posts and is sent back here, htmx swaps the answer into the card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.queue_commands import LABEL_TASKS
+from bot.web.context import WebContext, context
+from bot.web.page import Page
+from bot.web.templating import flash, is_htmx, render
+from core.errors import BotError
+from storage import inbox_reads, repo
+from storage.inbox_reads import MessageFilter
+from storage.message_states import MessageStatus
+
+WHO = "web"  # stored as approved_by, like "telegram:42" from a chat
+POLL_S = 3
+
+
+def _filter(request: Request) -> MessageFilter:
+    q = request.query_params
+    return MessageFilter(q.get("platform", ""), q.get("intent", ""), q.get("sentiment", ""), q.get("status", ""))
+
+
+def _filter_query(where: MessageFilter) -> dict[str, str]:
+    return {k: v for k, v in vars(where).items() if v}
+
+
+def labels(ctx: WebContext) -> dict[str, list[str]]:
+    """Every label a correction may give, per task."""
+    return {task: list(ctx.brain.known_labels(task)) for task in LABEL_TASKS}
+
+
+def _shown_ids(waiting: list[inbox_reads.Waiting], escalated: list[inbox_reads.Entry]) -> set[str]:
+    return {f"r{w.reply.id}" for w in waiting} | {f"m{e.message.id}" for e in escalated}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    waiting: list[inbox_reads.Waiting]
+    escalated: list[inbox_reads.Entry]
+    messages: list[inbox_reads.Entry]
+
+
+def _read(ctx: WebContext, where: MessageFilter, after_id: int = 0) -> Snapshot:
+    return Snapshot(
+        inbox_reads.waiting_replies(ctx.engine, where),
+        inbox_reads.escalations(ctx.engine, where),
+        inbox_reads.recent_messages(ctx.engine, where, after_id=after_id),
+    )
+
+
+async def show(request: Request) -> Response:
+    ctx = context(request)
+    where = _filter(request)
+    # The reads wait on the database: in a thread, so the bot's receiving goes on meanwhile.
+    now = await asyncio.to_thread(_read, ctx, where)
+    waiting, escalated, messages = now.waiting, now.escalated, now.messages
+    platforms = await asyncio.to_thread(inbox_reads.platforms, ctx.engine)
+    return render(
+        request,
+        "inbox.html",
+        {
+            "title": "Inbox",
+            "where": where,
+            "waiting": waiting,
+            "escalated": escalated,
+            "messages": messages,
+            "platforms": platforms,
+            "labels": labels(ctx),
+            "statuses": list(MessageStatus),
+            "poll": _poll_url(where, messages[0].message.id if messages else 0),
+            "poll_s": POLL_S,
+            "offensive_at": ctx.settings.policy.offensive_min_confidence,
+        },
+    )
+
+
+def _poll_url(where: MessageFilter, after: int | None) -> str:
+    return "/inbox/updates?" + urlencode({**_filter_query(where), "after": after or 0})
+
+
+async def updates(request: Request) -> Response:
+    """What changed since the page was drawn: new messages, new drafts and escalations, and those
+    no longer waiting (answered elsewhere, in a chat say). 204 when nothing did.
+
+    The poller sends `shown` for each waiting card on the page (a hidden field in the card), so a
+    card the owner just answered here (its place taken by the answer) is neither removed nor
+    added again, and one whose action failed comes back."""
+    ctx = context(request)
+    where = _filter(request)
+    try:
+        after = int(request.query_params.get("after", "0"))
+    except ValueError:
+        after = 0
+    shown = set(request.query_params.getlist("shown")) - {""}
+    now = await asyncio.to_thread(_read, ctx, where, after)
+    waiting, escalated, new_messages = now.waiting, now.escalated, now.messages
+    current = _shown_ids(waiting, escalated)
+    if not new_messages and current == shown:
+        return Response(status_code=204)
+    return render(
+        request,
+        "inbox_updates.html",
+        {
+            "new_waiting": [w for w in waiting if f"r{w.reply.id}" not in shown],
+            "new_escalated": [e for e in escalated if f"m{e.message.id}" not in shown],
+            "gone": sorted(shown - current),
+            "new_messages": new_messages,
+            "labels": labels(ctx),
+            "poll": _poll_url(where, new_messages[0].message.id if new_messages else after),
+            "poll_s": POLL_S,
+            "offensive_at": ctx.settings.policy.offensive_min_confidence,
+        },
+    )
+
+
+def _back(request: Request) -> str:
+    """Where a plain form returns: the inbox or contact page it was posted from (never elsewhere)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return "/inbox"
+    path = referer.path + (f"?{referer.query}" if referer.query else "")
+    return path if path.startswith(("/inbox", "/contacts")) else "/inbox"
+
+
+def _int(request: Request, name: str) -> int:
+    try:
+        return int(request.path_params[name])
+    except (KeyError, ValueError):
+        raise BotError(f"no such {name}") from None
+
+
+async def _answer(request: Request, done: str, *, card: str = "", error: BotError | None = None) -> Response:
+    """A plain form: back to where it came from, with a line. htmx: the card replaced by that line."""
+    text = str(error) if error else done
+    if is_htmx(request):
+        return render(request, "done_card.html", {"text": text, "problem": bool(error), "card": card})
+    flash(request, text, problem=error is not None)
+    return RedirectResponse(_back(request), status_code=303)
+
+
+def _text(form: FormData) -> str:
+    value = form.get("text")
+    return value.replace("\r\n", "\n") if isinstance(value, str) else ""
+
+
+async def _act(request: Request, card: str, param: str, action: Callable[[int, FormData], Awaitable[str]]) -> Response:
+    """Run one owner action on the id in the path; its line (or the refusal's) is the answer."""
+    form = await request.form()
+    card_id = f"{card}-{request.path_params.get(param)}"
+    try:
+        done = await action(_int(request, param), form)
+    except BotError as exc:
+        return await _answer(request, "", card=card_id, error=exc)
+    return await _answer(request, done, card=card_id)
+
+
+async def send_reply(request: Request) -> Response:
+    """Approve a draft; if its text was changed in the box, the edit is what is sent (/edit)."""
+    ctx = context(request)
+
+    async def send(reply_id: int, form: FormData) -> str:
+        reply = repo.get_reply(ctx.engine, reply_id)
+        text = _text(form)
+        if reply is not None and text.strip() and text.strip() != reply.text.strip():
+            await ctx.queue.edit_and_send(reply_id, text, WHO)
+            return f"Reply #{reply_id} edited and sent."
+        await ctx.queue.approve_reply(reply_id, WHO)
+        return f"Reply #{reply_id} sent."
+
+    return await _act(request, "reply", "reply_id", send)
+
+
+async def reject_reply(request: Request) -> Response:
+    ctx = context(request)
+
+    async def reject(reply_id: int, form: FormData) -> str:
+        ctx.queue.reject_reply(reply_id, WHO)
+        return f"Reply #{reply_id} rejected; nothing was sent."
+
+    return await _act(request, "reply", "reply_id", reject)
+
+
+async def reply_to_message(request: Request) -> Response:
+    ctx = context(request)
+
+    async def reply(message_id: int, form: FormData) -> str:
+        await ctx.queue.reply_to(message_id, _text(form), WHO)
+        return f"Your reply to message {message_id} was sent."
+
+    return await _act(request, "escalation", "message_id", reply)
+
+
+async def correct_label(request: Request) -> Response:
+    """Stored exactly like /label: a correction for `bot train --with-corrections`."""
+    ctx = context(request)
+
+    async def label(message_id: int, form: FormData) -> str:
+        task, _, name = str(form.get("correction") or "").partition(":")
+        ctx.queue.correct_label(message_id, task, name)
+        return f"Noted: message {message_id} is {task} {name}."
+
+    return await _act(request, "label", "message_id", label)
+
+
+async def show_thread(request: Request) -> Response:
+    """A message's whole thread with its contact, every message with its labels and replies."""
+    ctx = context(request)
+    try:
+        message = repo.get_message(ctx.engine, _int(request, "message_id"))
+    except BotError:
+        message = None
+    if message is None:
+        return render(request, "not_found.html", {"title": "Not found", "what": "That message"}, status_code=404)
+    entries = inbox_reads.thread(ctx.engine, message.contact_id)
+    return render(
+        request,
+        "thread.html",
+        {
+            "title": "Thread",
+            "contact": entries[0].contact if entries else None,
+            "entries": entries,
+            "focus": message.id,
+            "labels": labels(ctx),
+            "offensive_at": ctx.settings.policy.offensive_min_confidence,
+        },
+    )
+
+
+page = Page(
+    "Inbox",
+    "/inbox",
+    [
+        Route("/inbox", show, methods=["GET"]),
+        Route("/inbox/updates", updates, methods=["GET"]),
+        Route("/inbox/messages/{message_id}", show_thread, methods=["GET"]),
+        Route("/inbox/messages/{message_id}/reply", reply_to_message, methods=["POST"]),
+        Route("/inbox/messages/{message_id}/label", correct_label, methods=["POST"]),
+        Route("/inbox/replies/{reply_id}/send", send_reply, methods=["POST"]),
+        Route("/inbox/replies/{reply_id}/reject", reject_reply, methods=["POST"]),
+    ],
+)
