@@ -212,7 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     figures.update({
         "analytics_cold_ms": round(analytics_cold_ms), "analytics_year_cold_ms": round(analytics_year_cold_ms),
         "generate_s": round(generate_s, 1), "bot_start_s": round(start_s, 1),
-        "cpu_cores": os.cpu_count(),
+        "cpu_cores": os.cpu_count(), **machine_and_weights(load_settings(ROOT / "config.toml")),
         "load_avg_1m_before": round(load_start, 2), "load_avg_1m_after": round(load_end, 2),
     })
     return figures
@@ -225,7 +225,6 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15.0)
     figures = asyncio.run(run(parser.parse_args()))
-    figures |= machine_and_weights(load_settings(ROOT / "config.toml"))
     print(json.dumps(figures))
 
 
