@@ -10,10 +10,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 
 from core.config import BrandSettings
+from brain.coverage import coverage
 from brain.encoder import Encoder
 from brain.fact_search import ANSWER_MIN_COSINE, FactMatch, answering_facts
 from brain.handoff import InPersonRequests, foreign_language
@@ -80,7 +82,7 @@ ALTERNATIVES = {
 
 
 KINDS = (
-    "fact_answer", "greeting", "praise", "feedback", "purchase", "stop", "in_person", "sarcasm",
+    "fact_answer", "partial_answer", "greeting", "praise", "feedback", "purchase", "stop", "in_person", "sarcasm",
     "complaint", "support", "support_answer", "negative", "ended", "no_fact", "unclear",
 )  # fmt: skip
 
@@ -180,7 +182,7 @@ def _intent_plan(
     signoff = brand.signoff
     thanks = "Thanks for asking!" if tone.kind != "sorry" else "Thanks for your message."
     negative = understanding.sentiment == "negative" or tone.sarcastic
-    base = {"signoff": signoff, "tone": tone, "order_number": order}
+    base: dict[str, Any] = {"signoff": signoff, "tone": tone, "order_number": order}
 
     if intent == "unsubscribe" and not foreign:
         return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone, kind="stop")
@@ -246,7 +248,7 @@ def _intent_plan(
         link = brand.allowed_links[0] if brand.allowed_links else ""
         answer = " ".join(p for p in (stated, f"You can order here: {link}" if link and link not in stated else "") if p)
         next_step = "" if link else "Send us a private message and we'll help you order."
-        if "?" in text and not match.sentences:
+        if "?" in text and (not match.sentences or (encoder is not None and coverage(text, match.sentences, encoder).none_covered)):
             # "do you have a medium frame?": the link alone does not answer it.
             return ReplyPlan(
                 intent, ack, answer=answer, next_step=NO_FACT, product=product, kind="purchase",
@@ -260,7 +262,7 @@ def _intent_plan(
         ack = "Thank you so much for your kind words!" if tone.kind == "warm" else "Thank you for your kind words."
         return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise")
     if asks and match.sentences and not asks_ended and intent == "other":
-        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)  # "?? hours", "and sundays?"
+        return _fact_answer(text, intent, thanks, match, margin, encoder, base)  # "?? hours", "and sundays?"
     if negative and intent in ("feedback", "other"):
         return ReplyPlan(
             intent, f"Thanks for letting us know. {APOLOGIES[problem].format(order=f' {order}' if order else '')}",
@@ -273,12 +275,31 @@ def _intent_plan(
     if asks and asks_ended:
         return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
     if asks and match.sentences:
-        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
+        return _fact_answer(text, intent, thanks, match, margin, encoder, base)
     if intent == "greeting":
         return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone, kind="greeting")
     if intent == "question":
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff="the facts do not cover the question", kind="no_fact", **base)
     return ReplyPlan(intent, "Thanks for your message.", next_step=PERSON_FOLLOWS_UP, handoff="not clear what the message asks for", **base)
+
+
+def _fact_answer(
+    text: str, intent: str, thanks: str, match: FactMatch, margin: float, encoder: Encoder | None, base: dict[str, Any]
+) -> ReplyPlan:
+    """The facts that answer, when they match what the message asks about (brain/coverage.py): none
+    of it, a hand-off; part of it, the facts and a person to follow up on the rest."""
+    stated = " ".join(match.sentences)
+    covered = coverage(text, match.sentences, encoder) if encoder is not None else None
+    if covered is not None and covered.none_covered:
+        about = ", ".join(covered.uncovered)
+        return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)
+    if covered is not None and covered.uncovered:
+        about = ", ".join(covered.uncovered)
+        return ReplyPlan(
+            intent, thanks, answer=stated, facts=match.sentences, next_step=NO_FACT, kind="partial_answer", margin=margin,
+            handoff=f"the facts do not say anything about {about!r}", **base,
+        )
+    return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
 
 
 def _problem(finders: _Finders | None, vector: np.ndarray | None) -> str:
