@@ -31,6 +31,9 @@ _PRODUCT_RE = re.compile(
 )
 _NOT_A_PRODUCT = {"it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
 
+BARE_GREETING_MAX_WORDS = 3
+_WORD_RE = re.compile(r"[^\W\d_]+")
+
 # What a complaint is about, so the apology names it; "other" when none is close.
 PROBLEM_EXAMPLES: dict[str, tuple[str, ...]] = {
     "damaged": ("it arrived broken", "the mug is cracked", "the box was damaged when it came", "my cake was squashed"),
@@ -132,6 +135,13 @@ def _finders(encoder: Encoder) -> _Finders:
     return encoder.memo("reply_plan.finders", lambda: _Finders(InPersonRequests(encoder), LabelledExamples(encoder, PROBLEM_EXAMPLES)))
 
 
+def bare_greeting(text: str, brand_name: str = "") -> bool:
+    """A message that says nothing but hello ("hiii", "Good evening", "Moin!", "hi Acme Bakery"): the
+    only kind that "How can we help you today?" answers."""
+    own = {w.lower() for w in _WORD_RE.findall(brand_name)}
+    return len([w for w in _WORD_RE.findall(text) if w.lower() not in own]) <= BARE_GREETING_MAX_WORDS
+
+
 def order_number(text: str) -> str:
     """The order number the follower wrote ("#4821", "order 4821"), as "#4821"; "" when none."""
     match = ORDER_NUMBER_RE.search(text)
@@ -206,6 +216,10 @@ def _intent_plan(
             about_it = answering_facts(IN_PERSON_FACT_QUERIES[request.kind], facts, encoder) if facts else FactMatch((), 0.0, 0.0)
             if about_it.score < ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and about_it.score - about_it.runner_up < IN_PERSON_FACT_MARGIN:
                 about_it = FactMatch((), about_it.score, about_it.runner_up)  # no fact is clearly about it
+            # A question the message asks that a fact answers in full is answered too ("is there a
+            # fee if I leave my bike after the repair?" is about the storage fact, not only a booking).
+            if "?" in text and match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and _answers_all(text, match, encoder):
+                about_it = FactMatch(tuple(dict.fromkeys([*match.sentences, *about_it.sentences]))[:2], match.score, match.runner_up)
             return ReplyPlan(
                 intent, ack, answer=" ".join(about_it.sentences), facts=about_it.sentences,
                 next_step=IN_PERSON_NEXT[request.kind].format(order=f" {order}" if order else ""),
@@ -232,13 +246,15 @@ def _intent_plan(
             answer=stated if strong else "", facts=match.sentences if strong else (),
             next_step=PRIVATE_MESSAGE.format(about=about), kind="complaint", **base,
         )
+    if asks and asks_ended and intent in ("support_request", "purchase_intent"):
+        return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
     if intent == "support_request":
         # A support request that names a problem ("arrived cracked") gets that problem's apology.
         about = f" with order {order}" if order else ""
         ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}, and thanks for letting us know."
         # A fact is stated when clearly about it, or when the message is a plain question ("can I
         # return a chain?"); a person still offers to help.
-        plain_question = not negative and problem == "other" and "?" in text and bool(match.sentences)
+        plain_question = "?" in text and bool(match.sentences) and ((not negative and problem == "other") or _answers_all(text, match, encoder))
         if match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question:
             return ReplyPlan(intent, ack, answer=stated, facts=match.sentences, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
         return ReplyPlan(intent, ack, next_step=SUPPORT_NEXT, handoff="a support request: a person must help", kind="support", **base)
@@ -276,8 +292,11 @@ def _intent_plan(
         return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
     if asks and match.sentences:
         return _fact_answer(text, intent, thanks, match, margin, encoder, base)
-    if intent == "greeting":
+    if intent == "greeting" and bare_greeting(text, brand.name):
         return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone, kind="greeting")
+    if intent == "greeting" and understanding.sentiment == "positive" and not tone.sarcastic and not asks:
+        # "legend, see you then": kind words with a hello or goodbye, not a bare hello.
+        return ReplyPlan(intent, "Thank you, that means a lot to us!", signoff=signoff, tone=tone, kind="praise")
     if intent == "question":
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff="the facts do not cover the question", kind="no_fact", **base)
     return ReplyPlan(intent, "Thanks for your message.", next_step=PERSON_FOLLOWS_UP, handoff="not clear what the message asks for", **base)
@@ -300,6 +319,14 @@ def _fact_answer(
             handoff=f"the facts do not say anything about {about!r}", **base,
         )
     return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
+
+
+def _answers_all(text: str, match: FactMatch, encoder: Encoder | None) -> bool:
+    """Whether the facts found match every word that names what the message asks about."""
+    if encoder is None or not match.sentences:
+        return False
+    covered = coverage(text, match.sentences, encoder)
+    return bool(covered.named) and not covered.uncovered
 
 
 def _problem(finders: _Finders | None, vector: np.ndarray | None) -> str:
