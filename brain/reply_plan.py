@@ -86,7 +86,7 @@ ALTERNATIVES = {
 
 KINDS = (
     "fact_answer", "partial_answer", "greeting", "praise", "feedback", "purchase", "stop", "in_person", "sarcasm",
-    "complaint", "support", "support_answer", "negative", "ended", "no_fact", "unclear",
+    "complaint", "support", "support_answer", "negative", "ended", "no_fact", "unclear", "unsure_praise",
 )  # fmt: skip
 
 
@@ -276,7 +276,9 @@ def _intent_plan(
         )
     if intent == "praise":
         ack = "Thank you so much for your kind words!" if tone.kind == "warm" else "Thank you for your kind words."
-        return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise")
+        # Sent on its own only when the sentiment head reads it as positive too: thanks for "kind
+        # words" to a message that is not kind is the worst reply there is.
+        return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise" if understanding.sentiment == "positive" else "unsure_praise")
     if asks and match.sentences and not asks_ended and intent == "other":
         return _fact_answer(text, intent, thanks, match, margin, encoder, base)  # "?? hours", "and sundays?"
     if negative and intent in ("feedback", "other"):
