@@ -18,6 +18,10 @@ from brain.examples import EXAMPLE_MIN_COSINE, Example
 from brain.grounding import sentences, stems
 
 OPENING_MAX_WORDS = 8
+# Borrowing the owner's own opening sentence needs a message much closer than leaving the opening
+# out: "best cinnamon rolls in town" (thanked) sits 0.5-0.6 from "how much is a cinnamon roll".
+BORROW_MIN_COSINE = 0.75
+_ASKS_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
 _MOVES = {
     "thanks": re.compile(r"\b(thank|thanks|thx|appreciate)", re.IGNORECASE),
     "apology": re.compile(r"\b(sorry|apologi[sz]e|apologies)\b", re.IGNORECASE),
@@ -55,17 +59,27 @@ def owner_opening(
     keep the plan's. examples: the owner's replies to similar messages, any order."""
     if not examples or not acknowledge:
         return None
+    asks = bool(_ASKS_RE.search(text))
     vectors = encoder.encode([text, *(their for their, _ in examples)])
-    similar = [examples[k] for k in sorted(range(len(examples)), key=lambda k: -float(vectors[k + 1] @ vectors[0])) if float(vectors[k + 1] @ vectors[0]) >= EXAMPLE_MIN_COSINE]
+    scored = sorted(((float(vectors[k + 1] @ vectors[0]), examples[k]) for k in range(len(examples))), key=lambda p: -p[0])
+    # Only messages of the same sort: a question's reply is not opened like thanks for praise.
+    similar = [(score, reply) for score, (their, reply) in scored if score >= EXAMPLE_MIN_COSINE and bool(_ASKS_RE.search(their)) == asks]
     if not similar:
         return None
     fact_stems = stems(facts)
     openings = [_opening(reply, fact_stems) for _, reply in similar]
-    wanted = moves(acknowledge)
+    first, rest = _first_sentence(acknowledge)
+    wanted = moves(first)
     straight = [o is None or not moves(o) for o in openings]  # "Yes! We deliver ..." opens with the answer too
-    if has_answer and "apology" not in wanted and sum(straight) * 2 > len(openings):
-        return ""  # the owner answers such messages straight away
+    if has_answer and wanted <= {"thanks"} and sum(straight) * 2 > len(openings):
+        return rest  # the owner answers such messages straight away
     nearest = openings[0]
-    if nearest and moves(nearest) == wanted and wanted:
-        return nearest
+    if similar[0][0] >= BORROW_MIN_COSINE and nearest and wanted and moves(nearest) == wanted:
+        return " ".join(p for p in (nearest, rest) if p)
     return None
+
+
+def _first_sentence(text: str) -> tuple[str, str]:
+    """The acknowledgement's first sentence, and what follows it ("Hi!" and "How can we help you today?")."""
+    said = sentences(text)
+    return (said[0], " ".join(said[1:])) if said else ("", "")

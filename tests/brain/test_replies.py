@@ -303,14 +303,19 @@ def test_the_owner_s_way_of_opening_is_learnt_from_their_replies(understander) -
     ]
     draft = reply("What time do you open on Saturdays?", understander, examples=straight)
     assert draft.text.startswith("We are open") and "8:00" in draft.text
+    # A greeting keeps its question when the owner's hello is borrowed; praise never opens a question's reply.
+    hello = reply("hiii", understander, examples=[("hii", "Hey there! How can we help?")])
+    assert hello.text.startswith("Hey there!") and "help" in hello.text
+    cross = reply("What time do you open on Saturdays?", understander, examples=[("love that you open early on saturdays", "Aw, thank you!")])
+    assert not cross.text.startswith("Aw,") and "8:00" in cross.text
     # Their own thanks, where the plan thanks too; a sentence that states something is never borrowed.
-    thanked = [("your rolls are the best!", "Aw, thank you! See you soon."), ("love your bread", "Aw, thank you! Come again.")]
+    thanked = [("Best cinnamon rolls in town!!", "Aw, thank you! See you soon."), ("love your bread", "Aw, thank you! Come again.")]
     praise = draft_reply(
         ScriptedGenerator(), "Best cinnamon rolls in town!", understood("praise", "positive"), BAKERY, GenerationOptions(),
         encoder=understander.encoder, today=TODAY, examples=thanked,
     )
     assert praise.text.startswith("Aw, thank you!")
-    stated = [("your rolls are the best!", "Thanks, 20% off today!"), ("love your bread", "Thanks, 20% off today!")]
+    stated = [("Best cinnamon rolls in town!!", "Thanks, 20% off today!"), ("love your bread", "Thanks, 20% off today!")]
     plain = draft_reply(
         ScriptedGenerator(), "Best cinnamon rolls in town!", understood("praise", "positive"), BAKERY, GenerationOptions(),
         encoder=understander.encoder, today=TODAY, examples=stated,
