@@ -33,6 +33,7 @@ _NOT_A_PRODUCT = {"it", "one", "some", "something", "this", "that", "them", "the
 
 BARE_GREETING_MAX_WORDS = 3
 _WORD_RE = re.compile(r"[^\W\d_]+")
+_HELLO_RE = re.compile(r"^\W*(?:hi+|hello|hey+|hiya|yo|howdy|good (?:morning|afternoon|evening|day)|morning|evening|moin|hallo|salut|hola|bonjour|ciao)\b", re.IGNORECASE)
 
 # What a complaint is about, so the apology names it; "other" when none is close.
 PROBLEM_EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -136,10 +137,12 @@ def _finders(encoder: Encoder) -> _Finders:
 
 
 def bare_greeting(text: str, brand_name: str = "") -> bool:
-    """A message that says nothing but hello ("hiii", "Good evening", "Moin!", "hi Acme Bakery"): the
-    only kind that "How can we help you today?" answers."""
+    """A message that says hello and nothing else of substance ("hiii", "Good evening", "Moin!", "hi
+    Acme Bakery", "hi there, hope you're well"): the only kind that "How can we help you today?" answers."""
+    if "?" in text:
+        return False
     own = {w.lower() for w in _WORD_RE.findall(brand_name)}
-    return len([w for w in _WORD_RE.findall(text) if w.lower() not in own]) <= BARE_GREETING_MAX_WORDS
+    return len([w for w in _WORD_RE.findall(text) if w.lower() not in own]) <= BARE_GREETING_MAX_WORDS or bool(_HELLO_RE.match(text))
 
 
 def order_number(text: str) -> str:

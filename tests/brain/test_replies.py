@@ -281,6 +281,7 @@ def test_only_a_bare_greeting_gets_the_greeting_reply(understander) -> None:
     from brain.reply_plan import bare_greeting
 
     assert bare_greeting("hiii") and bare_greeting("Good evening Acme Bakery!", "Acme Bakery")
+    assert bare_greeting("hi there, hope you're well") and not bare_greeting("hi, are you open today?")
     assert not bare_greeting("legend, see you then")
     kind = draft_reply(
         ScriptedGenerator(), "legend, see you then", understood("greeting", "positive"), BAKERY, GenerationOptions(),
