@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from brain.encoder import Encoder
+from brain.fact_search import QUESTION_RE
 from brain.grounding import content_words, stem
 
 # A question's word and a fact's word at least this close (MiniLM cosine between the single words)
@@ -48,7 +49,6 @@ _WEEKDAY_OR_MONTH_RE = re.compile(
     r"august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)$",
     re.IGNORECASE,
 )
-_QUESTION_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
 _PART_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -66,7 +66,7 @@ def asked_words(text: str) -> list[str]:
     """The words that name what a message asks about: from its questions ("is there a lift? I have
     a pram" asks about the lift), without how it asks, days and months, numbers."""
     parts = [p for p in _PART_RE.split(text.strip()) if p.strip()]
-    asking = [p for p in parts if _QUESTION_RE.search(p)] or parts
+    asking = [p for p in parts if QUESTION_RE.search(p)] or parts
     words = [w.strip("'") for part in asking for w in content_words(part)]
     named = [w for w in words if w.isalpha() and len(w) > 2 and w not in FRAME_WORDS and not _WEEKDAY_OR_MONTH_RE.match(w)]
     return list(dict.fromkeys(named))

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 
 from brain.encoder import Encoder
 from brain.examples import EXAMPLE_MIN_COSINE, Example
+from brain.fact_search import QUESTION_RE
 from brain.grounding import sentences, stems
 
 OPENING_MAX_WORDS = 8
 # Borrowing the owner's own opening sentence needs a message much closer than leaving the opening
 # out: "best cinnamon rolls in town" (thanked) sits 0.5-0.6 from "how much is a cinnamon roll".
 BORROW_MIN_COSINE = 0.75
-_ASKS_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
+
 _MOVES = {
     "thanks": re.compile(r"\b(thank|thanks|thx|appreciate)", re.IGNORECASE),
     "apology": re.compile(r"\b(sorry|apologi[sz]e|apologies)\b", re.IGNORECASE),
@@ -59,11 +60,11 @@ def owner_opening(
     keep the plan's. examples: the owner's replies to similar messages, any order."""
     if not examples or not acknowledge:
         return None
-    asks = bool(_ASKS_RE.search(text))
+    asks = bool(QUESTION_RE.search(text))
     vectors = encoder.encode([text, *(their for their, _ in examples)])
     scored = sorted(((float(vectors[k + 1] @ vectors[0]), examples[k]) for k in range(len(examples))), key=lambda p: -p[0])
     # Only messages of the same sort: a question's reply is not opened like thanks for praise.
-    similar = [(score, reply) for score, (their, reply) in scored if score >= EXAMPLE_MIN_COSINE and bool(_ASKS_RE.search(their)) == asks]
+    similar = [(score, reply) for score, (their, reply) in scored if score >= EXAMPLE_MIN_COSINE and bool(QUESTION_RE.search(their)) == asks]
     if not similar:
         return None
     fact_stems = stems(facts)

@@ -39,6 +39,10 @@ def understander(encoder: Encoder) -> Understander:
     return Understander(encoder)
 
 
+def shop(name: str, *facts: str, links: list[str] | None = None) -> BrandSettings:
+    return BrandSettings(name=name, facts=[Fact(text=f) for f in facts], allowed_links=links or [])
+
+
 def reply(
     text: str, understander: Understander, generator: ScriptedGenerator | None = None, brand: BrandSettings = BAKERY,
     today: date = TODAY, **kwargs,
@@ -223,14 +227,12 @@ def test_a_fact_s_likely_question_is_matched(understander) -> None:
 
 
 def test_an_in_person_request_states_the_fact_about_such_requests(understander) -> None:
-    salon = BrandSettings(
-        name="Luna Hair Studio",
-        facts=[
-            Fact(text="We are open Tuesday to Saturday, 9:00 to 19:00."),
-            Fact(text="Appointments are booked online at https://lunahair.example/book or by phone."),
-            Fact(text="If you are not happy with your cut, tell us within 7 days and we fix it at no charge."),
-        ],
-        allowed_links=["https://lunahair.example/book"],
+    salon = shop(
+        "Luna Hair Studio",
+        "We are open Tuesday to Saturday, 9:00 to 19:00.",
+        "Appointments are booked online at https://lunahair.example/book or by phone.",
+        "If you are not happy with your cut, tell us within 7 days and we fix it at no charge.",
+        links=["https://lunahair.example/book"],
     )
     draft = reply("hi, can I book a cut with you for saturday?", understander, brand=salon)
     assert "https://lunahair.example/book" in draft.text and "7 days" not in draft.text
@@ -259,13 +261,11 @@ async def test_the_policy_sends_only_sure_kinds_of_reply(settings) -> None:
 
 def test_a_question_about_something_no_fact_names_is_handed_off(understander) -> None:
     # The nearest fact is not an answer: "carbon frames" is in none of the facts' words.
-    bikes = BrandSettings(
-        name="Spoke & Chain",
-        facts=[
-            Fact(text="We repair e-bikes with Bosch, Shimano and Yamaha motors."),
-            Fact(text="We deliver within 10 km for 3 EUR."),
-            Fact(text="We sell refurbished city bikes from 250 EUR."),
-        ],
+    bikes = shop(
+        "Spoke & Chain",
+        "We repair e-bikes with Bosch, Shimano and Yamaha motors.",
+        "We deliver within 10 km for 3 EUR.",
+        "We sell refurbished city bikes from 250 EUR.",
     )
     for text in ("do you sell helmets?", "Are you hiring?"):
         draft = reply(text, understander, brand=bikes)
