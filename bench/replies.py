@@ -423,9 +423,11 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
                 key = f"{split} first {args.baseline_limit}" if limited else split
                 entry["replies"][key] = reply_figures(outcomes)
                 kept[(mode, split)] = outcomes
-                if args.dump:
+                # Held-out rows are never shown one by one: looking at them would be tuning on them.
+                if args.dump and split != "heldout":
                     write_outcomes(args.dump, mode, split, outcomes)
-                bad += [(mode, o.row["text"], o) for o in outcomes if not o.verdict.acceptable][:3]
+                if split != "heldout":
+                    bad += [(mode, o.row["text"], o) for o in outcomes if not o.verdict.acceptable][:3]
                 if mode in voice_modes:
                     steps = {}
                     for k in VOICE_STEPS:
@@ -442,7 +444,9 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
             figures["posts"] = {}
             for split, its_posts in chosen_posts.items():
                 result = run_posts(its_posts, settings, make_generator, judge, encoder)
-                result.pop("_samples")
+                samples = result.pop("_samples")
+                if args.dump and split != "heldout":
+                    write_posts(args.dump, split, samples)
                 figures["posts"][split] = result
         print_tables(figures, bad[:9])
         return figures
@@ -458,6 +462,15 @@ def write_outcomes(folder: Path, mode: str, split: str, outcomes: Sequence[Outco
                 "text": o.row["text"], "reply": o.text, "acceptable": o.verdict.acceptable,
                 "problems": list(o.verdict.problems), "action": o.action, "automatic": o.automatic, "reason": o.reason,
             }  # fmt: skip
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_posts(folder: Path, split: str, samples: Sequence[tuple[str, str, Verdict]]) -> None:
+    """One JSON line per post topic: the top variant and the judge's problems."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"posts-{split}.jsonl").open("w", encoding="utf-8") as out:
+        for topic_id, text, verdict in samples:
+            record = {"id": topic_id, "post": text, "acceptable": verdict.acceptable, "problems": list(verdict.problems)}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
@@ -486,7 +499,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--baseline-limit", type=int, default=None,
         help=f"run the '{BASELINE_MODE}' mode (the slow model) on only the first N rows of each split; the other modes are also reported on those rows",
     )
-    parser.add_argument("--dump", type=Path, default=None, help="a folder: one MODE-SPLIT.jsonl per run, a line per row")
+    parser.add_argument("--dump", type=Path, default=None, help="a folder: one MODE-SPLIT.jsonl per run, a line per row (the tune split only: held-out rows are never shown)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")

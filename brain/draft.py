@@ -19,6 +19,7 @@ from brain.grounding import ReplySupport, sentences, unsupported
 from brain.generator import ChatMessage, GenerationOptions, TextGenerator
 from brain.reply_plan import ReplyPlan, build_plan
 from brain.understand import Understanding
+from brain.voice import owner_opening
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +315,8 @@ def _planned_draft(
         keep = _must_keep(plan)
         if owned := _owner_wording(text, examples, ctx, support, keep, encoder):
             text_out, how = owned, "owner's reply to a similar message"
+        elif voiced := _owner_voice(text, plan, examples, ctx, support, keep, encoder, brand, today, max_chars):
+            text_out, how = voiced, "the plan, opened as the owner opens"
         elif candidates > 0:
             chosen = _best_candidate(generator, text, plan, wording, brand, options, ctx, support, keep, encoder, examples, candidates)
             if chosen is None:
@@ -355,6 +358,28 @@ def _foreign_names(reply: str, support: ReplySupport, brand: BrandSettings) -> l
     an owner's reply to one person must not greet the next by the first one's name."""
     known = " ".join((*support.current_facts, support.follower_text, *support.plan_sentences, brand.name, brand.signoff)).lower()
     return [n for n in _NAME_RE.findall(reply) if n.lower() not in known and n.lower().removesuffix("s") not in known and n.lower() not in _CALENDAR]
+
+
+def _owner_voice(
+    text: str,
+    plan: ReplyPlan,
+    examples: Sequence[Example],
+    ctx: CheckContext,
+    support: ReplySupport,
+    keep: Sequence[str],
+    encoder: Encoder | None,
+    brand: BrandSettings,
+    today: date | None,
+    max_chars: int,
+) -> str | None:
+    """The plan's wording with the owner's way of opening (brain/voice.py), when it still holds."""
+    if encoder is None or not examples:
+        return None
+    opening = owner_opening(text, plan.acknowledge, bool(plan.answer), examples, brand.current_facts(today), encoder)
+    if opening is None or opening == plan.acknowledge:
+        return None
+    candidate = posts.clip_to(replace(plan, acknowledge=opening).wording, max_chars)
+    return candidate if _faithful(candidate, ctx, support, keep, encoder) and not _foreign_names(candidate, support, brand) else None
 
 
 def _owner_wording(

@@ -34,7 +34,7 @@ SUB_QUESTION_MARGIN = 0.05  # ... or an answer this far ahead of the next fact f
 # message alone: "cool, how long does a flat take?" after "are you open saturday?" asks about the flat.
 FOLLOW_UP_PENALTY = 0.1
 FOLLOW_UP_MAX_WORDS = 10  # messages this short are also read together with the previous one
-_QUESTION_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
+QUESTION_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
 _ASIDE_RE = re.compile(r"\s*\([^)]*\)")
 _WEEKDAY_RE = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.IGNORECASE)
 _TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b", re.IGNORECASE)
@@ -109,7 +109,7 @@ def answering_facts(text: str, facts: Sequence[str], encoder: Encoder, context: 
     parts = question_parts(text)
     # A message that asks something is matched on its questions: "love your bread!" in "love your
     # bread! what are your hours?" is not what it asks about.
-    asked = [k for k in range(1, len(parts)) if _QUESTION_RE.search(parts[k])]
+    asked = [k for k in range(1, len(parts)) if QUESTION_RE.search(parts[k])]
     skip = [k for k in range(1, len(parts)) if asked and k not in asked]
     own = len(parts)
     if context.strip() and len(text.split()) <= FOLLOW_UP_MAX_WORDS:
@@ -128,7 +128,7 @@ def answering_facts(text: str, facts: Sequence[str], encoder: Encoder, context: 
         return FactMatch((), float(per_sentence[best]), runner_up)
     chosen = [best]
     for part in range(1, len(parts)):  # each further question gets its own best answer
-        if not _QUESTION_RE.search(parts[part]):
+        if not QUESTION_RE.search(parts[part]):
             continue
         k = int(scores[:, part].argmax())
         rivals = [float(scores[j, part]) for j in range(len(split)) if split[j][0] != split[k][0]]

@@ -84,12 +84,14 @@ _SENTENCE_RE = re.compile(r"(?<=[.!?:;])\s+|\n+")
 _FACT_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 _WORD_RE = re.compile(r"[a-z][a-z']*")
 # Words a post may use with no fact behind them: greetings, invitations and praise that state
-# nothing a follower could hold the shop to.
+# nothing a follower could hold the shop to. Not words that say when ("today", "this weekend",
+# "every morning"): those are claims a fact must make ("Enjoying your bike today." was posted for an
+# offer that had ended).
 POST_WORDS = frozenset(
     """
     hello hi hey welcome thanks thank love lovely enjoy happy great good best wonderful delicious tasty
     yummy treat treats fresh warm come visit stop drop pop swing join see check find look grab order
-    shop today now week weekend morning soon news update know let tell share favourite favorite friends
+    shop now soon news update know let tell share favourite favorite friends
     everyone folks customers neighbours neighbors community team day days miss don't can't won't let's
     we're you're it's that's there's here's we'll you'll oh wow yay little bit
     """.split()

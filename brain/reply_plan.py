@@ -10,10 +10,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 
 from core.config import BrandSettings
+from brain.coverage import coverage
 from brain.encoder import Encoder
 from brain.fact_search import ANSWER_MIN_COSINE, FactMatch, answering_facts
 from brain.handoff import InPersonRequests, foreign_language
@@ -28,6 +30,10 @@ _PRODUCT_RE = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_PRODUCT = {"it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
+
+BARE_GREETING_MAX_WORDS = 3
+_WORD_RE = re.compile(r"[^\W\d_]+")
+_HELLO_RE = re.compile(r"^\W*(?:hi+|hello|hey+|hiya|yo|howdy|good (?:morning|afternoon|evening|day)|morning|evening|moin|hallo|salut|hola|bonjour|ciao)\b", re.IGNORECASE)
 
 # What a complaint is about, so the apology names it; "other" when none is close.
 PROBLEM_EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -80,8 +86,8 @@ ALTERNATIVES = {
 
 
 KINDS = (
-    "fact_answer", "greeting", "praise", "feedback", "purchase", "stop", "in_person", "sarcasm",
-    "complaint", "support", "support_answer", "negative", "ended", "no_fact", "unclear",
+    "fact_answer", "partial_answer", "greeting", "praise", "feedback", "purchase", "stop", "in_person", "sarcasm",
+    "complaint", "support", "support_answer", "negative", "ended", "no_fact", "unclear", "unsure_praise",
 )  # fmt: skip
 
 
@@ -128,6 +134,15 @@ class _Finders:
 def _finders(encoder: Encoder) -> _Finders:
     # Example sentences are encoded once per encoder (kept with it), not once per message.
     return encoder.memo("reply_plan.finders", lambda: _Finders(InPersonRequests(encoder), LabelledExamples(encoder, PROBLEM_EXAMPLES)))
+
+
+def bare_greeting(text: str, brand_name: str = "") -> bool:
+    """A message that says hello and nothing else of substance ("hiii", "Good evening", "Moin!", "hi
+    Acme Bakery", "hi there, hope you're well"): the only kind that "How can we help you today?" answers."""
+    if "?" in text:
+        return False
+    own = {w.lower() for w in _WORD_RE.findall(brand_name)}
+    return len([w for w in _WORD_RE.findall(text) if w.lower() not in own]) <= BARE_GREETING_MAX_WORDS or bool(_HELLO_RE.match(text))
 
 
 def order_number(text: str) -> str:
@@ -180,7 +195,7 @@ def _intent_plan(
     signoff = brand.signoff
     thanks = "Thanks for asking!" if tone.kind != "sorry" else "Thanks for your message."
     negative = understanding.sentiment == "negative" or tone.sarcastic
-    base = {"signoff": signoff, "tone": tone, "order_number": order}
+    base: dict[str, Any] = {"signoff": signoff, "tone": tone, "order_number": order}
 
     if intent == "unsubscribe" and not foreign:
         return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone, kind="stop")
@@ -204,6 +219,10 @@ def _intent_plan(
             about_it = answering_facts(IN_PERSON_FACT_QUERIES[request.kind], facts, encoder) if facts else FactMatch((), 0.0, 0.0)
             if about_it.score < ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and about_it.score - about_it.runner_up < IN_PERSON_FACT_MARGIN:
                 about_it = FactMatch((), about_it.score, about_it.runner_up)  # no fact is clearly about it
+            # A question the message asks that a fact answers in full is answered too ("is there a
+            # fee if I leave my bike after the repair?" is about the storage fact, not only a booking).
+            if "?" in text and match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and _answers_all(text, match, encoder):
+                about_it = FactMatch(tuple(dict.fromkeys([*match.sentences, *about_it.sentences]))[:2], match.score, match.runner_up)
             return ReplyPlan(
                 intent, ack, answer=" ".join(about_it.sentences), facts=about_it.sentences,
                 next_step=IN_PERSON_NEXT[request.kind].format(order=f" {order}" if order else ""),
@@ -230,13 +249,15 @@ def _intent_plan(
             answer=stated if strong else "", facts=match.sentences if strong else (),
             next_step=PRIVATE_MESSAGE.format(about=about), kind="complaint", **base,
         )
+    if asks and asks_ended and intent in ("support_request", "purchase_intent"):
+        return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
     if intent == "support_request":
         # A support request that names a problem ("arrived cracked") gets that problem's apology.
         about = f" with order {order}" if order else ""
         ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}, and thanks for letting us know."
         # A fact is stated when clearly about it, or when the message is a plain question ("can I
         # return a chain?"); a person still offers to help.
-        plain_question = not negative and problem == "other" and "?" in text and bool(match.sentences)
+        plain_question = "?" in text and bool(match.sentences) and ((not negative and problem == "other") or _answers_all(text, match, encoder))
         if match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question:
             return ReplyPlan(intent, ack, answer=stated, facts=match.sentences, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
         return ReplyPlan(intent, ack, next_step=SUPPORT_NEXT, handoff="a support request: a person must help", kind="support", **base)
@@ -246,7 +267,7 @@ def _intent_plan(
         link = brand.allowed_links[0] if brand.allowed_links else ""
         answer = " ".join(p for p in (stated, f"You can order here: {link}" if link and link not in stated else "") if p)
         next_step = "" if link else "Send us a private message and we'll help you order."
-        if "?" in text and not match.sentences:
+        if "?" in text and (not match.sentences or (encoder is not None and coverage(text, match.sentences, encoder).none_covered)):
             # "do you have a medium frame?": the link alone does not answer it.
             return ReplyPlan(
                 intent, ack, answer=answer, next_step=NO_FACT, product=product, kind="purchase",
@@ -258,9 +279,11 @@ def _intent_plan(
         )
     if intent == "praise":
         ack = "Thank you so much for your kind words!" if tone.kind == "warm" else "Thank you for your kind words."
-        return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise")
+        # Sent on its own only when the sentiment head reads it as positive too: thanks for "kind
+        # words" to a message that is not kind is the worst reply there is.
+        return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise" if understanding.sentiment == "positive" else "unsure_praise")
     if asks and match.sentences and not asks_ended and intent == "other":
-        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)  # "?? hours", "and sundays?"
+        return _fact_answer(text, intent, thanks, match, margin, encoder, base)  # "?? hours", "and sundays?"
     if negative and intent in ("feedback", "other"):
         return ReplyPlan(
             intent, f"Thanks for letting us know. {APOLOGIES[problem].format(order=f' {order}' if order else '')}",
@@ -273,12 +296,42 @@ def _intent_plan(
     if asks and asks_ended:
         return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
     if asks and match.sentences:
-        return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
-    if intent == "greeting":
+        return _fact_answer(text, intent, thanks, match, margin, encoder, base)
+    if intent == "greeting" and bare_greeting(text, brand.name):
         return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone, kind="greeting")
+    if intent == "greeting" and understanding.sentiment == "positive" and not tone.sarcastic and not asks:
+        # "legend, see you then": kind words with a hello or goodbye, not a bare hello.
+        return ReplyPlan(intent, "Thank you, that means a lot to us!", signoff=signoff, tone=tone, kind="praise")
     if intent == "question":
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff="the facts do not cover the question", kind="no_fact", **base)
     return ReplyPlan(intent, "Thanks for your message.", next_step=PERSON_FOLLOWS_UP, handoff="not clear what the message asks for", **base)
+
+
+def _fact_answer(
+    text: str, intent: str, thanks: str, match: FactMatch, margin: float, encoder: Encoder | None, base: dict[str, Any]
+) -> ReplyPlan:
+    """The facts that answer, when they match what the message asks about (brain/coverage.py): none
+    of it, a hand-off; part of it, the facts and a person to follow up on the rest."""
+    stated = " ".join(match.sentences)
+    covered = coverage(text, match.sentences, encoder) if encoder is not None else None
+    if covered is not None and covered.none_covered:
+        about = ", ".join(covered.uncovered)
+        return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)
+    if covered is not None and covered.uncovered:
+        about = ", ".join(covered.uncovered)
+        return ReplyPlan(
+            intent, thanks, answer=stated, facts=match.sentences, next_step=NO_FACT, kind="partial_answer", margin=margin,
+            handoff=f"the facts do not say anything about {about!r}", **base,
+        )
+    return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
+
+
+def _answers_all(text: str, match: FactMatch, encoder: Encoder | None) -> bool:
+    """Whether the facts found match every word that names what the message asks about."""
+    if encoder is None or not match.sentences:
+        return False
+    covered = coverage(text, match.sentences, encoder)
+    return bool(covered.named) and not covered.uncovered
 
 
 def _problem(finders: _Finders | None, vector: np.ndarray | None) -> str:

@@ -75,7 +75,7 @@ def test_ranker_orders_by_score_and_puts_failing_variants_last(encoder) -> None:
 
 @pytest.mark.models
 def test_draft_posts_asks_for_n_variants_in_one_batch_and_shapes_them(encoder) -> None:
-    generator = ScriptedGenerator("Sourdough is back! #bread", "Sourdough is back at the shop this week!", "Hello")
+    generator = ScriptedGenerator("Sourdough is back! #bread", "Sourdough is back at the shop!", "Hello")
     variants = draft_posts(generator, "sourdough is back", "x", BRAND, 3, encoder=encoder)
     assert len(variants) == 3 and len(generator.calls) == 3
     assert all(v.text.endswith("#TestBakery") for v in variants)
@@ -83,9 +83,12 @@ def test_draft_posts_asks_for_n_variants_in_one_batch_and_shapes_them(encoder) -
     # "Hello" says nothing about the topic: the plan's wording stands in for it.
     by_source = sorted((v.source, v.text) for v in variants)
     assert by_source == [
-        ("model", "Sourdough is back at the shop this week! #TestBakery"),
+        ("model", "Sourdough is back at the shop! #TestBakery"),
         ("model", "Sourdough is back! #TestBakery"),
         ("plan", "Sourdough is back! https://example.com/shop #TestBakery"),
     ]
     with pytest.raises(ValueError):
         draft_posts(generator, "x", "x", BRAND, 0, encoder=encoder)
+    # Saying when ("this week") is a claim like a number: no fact says it, so the sentence goes.
+    timed = draft_posts(ScriptedGenerator("Sourdough is back at the shop this week!"), "sourdough is back", "x", BRAND, 1, encoder=encoder)
+    assert "week" not in timed[0].text

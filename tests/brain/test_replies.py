@@ -39,6 +39,10 @@ def understander(encoder: Encoder) -> Understander:
     return Understander(encoder)
 
 
+def shop(name: str, *facts: str, links: list[str] | None = None) -> BrandSettings:
+    return BrandSettings(name=name, facts=[Fact(text=f) for f in facts], allowed_links=links or [])
+
+
 def reply(
     text: str, understander: Understander, generator: ScriptedGenerator | None = None, brand: BrandSettings = BAKERY,
     today: date = TODAY, **kwargs,
@@ -223,14 +227,12 @@ def test_a_fact_s_likely_question_is_matched(understander) -> None:
 
 
 def test_an_in_person_request_states_the_fact_about_such_requests(understander) -> None:
-    salon = BrandSettings(
-        name="Luna Hair Studio",
-        facts=[
-            Fact(text="We are open Tuesday to Saturday, 9:00 to 19:00."),
-            Fact(text="Appointments are booked online at https://lunahair.example/book or by phone."),
-            Fact(text="If you are not happy with your cut, tell us within 7 days and we fix it at no charge."),
-        ],
-        allowed_links=["https://lunahair.example/book"],
+    salon = shop(
+        "Luna Hair Studio",
+        "We are open Tuesday to Saturday, 9:00 to 19:00.",
+        "Appointments are booked online at https://lunahair.example/book or by phone.",
+        "If you are not happy with your cut, tell us within 7 days and we fix it at no charge.",
+        links=["https://lunahair.example/book"],
     )
     draft = reply("hi, can I book a cut with you for saturday?", understander, brand=salon)
     assert "https://lunahair.example/book" in draft.text and "7 days" not in draft.text
@@ -255,3 +257,68 @@ async def test_the_policy_sends_only_sure_kinds_of_reply(settings) -> None:
         assert (await drafted("What time do you open on Saturdays?")).needs_review
     finally:
         brain.close()
+
+
+def test_a_question_about_something_no_fact_names_is_handed_off(understander) -> None:
+    # The nearest fact is not an answer: "carbon frames" is in none of the facts' words.
+    bikes = shop(
+        "Spoke & Chain",
+        "We repair e-bikes with Bosch, Shimano and Yamaha motors.",
+        "We deliver within 10 km for 3 EUR.",
+        "We sell refurbished city bikes from 250 EUR.",
+    )
+    for text in ("do you sell helmets?", "Are you hiring?"):
+        draft = reply(text, understander, brand=bikes)
+        assert draft.kind == "no_fact" and draft.needs_review and "EUR" not in draft.text, text
+    partial = reply("do you repair carbon frames?", understander, brand=bikes)
+    assert partial.needs_review and partial.handoff and "team" in partial.text
+    # Every word it asks about is in the fact: answered, and it may go out on its own.
+    answered = reply("do u fix ebikes with a bosch motor?", understander, brand=bikes)
+    assert answered.kind == "fact_answer" and "Bosch" in answered.text and not answered.handoff
+
+
+def test_only_a_bare_greeting_gets_the_greeting_reply(understander) -> None:
+    from brain.reply_plan import bare_greeting
+
+    assert bare_greeting("hiii") and bare_greeting("Good evening Acme Bakery!", "Acme Bakery")
+    assert bare_greeting("hi there, hope you're well") and not bare_greeting("hi, are you open today?")
+    assert not bare_greeting("legend, see you then")
+    kind = draft_reply(
+        ScriptedGenerator(), "legend, see you then", understood("greeting", "positive"), BAKERY, GenerationOptions(),
+        encoder=understander.encoder, today=TODAY,
+    )
+    assert kind.kind == "praise" and "thank" in kind.text.lower() and "help you today" not in kind.text
+
+
+def test_praise_the_sentiment_head_does_not_share_waits(understander) -> None:
+    unsure = draft_reply(ScriptedGenerator(), "🔥🔥", understood("praise", "neutral"), BAKERY, GenerationOptions(), encoder=understander.encoder, today=TODAY)
+    sure = draft_reply(ScriptedGenerator(), "🔥🔥", understood("praise", "positive"), BAKERY, GenerationOptions(), encoder=understander.encoder, today=TODAY)
+    assert unsure.kind == "unsure_praise" and sure.kind == "praise"
+
+
+def test_the_owner_s_way_of_opening_is_learnt_from_their_replies(understander) -> None:
+    straight = [
+        ("when do you open on saturday?", "We open at 8:00 on Saturdays."),
+        ("what are your opening hours?", "Monday to Saturday, 8:00 to 18:00."),
+        ("are you open on mondays?", "Yes, from 8:00."),
+    ]
+    draft = reply("What time do you open on Saturdays?", understander, examples=straight)
+    assert draft.text.startswith("We are open") and "8:00" in draft.text
+    # A greeting keeps its question when the owner's hello is borrowed; praise never opens a question's reply.
+    hello = reply("hiii", understander, examples=[("hii", "Hey there! How can we help?")])
+    assert hello.text.startswith("Hey there!") and "help" in hello.text
+    cross = reply("What time do you open on Saturdays?", understander, examples=[("love that you open early on saturdays", "Aw, thank you!")])
+    assert not cross.text.startswith("Aw,") and "8:00" in cross.text
+    # Their own thanks, where the plan thanks too; a sentence that states something is never borrowed.
+    thanked = [("Best cinnamon rolls in town!!", "Aw, thank you! See you soon."), ("love your bread", "Aw, thank you! Come again.")]
+    praise = draft_reply(
+        ScriptedGenerator(), "Best cinnamon rolls in town!", understood("praise", "positive"), BAKERY, GenerationOptions(),
+        encoder=understander.encoder, today=TODAY, examples=thanked,
+    )
+    assert praise.text.startswith("Aw, thank you!")
+    stated = [("Best cinnamon rolls in town!!", "Thanks, 20% off today!"), ("love your bread", "Thanks, 20% off today!")]
+    plain = draft_reply(
+        ScriptedGenerator(), "Best cinnamon rolls in town!", understood("praise", "positive"), BAKERY, GenerationOptions(),
+        encoder=understander.encoder, today=TODAY, examples=stated,
+    )
+    assert "20%" not in plain.text

@@ -1,0 +1,88 @@
+"""Whether the facts a reply states cover what the follower asked about, word by word.
+
+The encoder finds the nearest fact for any question, also for one the facts say nothing about:
+"do you repair carbon frames?" lands on the e-bike fact, "do you sell helmets?" on the city bikes.
+What gives it away is the thing asked about: a word of the question that names something (not how
+one asks: "how much", "open", "today") and that no word of the chosen facts matches. A reply whose
+question names nothing the facts match hands off; one whose question names something the facts do
+not match states the facts it has and says a person will follow up; neither goes out on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from brain.encoder import Encoder
+from brain.fact_search import QUESTION_RE
+from brain.grounding import content_words, stem
+
+# A question's word and a fact's word at least this close (MiniLM cosine between the single words)
+# name the same thing: "kids" and "children's" 0.72, "mens" and "men's" 0.87, "ebikes" and "e-bikes"
+# 0.66; "carbon" and "e-bikes" 0.38, "helmets" and "bikes" below 0.5.
+WORD_MIN_COSINE = 0.5
+# How people ask, in general English, whatever the shop: times, prices, wanting, ordering, where,
+# greetings and filler. These words never name the thing asked about, so they need no fact's word.
+FRAME_WORDS = frozenset(
+    """
+    time times hour hours open opening opened close closing closed late early long much many often
+    price prices pricing priced cost costs costing charge charges fee fees pay paying payment paid cheap expensive
+    euro euros eur dollar dollars pound pounds buck bucks money cash card cards
+    want wanted wanting need needed needs like love loved wanna gonna gotta looking look try trying
+    get getting got make making take taking come coming go going drop dropping pop stop visit bring sell sells
+    selling sold have has having carry offer offering provide available availability possible able allowed
+    today tonight tomorrow yesterday week weeks weekend weekends month months year years morning mornings evening
+    evenings afternoon night day days daily now soon still anymore already ago next last first usually normally
+    where located location address find place near nearby around area way directions
+    order orders ordering ordered online shop store buy buying purchase link website site page
+    book booking booked reserve reservation slot
+    exactly roughly approximately really actually quick quickly fast asap sure maybe anything something thing
+    things stuff kind sort type bit lot lots little
+    hi hey hello hiya yo pls please plz thanks thank thx ty cool ok okay great nice good lol haha tho btw omg
+    guys folks wondering wonder question quick curious ask asking know tell info information details
+    whats hows wheres whens does doing did do done can could would will
+    """.split()
+)
+_WEEKDAY_OR_MONTH_RE = re.compile(
+    r"^(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day)?s?$|^(?:january|february|march|april|may|june|july|"
+    r"august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)$",
+    re.IGNORECASE,
+)
+_PART_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    named: tuple[str, ...]  # the words that name what the message asks about
+    uncovered: tuple[str, ...]  # those no word of the chosen facts matches
+
+    @property
+    def none_covered(self) -> bool:
+        return bool(self.named) and len(self.uncovered) == len(self.named)
+
+
+def asked_words(text: str) -> list[str]:
+    """The words that name what a message asks about: from its questions ("is there a lift? I have
+    a pram" asks about the lift), without how it asks, days and months, numbers."""
+    parts = [p for p in _PART_RE.split(text.strip()) if p.strip()]
+    asking = [p for p in parts if QUESTION_RE.search(p)] or parts
+    words = [w.strip("'") for part in asking for w in content_words(part)]
+    named = [w for w in words if w.isalpha() and len(w) > 2 and w not in FRAME_WORDS and not _WEEKDAY_OR_MONTH_RE.match(w)]
+    return list(dict.fromkeys(named))
+
+
+def coverage(text: str, facts: Sequence[str], encoder: Encoder) -> Coverage:
+    """Which words the message asks about the facts match (the same stem, or close in meaning)."""
+    named = asked_words(text)
+    fact_words = list(dict.fromkeys(w.strip("'") for w in content_words(" ".join(facts)) if w.strip("'").isalpha()))
+    if not named or not fact_words:
+        return Coverage(tuple(named), tuple(named) if not fact_words else ())
+    fact_stems = {stem(w) for w in fact_words}
+    todo = [w for w in named if stem(w) not in fact_stems]
+    uncovered: list[str] = []
+    if todo:
+        vectors = encoder.encode([*todo, *fact_words])
+        similarity = vectors[: len(todo)] @ vectors[len(todo) :].T
+        uncovered = [w for w, row in zip(todo, similarity) if float(row.max()) < WORD_MIN_COSINE]
+    return Coverage(tuple(named), tuple(uncovered))
