@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--runtimes", nargs="+", choices=choices, default=[configured], help="runtimes besides torch fp32 (default: config.toml's, %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="threads for torch and ONNX Runtime (default %(default)s)")
     parser.add_argument("--latency-n", type=int, default=200, help="messages timed one at a time")
+    parser.add_argument("--before", type=Path, help="a checkout of the code before a change (its own heads and model cache): its configured runtime runs as one more row, `before`")
     parser.add_argument("--one", choices=choices, help=argparse.SUPPRESS)  # the child process's job
     args = parser.parse_args()
     if args.one:
@@ -109,8 +110,11 @@ def main() -> None:
 
     v_labels, v_speed = vader(texts)
     runs: dict[str, dict[str, float | str]] = {}
-    for name in dict.fromkeys([BASELINE, *args.runtimes]):
-        cmd = [sys.executable, __file__, "--one", name, "--threads", str(args.threads), "--latency-n", str(args.latency_n)]
+    names = list(dict.fromkeys([BASELINE, *args.runtimes])) + (["before"] if args.before else [])
+    for name in names:
+        script = args.before / "bench" / "classify.py" if name == "before" else Path(__file__)
+        one = configured if name == "before" else name
+        cmd = [sys.executable, str(script), "--one", one, "--threads", str(args.threads), "--latency-n", str(args.latency_n)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         r = json.loads(done.stdout.strip().splitlines()[-1])
         labels = r.pop("labels")

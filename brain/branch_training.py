@@ -328,13 +328,73 @@ def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: 
             lexicon=lexicon,
             info={"trained_with_branch": out.name, f"val_{metric}_fp32": final[f"{task}_{metric}"]} | {"data": record["data"]},
         )
-        head.save(out.parent / task)
+        head.save(out / task)  # beside the branch; `mix` makes the shipped head of it
     log.info("branch saved to %s: %s", out, final)
+
+
+def mixed_head(a: Head, b: Head, weight: float) -> Head:
+    """One linear head whose logits are weight * a's + (1 - weight) * b's (a product of the two
+    experts): both standardise then take one linear map, so the sum folds into one such map over
+    the union of their layers (and the lexicon, when either reads it)."""
+    layers = tuple(sorted(set(a.layers) | set(b.layers)))
+    dim = (len(a.mean) - (4 if a.lexicon else 0)) // len(a.layers)
+    width = dim * len(layers) + (4 if a.lexicon or b.lexicon else 0)
+    coef = np.zeros((len(a.labels), width), np.float32)
+    intercept = np.zeros(len(a.labels), np.float32)
+    for head, w in ((a, weight), (b, 1.0 - weight)):
+        if head.labels != a.labels:
+            raise ValueError(f"the heads have different labels: {a.labels} and {head.labels}")
+        folded = head.coef / head.scale  # standardisation folded into the weights
+        intercept += w * (head.intercept - folded @ head.mean)
+        for k, layer in enumerate(head.layers):
+            at = layers.index(layer) * dim
+            coef[:, at : at + dim] += w * folded[:, k * dim : (k + 1) * dim]
+        if head.lexicon:
+            coef[:, -4:] += w * folded[:, -4:]
+    return Head(
+        task=a.task, labels=a.labels, layers=layers, mean=np.zeros(width, np.float32), scale=np.ones(width, np.float32),
+        coef=coef, intercept=intercept, lexicon=a.lexicon or b.lexicon,
+    )
+
+
+def mix(linear: Path, branch_head: Path, out: Path) -> None:
+    """The sentiment head that mixes the linear head on the shared layers with the branch's head:
+    the weight with the best TweetEval validation macro recall through the configured runtime."""
+    from brain.encoder import Encoder
+    from core.config import load_settings
+
+    settings = load_settings(ROOT / "config.toml")
+    c = settings.classify
+    encoder = Encoder(settings.models.encoder, runtime=c.runtime, int8=c.int8, cache_dir=settings.model_cache_dir)
+    rows = read_set("sentiment_val")
+    texts, truth = [t for t, _ in rows], [lab for _, lab in rows]
+    pooled = encoder.pooled_layers(texts)
+    sarcastic = [t for t, _ in read_set("sarcastic_heldout")]
+    pooled_sarcastic = encoder.pooled_layers(sarcastic)
+    a, b = Head.load(linear), Head.load(branch_head)
+    results = []
+    for weight in np.round(np.arange(0.0, 1.0001, 0.1), 2):
+        head = mixed_head(a, b, float(weight))
+        predicted = [lab for lab, _ in head.predict(pooled, texts)]
+        said = [lab for lab, _ in head.predict(pooled_sarcastic, sarcastic)]
+        score = evaluate(truth, predicted, head.labels)
+        results.append({"linear_weight": float(weight), "val_macro_recall": score["macro_recall"], "val_macro_f1": score["macro_f1"], "sarcastic_heldout_negative": said.count("negative") / len(said)})
+        log.info("%s", results[-1])
+    best = max(results, key=lambda r: float(r["val_macro_recall"]))  # type: ignore[arg-type]
+    head = mixed_head(a, b, float(best["linear_weight"]))  # type: ignore[arg-type]
+    head.info = {
+        "mix_of": {"linear": a.info, "branch": b.info}, "linear_weight": best["linear_weight"],
+        "chosen_on": f"TweetEval validation macro recall through {encoder.runtime}{' int8' if encoder.int8 else ''}", "weights_tried": results,
+    }
+    head.save(out)
+    encoder.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["cache", "train"])
+    parser.add_argument("stage", choices=["cache", "train", "mix"])
+    parser.add_argument("--linear", type=Path, help="mix: the linear sentiment head on the shared layers")
+    parser.add_argument("--branch-head", type=Path, help="mix: the sentiment head `train` wrote")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "branch_cache")
     parser.add_argument("--layers", default="4", help="cache: layers whose states are kept")
     parser.add_argument("--sets", default=",".join(SETS), help="cache: which sets, in order (default: all)")
@@ -353,6 +413,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.stage == "cache":
         cache(args.cache_dir, [int(x) for x in args.layers.split(",")], args.limit, args.seed, args.sets.split(","))
+    elif args.stage == "mix":
+        mix(args.linear, args.branch_head, args.out)
     else:
         train(args.cache_dir, args.start, args.epochs, args.out.resolve(), lr=args.lr, seed=args.seed, max_steps=args.max_steps, eval_every=args.eval_every)
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from transformers import AutoModel
 
-from brain.branch import branch_stamp, extended_mask, load_branch, run_layers
+from brain.branch import branch_stamp, load_branch, run_layers
 
 
 class PooledLayers(torch.nn.Module):
@@ -29,7 +29,13 @@ class PooledLayers(torch.nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         states = list(self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states)
         if self.branch is not None:
-            states += run_layers(self.branch, states[self.start], extended_mask(attention_mask, states[0].dtype))
+            # The model's own mask (the form its attention implementation wants), built by the same
+            # ops, and the branch reading its own copy of the shared state: ORT's attention fusion
+            # recognises those patterns, and fuses the shared layer above the fork as before.
+            mask, _ = self.model._create_attention_masks(  # type: ignore[operator]
+                attention_mask=attention_mask, encoder_attention_mask=None, embedding_output=states[0], encoder_hidden_states=None, cache=None
+            )
+            states += run_layers(self.branch, states[self.start] * 1.0, mask)
         mask = attention_mask.unsqueeze(-1).to(states[0].dtype)
         denom = mask.sum(1).clamp(min=1e-9)
         return torch.stack([(h * mask).sum(1) / denom for h in states], dim=1)
