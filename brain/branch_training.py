@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from brain.branch import BranchInfo, branch_layers, extended_mask, mean_pool, run_layers, save_branch
+from brain.branch import BranchInfo, branch_layers, extended_mask, load_branch, mean_pool, run_layers, save_branch
 from brain.encoder import _tokenizer, clean_text
 from brain.heads import HEADS_DIR, Head
 from brain.labelled import evaluate, read_labelled
@@ -40,6 +40,8 @@ SETS = {
     "offensive_val": DATA / "tweeteval_offensive" / "val.csv",
     "sentiment_train": DATA / "tweeteval_sentiment" / "train.csv",
     "offensive_train": DATA / "tweeteval_offensive" / "train.csv",
+    # The sentiment train rows that `cache --limit` left out of sentiment_train: a second run.
+    "sentiment_rest_train": DATA / "tweeteval_sentiment" / "train.csv",
     # Our own: the follower set's sarcastic messages, all meant negatively (brain/datasets/followers).
     "sarcastic_train": ROOT / "brain" / "datasets" / "followers" / "train.csv",
     "sarcastic_heldout": ROOT / "brain" / "datasets" / "followers" / "heldout.csv",  # reported, never chosen on
@@ -97,7 +99,11 @@ def cache(out: Path, layers: list[int], limit: int, seed: int, names: list[str],
             continue
         rows = read_set(name)
         chosen = list(range(len(rows)))
-        if name.endswith("_train") and 0 < limit < len(rows):
+        if name == "sentiment_rest_train":
+            taken = set(json.loads((out / "sentiment_train.rows.json").read_text(encoding="utf-8")))
+            chosen = [i for i in chosen if i not in taken]
+            rows = [rows[i] for i in chosen]
+        elif name.endswith("_train") and 0 < limit < len(rows):
             chosen = sorted(np.random.default_rng(seed).choice(len(rows), limit, replace=False).tolist())
             rows = [rows[i] for i in chosen]
         (out / f"{name}.rows.json").write_text(json.dumps(chosen), encoding="utf-8")
@@ -219,7 +225,7 @@ def scores(model: BranchModel, val: dict[str, Cached], lex: dict[str, np.ndarray
     return out
 
 
-def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: int = 32, lr: float = 1e-4, eval_every: int = 100, seed: int = 0, max_steps: int = 0) -> None:
+def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: int = 32, lr: float = 1e-4, eval_every: int = 100, seed: int = 0, max_steps: int = 0, init: Path | None = None, only: list[str] | None = None) -> None:
     """Train the branch on the cached layer-`start` states of the train sets; keep the checkpoint
     with the best validation sentiment recall; resume from cache_dir's checkpoint."""
     torch.manual_seed(seed)
@@ -228,21 +234,27 @@ def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: 
     dim = base.config.hidden_size
     n_total = len(base.encoder.layer)
     model = BranchModel(branch_layers(base, start), dim)
+    if init is not None:  # go on from a trained branch and its head
+        model.layers = load_branch(base, init)[1].train()
+        head = Head.load(init / "sentiment")
+        model.sentiment.weight.data = torch.from_numpy(head.coef.copy())
+        model.sentiment.bias.data = torch.from_numpy(head.intercept.copy())
     del base
     # Offensiveness joins when its train split is cached (`cache --sets` picks what is).
-    sources = {n: load_cached(cache_dir, n, start) for n in SETS if n.endswith("_train") and (cache_dir / f"{n}.L{start}.npy").is_file()}
+    sources = {n: load_cached(cache_dir, n, start) for n in (only or SETS) if n.endswith("_train") and (cache_dir / f"{n}.L{start}.npy").is_file()}
     tasks = sorted({TASK_OF[n] for n in sources}, key=list(TASK_LABELS).index)
     val = {t: load_cached(cache_dir, f"{t}_val", start) for t in tasks}
     sarcasm = load_cached(cache_dir, "sarcastic_heldout", start) if (cache_dir / f"sarcastic_heldout.L{start}.npy").is_file() else None
     # VADER's scores, standardised with the train split's statistics (saved in the head).
     raw = {n: _lexicon(cache_dir, n) for n in [*sources, "sentiment_val", "sarcastic_heldout"] if TASK_OF[n] == "sentiment" and (n in sources or (cache_dir / f"{n}.L{start}.npy").is_file())}
-    lex_mean, lex_std = raw["sentiment_train"].mean(0), raw["sentiment_train"].std(0) + 1e-6
+    first = raw["sentiment_train"] if "sentiment_train" in raw else _lexicon(cache_dir, "sentiment_train")
+    lex_mean, lex_std = first.mean(0), first.std(0) + 1e-6
     lex = {n: ((v - lex_mean) / lex_std).astype(np.float32) for n, v in raw.items()}
     targets = {n: _targets(d, TASK_OF[n]) for n, d in sources.items()}
     # Balanced class weights from the TweetEval splits: the metric is macro recall, the classes are uneven.
     weights = {}
     for t in tasks:
-        y = targets[f"{t}_train"]
+        y = np.concatenate([targets[n] for n in sources if n.startswith(t)])
         weights[t] = torch.tensor(len(y) / (len(TASK_LABELS[t]) * np.bincount(y, minlength=len(TASK_LABELS[t]))), dtype=torch.float32)
     plan: list[tuple[str, np.ndarray]] = []
     for _ in range(int(np.ceil(epochs))):
@@ -305,6 +317,7 @@ def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: 
     record = {
         "data": {n: f"../{SETS[n].relative_to(ROOT.parent)}" if not SETS[n].is_relative_to(ROOT) else str(SETS[n].relative_to(ROOT)) for n in sources}
         | {"rows": {n: len(d.labels) for n, d in sources.items()}, "sample_seed": seed, "sarcastic_repeat": SARCASM_REPEAT},
+        "initialised_from": f"{init.name} (trained as its history says)" if init is not None else "the encoder's own layers",
         "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr, "steps_planned": len(plan), "steps_run": step,
         "chosen_on": "TweetEval validation sentiment macro recall (the best of the checkpoints in history)",
         "val": final, "history": history,
@@ -406,6 +419,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=0, help="train: stop after this many steps (0: the whole plan)")
     parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--init", type=Path, help="train: go on from this trained branch (and its sentiment head)")
+    parser.add_argument("--only", help="train: these cached train sets only (comma-separated; default: all cached)")
     parser.add_argument("--out", type=Path, default=HEADS_DIR / "branch")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -416,7 +431,7 @@ def main() -> None:
     elif args.stage == "mix":
         mix(args.linear, args.branch_head, args.out)
     else:
-        train(args.cache_dir, args.start, args.epochs, args.out.resolve(), lr=args.lr, seed=args.seed, max_steps=args.max_steps, eval_every=args.eval_every)
+        train(args.cache_dir, args.start, args.epochs, args.out.resolve(), lr=args.lr, seed=args.seed, max_steps=args.max_steps, eval_every=args.eval_every, init=args.init, only=args.only.split(",") if args.only else None)
 
 
 if __name__ == "__main__":
