@@ -3,12 +3,10 @@
 The shared bottom layers never change, so their hidden states of every training text are
 computed once and cached on disk (`cache`); training then runs only the branch's layers on them
 (`train`), a fraction of a full fine-tune. TweetEval's train splits only; validation picks the
-checkpoint. Run from the repo root under `nice -n 10`:
-
-    python -m brain.branch_training cache --start 4
-    python -m brain.branch_training train --start 4 --epochs 1 --out brain/heads/branch
-
-`train` also writes the sentiment and offensive heads that read the branch (brain/heads/).
+checkpoint. Run from the repo root under `nice -n 10`; the commands that built the shipped
+branch are in brain/heads/README.md. `train` writes the branch and the heads trained with it
+(<out>/sentiment, and <out>/offensive when that split is cached); `mix` folds the branch's
+sentiment head and the linear head on the shared layers into the shipped one.
 """
 
 from __future__ import annotations
