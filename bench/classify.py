@@ -4,7 +4,8 @@ Run `.venv/bin/python bench/classify.py [--runtimes torch onnx-int8 ...] [--thre
 from the repo root. Each runtime runs in its own process (so its peak memory is its own): throughput
 and macro recall from one pass over the TweetEval sentiment validation split, all heads on; latency
 from classifying messages one at a time. The first run of an ONNX runtime exports it into the model
-cache (not timed). Last line: one JSON object, the configured runtime's figures plus `baseline_*`
+cache (not timed). `--before CHECKOUT` runs another checkout's configured runtime (its own code,
+heads and model cache) as one more row, `before`. Last line: one JSON object, the configured runtime's figures plus `baseline_*`
 (torch fp32) and `<runtime>_*` for every other runtime measured.
 """
 
