@@ -4,7 +4,8 @@ Run `.venv/bin/python bench/classify.py [--runtimes torch onnx-int8 ...] [--thre
 from the repo root. Each runtime runs in its own process (so its peak memory is its own): throughput
 and macro recall from one pass over the TweetEval sentiment validation split, all heads on; latency
 from classifying messages one at a time. The first run of an ONNX runtime exports it into the model
-cache (not timed). Last line: one JSON object, the configured runtime's figures plus `baseline_*`
+cache (not timed). `--before CHECKOUT` runs another checkout's configured runtime (its own code,
+heads and model cache) as one more row, `before`. Last line: one JSON object, the configured runtime's figures plus `baseline_*`
 (torch fp32) and `<runtime>_*` for every other runtime measured.
 """
 
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--runtimes", nargs="+", choices=choices, default=[configured], help="runtimes besides torch fp32 (default: config.toml's, %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="threads for torch and ONNX Runtime (default %(default)s)")
     parser.add_argument("--latency-n", type=int, default=200, help="messages timed one at a time")
+    parser.add_argument("--before", type=Path, help="a checkout of the code before a change (its own heads and model cache): its configured runtime runs as one more row, `before`")
     parser.add_argument("--one", choices=choices, help=argparse.SUPPRESS)  # the child process's job
     args = parser.parse_args()
     if args.one:
@@ -110,8 +112,11 @@ def main() -> None:
 
     v_labels, v_speed = vader(texts)
     runs: dict[str, dict[str, float | str]] = {}
-    for name in dict.fromkeys([BASELINE, *args.runtimes]):
-        cmd = [sys.executable, __file__, "--one", name, "--threads", str(args.threads), "--latency-n", str(args.latency_n)]
+    names = list(dict.fromkeys([BASELINE, *args.runtimes])) + (["before"] if args.before else [])
+    for name in names:
+        script = args.before / "bench" / "classify.py" if name == "before" else Path(__file__)
+        one = configured if name == "before" else name
+        cmd = [sys.executable, str(script), "--one", one, "--threads", str(args.threads), "--latency-n", str(args.latency_n)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         r = json.loads(done.stdout.strip().splitlines()[-1])
         labels = r.pop("labels")

@@ -13,6 +13,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from core import machine
+from brain.branch import BRANCH_DIR, read_info, usable_branch
 from brain.model_paths import offline, resolve_model_dir
 
 if TYPE_CHECKING:
@@ -37,7 +38,10 @@ class Encoder:
 
     runtime "onnx" runs a graph exported once from the torch model and cached in cache_dir
     (brain/onnx_encoder.py); if that fails the encoder says so once and runs on torch fp32.
-    With a cached graph, neither torch nor transformers is imported: a command starts faster."""
+    With a cached graph, neither torch nor transformers is imported: a command starts faster.
+
+    `branch`: a folder with a fine-tuned copy of the top layers (brain/branch.py) for the heads
+    that read it; by default the shipped one, used when it was trained on this encoder."""
 
     def __init__(
         self,
@@ -49,13 +53,17 @@ class Encoder:
         runtime: Literal["torch", "onnx"] = "torch",
         cache_dir: Path | None = None,
         threads: int = 0,
+        branch: Path | None = BRANCH_DIR,
     ) -> None:
         offline()
         folder = resolve_model_dir(spec)
         self.name = spec
         self.tokenizer, self.pad_id = _tokenizer(folder, max_length)
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        self.n_layers = int(config["num_hidden_layers"]) + 1  # the embedding layer plus every transformer layer
+        # The embedding layer plus every transformer layer; the branch's layers come after these.
+        self.n_shared = int(config["num_hidden_layers"]) + 1
+        self.branch = usable_branch(branch, spec)
+        self.n_layers = self.n_shared + (read_info(self.branch).n_layers if self.branch is not None else 0)
         self.dim = int(config["hidden_size"])
         self.max_length = max_length
         threads = machine.threads(threads)
@@ -67,7 +75,7 @@ class Encoder:
             try:
                 from brain.onnx_encoder import OnnxPooledLayers  # onnxruntime: only when asked for
 
-                self._forward = OnnxPooledLayers(folder, cache_dir, int8=int8, threads=threads)
+                self._forward = OnnxPooledLayers(folder, cache_dir, int8=int8, threads=threads, branch=self.branch)
             except Exception as exc:
                 # The torch fp32 model always works: a broken export costs speed, never the bot.
                 log.warning("ONNX encoder unavailable (%s: %s): using torch fp32 instead", type(exc).__name__, str(exc)[:200])
@@ -75,7 +83,7 @@ class Encoder:
         if self.runtime == "torch":
             from brain.torch_encoder import TorchPooledLayers  # torch: only when asked for
 
-            self._forward = TorchPooledLayers(folder, self.int8, threads)
+            self._forward = TorchPooledLayers(folder, self.int8, threads, self.branch)
         # int8 scales each batch's activations by that batch's own range, so a text batched with
         # others got other labels than alone: int8 runs one text at a time (no padding either), and
         # a text's embedding depends on nothing else. That costs ~30% of int8's throughput on 2
@@ -93,7 +101,8 @@ class Encoder:
         return f"{self._forward.identity}|batch {self.batch_size}" if self.int8 else self._forward.identity
 
     def pooled_layers(self, texts: Sequence[str]) -> np.ndarray:
-        """Mean-pooled hidden states of every layer, shape (texts, n_layers, dim), not normalised.
+        """Mean-pooled hidden states of every layer, shape (texts, n_layers, dim), not normalised:
+        the shared layers 0..n_shared-1, then the branch's.
 
         The classifier heads read several layers of one pass: lower layers carry more of the
         surface form (slang, emoji, negation) that sentence-level meaning smooths away."""
@@ -126,7 +135,12 @@ class Encoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised mean-pooled last layer: the sentence embedding of the model card."""
-        return sentence_embeddings(self.pooled_layers(texts))
+        return self.sentence_embeddings(self.pooled_layers(texts))
+
+    def sentence_embeddings(self, pooled: np.ndarray) -> np.ndarray:
+        """The sentence embeddings within pooled layers: the last shared layer, L2-normalised."""
+        last = pooled[:, self.n_shared - 1, :]
+        return last / np.maximum(np.linalg.norm(last, axis=1, keepdims=True), 1e-9)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """compute(), once per key for this encoder's lifetime: embeddings of texts that change
@@ -139,12 +153,6 @@ class Encoder:
         """Free the runtime's sessions and threads; the encoder is not used after this."""
         self._memo.clear()
         self._forward.close()
-
-
-def sentence_embeddings(pooled: np.ndarray) -> np.ndarray:
-    """The sentence embeddings within pooled layers: the last layer, L2-normalised."""
-    last = pooled[:, -1, :]
-    return last / np.maximum(np.linalg.norm(last, axis=1, keepdims=True), 1e-9)
 
 
 def _tokenizer(folder: Path, max_length: int) -> tuple[Tokenizer, int]:

@@ -17,20 +17,23 @@ from importlib.metadata import version
 import numpy as np
 import onnxruntime as ort
 
+from brain.branch import branch_stamp
+
 log = logging.getLogger(__name__)
 
 # Bump when the exported graph changes, so old caches are not reused.
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 # ORT's fused SkipLayerNormalization kernel ran ~6x slower here than the Add and LayerNormalization
 # it replaces, a fifth of the whole int8 graph's time: the graph keeps them apart, and sessions
 # don't fuse them back.
 UNFUSED = ["SkipLayerNormFusion"]
 
 
-def cache_file(folder: Path, cache_dir: Path, int8: bool) -> Path:
-    """Where the graph of this model folder lives; a changed model, exporter or runtime gets a new name."""
+def cache_file(folder: Path, cache_dir: Path, int8: bool, branch: Path | None = None) -> Path:
+    """Where the graph of this model folder (and branch) lives; a changed model, branch, exporter
+    or runtime gets a new name."""
     # torch's version from its package record: importing torch would cost a command seconds.
-    digest = hashlib.sha256(f"{folder.resolve()}|{EXPORT_VERSION}|{ort.__version__}|{version('torch')}".encode())
+    digest = hashlib.sha256(f"{folder.resolve()}|{EXPORT_VERSION}|{ort.__version__}|{version('torch')}|{branch_stamp(branch)}".encode())
     for weights in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
         stat = weights.stat()
         digest.update(f"|{weights.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
@@ -38,21 +41,21 @@ def cache_file(folder: Path, cache_dir: Path, int8: bool) -> Path:
     return cache_dir / f"encoder-{name}-{digest.hexdigest()[:12]}" / ("pooled.int8.onnx" if int8 else "pooled.onnx")
 
 
-def export(folder: Path, target: Path, int8: bool) -> None:
+def export(folder: Path, target: Path, int8: bool, branch: Path | None = None) -> None:
     """Export, fuse (attention, layer norms, GELU) and, for int8, quantise; the file appears only when complete."""
     import torch
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoConfig
 
-    from brain.torch_encoder import PooledLayers
+    from brain.torch_encoder import pooled_module
 
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("first start: exporting the encoder in %s to ONNX (%s) in %s", folder, "int8" if int8 else "fp32", target)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
         # Eager attention traces to the plain matmul/softmax pattern that ORT's fusion recognises.
-        model = AutoModel.from_pretrained(folder, attn_implementation="eager").eval()
+        module = pooled_module(folder, branch, attn_implementation="eager")
         example = {"input_ids": torch.ones((2, 8), dtype=torch.long), "attention_mask": torch.ones((2, 8), dtype=torch.long)}
         axes = {"batch": 0, "tokens": 1}
         dynamic = {name: {i: n for n, i in axes.items()} for name in example}
@@ -60,7 +63,7 @@ def export(folder: Path, target: Path, int8: bool) -> None:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                PooledLayers(model),
+                module,
                 (example["input_ids"], example["attention_mask"]),
                 str(raw),
                 input_names=list(example),
@@ -69,7 +72,7 @@ def export(folder: Path, target: Path, int8: bool) -> None:
                 opset_version=17,
                 dynamo=False,  # the TorchScript exporter: no onnxscript, and graphs ORT's fusion knows
             )
-        del model
+        del module
         config = AutoConfig.from_pretrained(folder)
         # The optimizer logs every fusion and the quantizer advises pre-processing: noise, not events.
         logging.disable(logging.WARNING)
@@ -129,18 +132,18 @@ class OnnxPooledLayers:
     thread waiting (bench/classify.py). One batch alone runs on one session, so the others are
     made when several batches first come (a command on one message never needs them)."""
 
-    def __init__(self, folder: Path, cache_dir: Path, *, int8: bool, threads: int) -> None:
-        self.path = cache_file(folder, cache_dir, int8)
+    def __init__(self, folder: Path, cache_dir: Path, *, int8: bool, threads: int, branch: Path | None = None) -> None:
+        self.path = cache_file(folder, cache_dir, int8, branch)
         self.identity = f"onnx|{self.path}"
         self.threads = max(threads, 1)
         if not self.path.is_file():
-            export(folder, self.path, int8)
+            export(folder, self.path, int8, branch)
         try:
             self.sessions = [_session(self.path, 1)]
         except Exception as exc:  # ORT raises its own pybind classes: Fail, InvalidProtobuf, ...
             log.warning("cached ONNX encoder %s is unreadable (%s): exporting it again", self.path, str(exc)[:200])
             shutil.rmtree(self.path.parent, ignore_errors=True)
-            export(folder, self.path, int8)
+            export(folder, self.path, int8, branch)
             self.sessions = [_session(self.path, 1)]
         self._pool: ThreadPoolExecutor | None = None
         log.info("ONNX encoder loaded from %s (up to %d sessions)", self.path, self.threads)

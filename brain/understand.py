@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brain.encoder import Encoder, sentence_embeddings
+from brain.encoder import Encoder
 from brain.handoff import message_language
 from brain.heads import TASKS, Head, head_dir
 
@@ -79,7 +79,7 @@ class Understander:
             sentiments = self.heads["sentiment"].predict(pooled, todo)
             offensive = self.heads["offensive"].proba(pooled, todo)
             off_col = self.heads["offensive"].labels.index("offensive") if "offensive" in self.heads["offensive"].labels else -1
-            embeddings = sentence_embeddings(pooled)
+            embeddings = self.encoder.sentence_embeddings(pooled)
             for k, text in enumerate(todo):
                 p_off = float(offensive[k, off_col]) if off_col >= 0 else 0.0
                 u = Understanding(

@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from core.config import load_settings
+from brain.branch import BRANCH_DIR
 from brain.encoder import Encoder
 from fakes.models import get_encoder
 from brain.model_paths import resolve_model_dir
@@ -33,7 +34,7 @@ def test_onnx_pooled_layers_agree_with_torch(int8: bool, min_cosine: float) -> N
     onnx = get_encoder(ENCODER, int8, "onnx", MODEL_CACHE)
     assert onnx.runtime == "onnx" and onnx.int8 == int8
     ours, torch_fp32 = onnx.pooled_layers(TEXTS), get_encoder(ENCODER).pooled_layers(TEXTS)
-    assert ours.shape == torch_fp32.shape == (len(TEXTS), 7, 384)
+    assert ours.shape == torch_fp32.shape == (len(TEXTS), onnx.n_layers, 384) and onnx.n_layers >= 7
     assert _cosines(ours, torch_fp32).min() > min_cosine
     assert np.allclose(np.linalg.norm(onnx.encode(TEXTS), axis=1), 1.0, atol=1e-4)
 
@@ -57,7 +58,7 @@ def test_many_batches_over_several_sessions_come_back_in_order() -> None:
 
 def test_the_export_is_cached_and_reused(caplog: pytest.LogCaptureFixture) -> None:
     get_encoder(ENCODER, True, "onnx", MODEL_CACHE)  # exported here unless an earlier run did
-    path = cache_file(resolve_model_dir(ENCODER), MODEL_CACHE, int8=True)
+    path = cache_file(resolve_model_dir(ENCODER), MODEL_CACHE, int8=True, branch=BRANCH_DIR)
     before = path.stat().st_mtime_ns
     with caplog.at_level(logging.INFO):
         again = Encoder(ENCODER, runtime="onnx", int8=True, cache_dir=MODEL_CACHE)
@@ -67,9 +68,9 @@ def test_the_export_is_cached_and_reused(caplog: pytest.LogCaptureFixture) -> No
 
 def test_a_corrupt_cached_graph_is_exported_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     folder = resolve_model_dir(ENCODER)
-    good = cache_file(folder, MODEL_CACHE, int8=False)
+    good = cache_file(folder, MODEL_CACHE, int8=False, branch=BRANCH_DIR)
     get_encoder(ENCODER, False, "onnx", MODEL_CACHE)
-    broken = cache_file(folder, tmp_path, int8=False)
+    broken = cache_file(folder, tmp_path, int8=False, branch=BRANCH_DIR)
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b"not a graph, a disk that filled up halfway" * 100)
     with caplog.at_level(logging.WARNING):
@@ -118,7 +119,7 @@ def test_the_risk_check_reuses_the_understanding_pass() -> None:
 
 def test_no_stray_exports_are_left_in_the_cache() -> None:
     get_encoder(ENCODER, True, "onnx", MODEL_CACHE)
-    folder = cache_file(resolve_model_dir(ENCODER), MODEL_CACHE, int8=True).parent
+    folder = cache_file(resolve_model_dir(ENCODER), MODEL_CACHE, int8=True, branch=BRANCH_DIR).parent
     assert not [p for p in folder.iterdir() if p.is_dir()]  # the temporary export folders are gone
 
 
