@@ -1,22 +1,12 @@
 """A message's badges (platform, intent, sentiment, offensiveness, language, status) as escaped HTML, built in
-Python: the inbox shows hundreds of them, and a Jinja macro call for each cost more than the rest of a row."""
+Python: every inbox entry has them, and a Jinja macro call per entry was most of the page's rendering."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from markupsafe import Markup, escape
 
-
-class Labelled(Protocol):
-    platform: str
-    intent: str | None
-    intent_confidence: float | None
-    sentiment: str | None
-    sentiment_confidence: float | None
-    offensive_probability: float | None
-    language: str | None
-    status: str
+from storage.inbox_reads import MessageLine
+from storage.models import Message
 
 
 def _badge(text: str, css: str = "", title: str = "") -> str:
@@ -29,7 +19,7 @@ def _scored(name: str, confidence: float | None) -> str:
     return name if confidence is None else f"{name} {confidence:.2f}"
 
 
-def badges(m: Labelled, offensive_at: float) -> Markup:
+def badges(m: Message | MessageLine, offensive_at: float) -> Markup:
     """Every label a message carries, each a `<span class="badge">`, every text escaped."""
     spans = [_badge(str(m.platform))]
     if m.intent:
