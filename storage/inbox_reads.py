@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 
 from typing import Any, Generic, TypeVar
@@ -107,6 +108,9 @@ _MESSAGE_COLUMNS = (
 _CONTACT_COLUMNS = (col(Contact.id), col(Contact.display_name), col(Contact.platform_user_id))
 _DRAFT_COLUMNS = (col(Reply.id), col(Reply.text), col(Reply.check_failures), col(Reply.error))
 _M, _C = len(_MESSAGE_COLUMNS), len(_CONTACT_COLUMNS)
+_LINE_COLUMNS = (*_MESSAGE_COLUMNS, *_CONTACT_COLUMNS)
+_WAITING_COLUMNS = (*_DRAFT_COLUMNS, *_LINE_COLUMNS)
+_REPLY_ID, _MESSAGE_ID = (col(Reply.id),), (col(Message.id),)
 
 
 def _line(row: Sequence[Any], at: int = 0) -> Line:
@@ -159,7 +163,9 @@ def _keyset(
     return rows, below, above
 
 
-def _waiting_query(where: MessageFilter, columns: Sequence[Any]) -> Select[Any]:
+# Built once per filter and set of columns (building a statement cost as much as running it); a Select is immutable.
+@lru_cache(maxsize=256)
+def _waiting_query(where: MessageFilter, columns: tuple[Any, ...]) -> Select[Any]:
     query = (
         select(*columns)
         .join(Message, col(Reply.message_id) == col(Message.id))
@@ -169,7 +175,8 @@ def _waiting_query(where: MessageFilter, columns: Sequence[Any]) -> Select[Any]:
     return where.where(query, with_status=False)
 
 
-def _escalated_query(where: MessageFilter, columns: Sequence[Any]) -> Select[Any]:
+@lru_cache(maxsize=256)
+def _escalated_query(where: MessageFilter, columns: tuple[Any, ...]) -> Select[Any]:
     query = (
         select(*columns)
         .join(Contact, col(Message.contact_id) == col(Contact.id))
@@ -182,7 +189,7 @@ def waiting_replies(
     engine: Engine, where: MessageFilter = MessageFilter(), cursor: Cursor = Cursor(), limit: int = 25
 ) -> Paged[Waiting]:
     """A page of pending drafts, oldest first (the order they came in)."""
-    query = _waiting_query(where, (*_DRAFT_COLUMNS, *_MESSAGE_COLUMNS, *_CONTACT_COLUMNS))
+    query = _waiting_query(where, _WAITING_COLUMNS)
     with engine.connect() as connection:
         rows, older, newer = _keyset(connection, query, col(Reply.id), cursor, limit, newest_first=False)
     d = len(_DRAFT_COLUMNS)
@@ -197,17 +204,22 @@ def escalations(
     engine: Engine, where: MessageFilter = MessageFilter(), cursor: Cursor = Cursor(), limit: int = 25
 ) -> Paged[Line]:
     """A page of the messages handed to the owner, oldest first."""
-    query = _escalated_query(where, (*_MESSAGE_COLUMNS, *_CONTACT_COLUMNS))
+    query = _escalated_query(where, _LINE_COLUMNS)
     with engine.connect() as connection:
         rows, older, newer = _keyset(connection, query, col(Message.id), cursor, limit, newest_first=False)
     return Paged([_line(r) for r in rows], older, newer)
+
+
+@lru_cache(maxsize=256)
+def _messages_query(where: MessageFilter) -> Select[Any]:
+    return where.where(select(*_LINE_COLUMNS).join(Contact, col(Message.contact_id) == col(Contact.id)))
 
 
 def messages(
     engine: Engine, where: MessageFilter = MessageFilter(), cursor: Cursor = Cursor(), limit: int = 25
 ) -> Paged[Line]:
     """A page of the messages matching the filter, newest first."""
-    query = where.where(select(*_MESSAGE_COLUMNS, *_CONTACT_COLUMNS).join(Contact, col(Message.contact_id) == col(Contact.id)))
+    query = _messages_query(where)
     with engine.connect() as connection:
         rows, older, newer = _keyset(connection, query, col(Message.id), cursor, limit, newest_first=True)
     return Paged([_line(r) for r in rows], older, newer)
@@ -217,8 +229,8 @@ def waiting_ids(engine: Engine, where: MessageFilter, drafts: Cursor, escalated:
     """The ids on the two pages of what waits ("r" a draft, "m" an escalation): what a poll compares
     with what the page shows, reading no more than the ids."""
     with engine.connect() as connection:
-        d, _, _ = _keyset(connection, _waiting_query(where, (col(Reply.id),)), col(Reply.id), drafts, limit, newest_first=False)
-        e, _, _ = _keyset(connection, _escalated_query(where, (col(Message.id),)), col(Message.id), escalated, limit,
+        d, _, _ = _keyset(connection, _waiting_query(where, _REPLY_ID), col(Reply.id), drafts, limit, newest_first=False)
+        e, _, _ = _keyset(connection, _escalated_query(where, _MESSAGE_ID), col(Message.id), escalated, limit,
                           newest_first=False)
     return {f"r{r[0]}" for r in d} | {f"m{r[0]}" for r in e}
 
@@ -228,7 +240,7 @@ def waiting_by_id(engine: Engine, reply_ids: Iterable[int]) -> list[Waiting]:
     ids = list(reply_ids)
     if not ids:
         return []
-    query = _waiting_query(MessageFilter(), (*_DRAFT_COLUMNS, *_MESSAGE_COLUMNS, *_CONTACT_COLUMNS))
+    query = _waiting_query(MessageFilter(), _WAITING_COLUMNS)
     with engine.connect() as connection:
         rows = connection.execute(query.where(col(Reply.id).in_(ids)).order_by(col(Reply.id))).all()
     d = len(_DRAFT_COLUMNS)
@@ -240,15 +252,14 @@ def escalations_by_id(engine: Engine, message_ids: Iterable[int]) -> list[Line]:
     ids = list(message_ids)
     if not ids:
         return []
-    query = _escalated_query(MessageFilter(), (*_MESSAGE_COLUMNS, *_CONTACT_COLUMNS))
+    query = _escalated_query(MessageFilter(), _LINE_COLUMNS)
     with engine.connect() as connection:
         return [_line(r) for r in connection.execute(query.where(col(Message.id).in_(ids)).order_by(col(Message.id)))]
 
 
 def newer_messages(engine: Engine, where: MessageFilter, after_id: int, limit: int = 100) -> list[Line]:
     """The messages matching the filter that came after `after_id`, newest first (a poll's)."""
-    query = where.where(select(*_MESSAGE_COLUMNS, *_CONTACT_COLUMNS).join(Contact, col(Message.contact_id) == col(Contact.id)))
-    query = query.where(col(Message.id) > after_id).order_by(col(Message.id).desc()).limit(limit)
+    query = _messages_query(where).where(col(Message.id) > after_id).order_by(col(Message.id).desc()).limit(limit)
     with engine.connect() as connection:
         return [_line(r) for r in connection.execute(query)]
 
