@@ -212,6 +212,10 @@ async def test_each_section_pages_by_older_and_newer_links_that_keep_the_filter(
     # An older page of messages does not ask for new ones: they come in on the newest page only.
     assert "after=" not in re.search(r'<div id="poller" hx-get="([^"]+)"', older)[1]  # type: ignore[index]
     assert (await signed_in.get("/inbox", params={"messages_before": "x"})).status_code == 200  # nonsense: the first page
+    for reply in replies[25:]:  # the second page of drafts answered elsewhere: the way back stays
+        repo.update_reply(engine, reply or 0, status=ReplyStatus.rejected)
+    emptied = (await signed_in.get(links["Newer drafts"])).text
+    assert _shown(emptied, "reply") == [] and _shown((await signed_in.get(_links(emptied)["Older drafts"])).text, "reply") == replies[:25]
 
 
 async def test_a_poll_keeps_to_the_page_shown(signed_in: httpx.AsyncClient, engine: Engine) -> None:

@@ -71,13 +71,13 @@ class Pager:
 
 
 def _pager(where: MessageFilter, cursors: dict[str, Cursor], section: str, paged: inbox_reads.Paged[Any]) -> Pager:
-    if not paged.rows:
-        return Pager("", "")
-    ids = [row.reply.id if isinstance(row, inbox_reads.Waiting) else row.message.id for row in paged.rows]
-
     def link(cursor: Cursor) -> str:
         return "/inbox?" + urlencode(_query(where, {**cursors, section: cursor}))
 
+    if not paged.rows:  # a page emptied meanwhile (answered in a chat, say): back to the first
+        here = cursors[section]
+        return Pager(link(Cursor()) if here.after else "", link(Cursor()) if here.before else "")
+    ids = [row.reply.id if isinstance(row, inbox_reads.Waiting) else row.message.id for row in paged.rows]
     return Pager(link(Cursor(before=min(ids))) if paged.older else "", link(Cursor(after=max(ids))) if paged.newer else "")
 
 
