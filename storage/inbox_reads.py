@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime
@@ -185,19 +185,26 @@ def _escalated_query(where: MessageFilter, columns: tuple[Any, ...]) -> Select[A
     return where.where(query, with_status=False)
 
 
+def _waiting(row: Sequence[Any]) -> Waiting:
+    line = _line(row, len(_DRAFT_COLUMNS))
+    return Waiting(DraftLine(*row[: len(_DRAFT_COLUMNS)]), line.message, line.contact)
+
+
+def _paged(
+    engine: Engine, query: Select[Any], key: Any, cursor: Cursor, limit: int, make: Callable[[Sequence[Any]], RowT],
+    *, newest_first: bool,
+) -> Paged[RowT]:
+    with engine.connect() as connection:
+        rows, older, newer = _keyset(connection, query, key, cursor, limit, newest_first=newest_first)
+    return Paged([make(r) for r in rows], older, newer)
+
+
 def waiting_replies(
     engine: Engine, where: MessageFilter = MessageFilter(), cursor: Cursor = Cursor(), limit: int = 25
 ) -> Paged[Waiting]:
     """A page of pending drafts, oldest first (the order they came in)."""
     query = _waiting_query(where, _WAITING_COLUMNS)
-    with engine.connect() as connection:
-        rows, older, newer = _keyset(connection, query, col(Reply.id), cursor, limit, newest_first=False)
-    d = len(_DRAFT_COLUMNS)
-    return Paged([Waiting(DraftLine(*r[:d]), *_parts(_line(r, d))) for r in rows], older, newer)
-
-
-def _parts(line: Line) -> tuple[MessageLine, ContactName]:
-    return line.message, line.contact
+    return _paged(engine, query, col(Reply.id), cursor, limit, _waiting, newest_first=False)
 
 
 def escalations(
@@ -205,9 +212,7 @@ def escalations(
 ) -> Paged[Line]:
     """A page of the messages handed to the owner, oldest first."""
     query = _escalated_query(where, _LINE_COLUMNS)
-    with engine.connect() as connection:
-        rows, older, newer = _keyset(connection, query, col(Message.id), cursor, limit, newest_first=False)
-    return Paged([_line(r) for r in rows], older, newer)
+    return _paged(engine, query, col(Message.id), cursor, limit, _line, newest_first=False)
 
 
 @lru_cache(maxsize=256)
@@ -219,10 +224,7 @@ def messages(
     engine: Engine, where: MessageFilter = MessageFilter(), cursor: Cursor = Cursor(), limit: int = 25
 ) -> Paged[Line]:
     """A page of the messages matching the filter, newest first."""
-    query = _messages_query(where)
-    with engine.connect() as connection:
-        rows, older, newer = _keyset(connection, query, col(Message.id), cursor, limit, newest_first=True)
-    return Paged([_line(r) for r in rows], older, newer)
+    return _paged(engine, _messages_query(where), col(Message.id), cursor, limit, _line, newest_first=True)
 
 
 def waiting_ids(engine: Engine, where: MessageFilter, drafts: Cursor, escalated: Cursor, limit: int = 25) -> set[str]:
@@ -242,9 +244,7 @@ def waiting_by_id(engine: Engine, reply_ids: Iterable[int]) -> list[Waiting]:
         return []
     query = _waiting_query(MessageFilter(), _WAITING_COLUMNS)
     with engine.connect() as connection:
-        rows = connection.execute(query.where(col(Reply.id).in_(ids)).order_by(col(Reply.id))).all()
-    d = len(_DRAFT_COLUMNS)
-    return [Waiting(DraftLine(*r[:d]), *_parts(_line(r, d))) for r in rows]
+        return [_waiting(r) for r in connection.execute(query.where(col(Reply.id).in_(ids)).order_by(col(Reply.id)))]
 
 
 def escalations_by_id(engine: Engine, message_ids: Iterable[int]) -> list[Line]:
