@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from storage.message_states import MessageStatus
 from storage.models import Contact, Message, Reply, ReplyStatus
 
 QueryT = TypeVar("QueryT", bound=Select[Any])
+RowT = TypeVar("RowT")
 
 
 @dataclass(frozen=True)
@@ -39,64 +41,227 @@ class MessageFilter:
         return query
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class MessageLine:
+    """A message as the inbox lists it: only the columns shown, no ORM object."""
+
+    id: int
+    platform: str
+    text: str
+    received_at: datetime
+    intent: str | None
+    intent_confidence: float | None
+    sentiment: str | None
+    sentiment_confidence: float | None
+    offensive_probability: float | None
+    language: str | None
+    status: str
+    status_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactName:
+    id: int
+    display_name: str | None
+    platform_user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DraftLine:
+    id: int
+    text: str
+    check_failures: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Waiting:
     """A drafted reply waiting for the owner, with its message and contact."""
 
-    reply: Reply
-    message: Message
-    contact: Contact
+    reply: DraftLine
+    message: MessageLine
+    contact: ContactName
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A message in the inbox's lists, with its contact."""
+
+    message: MessageLine
+    contact: ContactName
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A message with its contact (and, in a thread, the replies to it, oldest first)."""
+    """A message with its contact and the replies to it, oldest first (a thread)."""
 
     message: Message
     contact: Contact
     replies: list[Reply] = field(default_factory=list)
 
 
-def waiting_replies(engine: Engine, where: MessageFilter = MessageFilter(), limit: int = 100) -> list[Waiting]:
-    """Pending drafts, oldest first (the order they came in)."""
+_MESSAGE_COLUMNS = (
+    col(Message.id), col(Message.platform), col(Message.text), col(Message.received_at), col(Message.intent),
+    col(Message.intent_confidence), col(Message.sentiment), col(Message.sentiment_confidence),
+    col(Message.offensive_probability), col(Message.language), col(Message.status), col(Message.status_reason),
+)
+_CONTACT_COLUMNS = (col(Contact.id), col(Contact.display_name), col(Contact.platform_user_id))
+_DRAFT_COLUMNS = (col(Reply.id), col(Reply.text), col(Reply.check_failures), col(Reply.error))
+_M, _C = len(_MESSAGE_COLUMNS), len(_CONTACT_COLUMNS)
+_LINE_COLUMNS = (*_MESSAGE_COLUMNS, *_CONTACT_COLUMNS)
+_WAITING_COLUMNS = (*_DRAFT_COLUMNS, *_LINE_COLUMNS)
+_REPLY_ID, _MESSAGE_ID = (col(Reply.id),), (col(Message.id),)
+
+
+def _line(row: Sequence[Any], at: int = 0) -> Line:
+    return Line(MessageLine(*row[at : at + _M]), ContactName(*row[at + _M : at + _M + _C]))
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of a list starts: the rows with a key above `after` or below `before` (neither: the list's
+    first page). Keys are ids, so a page is one indexed range, however deep."""
+
+    after: int = 0
+    before: int = 0
+
+
+@dataclass(frozen=True)
+class Paged(Generic[RowT]):
+    """One page of a list, in the order it is shown, and whether older or newer rows lie beyond it."""
+
+    rows: list[RowT]
+    older: bool
+    newer: bool
+
+
+def _keyset(
+    connection: Connection, query: Select[Any], key: Any, cursor: Cursor, limit: int, *, newest_first: bool
+) -> tuple[list[Any], bool, bool]:
+    """A page of `query` by `key` (ascending ids are older), with whether rows lie below and above it."""
+    if cursor.before:
+        found = list(connection.execute(query.where(key < cursor.before).order_by(key.desc()).limit(limit + 1)))
+        below, above, ascending = len(found) > limit, True, False
+    elif cursor.after:
+        found = list(connection.execute(query.where(key > cursor.after).order_by(key).limit(limit + 1)))
+        below, above, ascending = True, len(found) > limit, True
+    elif newest_first:
+        found = list(connection.execute(query.order_by(key.desc()).limit(limit + 1)))
+        below, above, ascending = len(found) > limit, False, False
+    else:
+        found = list(connection.execute(query.order_by(key).limit(limit + 1)))
+        below, above, ascending = False, len(found) > limit, True
+    rows = found[:limit]
+    if rows and cursor.before:  # rows answered elsewhere may leave nothing above: look (one indexed row)
+        above = connection.execute(query.where(key > rows[0][0]).limit(1)).first() is not None
+    if rows and cursor.after:
+        below = connection.execute(query.where(key < rows[0][0]).limit(1)).first() is not None
+    if not rows:
+        below = above = False
+    if ascending == newest_first:
+        rows.reverse()
+    return rows, below, above
+
+
+# Built once per filter and set of columns (building a statement cost as much as running it); a Select is immutable.
+@lru_cache(maxsize=256)
+def _waiting_query(where: MessageFilter, columns: tuple[Any, ...]) -> Select[Any]:
     query = (
-        select(Reply, Message, Contact)
+        select(*columns)
         .join(Message, col(Reply.message_id) == col(Message.id))
         .join(Contact, col(Message.contact_id) == col(Contact.id))
         .where(Reply.status == ReplyStatus.pending)
     )
-    query = where.where(query, with_status=False).order_by(col(Reply.id)).limit(limit)
-    with Session(engine) as session:
-        return [Waiting(r, m, c) for r, m, c in session.exec(query).all()]
+    return where.where(query, with_status=False)
 
 
-def escalations(engine: Engine, where: MessageFilter = MessageFilter(), limit: int = 100) -> list[Entry]:
-    """Messages handed to the owner, oldest first."""
+@lru_cache(maxsize=256)
+def _escalated_query(where: MessageFilter, columns: tuple[Any, ...]) -> Select[Any]:
     query = (
-        select(Message, Contact)
+        select(*columns)
         .join(Contact, col(Message.contact_id) == col(Contact.id))
         .where(Message.status == MessageStatus.escalated)
     )
-    query = where.where(query, with_status=False).order_by(col(Message.id)).limit(limit)
-    with Session(engine) as session:
-        return [Entry(m, c) for m, c in session.exec(query).all()]
+    return where.where(query, with_status=False)
 
 
-def recent_messages(
-    engine: Engine, where: MessageFilter = MessageFilter(), *, after_id: int = 0, limit: int = 100
-) -> list[Entry]:
-    """The newest messages matching the filter (only those after `after_id`), newest first."""
-    query = select(Message, Contact).join(Contact, col(Message.contact_id) == col(Contact.id))
-    if after_id:
-        query = query.where(col(Message.id) > after_id)
-    query = where.where(query).order_by(col(Message.id).desc()).limit(limit)
-    with Session(engine) as session:
-        return [Entry(m, c) for m, c in session.exec(query).all()]
+def _waiting(row: Sequence[Any]) -> Waiting:
+    line = _line(row, len(_DRAFT_COLUMNS))
+    return Waiting(DraftLine(*row[: len(_DRAFT_COLUMNS)]), line.message, line.contact)
 
 
-def newest_message_id(engine: Engine) -> int:
-    with Session(engine) as session:
-        return int(session.exec(select(func.max(Message.id))).one() or 0)
+def _paged(
+    engine: Engine, query: Select[Any], key: Any, cursor: Cursor, limit: int, make: Callable[[Sequence[Any]], RowT],
+    *, newest_first: bool,
+) -> Paged[RowT]:
+    with engine.connect() as connection:
+        rows, older, newer = _keyset(connection, query, key, cursor, limit, newest_first=newest_first)
+    return Paged([make(r) for r in rows], older, newer)
+
+
+def waiting_replies(
+    engine: Engine, where: MessageFilter = MessageFilter(), cursor: Cursor = Cursor(), limit: int = 25
+) -> Paged[Waiting]:
+    """A page of pending drafts, oldest first (the order they came in)."""
+    query = _waiting_query(where, _WAITING_COLUMNS)
+    return _paged(engine, query, col(Reply.id), cursor, limit, _waiting, newest_first=False)
+
+
+def escalations(
+    engine: Engine, where: MessageFilter = MessageFilter(), cursor: Cursor = Cursor(), limit: int = 25
+) -> Paged[Line]:
+    """A page of the messages handed to the owner, oldest first."""
+    query = _escalated_query(where, _LINE_COLUMNS)
+    return _paged(engine, query, col(Message.id), cursor, limit, _line, newest_first=False)
+
+
+@lru_cache(maxsize=256)
+def _messages_query(where: MessageFilter) -> Select[Any]:
+    return where.where(select(*_LINE_COLUMNS).join(Contact, col(Message.contact_id) == col(Contact.id)))
+
+
+def messages(
+    engine: Engine, where: MessageFilter = MessageFilter(), cursor: Cursor = Cursor(), limit: int = 25
+) -> Paged[Line]:
+    """A page of the messages matching the filter, newest first."""
+    return _paged(engine, _messages_query(where), col(Message.id), cursor, limit, _line, newest_first=True)
+
+
+def waiting_ids(engine: Engine, where: MessageFilter, drafts: Cursor, escalated: Cursor, limit: int = 25) -> set[str]:
+    """The ids on the two pages of what waits ("r" a draft, "m" an escalation): what a poll compares
+    with what the page shows, reading no more than the ids."""
+    with engine.connect() as connection:
+        d, _, _ = _keyset(connection, _waiting_query(where, _REPLY_ID), col(Reply.id), drafts, limit, newest_first=False)
+        e, _, _ = _keyset(connection, _escalated_query(where, _MESSAGE_ID), col(Message.id), escalated, limit,
+                          newest_first=False)
+    return {f"r{r[0]}" for r in d} | {f"m{r[0]}" for r in e}
+
+
+def waiting_by_id(engine: Engine, reply_ids: Iterable[int]) -> list[Waiting]:
+    """These pending drafts, oldest first (those a poll found new)."""
+    ids = list(reply_ids)
+    if not ids:
+        return []
+    query = _waiting_query(MessageFilter(), _WAITING_COLUMNS)
+    with engine.connect() as connection:
+        return [_waiting(r) for r in connection.execute(query.where(col(Reply.id).in_(ids)).order_by(col(Reply.id)))]
+
+
+def escalations_by_id(engine: Engine, message_ids: Iterable[int]) -> list[Line]:
+    """These escalated messages, oldest first."""
+    ids = list(message_ids)
+    if not ids:
+        return []
+    query = _escalated_query(MessageFilter(), _LINE_COLUMNS)
+    with engine.connect() as connection:
+        return [_line(r) for r in connection.execute(query.where(col(Message.id).in_(ids)).order_by(col(Message.id)))]
+
+
+def newer_messages(engine: Engine, where: MessageFilter, after_id: int, limit: int = 100) -> list[Line]:
+    """The messages matching the filter that came after `after_id`, newest first (a poll's)."""
+    query = _messages_query(where).where(col(Message.id) > after_id).order_by(col(Message.id).desc()).limit(limit)
+    with engine.connect() as connection:
+        return [_line(r) for r in connection.execute(query)]
 
 
 def thread(engine: Engine, contact_id: int, limit: int = 200) -> list[Entry]:

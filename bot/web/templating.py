@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from bot.web.badges import badges
 from bot.web.context import context as web_context
 from bot.web.security import CSRF_FIELD, csrf_token
 from core.text import counted
@@ -38,6 +39,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["when"] = _when
     env.globals["counted"] = counted
+    env.globals["badges"] = badges
     return env
 
 

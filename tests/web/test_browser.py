@@ -11,17 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher, profiles
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import expect
 
 from bot.web.pages import PAGES
-from bot.web.passwords import PasswordStore
-from connectors.telegram import TelegramConnector
-from fakes.app import running, settings_with, telegram_settings
+from fakes.app import settings_with
 from fakes.telegram_api import FakeTelegram
 from storage import repo
 from storage.models import ReplyStatus
-from tests.web.browser import launch, screenshot_path
+from tests.web.browser import dashboard, shoot
 from tests.web.conftest import PASSWORD
 
 pytestmark = pytest.mark.slow  # a real browser and the bot with its models
@@ -30,23 +27,14 @@ FOLLOWER = 777
 SCRIPT = "<script>window.pwned = 1</script> is this thing on?"
 
 
-async def shoot(page: Page, name: str) -> None:
-    await page.screenshot(path=screenshot_path(name), full_page=True)
-
-
 async def test_owner_works_the_inbox_in_a_browser(config_file: Path) -> None:
     fake = FakeTelegram()
     await fake.start()
     # Every reply waits for the owner here, so a draft is there to edit.
     settings_with(config_file, "[policy]\nauto_reply_platforms = []\n")
-    settings = telegram_settings(config_file, fake)
-    PasswordStore(settings.data_dir, PasswordHasher.from_parameters(profiles.CHEAPEST)).set(PASSWORD)
     try:
-        async with running(settings, TelegramConnector(settings.telegram, token=fake.token)) as app, async_playwright() as pw:
-            while app.web is None or app.web._task is None:
-                await fake.wait_for("getUpdates", timeout=20)
-            url = app.web.url
-            browser = await launch(pw)
+        async with dashboard(config_file, fake) as board:
+            app, browser, url = board.app, board.browser, board.url
             page = await browser.new_page(viewport={"width": 1100, "height": 900})
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -156,6 +144,5 @@ async def test_owner_works_the_inbox_in_a_browser(config_file: Path) -> None:
             for shown in PAGES:
                 await page.goto(f"{url}{shown.path}")
                 assert page.url.startswith(f"{url}/signin?next="), shown.path
-            await browser.close()
     finally:
         await fake.stop()

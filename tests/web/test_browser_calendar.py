@@ -8,16 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher, profiles
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import expect
 
-from bot.web.passwords import PasswordStore
-from connectors.telegram import TelegramConnector
-from fakes.app import running, telegram_settings
 from fakes.telegram_api import FakeTelegram
 from storage import repo
 from storage.models import PostStatus
-from tests.web.browser import launch, screenshot_path
+from tests.web.browser import dashboard, shoot
 from tests.web.conftest import PASSWORD
 
 pytestmark = pytest.mark.slow  # a real browser and the bot with its models
@@ -25,21 +21,12 @@ pytestmark = pytest.mark.slow  # a real browser and the bot with its models
 TEXT = "Fresh <b>rye</b> bread from 8:00 tomorrow!"
 
 
-async def shoot(page: Page, name: str) -> None:
-    await page.screenshot(path=screenshot_path(name), full_page=True)
-
-
 async def test_schedule_a_post_from_the_calendar_and_see_it_published(config_file: Path) -> None:
     fake = FakeTelegram()
     await fake.start()
-    settings = telegram_settings(config_file, fake)
-    PasswordStore(settings.data_dir, PasswordHasher.from_parameters(profiles.CHEAPEST)).set(PASSWORD)
     try:
-        async with running(settings, TelegramConnector(settings.telegram, token=fake.token)) as app, async_playwright() as pw:
-            while app.web is None or app.web._task is None:
-                await fake.wait_for("getUpdates", timeout=20)
-            url = app.web.url
-            browser = await launch(pw)
+        async with dashboard(config_file, fake) as board:
+            app, browser, url = board.app, board.browser, board.url
             page = await browser.new_page(viewport={"width": 1200, "height": 900})
             failed: list[str] = []  # any of our URLs that answered with an error (a missing chart, style sheet...)
             page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 and "favicon" not in r.url else None)
@@ -112,6 +99,5 @@ async def test_schedule_a_post_from_the_calendar_and_see_it_published(config_fil
                 assert width <= 390, f"{path} is {width} px wide on a phone"  # wide tables scroll inside their box
                 await shoot(phone, name)
             assert failed == []
-            await browser.close()
     finally:
         await fake.stop()

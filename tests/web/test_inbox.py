@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from datetime import datetime, timezone
 
 import httpx
@@ -172,3 +174,58 @@ async def test_times_are_shown_in_the_account_time_zone(
     web_context.settings.bot.timezone = "Europe/Berlin"
     page = (await signed_in.get("/inbox")).text
     assert "2026-12-07 13:00" in page and "2026-12-07 12:00" not in page
+
+
+def _links(page: str) -> dict[str, str]:
+    """The pagers' links on a page, by their text ("Older drafts" -> its address)."""
+    return {text: html.unescape(href) for href, text in re.findall(r'<a href="([^"]+)" rel="(?:prev|next)">([^<]+)</a>', page)}
+
+
+def _shown(page: str, prefix: str) -> list[int]:
+    return [int(i) for i in re.findall(rf'id="{prefix}-(\d+)"', page)]
+
+
+async def test_each_section_pages_by_older_and_newer_links_that_keep_the_filter(
+    signed_in: httpx.AsyncClient, engine: Engine
+) -> None:
+    replies = [drafted(engine, f"question number {i}", f"draft {i}")[1].id for i in range(30)]
+    follower_message(engine, "a complaint, not a question", intent="complaint")
+    page = (await signed_in.get("/inbox", params={"intent": "question"})).text
+    assert _shown(page, "reply") == replies[:25]  # the oldest first, a page of them
+    assert len(_shown(page, "message")) == 25 and "a complaint" not in page
+    links = _links(page)
+    assert set(links) == {"Newer drafts", "Older messages"}  # nothing older than the oldest draft, newer than the newest message
+    assert all("intent=question" in link for link in links.values())
+
+    newer = (await signed_in.get(links["Newer drafts"])).text
+    assert _shown(newer, "reply") == replies[25:]
+    assert set(_links(newer)) == {"Older drafts", "Older messages"}
+    assert _shown((await signed_in.get(_links(newer)["Older drafts"])).text, "reply") == replies[:25]
+
+    messages = _shown(page, "message")
+    older = (await signed_in.get(links["Older messages"])).text
+    rest = _shown(older, "message")
+    assert len(rest) == 5 and max(rest) < min(messages) and rest == sorted(rest, reverse=True)
+    assert _shown(older, "reply") == replies[:25]  # the drafts' page stays where it was
+    assert set(_links(older)) == {"Newer drafts", "Newer messages"}
+    assert _shown((await signed_in.get(_links(older)["Newer messages"])).text, "message") == messages
+    # An older page of messages does not ask for new ones: they come in on the newest page only.
+    assert "after=" not in re.search(r'<div id="poller" hx-get="([^"]+)"', older)[1]  # type: ignore[index]
+    assert (await signed_in.get("/inbox", params={"messages_before": "x"})).status_code == 200  # nonsense: the first page
+    for reply in replies[25:]:  # the second page of drafts answered elsewhere: the way back stays
+        repo.update_reply(engine, reply or 0, status=ReplyStatus.rejected)
+    emptied = (await signed_in.get(links["Newer drafts"])).text
+    assert _shown(emptied, "reply") == [] and _shown((await signed_in.get(_links(emptied)["Older drafts"])).text, "reply") == replies[:25]
+
+
+async def test_a_poll_keeps_to_the_page_shown(signed_in: httpx.AsyncClient, engine: Engine) -> None:
+    replies = [drafted(engine, f"question {i}", f"draft {i}")[1].id for i in range(26)]
+    shown = [("shown", f"r{r}") for r in replies[:25]]
+    assert (await signed_in.get("/inbox/updates", params=shown)).status_code == 204  # the 26th is on the next page
+    repo.update_reply(engine, replies[0] or 0, status=ReplyStatus.rejected)  # answered in a chat
+    update = (await signed_in.get("/inbox/updates", params=shown)).text
+    assert f'id="reply-{replies[0]}" hx-swap-oob="delete"' in update
+    assert update.count('class="card waiting"') == 1 and f'id="reply-{replies[25]}"' in update  # the next one moves up
+    assert "draft 25" in update and "draft 1<" not in update
+    on_next_page = [("drafts_after", replies[24]), ("shown", f"r{replies[25]}")]
+    assert (await signed_in.get("/inbox/updates", params=on_next_page)).status_code == 204

@@ -7,8 +7,10 @@ Every action calls the same QueueCommands function as the chat command (/approve
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from starlette.datastructures import FormData
@@ -22,11 +24,15 @@ from bot.web.page import Page
 from bot.web.templating import flash, is_htmx, render
 from core.errors import BotError
 from storage import inbox_reads, repo
-from storage.inbox_reads import MessageFilter
+from storage.inbox_reads import Cursor, MessageFilter
 from storage.message_states import MessageStatus
 
 WHO = "web"  # stored as approved_by, like "telegram:42" from a chat
 POLL_S = 3
+PAGE_SIZE = 25  # entries a section shows at once
+
+
+SECTIONS = ("drafts", "escalations", "messages")  # each paged on its own: ?drafts_after=ID, ?messages_before=ID...
 
 
 def _filter(request: Request) -> MessageFilter:
@@ -34,8 +40,45 @@ def _filter(request: Request) -> MessageFilter:
     return MessageFilter(q.get("platform", ""), q.get("intent", ""), q.get("sentiment", ""), q.get("status", ""))
 
 
-def _filter_query(where: MessageFilter) -> dict[str, str]:
-    return {k: v for k, v in vars(where).items() if v}
+def _id(request: Request, name: str) -> int:
+    try:
+        return max(0, int(request.query_params.get(name, "0")))
+    except ValueError:
+        return 0
+
+
+def _cursors(request: Request) -> dict[str, Cursor]:
+    return {s: Cursor(_id(request, f"{s}_after"), _id(request, f"{s}_before")) for s in SECTIONS}
+
+
+def _query(where: MessageFilter, cursors: dict[str, Cursor]) -> dict[str, str | int]:
+    """The filter and the page of every section, as query parameters (what links and the poller keep)."""
+    kept: dict[str, str | int] = {k: v for k, v in vars(where).items() if v}
+    for section, cursor in cursors.items():
+        if cursor.after:
+            kept[f"{section}_after"] = cursor.after
+        if cursor.before:
+            kept[f"{section}_before"] = cursor.before
+    return kept
+
+
+@dataclass(frozen=True)
+class Pager:
+    """A section's "older" and "newer" links (plain links: they work without JavaScript)."""
+
+    older: str
+    newer: str
+
+
+def _pager(where: MessageFilter, cursors: dict[str, Cursor], section: str, paged: inbox_reads.Paged[Any]) -> Pager:
+    def link(cursor: Cursor) -> str:
+        return "/inbox?" + urlencode(_query(where, {**cursors, section: cursor}))
+
+    if not paged.rows:  # a page emptied meanwhile (answered in a chat, say): back to the first
+        here = cursors[section]
+        return Pager(link(Cursor()) if here.after else "", link(Cursor()) if here.before else "")
+    ids = [row.reply.id if isinstance(row, inbox_reads.Waiting) else row.message.id for row in paged.rows]
+    return Pager(link(Cursor(before=min(ids))) if paged.older else "", link(Cursor(after=max(ids))) if paged.newer else "")
 
 
 def labels(ctx: WebContext) -> dict[str, list[str]]:
@@ -43,84 +86,108 @@ def labels(ctx: WebContext) -> dict[str, list[str]]:
     return {task: list(ctx.brain.known_labels(task)) for task in LABEL_TASKS}
 
 
-def _shown_ids(waiting: list[inbox_reads.Waiting], escalated: list[inbox_reads.Entry]) -> set[str]:
-    return {f"r{w.reply.id}" for w in waiting} | {f"m{e.message.id}" for e in escalated}
-
-
 @dataclass(frozen=True)
 class Snapshot:
-    waiting: list[inbox_reads.Waiting]
-    escalated: list[inbox_reads.Entry]
-    messages: list[inbox_reads.Entry]
+    waiting: inbox_reads.Paged[inbox_reads.Waiting]
+    escalated: inbox_reads.Paged[inbox_reads.Line]
+    messages: inbox_reads.Paged[inbox_reads.Line]
+    platforms: list[str]
 
 
-def _read(ctx: WebContext, where: MessageFilter, after_id: int = 0) -> Snapshot:
+def _read(ctx: WebContext, where: MessageFilter, cursors: dict[str, Cursor]) -> Snapshot:
     return Snapshot(
-        inbox_reads.waiting_replies(ctx.engine, where),
-        inbox_reads.escalations(ctx.engine, where),
-        inbox_reads.recent_messages(ctx.engine, where, after_id=after_id),
+        inbox_reads.waiting_replies(ctx.engine, where, cursors["drafts"], PAGE_SIZE),
+        inbox_reads.escalations(ctx.engine, where, cursors["escalations"], PAGE_SIZE),
+        inbox_reads.messages(ctx.engine, where, cursors["messages"], PAGE_SIZE),
+        inbox_reads.platforms(ctx.engine),
     )
 
 
 async def show(request: Request) -> Response:
     ctx = context(request)
     where = _filter(request)
+    cursors = _cursors(request)
     # The reads wait on the database: in a thread, so the bot's receiving goes on meanwhile.
-    now = await asyncio.to_thread(_read, ctx, where)
-    waiting, escalated, messages = now.waiting, now.escalated, now.messages
-    platforms = await asyncio.to_thread(inbox_reads.platforms, ctx.engine)
+    now = await asyncio.to_thread(_read, ctx, where, cursors)
+    messages = now.messages.rows
+    # New messages come in on top of the newest page only; an older page stays as it is.
+    newest = not cursors["messages"].after and not cursors["messages"].before
+    after = (messages[0].message.id if messages else 0) if newest else None
     return render(
         request,
         "inbox.html",
         {
             "title": "Inbox",
             "where": where,
-            "waiting": waiting,
-            "escalated": escalated,
+            "waiting": now.waiting.rows,
+            "escalated": now.escalated.rows,
             "messages": messages,
-            "platforms": platforms,
+            "pagers": {s: _pager(where, cursors, s, p) for s, p in zip(SECTIONS, (now.waiting, now.escalated, now.messages))},
+            "platforms": now.platforms,
             "labels": labels(ctx),
             "statuses": list(MessageStatus),
-            "poll": _poll_url(where, messages[0].message.id if messages else 0),
+            "poll": _poll_url(where, cursors, after),
             "poll_s": POLL_S,
             "offensive_at": ctx.settings.policy.offensive_min_confidence,
         },
     )
 
 
-def _poll_url(where: MessageFilter, after: int | None) -> str:
-    return "/inbox/updates?" + urlencode({**_filter_query(where), "after": after or 0})
+def _poll_url(where: MessageFilter, cursors: dict[str, Cursor], after: int | None) -> str:
+    """`after`: the newest message shown (None on an older page of messages: no new ones are asked for)."""
+    kept = _query(where, cursors)
+    if after is not None:
+        kept["after"] = after
+    return "/inbox/updates?" + urlencode(kept)
+
+
+@dataclass(frozen=True)
+class Changes:
+    new_waiting: list[inbox_reads.Waiting]
+    new_escalated: list[inbox_reads.Line]
+    gone: list[str]
+    new_messages: list[inbox_reads.Line]
+
+
+def _changes(ctx: WebContext, where: MessageFilter, cursors: dict[str, Cursor], shown: set[str], after: int | None) -> Changes:
+    """Only ids are read to compare with the page; whole rows only for what is new (20 owners' tabs poll)."""
+    current = inbox_reads.waiting_ids(ctx.engine, where, cursors["drafts"], cursors["escalations"], PAGE_SIZE)
+    new = current - shown
+    return Changes(
+        inbox_reads.waiting_by_id(ctx.engine, sorted(int(i[1:]) for i in new if i.startswith("r"))),
+        inbox_reads.escalations_by_id(ctx.engine, sorted(int(i[1:]) for i in new if i.startswith("m"))),
+        sorted(shown - current),
+        inbox_reads.newer_messages(ctx.engine, where, after) if after is not None else [],
+    )
 
 
 async def updates(request: Request) -> Response:
-    """What changed since the page was drawn: new messages, new drafts and escalations, and those
-    no longer waiting (answered elsewhere, in a chat say). 204 when nothing did.
+    """What changed since the page was drawn: new messages (on the newest page), new drafts and
+    escalations on the pages shown, and those no longer waiting (answered elsewhere, in a chat say).
+    204 when nothing did.
 
     The poller sends `shown` for each waiting card on the page (a hidden field in the card), so a
     card the owner just answered here (its place taken by the answer) is neither removed nor
     added again, and one whose action failed comes back."""
     ctx = context(request)
     where = _filter(request)
-    try:
-        after = int(request.query_params.get("after", "0"))
-    except ValueError:
-        after = 0
-    shown = set(request.query_params.getlist("shown")) - {""}
-    now = await asyncio.to_thread(_read, ctx, where, after)
-    waiting, escalated, new_messages = now.waiting, now.escalated, now.messages
-    current = _shown_ids(waiting, escalated)
-    if not new_messages and current == shown:
+    cursors = _cursors(request)
+    after = _id(request, "after") if "after" in request.query_params else None
+    shown = {s for s in request.query_params.getlist("shown") if re.fullmatch(r"[rm]\d+", s)}
+    changes = await asyncio.to_thread(_changes, ctx, where, cursors, shown, after)
+    if not (changes.new_messages or changes.new_waiting or changes.new_escalated or changes.gone):
         return Response(status_code=204)
+    newest = changes.new_messages[0].message.id if changes.new_messages else after
     return render(
         request,
         "inbox_updates.html",
         {
-            "new_waiting": [w for w in waiting if f"r{w.reply.id}" not in shown],
-            "new_escalated": [e for e in escalated if f"m{e.message.id}" not in shown],
-            "gone": sorted(shown - current),
-            "new_messages": new_messages,
+            "new_waiting": changes.new_waiting,
+            "new_escalated": changes.new_escalated,
+            "gone": changes.gone,
+            "new_messages": changes.new_messages,
             "labels": labels(ctx),
-            "poll": _poll_url(where, new_messages[0].message.id if new_messages else after),
+            "poll": _poll_url(where, cursors, newest),
             "poll_s": POLL_S,
             "offensive_at": ctx.settings.policy.offensive_min_confidence,
         },
