@@ -244,11 +244,6 @@ def _reference_drafts(source: Path, cache_dir: Path, threads: int, prompts: list
     return texts
 
 
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
-    _time_candidates(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), tuple(sys.argv[4].split(",")))
-
-
 def machine_and_weights(settings: Settings) -> dict[str, object]:
     """The machine and the llama.cpp weights this configuration drafts with, for every benchmark's
     JSON line: figures from different CPUs or weights must not be compared blind. Never measures."""
@@ -267,3 +262,8 @@ def machine_and_weights(settings: Settings) -> dict[str, object]:
         except ModelError as exc:
             chosen = f"unknown ({exc})"
     return {**machine.describe(), "llama_weights": configured, "llama_weights_chosen": chosen}
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    _time_candidates(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), tuple(sys.argv[4].split(",")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,20 @@ telegram = ["42"]
 [web]
 port = 0  # a free port: tests running side by side never collide
 """
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """Undo a test's `bot run` logging setup: its handler writes to the test's captured stderr,
+    which is closed once the test ends, and a later test would see "--- Logging error ---"."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
 
 
 @pytest.fixture
