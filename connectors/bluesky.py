@@ -32,7 +32,7 @@ from connectors.bluesky_posts import (
     graphemes,
     to_incoming,
 )
-from connectors.delivery import Delivery, Failure, poll_failure
+from connectors.delivery import Delivery, Failure, poll_forever
 from core.addressing import ReplyAddress
 from core.config import BlueskySettings, Settings
 from core.errors import ConfigError, ConnectorError, SettingRejected
@@ -231,26 +231,18 @@ class BlueskyConnector(Connector):
         """Notifications after the stored cursor are stored with the new cursor in one transaction."""
         stored = await inbox.cursor(CURSOR)
         cursor = NotificationCursor.parse(stored) if stored else BEGINNING
-        failures = 0
-        while True:
-            try:
-                new = await self._new_notifications(cursor)
-                if new:
-                    after = cursor.after(new)
-                    await inbox.store(self._incoming(new), Cursor(CURSOR, str(after)))
-                    cursor = after
-                failures = 0
-                self.polled()
-                await asyncio.sleep(self.settings.poll_interval_s)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                wait, what = poll_failure(self._classify(exc), exc, failures)
-                failures += 1
-                self.polled(what)
-                # Nothing was stored: the same notifications come again.
-                log.warning("bluesky polling failed (%s); trying again in %.1f s", what, wait)
-                await asyncio.sleep(wait)
+
+        async def poll_round() -> bool:
+            nonlocal cursor
+            new = await self._new_notifications(cursor)
+            if new:
+                after = cursor.after(new)
+                await inbox.store(self._incoming(new), Cursor(CURSOR, str(after)))
+                cursor = after
+            return True
+
+        rest = lambda: asyncio.sleep(self.settings.poll_interval_s)  # noqa: E731
+        await poll_forever(self.platform, poll_round, rest, self._classify, self.polled)
 
     def _incoming(self, notifications: list[dict[str, Any]]) -> list[IncomingMessage]:
         found: list[IncomingMessage] = []

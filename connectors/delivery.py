@@ -31,14 +31,40 @@ Classifier = Callable[[BaseException], Failure | None]
 POLL_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
-def poll_failure(failure: Failure | None, exc: BaseException, failures: int) -> tuple[float, str]:
-    """After a poller's failure number `failures` in a row (counted from 0): how long to wait (a
-    429's own time, else the backoff) and what went wrong, in words."""
-    if failure is not None and failure.retry_after is not None:
-        wait = failure.retry_after
-    else:
-        wait = POLL_BACKOFF_S[min(failures, len(POLL_BACKOFF_S) - 1)]
-    return wait, failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
+async def poll_forever(
+    platform: str,
+    poll_round: Callable[[], Awaitable[bool]],
+    rest: Callable[[], Awaitable[object]],
+    classify: Classifier,
+    polled: Callable[[str | None], None],
+) -> None:
+    """Run a poller's rounds until cancelled. Each round stores what it found with its cursor in one
+    transaction and says whether it caught up: then `rest` waits for the next, else the next round
+    asks at once. A failed round stored nothing, so the same items come again: it waits (a 429's own
+    time, else the backoff, doubling with each failure in a row). `polled` hears every round's
+    outcome (the owner is told when a platform stays down)."""
+    failures = 0
+    while True:
+        try:
+            caught_up = await poll_round()
+            failures = 0
+            polled(None)
+            if caught_up:
+                await rest()
+            continue
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is not None and failure.retry_after is not None:
+                wait = failure.retry_after
+            else:
+                wait = POLL_BACKOFF_S[min(failures, len(POLL_BACKOFF_S) - 1)]
+            what = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
+            failures += 1
+            polled(what)
+            log.warning("%s polling failed (%s); trying again in %.1f s", platform, what, wait)
+        await asyncio.sleep(wait)
 
 
 class RateLimiter:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from connectors.base import Connector, Cursor, Inbox, IncomingMessage
-from connectors.delivery import Delivery, poll_failure
+from connectors.delivery import Delivery, poll_forever
 from connectors.graph_api import GraphClient, TokenInvalid, classify
 from connectors.meta_webhooks import webhook_routes
 from core.config import GraphSettings
@@ -130,22 +130,17 @@ class GraphConnector(Connector):
     async def _poll(self, inbox: Inbox) -> None:
         """Each round's messages are stored with the new cursor in one transaction."""
         cursor = await inbox.cursor(self.cursor_name) or str(int(time.time()))
-        failures = 0
-        while True:
-            try:
-                found, after = await self.poll_once(cursor)
-                if found or after != cursor:
-                    await inbox.store(found, Cursor(self.cursor_name, after))
-                    cursor = after
-                failures = 0
-                await asyncio.sleep(self.settings.poll_interval_s)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                wait, what = poll_failure(classify(exc), exc, failures)
-                failures += 1
-                log.warning("%s polling failed (%s); trying again in %.1f s", self.platform, what, wait)
-                await asyncio.sleep(wait)
+
+        async def poll_round() -> bool:
+            nonlocal cursor
+            found, after = await self.poll_once(cursor)
+            if found or after != cursor:
+                await inbox.store(found, Cursor(self.cursor_name, after))
+                cursor = after
+            return True
+
+        rest = lambda: asyncio.sleep(self.settings.poll_interval_s)  # noqa: E731
+        await poll_forever(self.platform, poll_round, rest, classify, lambda failure: None)
 
     # -- sending -------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from mastodon.errors import (
 )
 
 from connectors.base import Connector, Cursor, Inbox, IncomingMessage, OutgoingPost
-from connectors.delivery import POLL_BACKOFF_S, Delivery, Failure, poll_failure
+from connectors.delivery import POLL_BACKOFF_S, Delivery, Failure, poll_forever
 from connectors.mastodon_statuses import MASTODON_VISIBILITY, PLATFORM, Me, ordered_id, status_length, to_incoming
 from core.addressing import ReplyAddress
 from core.config import MastodonSettings, Settings
@@ -227,30 +227,20 @@ class MastodonConnector(Connector):
         """Notifications after the stored cursor, oldest first; each page is stored with its newest id
         as the new cursor, in one transaction, before the next page is asked for."""
         cursor = await inbox.cursor(CURSOR)
-        failures = 0
-        while True:
-            try:
-                if time.monotonic() - self._silenced_at > SILENCED_REFRESH_S:
-                    await self._refresh_silenced()
-                page = await self._call(self.client.notifications, min_id=cursor, limit=PAGE)
-                if page:
-                    page = sorted(page, key=lambda n: ordered_id(str(n["id"])))
-                    newest = str(page[-1]["id"])
-                    await inbox.store(self._incoming(page), Cursor(CURSOR, newest))
-                    cursor = newest
-                failures = 0
-                self.polled()
-                if len(page) < PAGE:  # caught up (after a full page more are waiting: ask at once)
-                    await self._until_new()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                wait, what = poll_failure(self._classify(exc), exc, failures)
-                failures += 1
-                self.polled(what)
-                # Nothing of this page is stored: the same notifications come again.
-                log.warning("mastodon polling failed (%s); trying again in %.1f s", what, wait)
-                await asyncio.sleep(wait)
+
+        async def poll_round() -> bool:
+            nonlocal cursor
+            if time.monotonic() - self._silenced_at > SILENCED_REFRESH_S:
+                await self._refresh_silenced()
+            page = await self._call(self.client.notifications, min_id=cursor, limit=PAGE)
+            if page:
+                page = sorted(page, key=lambda n: ordered_id(str(n["id"])))
+                newest = str(page[-1]["id"])
+                await inbox.store(self._incoming(page), Cursor(CURSOR, newest))
+                cursor = newest
+            return len(page) < PAGE  # caught up (after a full page more are waiting: ask at once)
+
+        await poll_forever(self.platform, poll_round, self._until_new, self._classify, self.polled)
 
     async def _until_new(self) -> None:
         """Wait for the streaming API's word, or poll_interval_s when it says nothing (or is down)."""
