@@ -140,7 +140,7 @@ class GraphConnector(Connector):
             return True
 
         rest = lambda: asyncio.sleep(self.settings.poll_interval_s)  # noqa: E731
-        await poll_forever(self.platform, poll_round, rest, classify, lambda failure: None)
+        await poll_forever(self.platform, poll_round, rest, classify, self.polled)
 
     # -- sending -------------------------------------------------------------------------
 
