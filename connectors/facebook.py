@@ -14,15 +14,7 @@ from typing import Any
 import httpx
 
 from connectors.base import IncomingMessage, OutgoingPost
-from connectors.facebook_events import (
-    CONVERSATION_FIELDS,
-    PLATFORM,
-    POLL_CONVERSATIONS,
-    comment,
-    conversation_messages,
-    graph_time,
-    page_delivery,
-)
+from connectors.facebook_events import PLATFORM, comment, graph_time, page_delivery
 from connectors.graph_api import GraphError
 from connectors.graph_connector import GraphConnector
 from core.addressing import MessageKind, ReplyAddress
@@ -46,6 +38,7 @@ class FacebookConnector(GraphConnector):
     reports_engagement = True  # post insights: reactions, comments, shares, impressions, reach
     token_key = "facebook.page_token_env"
     cursor_name = "facebook:poll"
+    conversations_platform = "messenger"
 
     def __init__(self, settings: FacebookSettings, env: Mapping[str, str] | None = None, http: httpx.AsyncClient | None = None) -> None:
         if not settings.page_id:
@@ -65,11 +58,12 @@ class FacebookConnector(GraphConnector):
     async def from_webhook(self, payload: dict[str, Any]) -> list[IncomingMessage]:
         return page_delivery(payload, self.page_id)
 
-    async def poll_once(self, cursor: str) -> tuple[list[IncomingMessage], str]:
-        """New comments (with replies) under the page's recent posts, and new Messenger messages, since
-        the cursor's time; the cursor is the newest one's time, read again inclusively (each is
-        stored once)."""
-        since = int(cursor)
+    @property
+    def account(self) -> str:
+        return self.page_id
+
+    async def poll_comments(self, since: int) -> tuple[list[IncomingMessage], int]:
+        """New comments (with replies) under the page's recent posts (Messenger: GraphConnector.poll_once)."""
         newest = since
         found: list[IncomingMessage] = []
         feed = await self.client.get(f"{self.page_id}/feed", fields="id,updated_time", limit=POLL_POSTS)
@@ -86,13 +80,7 @@ class FacebookConnector(GraphConnector):
                     continue  # the page's own comment, or one without words (or whose author Graph hides)
                 parent = (c.get("parent") or {}).get("id") or ""
                 found.append(comment(str(c["id"]), post_id, str(parent), author, str(c["message"]), c.get("created_time"), c))
-        conversations = await self.client.get(
-            f"{self.page_id}/conversations", platform="messenger", fields=CONVERSATION_FIELDS, limit=POLL_CONVERSATIONS
-        )
-        messages, newest_message = conversation_messages(conversations, self.page_id, PLATFORM, since)
-        found.extend(messages)
-        found.sort(key=lambda m: m.received_at)
-        return found, str(max(newest, newest_message))
+        return found, newest
 
     # -- answering -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import httpx
 
 from connectors.base import Connector, Cursor, Inbox, IncomingMessage
 from connectors.delivery import Delivery, poll_forever
+from connectors.facebook_events import CONVERSATION_FIELDS, POLL_CONVERSATIONS, conversation_messages
 from connectors.graph_api import GraphClient, TokenInvalid, classify
 from connectors.meta_webhooks import webhook_routes
 from core.config import GraphSettings
@@ -32,6 +33,8 @@ class GraphConnector(Connector):
     token_key: str
     #: The receive_cursor row of the polled receiving.
     cursor_name: str
+    #: Which inbox the account's conversations are read from ("messenger", "instagram").
+    conversations_platform: str
 
     def __init__(
         self, settings: GraphSettings, token_env: str, env: Mapping[str, str], http: httpx.AsyncClient | None = None
@@ -123,9 +126,28 @@ class GraphConnector(Connector):
     async def from_webhook(self, payload: dict[str, Any]) -> list[IncomingMessage]:
         """The messages for the bot in one verified delivery (none of the account's own)."""
 
+    @property
     @abstractmethod
+    def account(self) -> str:
+        """The page's or account's id: whose posts, comments and conversations are read."""
+
+    @abstractmethod
+    async def poll_comments(self, since: int) -> tuple[list[IncomingMessage], int]:
+        """Comments on the account's recent posts at or after `since` (unix time), none of the
+        account's own, and the newest time seen."""
+
     async def poll_once(self, cursor: str) -> tuple[list[IncomingMessage], str]:
-        """What came after `cursor`, oldest first, and the cursor after it."""
+        """Comments and private messages at or after the cursor's time, oldest first; the cursor is
+        the newest one's time, read again inclusively (each is stored once)."""
+        since = int(cursor)
+        found, newest = await self.poll_comments(since)
+        conversations = await self.client.get(
+            f"{self.account}/conversations", platform=self.conversations_platform, fields=CONVERSATION_FIELDS, limit=POLL_CONVERSATIONS
+        )
+        messages, newest_message = conversation_messages(conversations, self.account, self.platform, since)
+        found.extend(messages)
+        found.sort(key=lambda m: m.received_at)
+        return found, str(max(newest, newest_message))
 
     async def _poll(self, inbox: Inbox) -> None:
         """Each round's messages are stored with the new cursor in one transaction."""

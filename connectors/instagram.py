@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from connectors.base import IncomingMessage, OutgoingPost
-from connectors.facebook_events import CONVERSATION_FIELDS, POLL_CONVERSATIONS, conversation_messages, graph_time, messaging_events
+from connectors.facebook_events import graph_time, messaging_events
 from connectors.graph_api import GraphError
 from connectors.graph_connector import GraphConnector
 from core.addressing import MessageKind, ReplyAddress, Visibility
@@ -53,6 +53,7 @@ class InstagramConnector(GraphConnector):
     publishes_in_two_steps = True
     token_key = "instagram.access_token_env"
     cursor_name = "instagram:poll"
+    conversations_platform = "instagram"
 
     def __init__(self, settings: InstagramSettings, env: Mapping[str, str] | None = None, http: httpx.AsyncClient | None = None) -> None:
         if not settings.account_id:
@@ -128,9 +129,12 @@ class InstagramConnector(GraphConnector):
             raw=dict(value),
         )
 
-    async def poll_once(self, cursor: str) -> tuple[list[IncomingMessage], str]:
-        """Comments and replies on the account's recent posts, and Direct messages, at or after the cursor's time."""
-        since = int(cursor)
+    @property
+    def account(self) -> str:
+        return self.account_id
+
+    async def poll_comments(self, since: int) -> tuple[list[IncomingMessage], int]:
+        """Comments and replies on the account's recent posts (Direct: GraphConnector.poll_once)."""
         newest = since
         found: list[IncomingMessage] = []
         media = await self.client.get(f"{self.account_id}/media", fields="id,timestamp", limit=POLL_MEDIA)
@@ -144,13 +148,7 @@ class InstagramConnector(GraphConnector):
                         continue
                     newest = max(newest, at)
                     found.append(_comment(one, media_id, thread, one))
-        conversations = await self.client.get(
-            f"{self.account_id}/conversations", platform="instagram", fields=CONVERSATION_FIELDS, limit=POLL_CONVERSATIONS
-        )
-        messages, newest_message = conversation_messages(conversations, self.account_id, PLATFORM, since)
-        found.extend(messages)
-        found.sort(key=lambda m: m.received_at)
-        return found, str(max(newest, newest_message))
+        return found, newest
 
     # -- answering -------------------------------------------------------------------------
 
