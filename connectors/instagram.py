@@ -211,14 +211,25 @@ class InstagramConnector(GraphConnector):
                 # Still IN_PROGRESS: try again later from the same container.
                 raise RateLimited(f"instagram media container {prepared_id} not ready after {s.container_timeout_s:.0f} s", s.container_timeout_s)
             await asyncio.sleep(s.container_poll_s)
-        published = await self.delivery.send(
-            "media", "media_publish", lambda: self.client.post(f"{self.account_id}/media_publish", {"creation_id": prepared_id})
-        )
-        return str(published["id"])
+        tried = False
+
+        async def media_publish() -> str:
+            nonlocal tried
+            if tried:  # a try that timed out may have published it: Meta refuses a container published before
+                again = await self.client.get(prepared_id, fields="status_code")
+                if again.get("status_code") == "PUBLISHED":
+                    return await self._published_as(prepared_id, post)
+            tried = True
+            return str((await self.client.post(f"{self.account_id}/media_publish", {"creation_id": prepared_id}))["id"])
+
+        return await self.delivery.send("media", "media_publish", media_publish)
 
     async def _published_as(self, prepared_id: str, post: OutgoingPost) -> str:
+        """The account's post made from this container. Instagram does not say which post a container
+        became: it is the newest with the post's caption (the container was published, so its post
+        is newer than any earlier one with the same words)."""
         recent = await self.client.get(f"{self.account_id}/media", fields="id,caption", limit=POLL_MEDIA)
-        for item in recent.get("data", []):
+        for item in recent.get("data", []):  # newest first
             if (item.get("caption") or "") == post.text:
                 log.info("instagram container %s was published before a restart, as %s", prepared_id, item["id"])
                 return str(item["id"])

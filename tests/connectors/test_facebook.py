@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
+import signal
 import time
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +25,13 @@ from connectors.facebook import FacebookConnector
 from connectors.telegram import TelegramConnector
 from core.config import Settings
 from core.errors import ConfigError
+from fakes import graph_publish_child as publish_child
 from fakes.app import FAST_DELIVERY, TINY_PNG, running, settings_with, stored_messages, telegram_settings, wait_failed_send, wait_status, web_url
 from fakes.graph_api import ENV, PAGE_ID, VERIFY_TOKEN, VERSION, FakeGraph, feed_comment, messenger, until
 from fakes.telegram_api import OWNER as TELEGRAM_OWNER, TOKEN as TELEGRAM_TOKEN, FakeTelegram
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow
+from tests.conftest import ROOT
 
 OWNER = "9000"  # the owner's page-scoped id in Messenger
 FAN = ("2001", "Fan Person")
@@ -244,6 +250,104 @@ async def test_text_link_and_photo_posts(settings: Settings, fake: FakeGraph, tm
     assert fake.photos[0]["url"] == "https://example.com/rolls.jpg" and fake.photos[0]["caption"] == "Fresh rolls"
     assert fake.photos[1]["source"] == {"filename": "cake.png", "size": len(TINY_PNG)}
     await c.stop()
+
+
+PHOTOS = ("https://example.com/1.jpg", "https://example.com/2.jpg")
+
+
+async def test_several_photos_are_uploaded_unpublished_then_posted_together(settings: Settings, fake: FakeGraph, tmp_path: Path) -> None:
+    image = tmp_path / "cake.png"
+    image.write_bytes(TINY_PNG)
+    c = connector(settings)
+    post_id = await c.publish(OutgoingPost(text="Our week", image_path=PHOTOS[0], more_images=(PHOTOS[1], str(image))))
+    assert [p["published"] for p in fake.photos] == [False, False, False]
+    assert [p.get("url") for p in fake.photos] == [*PHOTOS, None] and fake.photos[2]["source"]["filename"] == "cake.png"
+    assert fake.posts[post_id]["message"] == "Our week" and fake.published_photos() == [[p["id"] for p in fake.photos]]
+    [feed] = fake.calls_to("post feed")
+    assert json.loads(feed.params["attached_media"]) == [{"media_fbid": p["id"]} for p in fake.photos]
+    await c.stop()
+
+
+def _publisher(engine: Any, settings: Settings, c: FacebookConnector, told: list[str] | None = None) -> Publisher:
+    async def notify(platform: str, text: str) -> None:
+        (told if told is not None else []).append(text)
+
+    return Publisher(engine, {"facebook": c}, settings.schedule, notify)
+
+
+async def test_a_post_with_several_photos_left_half_way_resumes_from_its_photos(settings: Settings, fake: FakeGraph, engine: Any) -> None:
+    """What a process killed after the uploads left: the photo ids on the row, the post in
+    `publishing`. It is published with those photos, once; a plain post left so fails instead."""
+    c = connector(settings)
+    photos = await c.prepare(OutgoingPost(text="Our week", image_path=PHOTOS[0], more_images=PHOTOS[1:]))
+    several = repo.add_post(engine, platform="facebook", text="Our week", status=PostStatus.publishing, scheduled_at=utcnow())
+    repo.update_post(engine, several.id, media="\n".join(PHOTOS), container_id=photos)
+    plain = repo.add_post(engine, platform="facebook", text="Just words", status=PostStatus.publishing, scheduled_at=utcnow())
+    told: list[str] = []
+    publisher = _publisher(engine, settings, c, told)
+    assert [p.id for p in await publisher.recover_interrupted()] == [several.id]
+    assert repo.get_post(engine, plain.id).status == PostStatus.failed and "interrupted" in told[0]  # type: ignore[union-attr]
+    [claimed] = await publisher.claim_due(utcnow(), not_before=utcnow() - timedelta(days=1), limit=1)
+    await publisher.publish(claimed)
+    await publisher.flush()
+    done = repo.get_post(engine, several.id)
+    assert done is not None and done.status == PostStatus.published
+    assert len(fake.photos) == 2 and fake.published_photos() == [photos.split(",")]  # not uploaded again
+    assert fake.posts[done.platform_post_id]["message"] == "Our week"  # type: ignore[index]
+    await c.stop()
+
+
+async def test_photos_posted_before_a_crash_are_found_not_posted_again(settings: Settings, fake: FakeGraph) -> None:
+    c = connector(settings)
+    post = OutgoingPost(text="Our week", image_path=PHOTOS[0], more_images=PHOTOS[1:])
+    photos = await c.prepare(post)
+    first = await c.publish_prepared(photos, post)  # its answer lost with the process
+    assert await c.publish_prepared(photos, post) == first
+    assert len(fake.calls_to("post feed")) == 1 and len(fake.published_photos()) == 1
+    await c.stop()
+
+
+async def test_a_feed_call_whose_answer_times_out_is_not_posted_again(settings: Settings, fake: FakeGraph) -> None:
+    settings.facebook.request_timeout_s = 0.3
+    fake.slow_answers["post feed"] = 2  # done at once, answered too late: the call is tried again
+    c = connector(settings)
+    post_id = await c.publish(OutgoingPost(text="Our week", image_path=PHOTOS[0], more_images=PHOTOS[1:]))
+    assert list(fake.posts) == [post_id] and len(fake.calls_to("post feed")) == 1
+    await c.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["before the feed call", "during the feed call"])
+async def test_a_post_with_several_photos_killed_half_way_is_posted_once(settings: Settings, fake: FakeGraph, engine: Any, when: str) -> None:
+    post = repo.add_post(engine, platform="facebook", text="Our week", status=PostStatus.scheduled, scheduled_at=utcnow())
+    repo.update_post(engine, post.id, media="\n".join(PHOTOS))
+    if when == "before the feed call":
+        fake.slow_answers["get feed"] = 60  # the look for an earlier post, just before the feed call, hangs
+    else:
+        fake.slow_answers["post feed"] = 60  # Facebook posts at once; its answer never reaches the killed process
+    first = await publish_child.start("facebook", settings.database_url, fake.url, ROOT)
+    try:
+        if when == "before the feed call":
+            await fake.wait_for("get feed", timeout=60)
+        else:
+            await fake.wait_for("post feed", timeout=60)
+            await until(lambda: len(fake.posts) == 1)
+        row = repo.get_post(engine, post.id)
+        assert row is not None and row.status == PostStatus.publishing and row.container_id == ",".join(p["id"] for p in fake.photos)
+        os.kill(first.pid, signal.SIGKILL)
+        await first.wait()
+    finally:
+        if first.returncode is None:
+            first.kill()
+    assert len(fake.calls_to("post feed")) == (when == "during the feed call")
+    fake.slow_answers.clear()
+    second = await publish_child.start("facebook", settings.database_url, fake.url, ROOT)
+    out, err = await asyncio.wait_for(second.communicate(), 60)
+    assert second.returncode == 0, err.decode()
+    done = repo.get_post(engine, post.id)
+    assert done is not None and done.status == PostStatus.published, (done, out.decode(), err.decode())
+    assert len(fake.photos) == 2 and fake.published_photos() == [[p["id"] for p in fake.photos]]
+    assert list(fake.posts) == [done.platform_post_id]
 
 
 async def test_post_insights_become_engagement(settings: Settings, fake: FakeGraph, engine: Any) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from connectors.base import OutgoingPost
 from connectors.instagram import InstagramConnector
 from core.config import Settings
 from core.errors import BotError, ConnectorError
+from fakes import graph_publish_child as publish_child
 from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_status, web_url
 from fakes.graph_api import ENV, IG_ID, IG_USERNAME, VERSION, FakeGraph, ig_comment, ig_mention, iso, messenger, until
 from storage import repo
@@ -180,10 +181,7 @@ async def test_a_publish_killed_between_the_two_steps_resumes_and_publishes_once
     fake.hold_container_status = True  # the container stays IN_PROGRESS: the child waits between the steps
 
     async def child() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "fakes.instagram_publish_child", settings.database_url, fake.url,
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
+        return await publish_child.start("instagram", settings.database_url, fake.url, ROOT)
 
     first = await child()
     try:
@@ -204,6 +202,46 @@ async def test_a_publish_killed_between_the_two_steps_resumes_and_publishes_once
     assert done is not None and done.status == PostStatus.published, (done, out.decode(), err.decode())
     assert len(fake.calls_to("post media")) == 1  # the container was made once
     assert len(fake.calls_to("post media_publish")) == 1 and list(fake.media) == [done.platform_post_id]
+
+
+async def test_a_media_publish_whose_answer_times_out_is_not_published_again(settings: Settings, fake: FakeGraph) -> None:
+    settings.instagram.request_timeout_s = 0.3
+    fake.slow_answers["post media_publish"] = 2  # done at once, answered too late: the call is tried again
+    c = connector(settings)
+    media_id = await c.publish(OutgoingPost(text="Fresh bread", image_path=IMAGE))
+    assert list(fake.media) == [media_id] and len(fake.calls_to("post media_publish")) == 1
+    await c.stop()
+
+
+@pytest.mark.slow
+async def test_a_publish_killed_during_media_publish_finds_its_post_and_publishes_once(settings: Settings, fake: FakeGraph, engine: Engine) -> None:
+    # The same words went out two days ago: that earlier post is not taken for this one.
+    fake.media["earlier"] = {"id": "earlier", "caption": "Fresh bread", "container": "", "at": time.time() - 2 * 86400}
+    post = repo.add_post(engine, platform="instagram", text="Fresh bread", status=PostStatus.scheduled, scheduled_at=utcnow())
+    repo.update_post(engine, post.id, media=IMAGE)
+    fake.slow_answers["post media_publish"] = 60  # Instagram publishes at once; its answer never reaches the killed process
+
+    first = await publish_child.start("instagram", settings.database_url, fake.url, ROOT)
+    try:
+        await fake.wait_for("post media_publish", timeout=60)
+        await until(lambda: len(fake.media) == 2)
+        os.kill(first.pid, signal.SIGKILL)
+        await first.wait()
+    finally:
+        if first.returncode is None:
+            first.kill()
+    [published] = [m for m in fake.media if m != "earlier"]
+    row = repo.get_post(engine, post.id)
+    assert row is not None and row.status == PostStatus.publishing and fake.containers[row.container_id]["status"] == "PUBLISHED"
+
+    fake.slow_answers.clear()
+    second = await publish_child.start("instagram", settings.database_url, fake.url, ROOT)
+    out, err = await asyncio.wait_for(second.communicate(), 60)
+    assert second.returncode == 0, err.decode()
+    done = repo.get_post(engine, post.id)
+    assert done is not None and done.status == PostStatus.published, (done, out.decode(), err.decode())
+    assert done.platform_post_id == published
+    assert len(fake.calls_to("post media")) == 1 and len(fake.calls_to("post media_publish")) == 1 and len(fake.media) == 2
 
 
 async def test_polling_reads_new_comments_and_replies_on_recent_posts(config_file: Path, fake: FakeGraph, settings: Settings) -> None:

@@ -4,6 +4,7 @@ path, with Meta's error format and usage headers, and signed webhook deliveries 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -77,8 +78,16 @@ class FakeGraph(FakeServer):
         # Containers stay IN_PROGRESS for this many status reads before FINISHED.
         self.container_reads_before_finished = 1
         self.hold_container_status = False  # keep every container IN_PROGRESS (a publish waiting between steps)
+        # Calls done at once and answered only after this many seconds: a caller killed meanwhile
+        # never hears that Meta did it (hold_call, by contrast, acts only after the wait).
+        self.slow_answers: dict[str, float] = {}
+        self._stopping = asyncio.Event()
         # People whose messaging window has passed: a message to them is refused as Meta refuses it.
         self.window_closed: set[str] = set()
+
+    async def stop(self) -> None:
+        self._stopping.set()  # slow answers go out now, so the server stops at once
+        await super().stop()
 
     def next_id(self) -> str:
         return str(next(self._ids))
@@ -111,6 +120,9 @@ class FakeGraph(FakeServer):
             return self._error(400, graph_error("(#10) This message is sent outside of allowed window.", 10, 2018278))
         except KeyError as exc:
             return self._error(400, graph_error(f"Unsupported request - object {exc} does not exist", 100, 33, "GraphMethodException"))
+        if name in self.slow_answers:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.slow_answers[name])
         return web.json_response(body, headers=self.usage)
 
     def _error(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
@@ -142,13 +154,25 @@ class FakeGraph(FakeServer):
             return {"recipient_id": recipient, "message_id": f"m_{self.next_id()}"}
         if edge == "feed":
             post_id = f"{PAGE_ID}_{self.next_id()}"
-            self.posts[post_id] = {"id": post_id, "message": p.get("message", ""), "link": p.get("link"), "comments": [], "created": time.time()}
+            attached = [str(m["media_fbid"]) for m in json.loads(p.get("attached_media", "[]"))]
+            unpublished = {x["id"]: x for x in self.photos if not x["published"]}
+            for photo in attached:
+                if photo not in unpublished:
+                    raise KeyError(photo)  # only the page's own unpublished photos can be attached
+            for photo in attached:
+                unpublished[photo]["post_id"] = post_id
+            self.posts[post_id] = {
+                "id": post_id, "message": p.get("message", ""), "link": p.get("link"), "comments": [], "created": time.time(), "photos": attached,
+            }
             return {"id": post_id}
         if edge == "photos":
             photo_id = self.next_id()
-            post_id = f"{PAGE_ID}_{self.next_id()}"
-            self.photos.append({"id": photo_id, "post_id": post_id, **{k: p[k] for k in ("url", "caption", "source") if k in p}})
-            self.posts[post_id] = {"id": post_id, "message": p.get("caption", ""), "comments": [], "created": time.time()}
+            photo = {"id": photo_id, "published": p.get("published") != "false", **{k: p[k] for k in ("url", "caption", "source") if k in p}}
+            self.photos.append(photo)
+            if not photo["published"]:  # uploaded for a post with several photos: shown by none yet
+                return {"id": photo_id}
+            post_id = photo["post_id"] = f"{PAGE_ID}_{self.next_id()}"
+            self.posts[post_id] = {"id": post_id, "message": p.get("caption", ""), "comments": [], "created": time.time(), "photos": [photo_id]}
             return {"id": photo_id, "post_id": post_id}
         if edge == "media":
             container = self.next_id()
@@ -162,7 +186,7 @@ class FakeGraph(FakeServer):
                 raise KeyError(p["creation_id"])
             container["status"] = "PUBLISHED"
             media_id = self.next_id()
-            self.media[media_id] = {"id": media_id, "caption": container["params"].get("caption", ""), "container": container["id"]}
+            self.media[media_id] = {"id": media_id, "caption": container["params"].get("caption", ""), "container": container["id"], "at": time.time()}
             return {"id": media_id}
         if not edge:  # POST /{comment-id}: hide it
             if p.get("is_hidden") == "true" or p.get("hide") == "true":
@@ -209,13 +233,18 @@ class FakeGraph(FakeServer):
             return {"data": self.conversations.get(target, [])}
         if edge == "feed" and target == PAGE_ID:
             newest = sorted(self.posts.values(), key=lambda x: -x["created"])[: int(p.get("limit", 25))]
-            return {"data": [{"id": x["id"], "updated_time": iso(x["created"])} for x in newest]}
+            rows = [{"id": x["id"], "updated_time": iso(x["created"])} for x in newest]
+            if "attachments" in p.get("fields", ""):
+                for row, x in zip(rows, newest):
+                    row.update(_attachments(x.get("photos") or []))
+            return {"data": rows}
         if edge == "comments" and target in self.posts:
             since = int(p.get("since", 0))
             rows = [c for c in self.posts[target]["comments"] if c["at"] >= since]
             return {"data": [{k: v for k, v in c.items() if k != "at"} for c in rows]}
         if edge == "media" and target == IG_ID:
-            return {"data": [{"id": m, "caption": x["caption"], "timestamp": iso()} for m, x in reversed(self.media.items())]}
+            newest = sorted(self.media.values(), key=lambda x: -x.get("at", time.time()))
+            return {"data": [{"id": x["id"], "caption": x["caption"], "timestamp": iso(x.get("at"))} for x in newest]}
         if edge == "comments" and target in self.media:
             return {"data": self.ig_comments.get(target, [])}
         if edge == "insights" and target == IG_ID:
@@ -226,6 +255,10 @@ class FakeGraph(FakeServer):
             names = p.get("metric", "").split(",")
             return {"data": [{"name": n, "period": "lifetime", "values": [{"value": counts.get(n, 0)}]} for n in names]}
         raise KeyError(target)
+
+    def published_photos(self) -> list[list[str]]:
+        """The photo ids each post on the page shows, oldest post first (posts without photos left out)."""
+        return [x["photos"] for x in sorted(self.posts.values(), key=lambda x: x["created"]) if x.get("photos")]
 
     def _reply(self, to: str, message: str, mention_media: str = "") -> dict[str, Any]:
         reply_id = self.next_id()
@@ -271,6 +304,16 @@ class FakeGraph(FakeServer):
             headers["X-Hub-Signature-256"] = signature(body, secret if secret is not None else self.app_secret)
         async with httpx.AsyncClient() as client:
             return await client.post(url, content=body, headers=headers)
+
+
+def _attachments(photos: list[str]) -> dict[str, Any]:
+    """A post's `attachments` as Graph shows them: one photo is the target, several an album's subattachments."""
+    if not photos:
+        return {}
+    if len(photos) == 1:
+        return {"attachments": {"data": [{"type": "photo", "target": {"id": photos[0]}}]}}
+    album = {"type": "album", "subattachments": {"data": [{"type": "photo", "target": {"id": photo}} for photo in photos]}}
+    return {"attachments": {"data": [album]}}
 
 
 def feed_comment(
