@@ -1,6 +1,7 @@
 """Instagram (professional account) connector on the Graph API: comments, mentions and Direct
-messages in (webhooks or polling); comment replies, answers and two-step container publishing
-(image posts and carousels, resumable after a crash) and media insights out."""
+messages in (webhooks, or polling: caption @mentions through the tags edge); comment replies,
+answers and two-step container publishing (image posts and carousels, resumable after a crash),
+media insights and the follower count out."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ PLATFORM = "instagram"
 # Meta's insight days run in UTC-07:00: its hour h is UTC hour h + 7.
 META_UTC_OFFSET_H = 7
 POLL_MEDIA = 10  # the account's most recent posts whose comments polling reads each round
+# Others' posts the account is tagged or @mentioned in (the tags edge, mentioned_media).
+TAGGED_FIELDS = "id,caption,timestamp,username,permalink"
 COMMENT_FIELDS = "id,text,timestamp,from{id,username},replies{id,text,timestamp,from{id,username}}"
 
 
@@ -109,9 +112,13 @@ class InstagramConnector(GraphConnector):
         return _comment(value, media_id, parent or str(value["id"]), value)
 
     async def _mention(self, value: Mapping[str, Any]) -> IncomingMessage | None:
-        """An @mention in a comment elsewhere: the webhook names it; its text is asked for (a failure
-        here refuses the delivery, so Meta sends it again)."""
-        comment_id, media_id = str(value["comment_id"]), str(value["media_id"])
+        """An @mention in a comment or a caption elsewhere: the webhook names it; its text is asked for
+        (a failure here refuses the delivery, so Meta sends it again)."""
+        media_id = str(value["media_id"])
+        if not value.get("comment_id"):  # in the caption of someone else's post
+            found = await self.client.get(self.account_id, fields=f"mentioned_media.media_id({media_id}){{{TAGGED_FIELDS}}}")
+            return self._caption_mention(found.get("mentioned_media") or {})
+        comment_id = str(value["comment_id"])
         found = await self.client.get(
             self.account_id, fields=f"mentioned_comment.comment_id({comment_id}){{id,text,timestamp,username}}"
         )
@@ -129,14 +136,43 @@ class InstagramConnector(GraphConnector):
             raw=dict(value),
         )
 
+    def _caption_mention(self, media: Mapping[str, Any]) -> IncomingMessage | None:
+        """Someone else's post whose caption @mentions the account, by webhook or polled (/tags): the
+        post's id is the message's, so it is stored once either way. A post that only tags the
+        account in its photo says nothing to it (and Instagram takes no comment on it from the account)."""
+        caption, author = str(media.get("caption") or ""), str(media.get("username") or "")
+        if not self.username or f"@{self.username.lower()}" not in caption.lower() or author == self.username:
+            return None
+        media_id = str(media["id"])
+        return IncomingMessage(
+            platform=PLATFORM,
+            message_id=media_id,
+            user_id=author,
+            user_name=author,
+            text=caption,
+            # Answered as a comment on that post (POST /{ig-user-id}/mentions with its media_id alone).
+            reply_to=ReplyAddress(MessageKind.mention, Visibility.public, chat_id=media_id, message_id=media_id),
+            received_at=graph_time(media.get("timestamp")),
+            raw=dict(media),
+        )
+
     @property
     def account(self) -> str:
         return self.account_id
 
     async def poll_comments(self, since: int) -> tuple[list[IncomingMessage], int]:
-        """Comments and replies on the account's recent posts (Direct: GraphConnector.poll_once)."""
+        """Comments and replies on the account's recent posts, and others' recent posts whose caption
+        @mentions it (Direct: GraphConnector.poll_once). @mentions in comments are found only by
+        webhook: the API lists none."""
         newest = since
         found: list[IncomingMessage] = []
+        tagged = await self.client.get(f"{self.account_id}/tags", fields=TAGGED_FIELDS, limit=POLL_MEDIA)
+        for media in tagged.get("data", []):
+            at = int(graph_time(media.get("timestamp")).timestamp())
+            mention = self._caption_mention(media) if at >= since else None
+            if mention is not None:
+                newest = max(newest, at)
+                found.append(mention)
         media = await self.client.get(f"{self.account_id}/media", fields="id,timestamp", limit=POLL_MEDIA)
         for item in media.get("data", []):
             media_id = str(item["id"])
@@ -156,10 +192,10 @@ class InstagramConnector(GraphConnector):
         if to.is_private:
             return await self._message(to.chat_id, text)
         if to.kind is MessageKind.mention:
+            # A mention in a caption is the post itself (its id is the message's): a comment on it.
+            where = {"media_id": to.chat_id} if to.message_id == to.chat_id else {"comment_id": to.message_id, "media_id": to.chat_id}
             answer = await self.delivery.send(
-                to.message_id,
-                "mention reply",
-                lambda: self.client.post(f"{self.account_id}/mentions", {"comment_id": to.message_id, "media_id": to.chat_id, "message": text}),
+                to.message_id, "mention reply", lambda: self.client.post(f"{self.account_id}/mentions", {**where, "message": text})
             )
         else:
             thread = to.thread_id or to.message_id

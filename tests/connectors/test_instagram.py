@@ -94,6 +94,46 @@ async def test_a_mention_is_read_and_answered_where_it_was_made(settings: Settin
     assert fake.replies[0]["to"] == "c9" and fake.replies[0]["mention_media"] == "other-media"
 
 
+async def test_a_caption_mention_by_webhook_is_answered_on_that_post_and_stored_once_when_polled_too(settings: Settings, fake: FakeGraph) -> None:
+    media_id = fake.tag("Best croissants in town, @acme.bakery hi there!", "someone")
+    c = connector(settings)
+    async with running(settings, c) as app:
+        base = await web_url(app)
+        await deliver(fake, base, ig_mention(media_id))
+        await fake.wait_for("post mentions")
+        [stored] = await wait_status(app, MessageStatus.replied)
+        # The same post found by polling (an owner switching to it, or both running): its id is the same.
+        polled, _ = await c.poll_once("0")
+        assert [m.message_id for m in polled] == [media_id]
+        assert app.inbox is not None
+        await app.inbox.store(polled)
+        await asyncio.sleep(0.3)
+    assert stored.kind == "mention" and stored.chat_id == media_id and stored.platform_message_id == media_id
+    assert [m.platform_message_id for m in stored_messages(app)] == [media_id]
+    [reply] = fake.replies
+    assert reply["to"] == media_id and reply["mention_media"] == media_id
+    assert "comment_id" not in fake.calls_to("post mentions")[0].params  # a comment on the post itself
+
+
+async def test_polling_finds_the_posts_whose_caption_mentions_the_account(settings: Settings, fake: FakeGraph) -> None:
+    settings.instagram.receive = "polling"
+    settings.instagram.poll_interval_s = 0.05
+    fake.tag("@acme.bakery from before the bot", "someone", at=time.time() - 86400)
+    c = InstagramConnector(settings.instagram, env={"INSTAGRAM_ACCESS_TOKEN": ENV["INSTAGRAM_ACCESS_TOKEN"], "META_APP_SECRET": ENV["META_APP_SECRET"]})
+    async with running(settings, c) as app:
+        await fake.wait_for("get tags")
+        mention = fake.tag("Lunch at @Acme.Bakery, hi there!", "someone")
+        fake.tag("Our trip (the bakery is tagged in the photo)", "other")  # tagged, but says nothing to it
+        fake.tag("Thanks @acme.bakery", IG_USERNAME)  # the account's own
+        await fake.wait_for("post mentions")
+        [stored] = await wait_status(app, MessageStatus.replied)
+        polled = len(fake.calls_to("get tags"))
+        await fake.wait_for("get tags", polled + 3)  # read again each round: stored and answered once
+    assert [m.platform_message_id for m in stored_messages(app)] == [mention]
+    assert stored.kind == "mention" and stored.text.startswith("Lunch at")
+    assert [(r["to"], r["mention_media"]) for r in fake.replies] == [(mention, mention)]
+
+
 async def test_a_direct_message_is_answered_in_the_conversation(settings: Settings, fake: FakeGraph) -> None:
     c = connector(settings)
     async with running(settings, c) as app:

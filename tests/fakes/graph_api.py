@@ -71,6 +71,7 @@ class FakeGraph(FakeServer):
         self.media: dict[str, dict[str, Any]] = {}  # published Instagram media
         self.ig_comments: dict[str, list[dict[str, Any]]] = {}  # media id -> comments
         self.mentioned: dict[str, dict[str, Any]] = {}  # comment id -> the mentioning comment
+        self.tagged: list[dict[str, Any]] = []  # others' media the account is tagged or @mentioned in, newest first
         self.insights: dict[str, dict[str, int]] = {}
         self.conversations: dict[str, list[dict[str, Any]]] = {}  # account id -> its conversations, newest first
         self.online_followers: dict[str, int] = {}  # Instagram's hour (of Meta's UTC-07:00 day) -> followers online
@@ -143,8 +144,8 @@ class FakeGraph(FakeServer):
             return self._reply(target, p["message"])
         if edge == "replies":  # an Instagram comment reply
             return self._reply(target, p["message"])
-        if edge == "mentions":
-            return self._reply(p["comment_id"], p["message"], mention_media=p["media_id"])
+        if edge == "mentions":  # on a comment that @mentions the account, or on a post whose caption does
+            return self._reply(p.get("comment_id") or p["media_id"], p["message"], mention_media=p["media_id"])
         if edge == "messages":
             message = json.loads(p["message"])
             recipient = json.loads(p["recipient"])["id"]
@@ -203,6 +204,9 @@ class FakeGraph(FakeServer):
                 if fields.startswith("mentioned_comment"):
                     comment_id = fields.split("comment_id(")[1].split(")")[0]
                     return {"id": IG_ID, "mentioned_comment": self.mentioned[comment_id]}
+                if fields.startswith("mentioned_media"):
+                    media_id = fields.split("media_id(")[1].split(")")[0]
+                    return {"id": IG_ID, "mentioned_media": next(m for m in self.tagged if m["id"] == media_id)}
                 return {"id": IG_ID, "username": IG_USERNAME}
             if target in self.containers:
                 c = self.containers[target]
@@ -245,6 +249,8 @@ class FakeGraph(FakeServer):
         if edge == "media" and target == IG_ID:
             newest = sorted(self.media.values(), key=lambda x: -x.get("at", time.time()))
             return {"data": [{"id": x["id"], "caption": x["caption"], "timestamp": iso(x.get("at"))} for x in newest]}
+        if edge == "tags" and target == IG_ID:
+            return {"data": self.tagged[: int(p.get("limit", 25))]}
         if edge == "comments" and target in self.media:
             return {"data": self.ig_comments.get(target, [])}
         if edge == "insights" and target == IG_ID:
@@ -281,6 +287,12 @@ class FakeGraph(FakeServer):
             row["parent"] = {"id": parent}
         self.posts[post_id]["comments"].append(row)
         return comment_id
+
+    def tag(self, caption: str, author: str, at: float | None = None) -> str:
+        """Someone's post that tags the account (GET /{ig-user-id}/tags, mentioned_media); returns its id."""
+        media_id = self.next_id()
+        self.tagged.insert(0, {"id": media_id, "caption": caption, "username": author, "timestamp": iso(at), "permalink": f"https://www.instagram.com/p/{media_id}/"})
+        return media_id
 
     def add_message(self, account: str, sender: tuple[str, str], text: str) -> str:
         """A private message as polling reads it (GET /{account}/conversations)."""
@@ -355,8 +367,9 @@ def ig_comment(media_id: str, comment_id: str, text: str, author: tuple[str, str
     return {"object": "instagram", "entry": [{"id": IG_ID, "time": int(time.time()), "changes": [{"field": "comments", "value": value}]}]}
 
 
-def ig_mention(media_id: str, comment_id: str) -> dict[str, Any]:
-    value = {"media_id": media_id, "comment_id": comment_id}
+def ig_mention(media_id: str, comment_id: str = "") -> dict[str, Any]:
+    """A `mentions` webhook: in a comment (with its id), or in the caption of the media (none)."""
+    value = {"media_id": media_id, "comment_id": comment_id} if comment_id else {"media_id": media_id}
     return {"object": "instagram", "entry": [{"id": IG_ID, "time": int(time.time()), "changes": [{"field": "mentions", "value": value}]}]}
 
 
