@@ -171,13 +171,18 @@ class Publisher:
         return [platform for platform, connector in self._connectors.items() if connector.reports_engagement]
 
     async def collect_audience(self) -> int:
-        """Store each connected platform's followers-online hours where it reports them; returns how many did."""
+        """Store each connected platform's follower count and followers-online hours where it
+        reports them; returns how many of those it stored."""
         stored = 0
         for platform, connector in self._connectors.items():
             try:
+                followers = await connector.fetch_follower_count()
+                if followers is not None:
+                    await asyncio.to_thread(repo.set_follower_count, self.engine, platform, followers, self.clock())
+                    stored += 1
                 hours = await connector.fetch_audience_hours()
             except Exception:
-                log.exception("fetching %s's followers-online hours failed", platform)
+                log.exception("fetching %s's followers failed", platform)
                 continue
             if hours:
                 await asyncio.to_thread(repo.set_audience_hours, self.engine, platform, hours)

@@ -193,6 +193,10 @@ class Connector(ABC):
         UTC hour (0-23): a prior for the best posting time. None where the platform does not say."""
         return None
 
+    async def fetch_follower_count(self) -> int | None:
+        """How many followers the account has now; None where the platform does not say."""
+        return None
+
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         """Engagement counts of a published post (e.g. {"views": 120, "reactions": 7}).
 

@@ -176,6 +176,12 @@ class FacebookConnector(GraphConnector):
             raise ConnectorError(f"facebook post image {image}: {exc.strerror or exc}") from None
         return await self.client.post(f"{self.page_id}/photos", extra, files={"source": (path.name, data)})
 
+    async def fetch_follower_count(self) -> int | None:
+        """The page's followers (`followers_count`; `fan_count`, its likes, where a page has no followers count)."""
+        page = await self.client.get(self.page_id, fields="followers_count,fan_count")
+        count = page.get("followers_count", page.get("fan_count"))
+        return int(count) if count is not None else None
+
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         try:
             post = await self.client.get(

@@ -288,6 +288,10 @@ class InstagramConnector(GraphConnector):
                     return {(int(h) + META_UTC_OFFSET_H) % 24: int(n or 0) for h, n in by_hour.items()}
         return None  # fewer than 100 followers, or no data yet
 
+    async def fetch_follower_count(self) -> int | None:
+        me = await self.client.get(self.account_id, fields="followers_count")
+        return int(me["followers_count"]) if me.get("followers_count") is not None else None
+
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         try:
             media = await self.client.get(platform_post_id, fields="like_count,comments_count")

@@ -370,6 +370,16 @@ async def test_post_insights_become_engagement(settings: Settings, fake: FakeGra
     await c.stop()
 
 
+async def test_the_pages_follower_count_is_stored(settings: Settings, fake: FakeGraph, engine: Any) -> None:
+    c = connector(settings)
+    publisher = _publisher(engine, settings, c)
+    assert await publisher.collect_audience() == 0  # the page says nothing (yet): nothing stored
+    fake.followers[PAGE_ID] = 310
+    assert await publisher.collect_audience() == 1  # Facebook has no followers-online hours for a page
+    assert repo.follower_counts(engine, "facebook") == [(utcnow().date(), 310)]
+    await c.stop()
+
+
 async def test_a_revoked_token_stops_facebook_alone_and_the_owner_is_told_on_telegram(
     settings: Settings, fake: FakeGraph, config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -330,3 +330,15 @@ async def test_followers_online_hours_are_stored_for_the_best_time(settings: Set
     assert hours[7] == 100 and hours[6] == 123  # Meta's 00:00 is 07:00 UTC, its 23:00 is 06:00 UTC
     assert posting_history(engine, "facebook").audience_hours == {}
     await c.stop()
+
+
+async def test_the_follower_count_is_stored_once_a_day(settings: Settings, fake: FakeGraph, engine: Engine) -> None:
+    c = connector(settings)
+    _, publisher = _scheduler(engine, settings, c)
+    fake.followers[IG_ID] = 1180
+    assert await publisher.collect_audience() == 1  # the count; no online hours yet
+    fake.followers[IG_ID] = 1234
+    await publisher.collect_audience()  # later the same day: the day's count is the latest
+    assert repo.follower_counts(engine, "instagram") == [(utcnow().date(), 1234)]
+    assert fake.calls_to("get object")[-1].params["fields"] == "followers_count"
+    await c.stop()

@@ -74,6 +74,7 @@ class FakeGraph(FakeServer):
         self.tagged: list[dict[str, Any]] = []  # others' media the account is tagged or @mentioned in, newest first
         self.insights: dict[str, dict[str, int]] = {}
         self.conversations: dict[str, list[dict[str, Any]]] = {}  # account id -> its conversations, newest first
+        self.followers: dict[str, int] = {}  # account id -> followers_count (absent: the field is left out)
         self.online_followers: dict[str, int] = {}  # Instagram's hour (of Meta's UTC-07:00 day) -> followers online
         self.usage: dict[str, str] = {}  # extra response headers (X-App-Usage, X-Business-Use-Case-Usage)
         # Containers stay IN_PROGRESS for this many status reads before FINISHED.
@@ -197,17 +198,17 @@ class FakeGraph(FakeServer):
 
     def _get(self, target: str, edge: str, p: dict[str, Any]) -> dict[str, Any]:
         if not edge:
+            fields = p.get("fields", "")
             if target == PAGE_ID:
-                return {"id": PAGE_ID, "name": PAGE_NAME}
+                return {"id": PAGE_ID, "name": PAGE_NAME, **self._counted(PAGE_ID, fields, "followers_count", "fan_count")}
             if target == IG_ID:
-                fields = p.get("fields", "")
                 if fields.startswith("mentioned_comment"):
                     comment_id = fields.split("comment_id(")[1].split(")")[0]
                     return {"id": IG_ID, "mentioned_comment": self.mentioned[comment_id]}
                 if fields.startswith("mentioned_media"):
                     media_id = fields.split("media_id(")[1].split(")")[0]
                     return {"id": IG_ID, "mentioned_media": next(m for m in self.tagged if m["id"] == media_id)}
-                return {"id": IG_ID, "username": IG_USERNAME}
+                return {"id": IG_ID, "username": IG_USERNAME, **self._counted(IG_ID, fields, "followers_count")}
             if target in self.containers:
                 c = self.containers[target]
                 if c["status"] == "IN_PROGRESS" and not self.hold_container_status:
@@ -261,6 +262,10 @@ class FakeGraph(FakeServer):
             names = p.get("metric", "").split(",")
             return {"data": [{"name": n, "period": "lifetime", "values": [{"value": counts.get(n, 0)}]} for n in names]}
         raise KeyError(target)
+
+    def _counted(self, account: str, fields: str, *names: str) -> dict[str, int]:
+        """The follower fields asked for (a page's fan_count is its likes; the fake keeps it at its followers)."""
+        return {n: self.followers[account] for n in names if n in fields.split(",") and account in self.followers}
 
     def published_photos(self) -> list[list[str]]:
         """The photo ids each post on the page shows, oldest post first (posts without photos left out)."""
