@@ -115,6 +115,18 @@ async def test_a_comment_is_stored_once_and_answered_in_its_thread(settings: Set
     assert fake.hidden == []  # hiding is the owner's, never automatic
 
 
+async def test_without_the_dashboard_the_webhooks_are_served_alone(config_file: Path, fake: FakeGraph) -> None:
+    config_file.write_text(config_file.read_text(encoding="utf-8").replace("[web]\n", "[web]\nenabled = false\n"), encoding="utf-8")
+    settings = facebook_settings(config_file, fake)
+    assert not settings.web.enabled
+    post = fake.add_post()
+    async with bot_with_webhooks(settings, connector(settings)) as (app, base), httpx.AsyncClient() as http:
+        assert (await deliver(fake, base, feed_comment(post, "1_5", "hi there!", FAN))).status_code == 200
+        await wait_status(app, MessageStatus.replied)
+        assert (await http.get(base + "/")).status_code == 404  # no dashboard
+        assert (await http.get(base + PATH, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "7"})).text == "7"
+
+
 async def test_a_reply_to_a_reply_is_answered_under_the_top_level_comment(settings: Settings, fake: FakeGraph) -> None:
     post = fake.add_post()
     top, reply = f"{post.split('_')[1]}_1", f"{post.split('_')[1]}_2"
