@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "instagram"
 # Meta's insight days run in UTC-07:00: its hour h is UTC hour h + 7.
 META_UTC_OFFSET_H = 7
+MEDIA_METRICS = "reach,saved,shares"  # a post's insights besides its likes and comments
 POLL_MEDIA = 10  # the account's most recent posts whose comments polling reads each round
 # Others' posts the account is tagged or @mentioned in (the tags edge, mentioned_media).
 TAGGED_FIELDS = "id,caption,timestamp,username,permalink"
@@ -50,7 +51,7 @@ def _comment(c: Mapping[str, Any], media_id: str, thread: str, raw: Mapping[str,
 
 class InstagramConnector(GraphConnector):
     platform = PLATFORM
-    reports_engagement = True  # media insights: likes, comments, reach, saves, shares
+    reports_engagement = True  # media insights: likes, comments, reach, saves, shares, views
     # Publishing again is safe: the container on the post row is published only while it is not yet.
     idempotent_publish = True
     publishes_in_two_steps = True
@@ -301,11 +302,14 @@ class InstagramConnector(GraphConnector):
                 return None
             raise
         counts = {"likes": int(media.get("like_count") or 0), "comments": int(media.get("comments_count") or 0)}
-        try:
-            insights = await self.client.get(f"{platform_post_id}/insights", metric="reach,saved,shares")
-        except GraphError as exc:  # e.g. a post from before the account was a professional one
-            log.info("instagram insights of %s unavailable: %s", platform_post_id, exc)
-            return counts
+        insights: dict[str, Any] = {}
+        # `views` replaced `impressions` (API v22); where Meta does not count them, the rest is asked alone.
+        for metrics in (MEDIA_METRICS + ",views", MEDIA_METRICS):
+            try:
+                insights = await self.client.get(f"{platform_post_id}/insights", metric=metrics)
+                break
+            except GraphError as exc:  # e.g. a post from before the account was a professional one
+                log.info("instagram insights %s of %s unavailable: %s", metrics, platform_post_id, exc)
         for metric in insights.get("data", []):
             values = metric.get("values") or [{}]
             counts[str(metric.get("name"))] = int(values[-1].get("value") or 0)

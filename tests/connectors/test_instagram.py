@@ -5,6 +5,7 @@ row), the text-only post refused at scheduling time, and media insights."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -22,7 +23,7 @@ from connectors.instagram import InstagramConnector
 from core.config import Settings
 from core.errors import BotError, ConnectorError
 from fakes import graph_publish_child as publish_child
-from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_status, web_url
+from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_failed_send, wait_status, web_url
 from fakes.graph_api import ENV, IG_ID, IG_USERNAME, VERSION, FakeGraph, ig_comment, ig_mention, iso, messenger, until
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow
@@ -144,6 +145,15 @@ async def test_a_direct_message_is_answered_in_the_conversation(settings: Settin
     assert stored.kind == "private" and fake.messages[0]["account"] == IG_ID and fake.messages[0]["recipient"] == FAN[0]
 
 
+async def test_a_direct_message_outside_the_window_waits_for_the_owner(settings: Settings, fake: FakeGraph) -> None:
+    fake.window_closed.add(FAN[0])  # Instagram refuses in its own words (its clock, not ours)
+    async with running(settings, connector(settings)) as app:
+        base = await web_url(app)
+        await deliver(fake, base, messenger(FAN[0], "ig_m2", "hi there!", obj="instagram", account=IG_ID))
+        reply = await wait_failed_send(app)
+    assert "outside of allowed window" in (reply.error or "") and fake.messages == []
+
+
 async def test_an_image_post_is_a_container_then_media_publish(settings: Settings, fake: FakeGraph) -> None:
     fake.container_reads_before_finished = 3  # IN_PROGRESS for a while
     c = connector(settings)
@@ -207,10 +217,15 @@ async def test_publishing_resumes_from_the_container_on_the_post_row(settings: S
     done = repo.get_post(engine, post.id)
     assert done is not None and done.status == PostStatus.published
     assert len(fake.containers) == 1 and fake.media[done.platform_post_id]["container"] == container  # type: ignore[index]
-    fake.insights[done.platform_post_id] = {"likes": 12, "comments": 3, "reach": 400, "saved": 2, "shares": 1}  # type: ignore[index]
+    fake.insights[done.platform_post_id] = {"likes": 12, "comments": 3, "reach": 400, "saved": 2, "shares": 1, "views": 900}  # type: ignore[index]
     await publisher.collect_engagement(post.id)
     [(_, interactions)] = repo.published_engagement(engine, "instagram")
-    assert interactions == 18  # likes, comments, saves and shares; reach is audience
+    assert interactions == 18  # likes, comments, saves and shares; reach and views are audience
+    [sample] = repo.engagement_samples(engine, post.id)
+    assert json.loads(sample.counts) == {"likes": 12, "comments": 3, "reach": 400, "saved": 2, "shares": 1, "views": 900}
+    # A media without views (an older API version, a type Meta does not count them for): the rest still comes.
+    fake.unsupported_metrics.add("views")
+    assert await c.fetch_engagement(done.platform_post_id) == {"likes": 12, "comments": 3, "reach": 400, "saved": 2, "shares": 1}  # type: ignore[arg-type]
     await c.stop()
 
 

@@ -49,6 +49,10 @@ def graph_error(message: str, code: int, subcode: int = 0, kind: str = "OAuthExc
     return {"error": error}
 
 
+class UnsupportedMetric(Exception):
+    """An insights metric Meta does not report for this media (or this API version)."""
+
+
 class OutsideWindow(Exception):
     """A message to someone whose messaging window has passed."""
 
@@ -75,6 +79,7 @@ class FakeGraph(FakeServer):
         self.insights: dict[str, dict[str, int]] = {}
         self.conversations: dict[str, list[dict[str, Any]]] = {}  # account id -> its conversations, newest first
         self.followers: dict[str, int] = {}  # account id -> followers_count (absent: the field is left out)
+        self.unsupported_metrics: set[str] = set()  # media insights refused as Meta refuses them
         self.online_followers: dict[str, int] = {}  # Instagram's hour (of Meta's UTC-07:00 day) -> followers online
         self.usage: dict[str, str] = {}  # extra response headers (X-App-Usage, X-Business-Use-Case-Usage)
         # Containers stay IN_PROGRESS for this many status reads before FINISHED.
@@ -118,6 +123,8 @@ class FakeGraph(FakeServer):
             return self._error(failure.status, failure.body, failure.headers)
         try:
             body = self._answer(request.method, path, params)
+        except UnsupportedMetric as exc:
+            return self._error(400, graph_error(f"(#100) The metric {exc} is not supported for this media", 100, kind="OAuthException"))
         except OutsideWindow:
             return self._error(400, graph_error("(#10) This message is sent outside of allowed window.", 10, 2018278))
         except KeyError as exc:
@@ -260,6 +267,9 @@ class FakeGraph(FakeServer):
         if edge == "insights" and target in self.media:
             counts = self.insights.get(target, {})
             names = p.get("metric", "").split(",")
+            refused = [n for n in names if n in self.unsupported_metrics]
+            if refused:
+                raise UnsupportedMetric(refused[0])
             return {"data": [{"name": n, "period": "lifetime", "values": [{"value": counts.get(n, 0)}]} for n in names]}
         raise KeyError(target)
 
