@@ -188,6 +188,10 @@ class Connector(ABC):
         """Hide a public comment from everyone but its author and the account (the owner's /hide)."""
         raise ConnectorError(f"{self.platform} cannot hide comments")
 
+    async def delete_comment(self, to: ReplyAddress) -> None:
+        """Delete a public comment under the account's post, for everyone (the owner's /delete)."""
+        raise ConnectorError(f"{self.platform} cannot delete comments")
+
     async def fetch_audience_hours(self) -> dict[int, int] | None:
         """How many of the account's followers are online at each hour of the day, keyed by the
         UTC hour (0-23): a prior for the best posting time. None where the platform does not say."""

@@ -1,5 +1,6 @@
 """The Facebook Page connector against the fake Graph server: signed webhooks served by uvicorn,
-polling with a stored cursor, comment replies, Messenger and its window, /hide, posts and insights."""
+polling with a stored cursor, comment replies, Messenger and its window, /hide and /delete, posts
+(several photos too, resumed after a kill) and insights, the follower count."""
 
 from __future__ import annotations
 
@@ -188,7 +189,7 @@ async def test_outside_the_messaging_window_the_reply_waits_for_the_owner_with_t
     assert tried == ['{"id":"2002"}']  # the old one was never tried
 
 
-async def test_the_owner_hides_a_comment_with_hide(settings: Settings, fake: FakeGraph) -> None:
+async def test_the_owner_hides_or_deletes_a_comment(settings: Settings, fake: FakeGraph) -> None:
     post = fake.add_post()
     async with bot_with_webhooks(settings, connector(settings)) as (app, base):
         await deliver(fake, base, feed_comment(post, "1_9", "this place is a scam, avoid", FAN))
@@ -196,6 +197,13 @@ async def test_the_owner_hides_a_comment_with_hide(settings: Settings, fake: Fak
         await deliver(fake, base, messenger(OWNER, "m_owner", f"/hide {stored.id}"))
         await until(lambda: fake.hidden == ["1_9"])
         await until(lambda: any("hidden" in m["text"] for m in fake.messages))
+        assert fake.deleted == []  # hidden is not deleted
+        await deliver(fake, base, messenger(OWNER, "m_owner2", f"/delete {stored.id}"))
+        await until(lambda: fake.deleted == ["1_9"])
+        await until(lambda: any("deleted on facebook" in m["text"] for m in fake.messages))
+        await deliver(fake, base, messenger(OWNER, "m_owner3", "/delete"))
+        await until(lambda: any("usage: /delete MESSAGE_ID" == m["text"] for m in fake.messages))
+    assert fake.calls_to("delete object")[0].params["path"] == "1_9"
 
 
 async def _final(app: App) -> list[Any]:

@@ -322,7 +322,7 @@ async def test_polling_reads_new_comments_and_replies_on_recent_posts(config_fil
     assert [(m["account"], m["recipient"]) for m in fake.messages] == [(IG_ID, "3003")]
 
 
-async def test_hiding_an_instagram_comment(settings: Settings, fake: FakeGraph) -> None:
+async def test_hiding_and_deleting_an_instagram_comment(settings: Settings, fake: FakeGraph) -> None:
     from core.addressing import MessageKind, ReplyAddress, Visibility
 
     c = connector(settings)
@@ -330,6 +330,10 @@ async def test_hiding_an_instagram_comment(settings: Settings, fake: FakeGraph) 
     assert fake.hidden == ["c5"] and fake.calls_to("post object")[0].params["hide"] == "true"
     with pytest.raises(ConnectorError, match="only comments"):
         await c.hide_comment(ReplyAddress(MessageKind.mention, Visibility.public, chat_id="m1", message_id="c6"))
+    await c.delete_comment(ReplyAddress(MessageKind.comment, Visibility.public, chat_id="m1", message_id="c7", thread_id="c7"))
+    assert fake.deleted == ["c7"]
+    with pytest.raises(ConnectorError, match="only comments on the account's posts can be deleted"):
+        await c.delete_comment(ReplyAddress(MessageKind.mention, Visibility.public, chat_id="m1", message_id="c6"))
     await c.stop()
 
 

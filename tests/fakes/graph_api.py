@@ -70,6 +70,7 @@ class FakeGraph(FakeServer):
         self.replies: list[dict[str, Any]] = []  # comment replies we got: {"to", "message", "id"}
         self.messages: list[dict[str, Any]] = []  # Messenger / Direct messages sent: {"account", "recipient", "text"}
         self.hidden: list[str] = []
+        self.deleted: list[str] = []
         self.photos: list[dict[str, Any]] = []
         self.containers: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}  # published Instagram media
@@ -148,6 +149,9 @@ class FakeGraph(FakeServer):
         target, edge = path[0], (path[1] if len(path) > 1 else "")
         if method == "GET":
             return self._get(target, edge, p)
+        if method == "DELETE" and not edge:
+            self.deleted.append(target)
+            return {"success": True}
         if edge == "comments":  # a Facebook comment reply
             return self._reply(target, p["message"])
         if edge == "replies":  # an Instagram comment reply
