@@ -4,8 +4,9 @@ The encoder finds the nearest fact for any question, also for one the facts say 
 "do you repair carbon frames?" lands on the e-bike fact, "do you sell helmets?" on the city bikes.
 What gives it away is the thing asked about: a word of the question that names something (not how
 one asks: "how much", "open", "today") and that no word of the chosen facts matches. A reply whose
-question names nothing the facts match hands off; one whose question names something the facts do
-not match states the facts it has and says a person will follow up; neither goes out on its own.
+question names nothing the facts match, or a thing itself they do not match ("afro" in "do you cut
+afro hair?"), hands off; one whose question's circumstances only are not matched ("delivery to the
+north side") states the facts it has and says a person will follow up; neither goes out on its own.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ _WEEKDAY_OR_MONTH_RE = re.compile(
 )
 _PART_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _POSSESSIVE_RE = re.compile(r"[a-z]+(?:'s|s')?")  # a word, or a possessive: no other apostrophe
+# Where the circumstances of what a question asks about begin.
+_ADJUNCT_RE = re.compile(
+    r",|(?<=\w)\s+(?:to|for|on|in|at|from|with|near|by|after|before|during|if|because|since|while|but|when)\s+", re.IGNORECASE
+)
 _COMPOUND_RE = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b")
 
 
@@ -70,28 +75,50 @@ def _words(text: str, compounds: bool = False) -> list[str]:
 class Coverage:
     named: tuple[str, ...]  # the words that name what the message asks about
     uncovered: tuple[str, ...]  # those no word of the chosen facts matches
+    thing: tuple[str, ...] = ()  # the named words of the thing itself, before any "to ...", "for ...", "on ..."
 
     @property
     def none_covered(self) -> bool:
         return bool(self.named) and len(self.uncovered) == len(self.named)
 
+    @property
+    def thing_uncovered(self) -> bool:
+        """The thing asked about is not what the facts are about ("do you cut afro hair?" and the
+        prices of cuts); only its circumstances are ("delivery to the north side")."""
+        return any(w in self.uncovered for w in self.thing)
+
+
+def _asking_parts(text: str) -> list[str]:
+    parts = [p for p in _PART_RE.split(text.strip()) if p.strip()]
+    return [p for p in parts if QUESTION_RE.search(p)] or parts
+
+
+def _named(words: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(w for w in words if len(w) > 2 and w not in FRAME_WORDS and not _WEEKDAY_OR_MONTH_RE.match(w)))
+
 
 def asked_words(text: str) -> list[str]:
     """The words that name what a message asks about: from its questions ("is there a lift? I have
     a pram" asks about the lift), without how it asks, days and months, numbers."""
-    parts = [p for p in _PART_RE.split(text.strip()) if p.strip()]
-    asking = [p for p in parts if QUESTION_RE.search(p)] or parts
-    words = [w for part in asking for w in _words(part)]
-    named = [w for w in words if len(w) > 2 and w not in FRAME_WORDS and not _WEEKDAY_OR_MONTH_RE.match(w)]
-    return list(dict.fromkeys(named))
+    return _named([w for part in _asking_parts(text) for w in _words(part)])
+
+
+def asked_thing(text: str) -> list[str]:
+    """The words that name the thing a message asks about, without its circumstances: what comes
+    before a comma, a preposition or an "if" ("can you fit a child seat | on my bike?", "how much
+    is delivery | to the north side"); all of asked_words when that part names nothing ("what's in
+    | the gift box?")."""
+    heads = [_ADJUNCT_RE.split(part, maxsplit=1)[0] for part in _asking_parts(text)]
+    return _named([w for head in heads for w in _words(head)]) or asked_words(text)
 
 
 def coverage(text: str, facts: Sequence[str], encoder: Encoder) -> Coverage:
     """Which words the message asks about the facts match (the same stem, or close in meaning)."""
     named = asked_words(text)
+    thing = tuple(asked_thing(text))
     fact_words = _words(" ".join(facts), compounds=True)
     if not named or not fact_words:
-        return Coverage(tuple(named), tuple(named) if not fact_words else ())
+        return Coverage(tuple(named), tuple(named) if not fact_words else (), thing)
     fact_stems = {stem(w) for w in fact_words}
     todo = [w for w in named if stem(w) not in fact_stems]
     uncovered: list[str] = []
@@ -99,4 +126,4 @@ def coverage(text: str, facts: Sequence[str], encoder: Encoder) -> Coverage:
         vectors = encoder.encode([*todo, *fact_words])
         similarity = vectors[: len(todo)] @ vectors[len(todo) :].T
         uncovered = [w for w, row in zip(todo, similarity) if float(row.max()) < WORD_MIN_COSINE]
-    return Coverage(tuple(named), tuple(uncovered))
+    return Coverage(tuple(named), tuple(uncovered), thing)

@@ -312,10 +312,11 @@ def _fact_answer(
     text: str, intent: str, thanks: str, match: FactMatch, margin: float, encoder: Encoder | None, base: dict[str, Any]
 ) -> ReplyPlan:
     """The facts that answer, when they match what the message asks about (brain/coverage.py): none
-    of it, a hand-off; part of it, the facts and a person to follow up on the rest."""
+    of it or not the thing itself ("afro hair"), a hand-off; only some of its circumstances ("to the
+    north side"), the facts and a person to follow up on the rest."""
     stated = " ".join(match.sentences)
     covered = coverage(text, match.about, encoder) if encoder is not None else None
-    if covered is not None and covered.none_covered:
+    if covered is not None and (covered.none_covered or covered.thing_uncovered):
         about = ", ".join(covered.uncovered)
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)
     if covered is not None and covered.uncovered:

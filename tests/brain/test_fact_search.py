@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from brain.coverage import asked_words, coverage
+from brain.coverage import asked_thing, asked_words, coverage
 from brain.encoder import Encoder
 from brain.fact_search import answering_facts
 from fakes.models import get_encoder
@@ -64,3 +64,20 @@ def test_coverage_matches_possessives_compounds_and_the_owner_s_questions(encode
     assert coverage("do you cut afro hair?", salon, encoder).uncovered == ("afro", "hair")
     # A word only the owner's question for the fact has is covered by it.
     assert coverage("do you cut kids hair?", [*salon, "Do you cut children's hair?"], encoder).uncovered == ()
+
+
+def test_the_thing_asked_about_is_told_from_its_circumstances() -> None:
+    assert asked_thing("how much is delivery to the north side") == ["delivery"]
+    assert asked_thing("Can you fit a child seat on my bike?") == ["fit", "child", "seat"]
+    assert asked_thing("how fast can you service my bike, need it for a race sunday") == ["service", "bike"]
+    assert asked_thing("do you cut afro hair?") == ["cut", "afro", "hair"]
+    # When the part before names nothing, the thing is in what follows.
+    assert asked_thing("what's in the gift box?") == ["gift", "box"]
+
+
+def test_a_thing_the_facts_do_not_name_is_not_covered_by_its_neighbours(encoder: Encoder) -> None:
+    prices = ["A women's cut and blow-dry costs 55 EUR, a men's cut 32 EUR and a children's cut (under 12) 20 EUR."]
+    assert coverage("do you cut afro hair?", prices, encoder).thing_uncovered
+    delivery = ["We deliver within 10 km for 3 EUR; free above 30 EUR."]
+    to_the_north = coverage("how much is delivery to the north side", delivery, encoder)
+    assert to_the_north.uncovered == ("north", "side") and not to_the_north.thing_uncovered
