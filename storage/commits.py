@@ -1,0 +1,38 @@
+"""Whether anything was committed to the database lately: a number that moves with every commit, from any connection.
+
+SQLite's `PRAGMA data_version`, read on a connection of its own that never writes, changes whenever
+another connection (this process's pool, or another process such as `bot forget`) commits. A page
+cached under this number can never be shown after a change to any row: an erased contact, an edited
+draft, a corrected label, a renamed contact all move it. Reading it costs microseconds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from sqlalchemy.engine import Engine
+
+
+class CommitCounter:
+    """`version()` is None where it cannot tell (not a SQLite file): then nothing may be cached by it."""
+
+    def __init__(self, engine: Engine) -> None:
+        url = engine.url
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not url.query.get("mode"):
+            # Autocommit (isolation_level=None): it never holds a read transaction open, which would hide commits.
+            self._connection = sqlite3.connect(url.database, check_same_thread=False, isolation_level=None)
+
+    def version(self) -> int | None:
+        if self._connection is None:
+            return None
+        with self._lock:
+            return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with self._lock:
+                self._connection.close()
+                self._connection = None
