@@ -6,7 +6,10 @@ client signs in, then asks for one page after another with no pause (a closed lo
 case, every client always waiting). The baseline in the same run is the sign-in page, which reads
 no database: what the server, the session and the template cost on this machine at this load.
 The clients run in this process, so they share the machine's cores with the server. "inbox poll" is
-what an open inbox tab asks every 3 s when nothing changed (answered 204).
+what an open inbox tab asks every 3 s when nothing changed (answered 204). The inbox is drawn once
+per commit to the database for every tab: "inbox, 2 commits/s meanwhile" renames a contact twice a
+second from another connection while the clients ask, so the page is drawn again each time, and
+"inbox drawn anew" is the median time of one request right after a commit, alone (5 tries).
 
 `--before CHECKOUT` measures another checkout's bot (the code before a change, run with this
 checkout's environment) first, on the same database, one bot at a time.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -25,6 +29,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -156,8 +161,29 @@ async def load(clients: list[httpx.AsyncClient], path: str, seconds: float) -> d
     }
 
 
-PAGES = (("baseline (sign-in page)", "baseline"), ("inbox", "inbox"), ("inbox poll", "inbox_poll"),
+WRITES_PER_S = 2
+PAGES = (("baseline (sign-in page)", "baseline"), ("inbox", "inbox"),
+         (f"inbox, {WRITES_PER_S} commits/s meanwhile", "inbox_changing"), ("inbox poll", "inbox_poll"),
          ("analytics", "analytics"), ("analytics chart", "analytics_chart"))
+
+
+def rename(database: Path, n: int) -> None:
+    """One commit from a connection of its own: contact 1 gets a new name."""
+    with sqlite3.connect(database, timeout=30) as connection:
+        connection.execute("UPDATE contact SET display_name = ? WHERE id = 1", (f"Follower 0 ({n})",))
+    connection.close()
+
+
+async def commit_meanwhile(database: Path, per_s: float, done: asyncio.Event) -> int:
+    """Commits from a connection of another process's kind (a contact renamed) while the pages are asked:
+    the data changing under the dashboard, as when followers write. Returns how many."""
+    n = 0
+    while not done.is_set():
+        n += 1
+        await asyncio.to_thread(rename, database, n)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), 1 / per_s)
+    return n
 
 
 @dataclass
@@ -166,9 +192,10 @@ class Measured:
     start_s: float
     analytics_cold_ms: float
     analytics_year_cold_ms: float
+    inbox_drawn_ms: float
 
 
-async def measure(checkout: Path, config: Path, port: int, log: Path, args: argparse.Namespace) -> Measured:
+async def measure(checkout: Path, config: Path, database: Path, port: int, log: Path, args: argparse.Namespace) -> Measured:
     """Start `bot run` from `checkout` (this one, or the code before a change) on the filled database and load its pages."""
     proc = await asyncio.create_subprocess_exec(
         str(ROOT / ".venv" / "bin" / "bot"), "run", "--connector", "telegram", "--config", str(config),
@@ -190,20 +217,33 @@ async def measure(checkout: Path, config: Path, port: int, log: Path, args: argp
         assert (await clients[0].get(year)).status_code == 200
         analytics_year_cold_ms = (time.perf_counter() - t1) * 1000
         poll = await poll_path(clients[0])
-        paths = {"baseline": "/signin", "inbox": "/inbox", "inbox_poll": poll, "analytics": "/analytics",
+        drawn: list[float] = []
+        for n in range(5):  # the inbox right after a commit: drawn anew (its templates are compiled by now)
+            await asyncio.to_thread(rename, database, -n)
+            t1 = time.perf_counter()
+            assert (await clients[0].get("/inbox")).status_code == 200
+            drawn.append((time.perf_counter() - t1) * 1000)
+        paths = {"baseline": "/signin", "inbox": "/inbox", "inbox_changing": "/inbox", "inbox_poll": poll, "analytics": "/analytics",
                  "analytics_chart": "/analytics/charts/intents.png"}
         for client in clients:  # warm: each client once on each page
             for path in paths.values():
                 await client.get(path)
         for _, key in PAGES:
-            pages[key] = await load(clients, paths[key], args.seconds)
+            if key == "inbox_changing":
+                done = asyncio.Event()
+                writer = asyncio.create_task(commit_meanwhile(database, WRITES_PER_S, done))
+                pages[key] = await load(clients, paths[key], args.seconds)
+                done.set()
+                await writer
+            else:
+                pages[key] = await load(clients, paths[key], args.seconds)
         for client in clients:
             await client.aclose()
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
             await proc.wait()
-    return Measured(pages, start_s, analytics_cold_ms, analytics_year_cold_ms)
+    return Measured(pages, start_s, analytics_cold_ms, analytics_year_cold_ms, statistics.median(drawn))
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
@@ -228,7 +268,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 port = free_port()
                 config = Path(tmp) / f"config-{name}.toml"
                 config.write_text(CONFIG.format(data=data, cache=ROOT / "data" / "models", telegram=fake.base_url, port=port))
-                runs[name] = await measure(checkout, config, port, Path(tmp) / f"bot-{name}.log", args)
+                runs[name] = await measure(checkout, config, data / "bot.db", port, Path(tmp) / f"bot-{name}.log", args)
         finally:
             await fake.stop()
     load_end = os.getloadavg()[0]
@@ -250,6 +290,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         f"(generated in {generate_s:.1f} s); bot up in {now.start_s:.1f} s; first analytics page (figures computed) "
         f"{now.analytics_cold_ms:.0f} ms, a year's range {now.analytics_year_cold_ms:.0f} ms"
         + (f" (before: {before.analytics_cold_ms:.0f} ms and {before.analytics_year_cold_ms:.0f} ms)" if before else "")
+        + f"; inbox drawn anew {now.inbox_drawn_ms:.0f} ms" + (f" (before: {before.inbox_drawn_ms:.0f} ms)" if before else "")
         + f". CPU: {machine.cpu_model()}, {os.cpu_count()} cores; load average {load_start:.1f} before, {load_end:.1f} after. "
         f"Goal: p95 under {GOAL_P95_MS:.0f} ms for inbox and analytics."
     )
@@ -262,6 +303,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                             f"{prefix}{k}_errors": r["errors"]})
         figures.update({f"{prefix}analytics_cold_ms": round(measured.analytics_cold_ms),
                         f"{prefix}analytics_year_cold_ms": round(measured.analytics_year_cold_ms),
+                        f"{prefix}inbox_drawn_ms": round(measured.inbox_drawn_ms, 1),
                         f"{prefix}bot_start_s": round(measured.start_s, 1)})
     figures.update({
         "generate_s": round(generate_s, 1),
