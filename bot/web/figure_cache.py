@@ -43,11 +43,21 @@ class FigureCache:
 
 
 def figure_cache(request: Request) -> FigureCache:
-    """The app's one cache (one per app: each test's app starts empty)."""
+    """The app's one cache of figures (one per app: each test's app starts empty)."""
     state = request.app.state
     if not hasattr(state, "figure_cache"):
         state.figure_cache = FigureCache()
     cache: FigureCache = state.figure_cache
+    return cache
+
+
+def _commit_cache(request: Request) -> FigureCache:
+    """Apart from the figures: with every commit a new version, what is kept by it is soon old, and its
+    turnover must not push out a year's figures (seconds to compute)."""
+    state = request.app.state
+    if not hasattr(state, "commit_cache"):
+        state.commit_cache = FigureCache(size=32)
+    cache: FigureCache = state.commit_cache
     return cache
 
 
@@ -64,4 +74,4 @@ async def as_of_last_commit(request: Request, key: Hashable, compute: Callable[[
     version = commits(request).version()
     if version is None:
         return await run_in_threadpool(compute)
-    return await figure_cache(request).get((key, version), compute)
+    return await _commit_cache(request).get((key, version), compute)
