@@ -282,7 +282,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             table.add_row(shown, str(r["requests"]), f"{r['per_s']:.0f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
                           f"{r['p99_ms']:.1f}", f"{r['max_ms']:.0f}", str(r["errors"]))
     now = runs["now"]
-    console = Console()
+    console = Console(width=120)  # the rows' names on one line, also when printed to a file
     console.print(table)
     before = runs.get("before")
     console.print(

@@ -116,10 +116,11 @@ async def test_owner_works_the_inbox_in_a_browser(config_file: Path) -> None:
                 await page.goto(f"{url}{shown.path}")
                 await shoot(page, "page-" + shown.path.strip("/"))
             await page.set_viewport_size({"width": 390, "height": 844})  # a phone
-            await page.goto(f"{url}/inbox")
-            await shoot(page, "inbox-phone")
-            width = await page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 390, f"the inbox is {width} px wide on a 390 px phone"
+            for shown in PAGES:
+                await page.goto(f"{url}{shown.path}")
+                await shoot(page, shown.path.strip("/") + "-phone")
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"{shown.path} is {width} px wide on a 390 px phone"
 
             # The browser's own request without the token (the session cookie goes along) is refused.
             refused = await page.request.post(f"{url}/signout")
