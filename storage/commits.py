@@ -8,6 +8,7 @@ draft, a corrected label, a renamed contact all move it. Reading it costs micros
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 
@@ -21,9 +22,13 @@ class CommitCounter:
         url = engine.url
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
-        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not url.query.get("mode"):
+        # Only a plain file path: an in-memory database, a URI ("file:...?mode=...") or a shared cache would
+        # give a connection to something else, or one that does not see the others' commits, and so a
+        # number that never moves.
+        database = url.database or ""
+        if url.get_backend_name() == "sqlite" and not url.query and os.path.isfile(database) and not database.startswith("file:"):
             # Autocommit (isolation_level=None): it never holds a read transaction open, which would hide commits.
-            self._connection = sqlite3.connect(url.database, check_same_thread=False, isolation_level=None)
+            self._connection = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
 
     def version(self) -> int | None:
         if self._connection is None:

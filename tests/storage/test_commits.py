@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from storage import repo
 from storage.commits import CommitCounter
-from storage.db import make_engine
 
 
 def test_moves_with_every_commit_and_only_then(engine: Engine) -> None:
@@ -51,7 +51,8 @@ def test_a_rolled_back_write_does_not_move_it(engine: Engine) -> None:
     counter.close()
 
 
-def test_none_where_it_cannot_tell() -> None:
-    memory = make_engine("sqlite://")
-    assert CommitCounter(memory).version() is None
-    memory.dispose()
+def test_none_where_it_cannot_tell(tmp_path: Path) -> None:
+    """Where its own connection might see another database, or not see the others' commits: no number at all."""
+    for url in ("sqlite://", "sqlite:///file::memory:?cache=shared&uri=true", f"sqlite:///{tmp_path / 'other.db'}?mode=ro&uri=true"):
+        assert CommitCounter(create_engine(url)).version() is None, url
+    assert not (tmp_path / "other.db").exists()  # nothing was made by asking
