@@ -34,7 +34,10 @@ class CommitCounter:
         if self._connection is None:
             return None
         with self._lock:
-            return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+            try:
+                return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error:  # not worth a failed page: it is drawn anew instead
+                return None
 
     def close(self) -> None:
         if self._connection is not None:
