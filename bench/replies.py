@@ -276,29 +276,52 @@ def voice_figures(outcomes: Sequence[Outcome], encoder: Any) -> dict[str, Any]:
     }
 
 
+@dataclass
+class PostOutcome:
+    row: dict[str, Any]
+    text: str
+    verdict: Verdict
+    seconds: float
+    notes: tuple[str, ...]  # what the owner is told with the top variant
+
+
 def run_posts(
     rows: Sequence[dict[str, Any]], settings: dict[str, Settings], make_generator: Any, judge: Judge, encoder: Any
-) -> dict[str, Any]:
+) -> list[PostOutcome]:
     """The top-ranked variant of each topic, judged (posts have one way of drafting: the plan)."""
-    verdicts, seconds, samples = [], [], []
+    outcomes = []
     generators: dict[str, CountingGenerator] = {}
     for row in rows:
         s = settings[row["business"]]
         generator = generators.setdefault(row["business"], CountingGenerator(make_generator(s)))
         started = time.perf_counter()
         variants = draft.draft_post(generator, row["topic"], row["platform"], s.brand, 3, encoder=encoder, today=TODAY)
-        seconds.append(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         text = variants[0].text if variants else ""
         verdict = judge.post(text, row, Business.from_brand(s.brand, TODAY))
-        verdicts.append(verdict)
-        samples.append((row["id"], text, verdict))
+        outcomes.append(PostOutcome(row, text, verdict, seconds, variants[0].notes if variants else ()))
+    return outcomes
+
+
+def post_figures(outcomes: Sequence[PostOutcome]) -> dict[str, Any]:
+    seconds = [o.seconds for o in outcomes]
     return {
-        "n": len(verdicts),
-        "publishable_pct": _pct(sum(v.acceptable for v in verdicts), len(verdicts)),
-        "invented_count": sum(len(v.invented) for v in verdicts),
+        "n": len(outcomes),
+        "publishable_pct": _pct(sum(o.verdict.acceptable for o in outcomes), len(outcomes)),
+        "invented_count": sum(len(o.verdict.invented) for o in outcomes),
         "seconds_per_post_p50_s": None if not seconds else round(_quantile(seconds, 50) or 0.0, 3),
-        "_samples": samples,
     }
+
+
+def post_groups(split: str, outcomes: Sequence[PostOutcome]) -> dict[str, dict[str, Any]]:
+    """The split's figures, and each batch of topics on its own when topics were added later
+    (a batch is written at once, so a later one is measured apart from the earlier figures)."""
+    groups = {split: post_figures(outcomes)}
+    batches = sorted({o.row.get("batch", 1) for o in outcomes})
+    if len(batches) > 1:
+        for batch in batches:
+            groups[f"{split} batch {batch}"] = post_figures([o for o in outcomes if o.row.get("batch", 1) == batch])
+    return groups
 
 
 def pick_rows(rows: Sequence[dict[str, Any]], split: str, limit: int | None) -> dict[str, list[dict[str, Any]]]:
@@ -443,11 +466,10 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
         if not args.no_posts:
             figures["posts"] = {}
             for split, its_posts in chosen_posts.items():
-                result = run_posts(its_posts, settings, make_generator, judge, encoder)
-                samples = result.pop("_samples")
+                post_outcomes = run_posts(its_posts, settings, make_generator, judge, encoder)
                 if args.dump and split != "heldout":
-                    write_posts(args.dump, split, samples)
-                figures["posts"][split] = result
+                    write_posts(args.dump, split, post_outcomes)
+                figures["posts"] |= post_groups(split, post_outcomes)
         print_tables(figures, bad[:9])
         return figures
 
@@ -465,12 +487,15 @@ def write_outcomes(folder: Path, mode: str, split: str, outcomes: Sequence[Outco
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def write_posts(folder: Path, split: str, samples: Sequence[tuple[str, str, Verdict]]) -> None:
-    """One JSON line per post topic: the top variant and the judge's problems."""
+def write_posts(folder: Path, split: str, outcomes: Sequence[PostOutcome]) -> None:
+    """One JSON line per post topic: the top variant, the judge's problems and the owner's notes."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / f"posts-{split}.jsonl").open("w", encoding="utf-8") as out:
-        for topic_id, text, verdict in samples:
-            record = {"id": topic_id, "post": text, "acceptable": verdict.acceptable, "problems": list(verdict.problems)}
+        for o in outcomes:
+            record = {
+                "id": o.row["id"], "topic": o.row["topic"], "post": o.text, "acceptable": o.verdict.acceptable,
+                "problems": list(o.verdict.problems), "notes": list(o.notes),
+            }  # fmt: skip
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
