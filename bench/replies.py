@@ -120,6 +120,7 @@ class Outcome:
     predicted_sentiment: str
     predicted_intent: str = ""
     reason: str = ""  # the policy's reason, or why the draft waits
+    worded_by: str = "plan"  # the plan's words, "model", or the owner's (reused, or the plan opened as they open)
 
 
 class ExamplePool:
@@ -185,6 +186,7 @@ async def run_replies(
                 situation = Situation(platform=PLATFORM, contact_opted_out=contact in opted_out)
                 decision = decide(u, risk, s.policy, situation)
                 reply, automatic, tokens, seconds, why = "", False, None, None, decision.reason
+                worded_by = "plan"
                 if decision.action is Action.opt_out:
                     opted_out.add(contact)
                 elif decision.action is not Action.ignore_spam:
@@ -200,12 +202,15 @@ async def run_replies(
                     )
                     seconds, tokens = time.perf_counter() - started, generator.tokens - before
                     reply = drafted.text
+                    worded_by = next((n.removeprefix("worded by: ") for n in drafted.check_failures if n.startswith("worded by: ")), "plan")
                     automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(reply)
                     if decision.action is Action.auto_reply and not automatic:
                         why = "; ".join(drafted.check_failures) or "the draft needs a look"
 
                 verdict = judge.reply(reply, row, business, list(reversed(said[contact])))
-                outcomes.append(Outcome(row, reply, str(decision.action), automatic, verdict, tokens, seconds, u.sentiment, u.intent, why))
+                outcomes.append(
+                    Outcome(row, reply, str(decision.action), automatic, verdict, tokens, seconds, u.sentiment, u.intent, why, worded_by)
+                )
                 said[contact].append(text)
                 if reply:
                     history[contact].append((text, reply))
@@ -262,17 +267,67 @@ def reply_figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     }
 
 
+# How a reply opens, read by the bench on its own (brain/voice.py is what is measured): the
+# first sentence's move, or "answer" when it goes straight to the point.
+_OPENINGS = (
+    ("hello", re.compile(r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening))\b", re.IGNORECASE)),
+    ("apology", re.compile(r"\b(sorry|apologi[sz]e|apologies)\b", re.IGNORECASE)),
+    ("thanks", re.compile(r"\b(thank|thanks|thx|appreciate)", re.IGNORECASE)),
+    ("yes", re.compile(r"^\W*(yes|yep|yeah|sure|of course|absolutely)\b", re.IGNORECASE)),
+    ("no", re.compile(r"^\W*(no|nope|sadly|unfortunately)\b", re.IGNORECASE)),
+)
+_FIRST_SENTENCE_RE = re.compile(r"^.*?(?:[.!?](?=\s|$)|$)", re.DOTALL)
+_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9':.]*[a-z0-9]|[a-z0-9]")
+
+
+def opening_move(reply: str) -> str:
+    """hello, apology, thanks, yes, no, or answer (straight to the point), from the first sentence."""
+    match = _FIRST_SENTENCE_RE.match(reply.strip())
+    first = match.group(0) if match else ""
+    return next((name for name, pattern in _OPENINGS if pattern.search(first)), "answer")
+
+
+def wording_f1(draft_text: str, owner: str) -> float:
+    """How much of the owner's wording a draft uses: F1 of their lower-cased words (each word once)."""
+    mine, theirs = set(_TOKEN_RE.findall(draft_text.lower())), set(_TOKEN_RE.findall(owner.lower()))
+    if not mine or not theirs:
+        return 0.0
+    common = len(mine & theirs)
+    return 0.0 if not common else 2 * common / (len(mine) + len(theirs))
+
+
+VOICE_MEASURES = (
+    ("acceptable_pct", "acceptable %"),
+    ("owner_similarity", "cosine to the owner's reply"),
+    ("opening_match_pct", "opens as the owner does %"),
+    ("owner_wording_f1", "owner's words (F1)"),
+    ("owner_reply_reused", "owner's reply reused"),
+    ("owner_reply_reused_acceptable", "  of them acceptable"),
+    ("opened_as_owner", "plan opened as the owner opens"),
+)
+
+
 def voice_figures(outcomes: Sequence[Outcome], encoder: Any) -> dict[str, Any]:
-    """Acceptable rate, and closeness (encoder cosine) to what the owner would have sent."""
+    """Acceptable rate, and closeness to what the owner would have sent: in meaning (encoder cosine,
+    which the facts dominate), in how the reply opens (the same move as the owner's first sentence)
+    and in wording (word F1); how many replies were the owner's own words or opened as they open."""
     scored = [o for o in outcomes if o.row["owner_reply"]]
+    drafted = [o for o in scored if o.text]
     sims = []
     if scored:
         drafts = encoder.encode([o.text or " " for o in scored])
         owners = encoder.encode([o.row["owner_reply"] for o in scored])
         sims = [float(d @ w) if o.text else 0.0 for o, d, w in zip(scored, drafts, owners)]
+    reused = [o for o in outcomes if o.worded_by.startswith("owner's reply")]
     return {
         "acceptable_pct": _pct(sum(o.verdict.acceptable for o in outcomes), len(outcomes)),
         "owner_similarity": round(statistics.fmean(sims), 3) if sims else None,
+        "opening_match_pct": _pct(sum(opening_move(o.text) == opening_move(o.row["owner_reply"]) for o in drafted), len(drafted)),
+        "owner_wording_f1": round(statistics.fmean(wording_f1(o.text, o.row["owner_reply"]) for o in drafted), 3) if drafted else None,
+        "owner_reply_reused": len(reused),
+        "owner_reply_reused_acceptable": sum(o.verdict.acceptable for o in reused),
+        "opened_as_owner": sum(o.worded_by.startswith("the plan, opened") for o in outcomes),
+        "by_model": sum(o.worded_by == "model" for o in outcomes),
     }
 
 
@@ -380,10 +435,12 @@ def print_tables(figures: dict[str, Any], examples: list[tuple[str, str, Outcome
         voice = per_split.get("voice")
         if voice:
             t = Table(title=f"Learning the owner's voice ({mode}): owner replies available as examples")
-            for col in ("split", *[f"{k}: acceptable % / similarity" for k in VOICE_STEPS]):
-                t.add_column(col)
+            t.add_column("split / measure")
+            for k in VOICE_STEPS:
+                t.add_column(f"{k} examples", justify="right")
             for split, steps in voice.items():
-                t.add_row(split, *[f"{_fmt(steps[str(k)]['acceptable_pct'])} / {_fmt(steps[str(k)]['owner_similarity'])}" for k in VOICE_STEPS])
+                for key, label in VOICE_MEASURES:
+                    t.add_row(f"{split} {label}", *[_fmt(steps[str(k)][key]) for k in VOICE_STEPS])
             console.print(t)
     posts = Table(title="Posts (top-ranked of 3 variants)")
     for col in ("split", "n", "publishable %", "invented", "s/post p50"):
