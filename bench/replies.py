@@ -134,6 +134,15 @@ class ExamplePool:
         random.Random(0).shuffle(order)  # "the first k the owner approved": a fixed, mixed order
         self.rank = {self.rows[i]["id"]: k for k, i in enumerate(order)}
 
+    def approved(self, row: dict[str, Any], available: int | None) -> list[tuple[str, str]]:
+        """All the owner's replies available for this row (its business's, never its own): what
+        the owner's habits are learnt from."""
+        return [
+            (ex["text"], ex["owner_reply"])
+            for ex in self.rows
+            if ex["business"] == row["business"] and ex["id"] != row["id"] and (available is None or self.rank[ex["id"]] < available)
+        ]
+
     def pick(self, row: dict[str, Any], available: int | None) -> list[tuple[str, str]]:
         if self.vectors is None or available == 0:
             return []
@@ -199,6 +208,7 @@ async def run_replies(
                         mode=mode,
                         examples=pool.pick(row, available),
                         today=TODAY,
+                        habit=brain.opening_habit(pool.approved(row, available), TODAY),
                     )
                     seconds, tokens = time.perf_counter() - started, generator.tokens - before
                     reply = drafted.text
@@ -268,23 +278,21 @@ def reply_figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 
 
 # How a reply opens, read by the bench on its own (brain/voice.py is what is measured): the
-# first sentence's move, or "answer" when it goes straight to the point.
+# first sentence's move, or "straight" when it goes straight to the point ("Yes, ..." included).
 _OPENINGS = (
     ("hello", re.compile(r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening))\b", re.IGNORECASE)),
     ("apology", re.compile(r"\b(sorry|apologi[sz]e|apologies)\b", re.IGNORECASE)),
     ("thanks", re.compile(r"\b(thank|thanks|thx|appreciate)", re.IGNORECASE)),
-    ("yes", re.compile(r"^\W*(yes|yep|yeah|sure|of course|absolutely)\b", re.IGNORECASE)),
-    ("no", re.compile(r"^\W*(no|nope|sadly|unfortunately)\b", re.IGNORECASE)),
 )
 _FIRST_SENTENCE_RE = re.compile(r"^.*?(?:[.!?](?=\s|$)|$)", re.DOTALL)
 _TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9':.]*[a-z0-9]|[a-z0-9]")
 
 
 def opening_move(reply: str) -> str:
-    """hello, apology, thanks, yes, no, or answer (straight to the point), from the first sentence."""
+    """hello, apology, thanks, or straight (to the point), from the first sentence."""
     match = _FIRST_SENTENCE_RE.match(reply.strip())
     first = match.group(0) if match else ""
-    return next((name for name, pattern in _OPENINGS if pattern.search(first)), "answer")
+    return next((name for name, pattern in _OPENINGS if pattern.search(first)), "straight")
 
 
 def wording_f1(draft_text: str, owner: str) -> float:
