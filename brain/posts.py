@@ -71,7 +71,8 @@ def shape_post(text: str, platform: str, brand: BrandSettings) -> str:
 class PostPlan:
     """What a post about a topic may say on a day: the current facts about the topic, the owner's
     own words, and the brand's voice. Ended facts about the topic are left out and reported;
-    facts about it that start later are stated only with their start date, in the plan's wording."""
+    facts about it that start later are stated only with their start date, in the plan's wording.
+    A topic about an ended offer (ended_topic) is posted as having ended, with what holds instead."""
 
     topic: str
     today: date
@@ -143,7 +144,7 @@ def facts_instead_of(ended: Fact, brand: BrandSettings, today: date, encoder: En
     return chosen
 
 
-def ended_topic(topic: str, closest_stale: Fact | None, left_out: Sequence[Fact], current: Sequence[str]) -> Fact | None:
+def ended_offer_named(topic: str, closest_stale: Fact | None, left_out: Sequence[Fact], current: Sequence[str]) -> Fact | None:
     """The ended fact a topic names: the not-current fact it is closest to, when that one has ended,
     or an ended one whose number the topic names and no current fact has ("the 39 EUR basic service")."""
     if closest_stale is not None and closest_stale in left_out:
@@ -173,7 +174,7 @@ def make_plan(topic: str, brand: BrandSettings, today: date, encoder: Encoder) -
     left_out = tuple(fact for fact in about if fact.until is not None and fact.until < today)
     upcoming = tuple(fact for fact in about if fact not in left_out)[: grounding.MAX_PLAN_FACTS]
     topic_stale = bool(len(stale)) and float(to_stale.max()) >= grounding.STALE_COSINE and float(to_stale.max()) > to_current
-    ended = ended_topic(topic, stale[int(to_stale.argmax())] if topic_stale else None, left_out, current)
+    ended = ended_offer_named(topic, stale[int(to_stale.argmax())] if topic_stale else None, left_out, current)
     topic_stale = topic_stale or ended is not None
     facts = facts_instead_of(ended, brand, today, encoder) if ended is not None else []
     if not facts:
