@@ -7,8 +7,8 @@ takes how they open: nothing, when most of them go straight to the point, or the
 opening sentence, when it makes the same move as the plan's (thanks for thanks, an apology for an
 apology, a hello for a hello) and states nothing (no number, day, link, name or fact word).
 
-Similar replies often do not decide: on the sample shops' tune set, of the 46 fact answers that
-kept "Thanks for asking!" where the owner went straight, a third had no owner reply closer than 0.5
+Similar replies often do not decide: on the sample shops' tune set, of the 46 replies that
+opened with thanks where the owner went straight, a third had no owner reply closer than 0.5
 and most others had near replies of another sort or mixed openings. Owners keep habits, though: the
 habit over all their replies (OpeningHabit) decides how a fact answer opens when no similar reply does.
 """
