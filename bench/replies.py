@@ -120,6 +120,7 @@ class Outcome:
     predicted_sentiment: str
     predicted_intent: str = ""
     reason: str = ""  # the policy's reason, or why the draft waits
+    worded_by: str = "plan"  # the plan's words, "model", or the owner's (reused, or the plan opened as they open)
 
 
 class ExamplePool:
@@ -132,6 +133,15 @@ class ExamplePool:
         order = list(range(len(self.rows)))
         random.Random(0).shuffle(order)  # "the first k the owner approved": a fixed, mixed order
         self.rank = {self.rows[i]["id"]: k for k, i in enumerate(order)}
+
+    def approved(self, row: dict[str, Any], available: int | None) -> list[tuple[str, str]]:
+        """All the owner's replies available for this row (its business's, never its own): what
+        the owner's habits are learnt from."""
+        return [
+            (ex["text"], ex["owner_reply"])
+            for ex in self.rows
+            if ex["business"] == row["business"] and ex["id"] != row["id"] and (available is None or self.rank[ex["id"]] < available)
+        ]
 
     def pick(self, row: dict[str, Any], available: int | None) -> list[tuple[str, str]]:
         if self.vectors is None or available == 0:
@@ -185,6 +195,7 @@ async def run_replies(
                 situation = Situation(platform=PLATFORM, contact_opted_out=contact in opted_out)
                 decision = decide(u, risk, s.policy, situation)
                 reply, automatic, tokens, seconds, why = "", False, None, None, decision.reason
+                worded_by = "plan"
                 if decision.action is Action.opt_out:
                     opted_out.add(contact)
                 elif decision.action is not Action.ignore_spam:
@@ -197,15 +208,19 @@ async def run_replies(
                         mode=mode,
                         examples=pool.pick(row, available),
                         today=TODAY,
+                        habit=brain.opening_habit(pool.approved(row, available), TODAY),
                     )
                     seconds, tokens = time.perf_counter() - started, generator.tokens - before
                     reply = drafted.text
+                    worded_by = next((n.removeprefix("worded by: ") for n in drafted.check_failures if n.startswith("worded by: ")), "plan")
                     automatic = decision.action is Action.auto_reply and not drafted.needs_review and bool(reply)
                     if decision.action is Action.auto_reply and not automatic:
                         why = "; ".join(drafted.check_failures) or "the draft needs a look"
 
                 verdict = judge.reply(reply, row, business, list(reversed(said[contact])))
-                outcomes.append(Outcome(row, reply, str(decision.action), automatic, verdict, tokens, seconds, u.sentiment, u.intent, why))
+                outcomes.append(
+                    Outcome(row, reply, str(decision.action), automatic, verdict, tokens, seconds, u.sentiment, u.intent, why, worded_by)
+                )
                 said[contact].append(text)
                 if reply:
                     history[contact].append((text, reply))
@@ -262,43 +277,114 @@ def reply_figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     }
 
 
+# How a reply opens, read by the bench on its own (brain/voice.py is what is measured): the
+# first sentence's move, or "straight" when it goes straight to the point ("Yes, ..." included).
+_OPENINGS = (
+    ("hello", re.compile(r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening))\b", re.IGNORECASE)),
+    ("apology", re.compile(r"\b(sorry|apologi[sz]e|apologies)\b", re.IGNORECASE)),
+    ("thanks", re.compile(r"\b(thank|thanks|thx|appreciate)", re.IGNORECASE)),
+)
+_FIRST_SENTENCE_RE = re.compile(r"^.*?(?:[.!?](?=\s|$)|$)", re.DOTALL)
+_TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9':.]*[a-z0-9]|[a-z0-9]")
+
+
+def opening_move(reply: str) -> str:
+    """hello, apology, thanks, or straight (to the point), from the first sentence."""
+    match = _FIRST_SENTENCE_RE.match(reply.strip())
+    first = match.group(0) if match else ""
+    return next((name for name, pattern in _OPENINGS if pattern.search(first)), "straight")
+
+
+def wording_f1(draft_text: str, owner: str) -> float:
+    """How much of the owner's wording a draft uses: F1 of their lower-cased words (each word once)."""
+    mine, theirs = set(_TOKEN_RE.findall(draft_text.lower())), set(_TOKEN_RE.findall(owner.lower()))
+    if not mine or not theirs:
+        return 0.0
+    common = len(mine & theirs)
+    return 0.0 if not common else 2 * common / (len(mine) + len(theirs))
+
+
+VOICE_MEASURES = (
+    ("acceptable_pct", "acceptable %"),
+    ("owner_similarity", "cosine to the owner's reply"),
+    ("opening_match_pct", "opens as the owner does %"),
+    ("owner_wording_f1", "owner's words (F1)"),
+    ("owner_reply_reused", "owner's reply reused"),
+    ("owner_reply_reused_acceptable", "  of them acceptable"),
+    ("opened_as_owner", "plan opened as the owner opens"),
+)
+
+
 def voice_figures(outcomes: Sequence[Outcome], encoder: Any) -> dict[str, Any]:
-    """Acceptable rate, and closeness (encoder cosine) to what the owner would have sent."""
+    """Acceptable rate, and closeness to what the owner would have sent: in meaning (encoder cosine,
+    which the facts dominate), in how the reply opens (the same move as the owner's first sentence)
+    and in wording (word F1); how many replies were the owner's own words or opened as they open."""
     scored = [o for o in outcomes if o.row["owner_reply"]]
+    drafted = [o for o in scored if o.text]
     sims = []
     if scored:
         drafts = encoder.encode([o.text or " " for o in scored])
         owners = encoder.encode([o.row["owner_reply"] for o in scored])
         sims = [float(d @ w) if o.text else 0.0 for o, d, w in zip(scored, drafts, owners)]
+    reused = [o for o in outcomes if o.worded_by.startswith("owner's reply")]
     return {
         "acceptable_pct": _pct(sum(o.verdict.acceptable for o in outcomes), len(outcomes)),
         "owner_similarity": round(statistics.fmean(sims), 3) if sims else None,
+        "opening_match_pct": _pct(sum(opening_move(o.text) == opening_move(o.row["owner_reply"]) for o in drafted), len(drafted)),
+        "owner_wording_f1": round(statistics.fmean(wording_f1(o.text, o.row["owner_reply"]) for o in drafted), 3) if drafted else None,
+        "owner_reply_reused": len(reused),
+        "owner_reply_reused_acceptable": sum(o.verdict.acceptable for o in reused),
+        "opened_as_owner": sum(o.worded_by.startswith("the plan, opened") for o in outcomes),
+        "by_model": sum(o.worded_by == "model" for o in outcomes),
     }
+
+
+@dataclass
+class PostOutcome:
+    row: dict[str, Any]
+    text: str
+    verdict: Verdict
+    seconds: float
+    notes: tuple[str, ...]  # what the owner is told with the top variant
 
 
 def run_posts(
     rows: Sequence[dict[str, Any]], settings: dict[str, Settings], make_generator: Any, judge: Judge, encoder: Any
-) -> dict[str, Any]:
+) -> list[PostOutcome]:
     """The top-ranked variant of each topic, judged (posts have one way of drafting: the plan)."""
-    verdicts, seconds, samples = [], [], []
+    outcomes = []
     generators: dict[str, CountingGenerator] = {}
     for row in rows:
         s = settings[row["business"]]
         generator = generators.setdefault(row["business"], CountingGenerator(make_generator(s)))
         started = time.perf_counter()
         variants = draft.draft_post(generator, row["topic"], row["platform"], s.brand, 3, encoder=encoder, today=TODAY)
-        seconds.append(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         text = variants[0].text if variants else ""
         verdict = judge.post(text, row, Business.from_brand(s.brand, TODAY))
-        verdicts.append(verdict)
-        samples.append((row["id"], text, verdict))
+        outcomes.append(PostOutcome(row, text, verdict, seconds, variants[0].notes if variants else ()))
+    return outcomes
+
+
+def post_figures(outcomes: Sequence[PostOutcome]) -> dict[str, Any]:
+    seconds = [o.seconds for o in outcomes]
     return {
-        "n": len(verdicts),
-        "publishable_pct": _pct(sum(v.acceptable for v in verdicts), len(verdicts)),
-        "invented_count": sum(len(v.invented) for v in verdicts),
+        "n": len(outcomes),
+        "publishable_pct": _pct(sum(o.verdict.acceptable for o in outcomes), len(outcomes)),
+        "invented_count": sum(len(o.verdict.invented) for o in outcomes),
         "seconds_per_post_p50_s": None if not seconds else round(_quantile(seconds, 50) or 0.0, 3),
-        "_samples": samples,
     }
+
+
+def post_groups(split: str, outcomes: Sequence[PostOutcome]) -> dict[str, dict[str, Any]]:
+    """The split's figures, and each batch of topics on its own when topics were added later
+    (a batch is written at once, so a later one is measured apart from the earlier figures)."""
+    groups = {split: post_figures(outcomes)}
+    batches = sorted({o.row.get("batch", 1) for o in outcomes})
+    if len(batches) > 1:
+        for batch in batches:
+            groups[f"{split} batch {batch}"] = post_figures([o for o in outcomes if o.row.get("batch", 1) == batch])
+    return groups
 
 
 def pick_rows(rows: Sequence[dict[str, Any]], split: str, limit: int | None) -> dict[str, list[dict[str, Any]]]:
@@ -357,10 +443,12 @@ def print_tables(figures: dict[str, Any], examples: list[tuple[str, str, Outcome
         voice = per_split.get("voice")
         if voice:
             t = Table(title=f"Learning the owner's voice ({mode}): owner replies available as examples")
-            for col in ("split", *[f"{k}: acceptable % / similarity" for k in VOICE_STEPS]):
-                t.add_column(col)
+            t.add_column("split / measure")
+            for k in VOICE_STEPS:
+                t.add_column(f"{k} examples", justify="right")
             for split, steps in voice.items():
-                t.add_row(split, *[f"{_fmt(steps[str(k)]['acceptable_pct'])} / {_fmt(steps[str(k)]['owner_similarity'])}" for k in VOICE_STEPS])
+                for key, label in VOICE_MEASURES:
+                    t.add_row(f"{split} {label}", *[_fmt(steps[str(k)][key]) for k in VOICE_STEPS])
             console.print(t)
     posts = Table(title="Posts (top-ranked of 3 variants)")
     for col in ("split", "n", "publishable %", "invented", "s/post p50"):
@@ -443,11 +531,10 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
         if not args.no_posts:
             figures["posts"] = {}
             for split, its_posts in chosen_posts.items():
-                result = run_posts(its_posts, settings, make_generator, judge, encoder)
-                samples = result.pop("_samples")
+                post_outcomes = run_posts(its_posts, settings, make_generator, judge, encoder)
                 if args.dump and split != "heldout":
-                    write_posts(args.dump, split, samples)
-                figures["posts"][split] = result
+                    write_posts(args.dump, split, post_outcomes)
+                figures["posts"] |= post_groups(split, post_outcomes)
         print_tables(figures, bad[:9])
         return figures
 
@@ -465,12 +552,15 @@ def write_outcomes(folder: Path, mode: str, split: str, outcomes: Sequence[Outco
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def write_posts(folder: Path, split: str, samples: Sequence[tuple[str, str, Verdict]]) -> None:
-    """One JSON line per post topic: the top variant and the judge's problems."""
+def write_posts(folder: Path, split: str, outcomes: Sequence[PostOutcome]) -> None:
+    """One JSON line per post topic: the top variant, the judge's problems and the owner's notes."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / f"posts-{split}.jsonl").open("w", encoding="utf-8") as out:
-        for topic_id, text, verdict in samples:
-            record = {"id": topic_id, "post": text, "acceptable": verdict.acceptable, "problems": list(verdict.problems)}
+        for o in outcomes:
+            record = {
+                "id": o.row["id"], "topic": o.row["topic"], "post": o.text, "acceptable": o.verdict.acceptable,
+                "problems": list(o.verdict.problems), "notes": list(o.notes),
+            }  # fmt: skip
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

@@ -191,7 +191,8 @@ class FollowerPipeline:
         history = repo.contact_history(self.engine, contact.id, self.settings.policy.history_size)
         owner_replies = repo.owner_replies(self.engine, OWNER_EXAMPLES_LIMIT)
         examples = await self.brain.pick_examples(message.text, owner_replies) if owner_replies else []
-        drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform, examples=examples)
+        habit = self.brain.opening_habit(owner_replies) if owner_replies else None
+        drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform, examples=examples, habit=habit)
         decision = after_draft(decision, drafted.text, drafted.needs_review)
         automatic = decision.action is Action.auto_reply
         reply = repo.add_reply(

@@ -19,7 +19,7 @@ from brain.grounding import ReplySupport, sentences, unsupported
 from brain.generator import ChatMessage, GenerationOptions, TextGenerator
 from brain.reply_plan import ReplyPlan, build_plan
 from brain.understand import Understanding
-from brain.voice import owner_opening
+from brain.voice import OpeningHabit, owner_opening
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,7 @@ def draft_reply(
     examples: Sequence[Example] = (),
     today: date | None = None,
     candidates: int = 0,
+    habit: OpeningHabit | None = None,
 ) -> Draft:
     """history: the contact's recent (their message, our reply) pairs, oldest first.
 
@@ -189,14 +190,15 @@ def draft_reply(
     own words unless the model writes a faithful candidate (candidates > 0) that ranks higher.
     mode "free": the model writes the reply, checked; a failing one is regenerated once, then
     replaced by the intent's safe template, which always needs the owner's review.
-    examples: (follower message, owner reply) pairs like this message; today: which facts hold."""
+    examples: (follower message, owner reply) pairs like this message; today: which facts hold;
+    habit: how the owner opens their answers, learnt from all their replies (brain/voice.py)."""
     if understanding.intent == "spam":
         return Draft(text="", needs_review=True, check_failures=("spam: no reply",))
     max_chars = min(brand.reply_max_chars, brand.length_limit(platform))
     if mode == "planned":
         return _planned_draft(
             generator, text, understanding, brand, options, history,
-            encoder=encoder, max_chars=max_chars, examples=examples, today=today, candidates=candidates,
+            encoder=encoder, max_chars=max_chars, examples=examples, today=today, candidates=candidates, habit=habit,
         )
     if mode != "free":
         raise ValueError(f"unknown reply mode {mode!r}: 'planned' or 'free'")
@@ -286,6 +288,7 @@ def _planned_draft(
     examples: Sequence[Example],
     today: date | None,
     candidates: int,
+    habit: OpeningHabit | None = None,
 ) -> Draft:
     plan = build_plan(text, understanding, brand, encoder, today, history)
     notes: list[str] = []
@@ -315,7 +318,7 @@ def _planned_draft(
         keep = _must_keep(plan)
         if owned := _owner_wording(text, examples, ctx, support, keep, encoder):
             text_out, how = owned, "owner's reply to a similar message"
-        elif voiced := _owner_voice(text, plan, examples, ctx, support, keep, encoder, brand, today, max_chars):
+        elif voiced := _owner_voice(text, plan, examples, ctx, support, keep, encoder, brand, today, max_chars, habit):
             text_out, how = voiced, "the plan, opened as the owner opens"
         elif candidates > 0:
             chosen = _best_candidate(generator, text, plan, wording, brand, options, ctx, support, keep, encoder, examples, candidates)
@@ -371,11 +374,12 @@ def _owner_voice(
     brand: BrandSettings,
     today: date | None,
     max_chars: int,
+    habit: OpeningHabit | None = None,
 ) -> str | None:
     """The plan's wording with the owner's way of opening (brain/voice.py), when it still holds."""
-    if encoder is None or not examples:
+    if encoder is None or not (examples or habit):
         return None
-    opening = owner_opening(text, plan.acknowledge, bool(plan.answer), examples, brand.current_facts(today), encoder)
+    opening = owner_opening(text, plan.acknowledge, bool(plan.answer), examples, brand.current_facts(today), encoder, habit)
     if opening is None or opening == plan.acknowledge:
         return None
     candidate = posts.clip_to(replace(plan, acknowledge=opening).wording, max_chars)

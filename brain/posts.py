@@ -71,7 +71,8 @@ def shape_post(text: str, platform: str, brand: BrandSettings) -> str:
 class PostPlan:
     """What a post about a topic may say on a day: the current facts about the topic, the owner's
     own words, and the brand's voice. Ended facts about the topic are left out and reported;
-    facts about it that start later are stated only with their start date, in the plan's wording."""
+    facts about it that start later are stated only with their start date, in the plan's wording.
+    A topic about an ended offer (ended_topic) is posted as having ended, with what holds instead."""
 
     topic: str
     today: date
@@ -81,9 +82,13 @@ class PostPlan:
     topic_stale: bool  # the topic itself is about a fact that does not hold today
     voice: tuple[str, ...]
     support: PostSupport
+    ended_topic: Fact | None = None  # the ended fact the topic names: the post says it has ended
 
     def owner_notes(self) -> tuple[str, ...]:
         notes = [f"{fact.text!r} ended on {fact.until}: left out" for fact in self.left_out]
+        if self.ended_topic is not None:
+            instead = "; the post says it has ended" + (" and states what holds now instead" if self.facts else "")
+            notes = [note + instead if fact == self.ended_topic else note for fact, note in zip(self.left_out, notes)]
         notes += [f"{fact.text!r} starts on {fact.from_}: stated as coming then" for fact in self.upcoming]
         return tuple(notes)
 
@@ -94,6 +99,68 @@ class PostPlan:
             for fact in self.upcoming
             if fact.from_
         ]
+
+
+# Words that name an offer or its season rather than what it is about: an ended "autumn sale on all
+# cakes" and a current fact share the subject "cakes", not the words "autumn" or "sale".
+OFFER_WORDS = frozenset(
+    """
+    sale sales offer offers deal deals discount discounts special specials promotion promo price prices cost costs
+    instead off end ends ended until till back now new cheap cheaper save saving
+    spring summer autumn fall winter season seasonal christmas easter holiday holidays weekend week month
+    january february march april may june july august september october november december
+    """.split()
+)
+OFFER_STEMS = frozenset(grounding.stem(w) for w in OFFER_WORDS)
+PRICE_RE = re.compile(r"\d\s?(%|eur\b|euros?\b|usd\b|gbp\b|chf\b|[€$£])|[€$£]\s?\d", re.IGNORECASE)
+
+
+def _dated(fact: Fact) -> bool:
+    return fact.from_ is not None or fact.until is not None
+
+
+def facts_instead_of(ended: Fact, brand: BrandSettings, today: date, encoder: Encoder) -> list[str]:
+    """What a post about an ended offer states instead, as an owner would: what is on now (the
+    current dated fact closest in meaning to the ended one: the stollen after the autumn sale) and
+    the current fact about the same thing (the most words in common with it, season and offer
+    words aside: the colour prices after the colour discount). Empty when neither exists."""
+    current = [fact for fact in brand.facts if fact.holds_on(today)]
+    if not current:
+        return []
+    vectors = encoder.encode([ended.text, *(fact.text for fact in current)])
+    closeness = vectors[1:] @ vectors[0]
+    chosen: list[str] = []
+    seasonal = [k for k, fact in enumerate(current) if _dated(fact)]
+    if seasonal:
+        chosen.append(current[max(seasonal, key=lambda k: float(closeness[k]))].text)
+    subject = grounding.stems([ended.text]) - OFFER_STEMS
+    shared = [len(subject & grounding.stems([fact.text])) for fact in current]
+    # An offer on a price is followed by the price: "colour starts at 70 EUR", not the patch test.
+    priced = bool(PRICE_RE.search(ended.text))
+    others = [k for k in range(len(current)) if shared[k] and current[k].text not in chosen]
+    if others:
+        same = max(others, key=lambda k: (shared[k], priced and bool(PRICE_RE.search(current[k].text)), float(closeness[k])))
+        chosen.append(current[same].text)
+    return chosen
+
+
+def ended_offer_named(topic: str, closest_stale: Fact | None, left_out: Sequence[Fact], current: Sequence[str]) -> Fact | None:
+    """The ended fact a topic names: the not-current fact it is closest to, when that one has ended,
+    or an ended one whose number the topic names and no current fact has ("the 39 EUR basic service")."""
+    if closest_stale is not None and closest_stale in left_out:
+        return closest_stale
+    only_ended = grounding.numbers([topic]) - grounding.numbers(current)
+    return next((fact for fact in left_out if only_ended & grounding.numbers([fact.text])), None)
+
+
+def ended_sentence(topic: str) -> str:
+    """The post's first sentence for a topic about an ended offer, in the owner's words."""
+    words = topic.strip().rstrip(".!?")
+    named = words.split(" ", 1)[0].lower() in {"our", "the", "this", "that", "my"}
+    if not named:
+        offer = grounding.stem(words.rsplit(" ", 1)[-1]) in OFFER_STEMS
+        words = f"our {words}" if offer else f"our {words} offer"
+    return f"{words[0].upper()}{words[1:]} has ended - thank you!"
 
 
 def make_plan(topic: str, brand: BrandSettings, today: date, encoder: Encoder) -> PostPlan:
@@ -107,13 +174,17 @@ def make_plan(topic: str, brand: BrandSettings, today: date, encoder: Encoder) -
     left_out = tuple(fact for fact in about if fact.until is not None and fact.until < today)
     upcoming = tuple(fact for fact in about if fact not in left_out)[: grounding.MAX_PLAN_FACTS]
     topic_stale = bool(len(stale)) and float(to_stale.max()) >= grounding.STALE_COSINE and float(to_stale.max()) > to_current
-    facts = grounding.relevant(topic_vec, current, current_vecs)
+    ended = ended_offer_named(topic, stale[int(to_stale.argmax())] if topic_stale else None, left_out, current)
+    topic_stale = topic_stale or ended is not None
+    facts = facts_instead_of(ended, brand, today, encoder) if ended is not None else []
+    if not facts:
+        facts = grounding.relevant(topic_vec, current, current_vecs)
     if not facts and topic_stale and current:
         # Nothing current is about this topic: the closest current fact keeps the post useful.
         facts = [current[int((current_vecs @ topic_vec).argmax())]]
     support = PostSupport.build(brand, today, [topic], encoder, owner_words_stale=topic_stale)
     voice = tuple(grounding.voice_examples(brand, today))
-    return PostPlan(topic, today, tuple(facts), left_out, upcoming, topic_stale, voice, support)
+    return PostPlan(topic, today, tuple(facts), left_out, upcoming, topic_stale, voice, support, ended)
 
 
 def post_prompt(plan: PostPlan, platform: str, brand: BrandSettings) -> list[ChatMessage]:
@@ -152,7 +223,8 @@ def _headline(plan: PostPlan, brand: BrandSettings) -> str:
 def plan_post(plan: PostPlan, platform: str, brand: BrandSettings) -> str:
     """The plan's own wording: a headline from the owner's topic, the facts, the shop link, the
     brand's hashtags. Every word is the owner's or a current fact, so it can always be posted."""
-    parts = [_headline(plan, brand), *plan.upcoming_sentences(), *plan.facts]
+    opening = ended_sentence(plan.topic) if plan.ended_topic is not None else _headline(plan, brand)
+    parts = [opening, *plan.upcoming_sentences(), *plan.facts]
     if brand.allowed_links and not any(link in part for part in parts for link in brand.allowed_links):
         parts.append(brand.allowed_links[0])
     return shape_post(" ".join(parts), platform, brand)
@@ -181,10 +253,16 @@ def hold_to_plan(raw: str, plan: PostPlan, platform: str, brand: BrandSettings, 
         notes = [f"left out {len(dropped)} sentences the facts do not support, e.g. {dropped[0][0][:60]!r}: {'; '.join(dropped[0][1])}"]
     else:
         notes = [f"left out {sentence[:60]!r}: {'; '.join(reasons)}" for sentence, reasons in dropped]
-    if plan.facts and not any(_mentions(kept, fact, plan.topic) for fact in plan.facts):
-        kept = kept.rstrip(":;,-– ")
-        kept = f"{kept}{'' if kept[-1] in '.!?' else '.'} {plan.facts[0]}"
-        notes.append("added the fact the post is about")
+    # A post about an ended offer states everything the plan has instead of it; any other, its main fact.
+    wanted = plan.facts if plan.ended_topic is not None else plan.facts[:1]
+    if plan.facts and (plan.ended_topic is not None or not any(_mentions(kept, fact, plan.topic) for fact in plan.facts)):
+        missing = [fact for fact in wanted if not _mentions(kept, fact, plan.topic)]
+        if missing:
+            kept = kept.rstrip(":;,-– ")
+            kept = " ".join([f"{kept}{'' if kept[-1] in '.!?' else '.'}", *missing])
+            notes.append("added the fact the post is about" if len(missing) == 1 else f"added {len(missing)} facts the post is about")
+    if plan.ended_topic is not None:
+        kept = f"{ended_sentence(plan.topic)} {kept}"
     source = "repaired" if notes else "model"
     return PostDraft(shape_post(" ".join([kept, *tags]), platform, brand), 0.0, notes=tuple(notes), source=source)
 

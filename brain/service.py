@@ -21,6 +21,7 @@ from core.times import account_zone
 from brain import draft
 from brain.encoder import Encoder
 from brain.examples import Example, nearest_examples
+from brain.voice import OpeningHabit
 from brain.generator import (
     ChatMessage,
     FallbackGenerator,
@@ -197,9 +198,11 @@ class Brain:
         today: date | None = None,
         *,
         mode: draft.ReplyMode | None = None,
+        habit: OpeningHabit | None = None,
     ) -> draft.Draft:
         """platform: whose length limit applies ("" for the brand's default limit); examples: the
-        owner's replies to similar messages (pick_examples); mode: the configured one unless given.
+        owner's replies to similar messages (pick_examples); mode: the configured one unless given;
+        habit: how the owner opens their answers (opening_habit).
         The generator loads only if the draft asks it for words (planned replies often need none)."""
         g = self.settings.generator
         drafted = await self._run(
@@ -216,6 +219,7 @@ class Brain:
                 examples=examples,
                 today=today or self.today(),
                 candidates=g.reply_candidates,
+                habit=habit,
             )
         )
         # The policy sends on its own only the kinds of reply it is sure of; the rest wait.
@@ -226,6 +230,10 @@ class Brain:
     async def pick_examples(self, text: str, owner_replies: Sequence[Example]) -> list[Example]:
         """The owner's replies (approved or edited) to the messages most like this one."""
         return await self._run(lambda: nearest_examples(text, owner_replies, self.encoder))
+
+    def opening_habit(self, owner_replies: Sequence[Example], today: date | None = None) -> OpeningHabit:
+        """How the owner opens their answers that state one of today's facts, over all their replies."""
+        return OpeningHabit.learn(owner_replies, self.settings.brand.current_facts(today or self.today()))
 
     async def draft_post(self, topic: str, platform: str, n: int = 3) -> list[PostDraft]:
         """Up to n variants, best first, each with its score, check failures and notes; the facts

@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from core.config import Fact
+from core.config import BrandSettings, Fact
 from brain.checks import NUMBER_RE
 from fakes.models import get_encoder
-from brain.posts import draft_posts, make_plan, plan_post
-from fakes.bakery import BAKERY, DECEMBER, NOVEMBER, mentions_the_sale
+from brain.posts import draft_posts, ended_sentence, facts_instead_of, make_plan, plan_post
+from fakes.bakery import BAKERY, DECEMBER, NOVEMBER, mentions_the_sale, presents_the_sale
 from fakes.generator import ScriptedGenerator
 
 pytestmark = pytest.mark.models
@@ -33,9 +33,11 @@ def test_an_ended_sale_is_not_presented_as_current_and_the_owner_is_told(encoder
     variants = draft_posts(ScriptedGenerator(*SALE_DRAFTS), "our autumn sale", "telegram", BAKERY, 3, encoder=encoder, today=DECEMBER)
     assert variants
     for variant in variants:
-        assert not mentions_the_sale(variant.text), variant.text
+        # The post says the sale has ended (and never presents it as on), and the owner is told.
+        assert variant.text.startswith("Our autumn sale has ended - thank you!"), variant.text
+        assert not presents_the_sale(variant.text) and "20%" not in variant.text, variant.text
         assert not variant.check_failures, variant
-        assert any("ended on 2026-11-30: left out" in note and "autumn sale" in note for note in variant.notes)
+        assert any("ended on 2026-11-30: left out; the post says it has ended" in note and "autumn sale" in note for note in variant.notes)
     # The invented products and places are gone too.
     joined = " ".join(v.text for v in variants).lower()
     assert not any(word in joined for word in ("chocolate", "wedding", "uk", "yesterday"))
@@ -121,7 +123,9 @@ def test_the_plan_uses_current_facts_and_its_wording_can_be_posted(encoder) -> N
     assert text == "Our opening hours! We are open Monday to Saturday, 8:00 to 18:00. https://example.com/shop #AcmeBakery"
     stale = make_plan("our autumn sale", BAKERY, DECEMBER, encoder)
     assert stale.topic_stale and [f.text for f in stale.left_out] == [BAKERY.facts[2].text]
-    assert not mentions_the_sale(plan_post(stale, "x", BAKERY))
+    assert stale.ended_topic == BAKERY.facts[2]
+    stale_text = plan_post(stale, "x", BAKERY)
+    assert stale_text.startswith("Our autumn sale has ended - thank you!") and not presents_the_sale(stale_text)
     # The best post that advertises the ended sale is not the brand's voice in December.
     assert stale.voice == (BAKERY.best_posts[0],)
 
@@ -143,3 +147,45 @@ def test_a_topic_no_fact_covers_keeps_to_the_owner_words(encoder) -> None:
     [variant] = draft_posts(generator, "our new vegan croissants", "x", BAKERY, 1, encoder=encoder, today=DECEMBER)
     assert "4 EUR" not in variant.text and "gluten" not in variant.text
     assert "vegan croissants" in variant.text.lower()
+
+
+# A shop with a season's offer after the ended one, and the regular prices of what was on offer.
+SALON = BrandSettings(
+    name="Luna Hair Studio",
+    facts=[
+        Fact(text="New colour clients need a patch test at least 48 hours before the appointment."),
+        Fact(text="Colour starts at 70 EUR; balayage starts at 140 EUR."),
+        Fact(text="We are open Tuesday to Saturday, 9:00 to 19:00."),
+        Fact(text="Autumn offer: 15% off all colour services until 30 November.", until=date(2026, 11, 30)),
+        Fact(text="Christmas party updos cost 45 EUR from 1 to 24 December.", from_=date(2026, 12, 1), until=date(2026, 12, 24)),
+    ],
+    hashtags=["#LunaHair"],
+)
+
+
+def test_an_ended_offer_is_followed_by_what_is_on_now_and_the_regular_price(encoder) -> None:
+    plan = make_plan("our autumn colour offer", SALON, DECEMBER, encoder)
+    assert plan.ended_topic == SALON.facts[3]
+    # The season's offer now, and the colour prices (not the patch test, which also names colour).
+    assert plan.facts == (SALON.facts[4].text, SALON.facts[1].text)
+    generator = ScriptedGenerator("Our 15% colour offer is still on! Book now.", "Christmas party updos cost 45 EUR from 1 to 24 December.")
+    for variant in draft_posts(generator, "our autumn colour offer", "telegram", SALON, 2, encoder=encoder, today=DECEMBER):
+        assert variant.text.startswith("Our autumn colour offer has ended - thank you!"), variant.text
+        assert "45 EUR" in variant.text and "70 EUR" in variant.text and "15%" not in variant.text
+        assert not variant.check_failures
+
+
+def test_a_topic_naming_an_ended_offers_number_is_about_that_offer(encoder) -> None:
+    plan = make_plan("15% off colour", SALON, DECEMBER, encoder)
+    assert plan.ended_topic == SALON.facts[3] and plan.topic_stale
+    assert plan_post(plan, "telegram", SALON).startswith("Our 15% off colour offer has ended - thank you!")
+    # A topic about something current is not.
+    assert make_plan("balayage", SALON, DECEMBER, encoder).ended_topic is None
+    # Before it ended, the same topic is the offer itself.
+    assert make_plan("15% off colour", SALON, NOVEMBER, encoder).ended_topic is None
+
+
+def test_an_ended_offer_with_nothing_like_it_today_still_says_it_ended(encoder) -> None:
+    assert facts_instead_of(BAKERY.facts[2], BAKERY, DECEMBER, encoder) == []
+    assert ended_sentence("cheap autumn check-ups") == "Our cheap autumn check-ups offer has ended - thank you!"
+    assert ended_sentence("our winter deal") == "Our winter deal has ended - thank you!"

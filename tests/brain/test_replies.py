@@ -326,3 +326,29 @@ def test_the_owner_s_way_of_opening_is_learnt_from_their_replies(understander) -
         encoder=understander.encoder, today=TODAY, examples=stated,
     )
     assert "20%" not in plain.text
+
+
+def test_the_owner_s_habit_opens_a_fact_answer_when_no_similar_reply_decides(understander) -> None:
+    from brain.voice import OpeningHabit
+
+    # Five answers to questions, unlike "how much is delivery", four of them straight to the fact.
+    answered = [
+        ("are you open on mondays?", "Yes, Monday to Saturday from 8:00."),
+        ("when do you close?", "We close at 18:00."),
+        ("do you open on sunday??", "No, we are closed on Sundays: Monday to Saturday, 8:00 to 18:00."),
+        ("what time on saturday", "Thanks for asking! Saturday 8:00 to 18:00."),
+        ("how far do you go?", "Within 10 km, for 3 EUR."),
+        ("love the bread!", "Thank you!"),  # not a question: no part of the habit
+    ]
+    habit = OpeningHabit.learn(answered, [f.text for f in BAKERY_FACTS])
+    assert (habit.answers, habit.straight) == (5, 4) and habit.answers_straight
+    question = "how much is delivery to my place?"
+    assert reply(question, understander).text.startswith("Thanks for asking!")
+    straight = reply(question, understander, habit=habit)
+    assert straight.text.startswith("We deliver within 10 km for 3 EUR") and "worded by: the plan, opened as the owner opens" in straight.check_failures
+    # Too few answers, or most of them opened with thanks: the plan's own opening stays.
+    assert not OpeningHabit.learn(answered[:3], [f.text for f in BAKERY_FACTS]).answers_straight
+    thanked = [(q, f"Thanks for asking! {a}") for q, a in answered[:5]]
+    assert reply(question, understander, habit=OpeningHabit.learn(thanked, [f.text for f in BAKERY_FACTS])).text.startswith("Thanks for asking!")
+    # A message no fact answers is handed off as before, whatever the habit.
+    assert "get back to you" in reply("do you sell coffee beans?", understander, habit=habit).text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from core.config import BrandSettings, Fact
@@ -31,3 +32,9 @@ BAKERY = BrandSettings(
 def mentions_the_sale(text: str) -> bool:
     lowered = text.lower()
     return any(word in lowered for word in ("sale", "autumn", "20%", "november", "pumpkin"))
+
+
+def presents_the_sale(text: str) -> bool:
+    """A sentence that names the sale without saying it has ended: "Our autumn sale has ended -
+    thank you!" tells followers the truth; "20% off all cakes!" would sell what is gone."""
+    return any(mentions_the_sale(s) and "has ended" not in s.lower() for s in re.split(r"(?<=[.!?])\s+", text))
