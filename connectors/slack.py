@@ -20,10 +20,13 @@ from core.config import Settings, SlackSettings
 from core.errors import ConfigError, ConnectorError, SettingRejected
 from connectors.base import Connector, IncomingMessage, Inbox, OutgoingPost
 from core.addressing import MessageKind, ReplyAddress, Visibility
-from connectors.delivery import Delivery, Failure
+from connectors.delivery import Delivery, Failure, poll_forever
 from connectors.local_server import LocalServer
 
 log = logging.getLogger(__name__)
+
+#: Ping intervals a Socket Mode connection may take to open before a fresh URL is asked for.
+CONNECT_TRIES = 3
 
 
 def classify(exc: BaseException) -> Failure | None:
@@ -40,6 +43,12 @@ def classify(exc: BaseException) -> Failure | None:
     if isinstance(exc, SlackRequestError):  # a file upload to Slack's upload URL failed
         return Failure(str(exc), retryable=True)
     return None
+
+
+def _refused(exc: SlackApiError) -> bool:
+    """Slack said no for good (a wrong, revoked or uninstalled token), not "not now" (5xx, 429)."""
+    failure = classify(exc)
+    return failure is not None and not failure.retryable and failure.retry_after is None
 
 
 def _is_direct(channel: str) -> bool:
@@ -83,38 +92,107 @@ class SlackConnector(Connector):
         self.bot_user_id = ""
         self._inbox: Inbox | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Task[None] | None = None
         self._web: LocalServer | None = None
         self._closed = asyncio.Event()
 
     async def start(self, inbox: Inbox) -> None:
         self._inbox = inbox
         self._closed.clear()
+        self.failure = None
         s = self.settings
         try:
-            auth = await self.client.auth_test()
-        except SlackApiError as exc:
-            raise SettingRejected(
-                f"slack rejected the bot token in ${s.bot_token_env}: {exc.response.get('error')}"
-            ) from None
+            url = await self._check_tokens()
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise ConnectorError(f"slack: cannot reach the Web API at {s.base_url}: {type(exc).__name__}") from None
-        self.bot_user_id = str(auth["user_id"])
-        if s.mode == "socket":
-            # Ask for the socket URL here: the socket client would retry a bad app token forever.
-            try:
-                opened = await self.client.apps_connections_open(app_token=self.app_token)
-            except SlackApiError as exc:
-                raise SettingRejected(
-                    f"slack rejected the app token in ${s.app_token_env}: {exc.response.get('error')}"
-                ) from None
-            self._socket = AsyncSocketModeHandler(self.app, self.app_token)
-            self._socket.client.wss_uri = opened["url"]
-            await self._socket.connect_async()
+        except SlackApiError as exc:  # a 5xx or 429: Slack is there but cannot answer now
+            raise ConnectorError(f"slack: the Web API at {s.base_url} answered {exc.response.status_code}") from None
+        if url is not None:
+            socket = AsyncSocketModeHandler(self.app, self.app_token, ping_interval=s.ping_interval_s)
+            # Reconnecting is ours (_keep_connected), with the pollers' backoff and reporting, so the
+            # owner hears of an outage; the SDK alone would retry quietly, and a revoked token forever.
+            socket.client.default_auto_reconnect_enabled = False
+            self._socket = socket
+            await self._connect(url)
+            self._watcher = asyncio.create_task(self._keep_connected(), name="slack-socket")
         else:
             server = LocalServer(self.app.web_app(path=s.http_path, port=s.http_port), s.http_listen, s.http_port)
             await server.start()
             self._web = server  # only once it listens: http_port reads the port it got
         log.info("slack connected as %s (%s mode)", self.bot_user_id, s.mode)
+
+    async def _check_tokens(self) -> str | None:
+        """Check the bot token (auth.test) and, in Socket Mode, ask for a socket URL with the app
+        token (the socket client would retry a bad app token forever); returns the URL. A token
+        Slack refuses raises SettingRejected naming its variable; other failures pass through."""
+        s = self.settings
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as exc:
+            if _refused(exc):
+                raise SettingRejected(
+                    f"slack rejected the bot token in ${s.bot_token_env}: {exc.response.get('error')}; "
+                    "install the app to the workspace again (OAuth & Permissions) and put its bot token there"
+                ) from None
+            raise
+        self.bot_user_id = str(auth["user_id"])
+        if s.mode != "socket":
+            return None
+        try:
+            opened = await self.client.apps_connections_open(app_token=self.app_token)
+        except SlackApiError as exc:
+            if _refused(exc):
+                raise SettingRejected(
+                    f"slack rejected the app token in ${s.app_token_env}: {exc.response.get('error')}; "
+                    "make a new app-level token with connections:write (Basic Information) and put it there"
+                ) from None
+            raise
+        return str(opened["url"])
+
+    async def _connect(self, url: str) -> None:
+        """Open the Socket Mode connection at `url`. The SDK's connect() tries the same URL again
+        and again while it fails; a URL expires, so after a while a fresh one is asked for."""
+        assert self._socket is not None
+        self._socket.client.wss_uri = url
+        await asyncio.wait_for(self._socket.connect_async(), CONNECT_TRIES * self.settings.ping_interval_s)
+
+    async def _keep_connected(self) -> None:
+        """Watch the Socket Mode connection like a poller watches its platform: each look is a round
+        (reported through `polled`); one that finds the connection gone connects again, and a
+        failed reconnect backs off and counts towards telling the owner that Slack is down."""
+
+        async def look() -> bool:
+            assert self._socket is not None
+            client = self._socket.client
+            if await client.is_connected():
+                return True
+            # Slack's own refresh (a "disconnect" message) reconnects under this lock too.
+            async with client.connect_operation_lock:
+                if await client.is_connected():
+                    return True
+                log.info("slack: the Socket Mode connection is gone; connecting again")
+                try:
+                    url = await self._check_tokens()
+                except SettingRejected as exc:
+                    self._stop_for_good(str(exc))
+                    # No round to report (the owner hears "slack is stopped"): stop() cancels us.
+                    await asyncio.get_running_loop().create_future()
+                assert url is not None
+                await self._connect(url)
+                log.info("slack: connected again")
+            return True
+
+        pause = lambda: asyncio.sleep(self.settings.ping_interval_s)  # noqa: E731
+        await poll_forever(self.platform, look, pause, classify, self.polled, doing="reconnecting")
+
+    def _stop_for_good(self, why: str) -> None:
+        """A token was revoked (the app uninstalled) while running: stop, and say what to do."""
+        if self.failure is not None:
+            return
+        self.failure = f"{why}, then start the bot again (README: \"Connect Slack\")"
+        log.error("slack stopped: %s", self.failure)
+        self._stopping = asyncio.get_running_loop().create_task(self.stop())
 
     @property
     def http_port(self) -> int:
@@ -138,7 +216,7 @@ class SlackConnector(Connector):
     async def _deliver(self, event: dict[str, Any], body: dict[str, Any], request: AsyncBoltRequest) -> None:
         """Store the event's message; Bolt acks only when this returns (an exception means no ack)."""
         retry = (request.headers.get("x-slack-retry-num") or [""])[0]
-        if retry:
+        if retry not in ("", "0"):  # Socket Mode counts the first delivery as attempt 0
             # A retry carries the event's first event_id and ts: the store recognises the message and keeps it once.
             log.info("slack event %s delivered again (retry %s)", body.get("event_id"), retry)
         incoming = self._to_incoming(event)
@@ -176,6 +254,10 @@ class SlackConnector(Connector):
         )
 
     async def stop(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
         socket, self._socket = self._socket, None
         if socket is not None:
             await socket.close_async()
