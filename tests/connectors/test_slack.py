@@ -35,7 +35,8 @@ def settings(config_file: Path, fake: FakeSlack) -> Settings:
     return slack_settings(config_file, fake)
 
 
-async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSlack) -> None:
+async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="connectors.slack")
     async with running(settings, SlackConnector(settings.slack, ENV)) as app:
         event = dm("hi there!")
         envelope = await fake.push_event(event)
@@ -45,6 +46,7 @@ async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSla
     assert call.params["channel"] == "D0DM0001" and call.params["text"].startswith("Hi! How can we help you today?")  # the greeting plan's own words
     assert "thread_ts" not in call.params  # a plain DM is answered plainly
     assert stored.platform_message_id == f"D0DM0001:{event['ts']}"
+    assert not [r for r in caplog.records if "delivered again" in r.getMessage()]  # retry_attempt 0 is the first
 
 
 async def test_mentions_and_replies_to_our_threads_are_answered_in_thread(settings: Settings, fake: FakeSlack) -> None:
