@@ -6,12 +6,13 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: Ping intervals a Socket Mode connection may take to open before a fresh URL is asked for.
 CONNECT_TRIES = 3
+#: Slack's errors for a token that no longer works, whatever the call (its other 4xx errors are about
+#: the call: a channel not found, a message too long).
+TOKEN_GONE = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
 
 
 def classify(exc: BaseException) -> Failure | None:
@@ -78,10 +82,19 @@ class SlackConnector(Connector):
             signing_secret = _require(env, settings.signing_secret_env, "signing secret")
         # One retry path for every platform: slack_sdk's own retry handlers are turned off.
         self.client = AsyncWebClient(token=self.bot_token, base_url=settings.base_url, retry_handlers=[])
+        self._authorized: AuthorizeResult | None = None
+
+        async def authorize() -> AuthorizeResult | None:
+            return self._authorized
+
         # process_before_response: the listener (which stores the message) runs before Bolt acks the
         # event, in both modes; a listener that raises is answered 500, so Slack delivers it again.
         self.app = AsyncApp(
-            client=self.client,
+            # Bolt would otherwise call auth.test again at the first event and, when that call fails
+            # (a 5xx, a revoked token), answer the event 200: acked, never stored. The start's own
+            # auth.test says who the events are for. (Bolt's client needs no token then.)
+            client=AsyncWebClient(base_url=settings.base_url, retry_handlers=[]),
+            authorize=authorize,
             signing_secret=signing_secret,
             request_verification_enabled=settings.mode == "http",
             process_before_response=True,
@@ -131,12 +144,10 @@ class SlackConnector(Connector):
             auth = await self.client.auth_test()
         except SlackApiError as exc:
             if _refused(exc):
-                raise SettingRejected(
-                    f"slack rejected the bot token in ${s.bot_token_env}: {exc.response.get('error')}; "
-                    "install the app to the workspace again (OAuth & Permissions) and put its bot token there"
-                ) from None
+                raise SettingRejected(self._bot_token_refused(exc)) from None
             raise
         self.bot_user_id = str(auth["user_id"])
+        self._authorized = AuthorizeResult.from_auth_test_response(auth_test_response=auth, bot_token=self.bot_token)
         if s.mode != "socket":
             return None
         try:
@@ -149,6 +160,12 @@ class SlackConnector(Connector):
                 ) from None
             raise
         return str(opened["url"])
+
+    def _bot_token_refused(self, exc: SlackApiError) -> str:
+        return (
+            f"slack rejected the bot token in ${self.settings.bot_token_env}: {exc.response.get('error')}; "
+            "install the app to the workspace again (OAuth & Permissions) and put its bot token there"
+        )
 
     async def _connect(self, url: str) -> None:
         """Open the Socket Mode connection at `url`. The SDK's connect() tries the same URL again
@@ -269,8 +286,19 @@ class SlackConnector(Connector):
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
+    async def _send(self, channel: str, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """A Web API call through the delivery rules; a bot token Slack no longer takes (revoked, the
+        app uninstalled) stops the connector, as it would at start, instead of failing send by send."""
+        try:
+            return await self.delivery.send(channel, what, call)
+        except ConnectorError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, SlackApiError) and cause.response.get("error") in TOKEN_GONE:
+                self._stop_for_good(self._bot_token_refused(cause))
+            raise
+
     async def _post(self, channel: str, what: str, text: str, thread_ts: str | None = None) -> str:
-        response = await self.delivery.send(
+        response = await self._send(
             channel, what, lambda: self.client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts)
         )
         return f"{response['channel']}:{response['ts']}"
@@ -296,7 +324,7 @@ class SlackConnector(Connector):
         path = post.image_path
         if not os.path.isfile(path):
             raise ConnectorError(f"slack post image {path}: no such file")
-        response = await self.delivery.send(
+        response = await self._send(
             channel,
             "image post",
             lambda: self.client.files_upload_v2(channel=channel, file=path, initial_comment=post.text),

@@ -20,7 +20,7 @@ from connectors.slack import SlackConnector
 from connectors.telegram import TelegramConnector
 from storage.models import MessageStatus
 from fakes.app import running, slack_settings, stored_messages, telegram_settings, wait_failed_send, wait_status, wait_stored
-from fakes.slack_api import APP_TOKEN, BOT_USER, ENV, FOLLOWER, OWNER, SIGNING_SECRET, FakeSlack, dm
+from fakes.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, ENV, FOLLOWER, OWNER, SIGNING_SECRET, FakeSlack, dm
 from fakes.telegram_api import TOKEN as TELEGRAM_TOKEN, FakeTelegram, to_owner, told
 
 
@@ -207,6 +207,16 @@ async def test_bad_tokens_are_a_clear_error_at_start(settings: Settings, fake: F
     await bad_app.stop()
 
 
+async def test_the_first_event_is_stored_while_the_web_api_fails(settings: Settings, fake: FakeSlack) -> None:
+    """Who the events are for is known from the start: an auth.test failing later loses no event."""
+    async with running(settings, SlackConnector(settings.slack, ENV)) as app:
+        await fake.connected()
+        fake.fail_next("auth.test", 500, {"ok": False, "error": "internal_error"}, times=5)
+        envelope = await fake.push_event(dm("hi there!"))
+        [stored] = await wait_status(app, MessageStatus.replied)
+    assert stored.text == "hi there!" and envelope in fake.acks
+
+
 async def test_slack_failing_at_start_is_not_a_refused_token(settings: Settings, fake: FakeSlack) -> None:
     """A 5xx says nothing about the token: the bot tries again later instead of stopping Slack for good."""
     fake.fail_next("auth.test", 500, {"ok": False, "error": "internal_error"})
@@ -339,3 +349,21 @@ async def test_a_revoked_app_token_stops_slack_alone_naming_the_variable(
         assert set(app.connections.live) == {"telegram"}
     assert "\n" not in stopped and "$SLACK_APP_TOKEN: token_revoked" in stopped and "start the bot again" in stopped
     assert len(fake.calls_to("apps.connections.open")) == opened == 2
+
+
+async def test_a_revoked_bot_token_found_by_a_send_stops_slack_naming_the_variable(
+    with_telegram: Settings, fake: FakeSlack, telegram_fake: FakeTelegram
+) -> None:
+    slack = SlackConnector(with_telegram.slack, ENV)
+    async with running(with_telegram, [slack, TelegramConnector(with_telegram.telegram)]) as app:
+        await fake.push_event(dm("hi there!"))
+        await wait_status(app, MessageStatus.replied)
+        await fake.revoke(BOT_TOKEN)  # revoked in the app's settings; the socket stays open
+        await fake.push_event(dm("hello again!", ts="1700000012.000001"))
+        stopped = await told(telegram_fake, "slack is stopped")
+        await asyncio.wait_for(slack.wait_closed(), 10)
+        reply = await wait_failed_send(app)
+        assert set(app.connections.live) == {"telegram"}
+    assert "$SLACK_BOT_TOKEN: token_revoked" in stopped and "start the bot again" in stopped
+    assert reply.error is not None and "token_revoked" in reply.error
+    assert len(fake.calls_to("chat.postMessage")) == 2  # the first reply, and the one refused: not tried again
