@@ -26,7 +26,7 @@ class ModerationCommands:
 
     async def hide(self, ctx: CommandContext) -> str:
         token = ctx.args.split(maxsplit=1)[0].lstrip("#")
-        if not token.isdigit():
+        if not token.isdecimal():
             raise BotError("which message? give its number, e.g. /hide 12")
         message = repo.get_message(self.engine, int(token))
         if message is None:

@@ -171,7 +171,7 @@ class PostCommands:
         """The post an id names (a group's first id: every row of it that is open) and the rest of the words."""
         word, _, rest = args.partition(" ")
         number = word.removeprefix("#")
-        if not number.isdigit():
+        if not number.isdecimal():
             raise BotError(f"no post {word!r}; /drafts and /calendar list them")
         post = repo.get_post(self.engine, int(number))
         if post is not None and post.group_id is not None and post.group_id == post.id:
