@@ -6,12 +6,15 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.app import App
 from core.config import Settings
 from core.errors import ConnectorError, SettingRejected
 from connectors.base import OutgoingPost
@@ -293,11 +296,17 @@ def with_telegram(config_file: Path, fake: FakeSlack, telegram_fake: FakeTelegra
     return telegram_settings(config_file, telegram_fake, '[owner]\nnotify = ["telegram"]\n[connectors]\ndown_after_failures = 2\n')
 
 
+@asynccontextmanager
+async def slack_beside_telegram(settings: Settings) -> AsyncIterator[tuple[App, SlackConnector]]:
+    slack = SlackConnector(settings.slack, ENV)
+    async with running(settings, [slack, TelegramConnector(settings.telegram)]) as app:
+        yield app, slack
+
+
 async def test_slack_down_while_running_is_reported_once_and_again_when_back(
     with_telegram: Settings, fake: FakeSlack, telegram_fake: FakeTelegram
 ) -> None:
-    slack = SlackConnector(with_telegram.slack, ENV)
-    async with running(with_telegram, [slack, TelegramConnector(with_telegram.telegram)]) as app:
+    async with slack_beside_telegram(with_telegram) as (app, slack):
         await fake.push_event(dm("hi there!"))
         await wait_status(app, MessageStatus.replied)
         port, opened = fake.port, len(fake.calls_to("apps.connections.open"))
@@ -319,8 +328,7 @@ async def test_slack_down_while_running_is_reported_once_and_again_when_back(
 
 
 async def test_slack_asking_to_reconnect_is_no_outage(with_telegram: Settings, fake: FakeSlack, telegram_fake: FakeTelegram) -> None:
-    slack = SlackConnector(with_telegram.slack, ENV)
-    async with running(with_telegram, [slack, TelegramConnector(with_telegram.telegram)]) as app:
+    async with slack_beside_telegram(with_telegram) as (app, slack):
         await fake.disconnect("refresh_requested")
         await fake.wait_for("apps.connections.open", 2)
         await fake.push_event(dm("hi there!"))
@@ -338,8 +346,7 @@ async def test_slack_asking_to_reconnect_is_no_outage(with_telegram: Settings, f
 async def test_a_revoked_app_token_stops_slack_alone_naming_the_variable(
     with_telegram: Settings, fake: FakeSlack, telegram_fake: FakeTelegram
 ) -> None:
-    slack = SlackConnector(with_telegram.slack, ENV)
-    async with running(with_telegram, [slack, TelegramConnector(with_telegram.telegram)]) as app:
+    async with slack_beside_telegram(with_telegram) as (app, slack):
         await fake.connected()
         await fake.revoke(APP_TOKEN)  # the app-level token was revoked: the connection goes with it
         stopped = await told(telegram_fake, "slack is stopped")
@@ -354,8 +361,7 @@ async def test_a_revoked_app_token_stops_slack_alone_naming_the_variable(
 async def test_a_revoked_bot_token_found_by_a_send_stops_slack_naming_the_variable(
     with_telegram: Settings, fake: FakeSlack, telegram_fake: FakeTelegram
 ) -> None:
-    slack = SlackConnector(with_telegram.slack, ENV)
-    async with running(with_telegram, [slack, TelegramConnector(with_telegram.telegram)]) as app:
+    async with slack_beside_telegram(with_telegram) as (app, slack):
         await fake.push_event(dm("hi there!"))
         await wait_status(app, MessageStatus.replied)
         await fake.revoke(BOT_TOKEN)  # revoked in the app's settings; the socket stays open
