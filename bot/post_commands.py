@@ -285,9 +285,11 @@ class PostCommands:
         posts, messages = len(history.published), len(history.follower_activity)
         waiting = len(repo.posts_with_status(self.engine, [PostStatus.published], platform=platform)) - posts
         basis = f"it rests on {posts} of your own posts on {platform} (their engagement)"
+        if posts < LEARNED_AFTER_POSTS:
+            basis += f" and on when your followers write ({counted(messages, 'message')})"
         if waiting > 0:
             basis += f"; {counted(waiting, 'more post')} whose engagement is not in yet"
         if posts < LEARNED_AFTER_POSTS:
-            basis += f" and on when your followers write ({counted(messages, 'message')}); it learns from every post"
+            basis += "; it learns from every post"
         return f"best time on {platform}: {show(at, self.zone)}\n{why}\n{basis}"
 
