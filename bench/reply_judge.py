@@ -6,6 +6,11 @@ date, link, @handle or promise missing from the business's current facts and the
 words), writes the brand's language (a hand-off excepted) and has no off-topic sentence: each
 sentence is either a conversational move or is about a current fact or what the follower wrote.
 
+A row that no fact answers and that wants a hand-off must not get a fact that is beside the point
+presented as if it answered ("do you cut afro hair?" and the re-cut guarantee): every current fact
+the reply states (its numbers or half of its words) must be one the owner's own reply to that row
+mentions too (also by its link alone), or one the row lists in `may_mention`.
+
 Its limits: it reads words, not claims. A day or number that appears anywhere in the facts counts as
 supported ("we deliver on Saturday" passes for a shop open on Saturdays), so a wrong pairing of true
 pieces is not caught; a person reading the benchmark's unacceptable samples still helps.
@@ -82,6 +87,9 @@ HANDLE_RE = re.compile(r"(?<![\w@])@\w+")
 NOT_CURRENT_RE = re.compile(r"\b(ended|over|finished|no longer|has passed|was|were|from|starting|coming|soon|until)\b", re.I)
 # "How can we help you today?" is a greeting, not a date.
 HELP_PHRASE_RE = re.compile(r"\bhow can (we|i) help( you)?( today)?", re.I)
+FACT_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+# A fact counts as stated when a text has at least half of its content words (and at least two).
+STATED_MIN_SHARE = 0.5
 SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\s+[-–]\s+(?=[A-Z])|\n+")
 WORD_RE = re.compile(r"[a-zà-ÿ][a-zà-ÿ'-]*", re.I)
 
@@ -193,6 +201,33 @@ def _words(pattern: re.Pattern[str], text: str) -> set[str]:
     return {m.group(0).lower().rstrip("s") for m in pattern.finditer(text)}
 
 
+def states_fact(text: str, fact: str, asked: str = "", by_link: bool = False) -> bool:
+    """Whether a text states a fact: its numbers, or half of its content words (at least two) beyond
+    those the follower's message already has; with by_link, also the fact's link alone (a link in a
+    reply is the `link` move, not a claim: it only shows that the owner has the fact in mind)."""
+    links = [link.rstrip(".,!?;:") for link in LINK_RE.findall(fact)]
+    if by_link and any(link in text for link in links):
+        return True
+    fact_numbers = _numbers(fact) - _numbers(asked)
+    if fact_numbers and fact_numbers <= _numbers(text):
+        return True
+    words = content_stems(fact) - content_stems(asked) - MOVE_STEMS
+    return len(words) >= 2 and len(words & content_stems(text)) >= max(2, STATED_MIN_SHARE * len(words))
+
+
+def beside_the_point(text: str, row: Mapping[str, Any], business: Business) -> list[str]:
+    """The current facts a reply states to a row that no fact answers and that wants a hand-off,
+    when the owner's reply does not mention them and the row does not list them in may_mention."""
+    if row.get("answer") or "handoff" not in row.get("must", ()):
+        return []
+    fine = [row.get("owner_reply", ""), *row.get("may_mention", ())]
+    facts = [s.strip() for fact in business.facts for s in FACT_SENTENCE_RE.split(fact) if s.strip()]
+    return [
+        fact for fact in facts
+        if states_fact(text, fact, row["text"]) and not any(states_fact(f, fact, row["text"], by_link=True) for f in fine if f)
+    ]  # fmt: skip
+
+
 class Judge:
     """Scores replies and posts for one run; the encoder is only a tool for the topic rule."""
 
@@ -295,6 +330,7 @@ class Judge:
         )
         if not answered:
             problems.append("does not state the answering fact")
+        problems += [f"states a fact beside the point: {fact[:60]!r}" for fact in beside_the_point(text, row, business)]
         invented = self.invented(text, business, said)
         problems += [f"invented {item}" for item in invented]
         problems += [f"off-topic: {s!r}" for s in self.off_topic(text, business, said)]

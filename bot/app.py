@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -83,20 +84,21 @@ class App:
                 PostMediaCommands(self.engine),
             ],
         )
+        webhooks = [route for connector in self.connectors.values() for route in connector.webhook_routes()]
         if self.settings.web.enabled:
-            self.web = self._web_server()
-        else:
-            for connector in self.connectors.values():
-                if connector.webhook_routes():
-                    log.warning("%s delivers webhooks, but [web] enabled = false: nothing will receive them", connector.platform)
+            self.web = self._web_server(webhooks)
+        elif webhooks:
+            # No dashboard: the platforms' webhooks alone, still on [web] listen/port.
+            from starlette.applications import Starlette
+
+            self.web = WebServer(Starlette(routes=webhooks), self.settings.web.listen, self.settings.web.port, "webhooks")
         return self
 
-    def _web_server(self) -> WebServer:
+    def _web_server(self, webhooks: list[Any]) -> WebServer:
         """The dashboard and every connector's webhooks on one port."""
         from bot.web.app import create_app
         from bot.web.context import WebContext
 
-        webhooks = [route for connector in self.connectors.values() for route in connector.webhook_routes()]
         app = create_app(WebContext.from_app(self), webhooks)
         return WebServer(app, self.settings.web.listen, self.settings.web.port)
 

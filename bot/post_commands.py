@@ -284,8 +284,12 @@ class PostCommands:
         at, why = self.brain.best_slot(history, now, now + window)
         posts, messages = len(history.published), len(history.follower_activity)
         waiting = len(repo.posts_with_status(self.engine, [PostStatus.published], platform=platform)) - posts
-        basis = f"it rests on {posts} of your own posts on {platform} (their engagement)"
-        if posts < LEARNED_AFTER_POSTS:
+        followers = repo.follower_counts(self.engine, platform)
+        scaled = f", scaled to your {followers[-1][1]:,} followers now" if followers and posts else ""
+        basis = f"it rests on {posts} of your own posts on {platform} (their engagement{scaled})"
+        if posts < LEARNED_AFTER_POSTS and history.audience_hours:
+            basis += f" and on the hours your followers are online ({platform}'s insights)"
+        elif posts < LEARNED_AFTER_POSTS:
             basis += f" and on when your followers write ({counted(messages, 'message')})"
         if waiting > 0:
             basis += f"; {counted(waiting, 'more post')} whose engagement is not in yet"

@@ -7,7 +7,9 @@ platform got it. Then:
 
 - a connector with `idempotent_publish` (the platform deduplicates by the post's publish key,
   which is kept on the row across attempts) gets the same post again with the same key: it is
-  published exactly once and not lost;
+  published exactly once and not lost; so does a post published in two steps (Instagram's
+  container, Facebook's unpublished photos): the first step is kept on the row and shows nothing,
+  and the second finds what it published before;
 - any other connector's post is marked failed with "interrupted while publishing" and the owner
   is told to check the platform and /reschedule it if it is not there. Publishing it again
   blindly could post it twice; dropping it silently would lose it.
@@ -93,19 +95,12 @@ class Publisher:
             if post.platform in self._coming:
                 return await self._retry(post, None, f"{post.platform} is not connected at the moment")
             return await self._fail(post, f"{post.platform} is not connected")
-        images = post.images
-        missing = next((i for i in images if "://" not in i and not os.path.isfile(i)), None)
+        missing = next((i for i in post.images if "://" not in i and not os.path.isfile(i)), None)
         if missing:
             return await self._fail(
                 post, f"its image {missing} is missing; put it back, or /image {post.id} none, then /reschedule {post.id} WHEN"
             )
-        out = OutgoingPost(
-            text=post.text,
-            image_path=images[0] if images else None,
-            image_alt=post.image_alt,
-            more_images=tuple(images[1:]),
-            idempotency_key=post.publish_key,
-        )
+        out = outgoing(post)
         try:
             platform_id = await self._publish(connector, post, out)
         except RateLimited as exc:
@@ -114,18 +109,18 @@ class Publisher:
             return await self._fail(post, str(exc))
         except Exception as exc:  # a 5xx, a timeout, a dropped connection: did the platform get it?
             log.warning("publishing post %s: outcome unknown: %r", post.id, exc)
-            if connector.idempotent_publish:
+            if resumable(connector, out):
                 return await self._retry(post, None, f"platform error: {exc!r}")
             return await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id) + f" ({exc!r})")
         now = self.clock()
         engagement_at = now + timedelta(hours=self.settings.engagement_after_hours) if connector.reports_engagement else None
-        # A platform that deduplicates by key need not hold a slot until the row is written.
-        await self._finished.write(repo.Published(post.id, platform_id, now, engagement_at), wait=not connector.idempotent_publish)
+        # A post that cannot be published twice need not hold a slot until the row is written.
+        await self._finished.write(repo.Published(post.id, platform_id, now, engagement_at), wait=not resumable(connector, out))
         log.info("post %s published on %s as %s", post.id, post.platform, platform_id)
         return Outcome(PostStatus.published)
 
     async def _publish(self, connector: Connector, post: Post, out: OutgoingPost) -> str:
-        if not connector.publishes_in_two_steps:
+        if not connector.in_two_steps(out):
             return await connector.publish(out)
         assert post.id is not None
         prepared = post.container_id
@@ -164,8 +159,8 @@ class Publisher:
             connector = self._coming.get(post.platform)  # one that is down takes the post again once up
             if connector is None:
                 log.warning("post %s was interrupted while publishing; %s is not connected", post.id, post.platform)
-            elif connector.idempotent_publish:
-                log.info("post %s was interrupted while publishing; retrying with the same key", post.id)
+            elif resumable(connector, outgoing(post)):
+                log.info("post %s was interrupted while publishing; publishing it again, once", post.id)
                 again.append(repo.update_post(self.engine, post.id, status=PostStatus.scheduled, scheduled_at=self.clock()))
             else:
                 await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id))
@@ -176,13 +171,18 @@ class Publisher:
         return [platform for platform, connector in self._connectors.items() if connector.reports_engagement]
 
     async def collect_audience(self) -> int:
-        """Store each connected platform's followers-online hours where it reports them; returns how many did."""
+        """Store each connected platform's follower count and followers-online hours where it
+        reports them; returns how many of those it stored."""
         stored = 0
         for platform, connector in self._connectors.items():
             try:
+                followers = await connector.fetch_follower_count()
+                if followers is not None:
+                    await asyncio.to_thread(repo.set_follower_count, self.engine, platform, followers, self.clock())
+                    stored += 1
                 hours = await connector.fetch_audience_hours()
             except Exception:
-                log.exception("fetching %s's followers-online hours failed", platform)
+                log.exception("fetching %s's followers failed", platform)
                 continue
             if hours:
                 await asyncio.to_thread(repo.set_audience_hours, self.engine, platform, hours)
@@ -212,6 +212,24 @@ class Publisher:
             return None
         published_at = as_utc(post.published_at or post.created_at)
         return published_at + timedelta(hours=self.settings.engagement_after_hours * 3**fetches)
+
+
+def outgoing(post: Post) -> OutgoingPost:
+    """A post row as its connector publishes it."""
+    images = post.images
+    return OutgoingPost(
+        text=post.text,
+        image_path=images[0] if images else None,
+        image_alt=post.image_alt,
+        more_images=tuple(images[1:]),
+        idempotency_key=post.publish_key,
+    )
+
+
+def resumable(connector: Connector, post: OutgoingPost) -> bool:
+    """Whether publishing this post again after an unknown outcome publishes it once: the platform
+    deduplicates by key, or the post goes out in two steps whose second finds its earlier self."""
+    return connector.idempotent_publish or connector.in_two_steps(post)
 
 
 # Counts of people seeing a post, not acting on it; used only when a platform reports nothing else.

@@ -1,4 +1,4 @@
-"""`/report`: how the last days went (messages, replies, posts), against the days before."""
+"""`/report`: how the last days went (messages, replies, posts, followers), against the days before."""
 
 from __future__ import annotations
 
@@ -71,7 +71,13 @@ def render(now: PeriodFigures, before: PeriodFigures, zone: ZoneInfo, waiting: i
             f'  best: #{best.post_id} {best.published_at.astimezone(zone):%a %H:%M}, '
             f'{best.interactions} interactions: "{_short(best.text)}"'
         )
+    if now.followers:
+        lines.append("Followers: " + ", ".join(f"{f.platform} {f.followers:,} ({_grown(f.change)})" for f in now.followers))
     return "\n".join(lines)
+
+
+def _grown(change: int | None) -> str:
+    return f"{change:+,d} in these days" if change is not None else "not counted before"
 
 
 class ReportCommands:

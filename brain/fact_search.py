@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,9 @@ STOPWORDS = frozenset(
     "please thanks thank hi hello hey dear sorry oh well really lovely great good happy glad nice welcome "
     "what when where which who how why let know get got".split()
 )
+# A question is closer to another question than to a statement, also when they ask about different
+# things ("do you sell helmets?" and "Do you sell bikes?"): an owner's question counts this much less.
+OWNER_QUESTION_OFFSET = 0.1
 MAX_FACTS = 3  # a reply states at most this many fact sentences
 SUB_QUESTION_EXTRA = 0.1  # a further question in the message needs a clearer answer than the first
 SUB_QUESTION_MARGIN = 0.05  # ... or an answer this far ahead of the next fact for that question alone
@@ -56,6 +59,12 @@ class FactMatch:
     sentences: tuple[str, ...]  # the fact sentences that answer, best first; empty when none does
     score: float  # the best sentence's cosine similarity to the question
     runner_up: float  # the best sentence from another fact (how clear-cut the answer is)
+    questions: tuple[str, ...] = ()  # the questions the owner wrote for those sentences' facts
+
+    @property
+    def about(self) -> tuple[str, ...]:
+        """What the chosen facts are about: their sentences and the owner's questions for them."""
+        return (*self.sentences, *self.questions)
 
 
 def question_parts(text: str) -> list[str]:
@@ -83,29 +92,66 @@ def _units(sentence: str) -> list[str]:
     return list(dict.fromkeys([*units, *(b for b in bare if len(b.split()) >= 3), *likely]))
 
 
-def _unit_vectors(encoder: Encoder, sentences: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+Asked = tuple[tuple[str, ...], ...]  # per fact sentence, the owner's questions it answers
+
+
+def _unit_vectors(encoder: Encoder, sentences: tuple[str, ...], asked: Asked) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # The facts change only with the config: encode them once (kept with the encoder), not for every question.
-    return encoder.memo(("fact_search.units", sentences), lambda: _encode_units(encoder, sentences))
+    return encoder.memo(("fact_search.units", sentences, asked), lambda: _encode_units(encoder, sentences, asked))
 
 
-def _encode_units(encoder: Encoder, sentences: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    owner, texts = [], []
+def _encode_units(encoder: Encoder, sentences: tuple[str, ...], asked: Asked) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each unit's vector, the sentence it belongs to, and what its cosine counts less (an owner's question)."""
+    owner, texts, less = [], [], []
     for k, sentence in enumerate(sentences):
         for unit in _units(sentence):
             owner.append(k)
             texts.append(unit)
-    return encoder.encode(texts), np.array(owner)
+            less.append(0.0)
+        for question in asked[k]:
+            owner.append(k)
+            texts.append(question)
+            less.append(OWNER_QUESTION_OFFSET)
+    return encoder.encode(texts), np.array(owner), np.array(less)
 
 
-def answering_facts(text: str, facts: Sequence[str], encoder: Encoder, context: str = "") -> FactMatch:
+def _asked_per_sentence(
+    split: list[tuple[int, str]], facts: Sequence[str], questions: Mapping[str, Sequence[str]], encoder: Encoder
+) -> Asked:
+    """The owner's questions of each fact, given to the fact's sentence closest to each question
+    (a fact of one sentence, the usual case, gets them all)."""
+    asked: list[list[str]] = [[] for _ in split]
+    for k, fact in enumerate(facts):
+        mine = [j for j, (owner, _) in enumerate(split) if owner == k]
+        its = [q for q in questions.get(fact, ()) if q.strip()]
+        if not mine or not its:
+            continue
+        if len(mine) == 1:
+            asked[mine[0]].extend(its)
+            continue
+        vectors = encoder.encode([*its, *(split[j][1] for j in mine)])
+        closest = (vectors[: len(its)] @ vectors[len(its) :].T).argmax(axis=1)
+        for question, j in zip(its, closest):
+            asked[mine[int(j)]].append(question)
+    return tuple(tuple(a) for a in asked)
+
+
+def answering_facts(
+    text: str, facts: Sequence[str], encoder: Encoder, context: str = "", questions: Mapping[str, Sequence[str]] | None = None
+) -> FactMatch:
     """The fact sentences that answer the message: the best one above ANSWER_MIN_COSINE, the best
     of each further question in it ("what are your hours and do you deliver?"), and one more from
     another fact within SECOND_FACT_MARGIN of the best. context: the follower's previous message,
-    for follow-ups such as "and how much are they?"."""
+    for follow-ups such as "and how much are they?". questions: per fact text, the questions the
+    owner wrote that it answers; a fact is matched against them as well as against its wording."""
     split = fact_sentences(facts)
     if not split or not text.strip():
         return FactMatch((), 0.0, 0.0)
-    vectors, owner = _unit_vectors(encoder, tuple(s for _, s in split))
+    sentences = tuple(s for _, s in split)
+    given = questions or {}
+    key = ("fact_search.asked", tuple(facts), tuple(sorted((fact, tuple(asks)) for fact, asks in given.items())))
+    per_sentence_questions = encoder.memo(key, lambda: _asked_per_sentence(split, facts, given, encoder))
+    vectors, owner, less = _unit_vectors(encoder, sentences, per_sentence_questions)
     parts = question_parts(text)
     # A message that asks something is matched on its questions: "love your bread!" in "love your
     # bread! what are your hours?" is not what it asks about.
@@ -114,7 +160,7 @@ def answering_facts(text: str, facts: Sequence[str], encoder: Encoder, context: 
     own = len(parts)
     if context.strip() and len(text.split()) <= FOLLOW_UP_MAX_WORDS:
         parts.append(f"{context.strip()} {text.strip()}")
-    unit_scores = vectors @ encoder.encode(parts).T  # (units, parts)
+    unit_scores = vectors @ encoder.encode(parts).T - less[:, None]  # (units, parts)
     scores = np.full((len(split), len(parts)), -1.0)
     np.maximum.at(scores, owner, unit_scores)
     scores[:, skip] = -1.0
@@ -140,4 +186,6 @@ def answering_facts(text: str, facts: Sequence[str], encoder: Encoder, context: 
     if others and runner_up >= ANSWER_MIN_COSINE and float(per_sentence[best]) - runner_up <= SECOND_FACT_MARGIN and others[0] not in chosen:
         chosen.append(others[0])
     chosen = sorted(chosen[:MAX_FACTS], key=lambda k: -float(per_sentence[k]))
-    return FactMatch(tuple(split[k][1] for k in chosen), float(per_sentence[best]), runner_up)
+    return FactMatch(
+        tuple(split[k][1] for k in chosen), float(per_sentence[best]), runner_up, tuple(q for k in chosen for q in per_sentence_questions[k])
+    )

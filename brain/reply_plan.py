@@ -202,11 +202,12 @@ def _intent_plan(
     vector = encoder.encode([text])[0] if encoder is not None else None
     finders = _finders(encoder) if encoder is not None else None
     facts = brand.current_facts(today)
-    match = answering_facts(text, facts, encoder, history[-1][0] if history else "") if encoder is not None and facts else FactMatch((), 0.0, 0.0)
+    asked = brand.fact_questions()
+    match = answering_facts(text, facts, encoder, history[-1][0] if history else "", asked) if encoder is not None and facts else FactMatch((), 0.0, 0.0)
     stated = " ".join(match.sentences)
     margin = match.score - match.runner_up
     ended = brand.ended_facts(today)
-    stale = answering_facts(text, ended, encoder) if encoder is not None and ended else FactMatch((), 0.0, 0.0)
+    stale = answering_facts(text, ended, encoder, questions=asked) if encoder is not None and ended else FactMatch((), 0.0, 0.0)
     asks_ended = bool(stale.sentences) and stale.score > match.score
 
     if finders is not None and vector is not None and intent not in ("complaint", "praise"):
@@ -216,7 +217,7 @@ def _intent_plan(
             # follows up: found by what such a request is about, not by the message's other words
             # ("book a cut for saturday" is not about the haircut guarantee nor the hours).
             ack = thanks if request.kind == "booking" else "Thanks for letting us know."
-            about_it = answering_facts(IN_PERSON_FACT_QUERIES[request.kind], facts, encoder) if facts else FactMatch((), 0.0, 0.0)
+            about_it = answering_facts(IN_PERSON_FACT_QUERIES[request.kind], facts, encoder, questions=asked) if facts else FactMatch((), 0.0, 0.0)
             if about_it.score < ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and about_it.score - about_it.runner_up < IN_PERSON_FACT_MARGIN:
                 about_it = FactMatch((), about_it.score, about_it.runner_up)  # no fact is clearly about it
             # A question the message asks that a fact answers in full is answered too ("is there a
@@ -267,7 +268,7 @@ def _intent_plan(
         link = brand.allowed_links[0] if brand.allowed_links else ""
         answer = " ".join(p for p in (stated, f"You can order here: {link}" if link and link not in stated else "") if p)
         next_step = "" if link else "Send us a private message and we'll help you order."
-        if "?" in text and (not match.sentences or (encoder is not None and coverage(text, match.sentences, encoder).none_covered)):
+        if "?" in text and (not match.sentences or (encoder is not None and coverage(text, match.about, encoder).none_covered)):
             # "do you have a medium frame?": the link alone does not answer it.
             return ReplyPlan(
                 intent, ack, answer=answer, next_step=NO_FACT, product=product, kind="purchase",
@@ -311,10 +312,11 @@ def _fact_answer(
     text: str, intent: str, thanks: str, match: FactMatch, margin: float, encoder: Encoder | None, base: dict[str, Any]
 ) -> ReplyPlan:
     """The facts that answer, when they match what the message asks about (brain/coverage.py): none
-    of it, a hand-off; part of it, the facts and a person to follow up on the rest."""
+    of it or not the thing itself ("afro hair"), a hand-off; only some of its circumstances ("to the
+    north side"), the facts and a person to follow up on the rest."""
     stated = " ".join(match.sentences)
-    covered = coverage(text, match.sentences, encoder) if encoder is not None else None
-    if covered is not None and covered.none_covered:
+    covered = coverage(text, match.about, encoder) if encoder is not None else None
+    if covered is not None and (covered.none_covered or covered.thing_uncovered):
         about = ", ".join(covered.uncovered)
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)
     if covered is not None and covered.uncovered:
@@ -330,7 +332,7 @@ def _answers_all(text: str, match: FactMatch, encoder: Encoder | None) -> bool:
     """Whether the facts found match every word that names what the message asks about."""
     if encoder is None or not match.sentences:
         return False
-    covered = coverage(text, match.sentences, encoder)
+    covered = coverage(text, match.about, encoder)
     return bool(covered.named) and not covered.uncovered
 
 

@@ -104,9 +104,10 @@ class Connector(ABC):
     idempotent_publish: bool = False
     #: True when the connector overrides fetch_engagement; posts elsewhere are not asked for it.
     reports_engagement: bool = False
-    #: True when a post is published in two steps with something in between worth keeping
+    #: True when every post is published in two steps with something in between worth keeping
     #: (Instagram's media container): the publisher calls prepare(), stores what it returns on the
-    #: post row, then publish_prepared(); after a crash it resumes from the stored id.
+    #: post row, then publish_prepared(); after a crash it resumes from the stored id. A connector
+    #: where only some posts take two steps says which in `in_two_steps`.
     publishes_in_two_steps: bool = False
     #: How long after a person's last private message the platform lets the account answer it
     #: (Messenger's 24 hours); None where it does not limit this. Past it a reply waits for the owner.
@@ -160,8 +161,14 @@ class Connector(ABC):
         means the outcome is unknown.
         """
 
+    def in_two_steps(self, post: OutgoingPost) -> bool:
+        """Whether this post is published in two steps (prepare, then publish_prepared). Such a post
+        may be published again after a crash or an unknown outcome: prepare makes nothing anyone
+        sees, and publish_prepared finds what it published before instead of publishing twice."""
+        return self.publishes_in_two_steps
+
     async def prepare(self, post: OutgoingPost) -> str:
-        """The first of two publishing steps (publishes_in_two_steps): returns the prepared post's id."""
+        """The first of two publishing steps (in_two_steps): returns the prepared post's id."""
         raise ConnectorError(f"{self.platform} publishes in one step")
 
     async def publish_prepared(self, prepared_id: str, post: OutgoingPost) -> str:
@@ -181,9 +188,17 @@ class Connector(ABC):
         """Hide a public comment from everyone but its author and the account (the owner's /hide)."""
         raise ConnectorError(f"{self.platform} cannot hide comments")
 
+    async def delete_comment(self, to: ReplyAddress) -> None:
+        """Delete a public comment under the account's post, for everyone (the owner's /delete)."""
+        raise ConnectorError(f"{self.platform} cannot delete comments")
+
     async def fetch_audience_hours(self) -> dict[int, int] | None:
         """How many of the account's followers are online at each hour of the day, keyed by the
         UTC hour (0-23): a prior for the best posting time. None where the platform does not say."""
+        return None
+
+    async def fetch_follower_count(self) -> int | None:
+        """How many followers the account has now; None where the platform does not say."""
         return None
 
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:

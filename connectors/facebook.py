@@ -1,6 +1,7 @@
 """Facebook Page connector on the Graph API: feed comments and Messenger in (webhooks or polling);
-comment replies in their thread, Messenger answers, hidden comments, text/link/photo posts and
-post insights out."""
+comment replies in their thread, Messenger answers, hidden comments, text/link/photo posts (several
+photos: uploaded unpublished, then one post, resumable after a crash), post insights and the page's
+follower count out."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 # The page's most recent posts whose new comments polling reads each round.
 POLL_POSTS = 10
 COMMENT_FIELDS = "id,from{id,name},message,created_time,parent{id}"
+# The photos a post shows: one photo is the attachment's target, several are its subattachments'.
+ATTACHED_PHOTOS = "attachments{target{id},subattachments{target{id}}}"
 _URL = re.compile(r"https?://\S+")
 
 
@@ -108,11 +111,15 @@ class FacebookConnector(GraphConnector):
     # -- publishing ------------------------------------------------------------------------
 
     async def publish(self, post: OutgoingPost) -> str:
-        images = post.images
-        if len(images) > 1:
-            raise ConnectorError("facebook: one photo a post (a carousel is Instagram's)")
-        if images:
-            return await self._photo(images[0], post.text)
+        """A text or link post, or a one-photo post (several photos: prepare, then publish_prepared)."""
+        if self.in_two_steps(post):
+            return await self.publish_prepared(await self.prepare(post), post)
+        if post.images:
+            created = await self.delivery.send(
+                "post", "photo post", lambda: self._upload(post.images[0], {"caption": post.text})
+            )
+            # A photo post has the photo's id and the feed post's id; engagement is the post's.
+            return str(created.get("post_id") or created["id"])
         data: dict[str, Any] = {"message": post.text}
         link = _URL.search(post.text)
         if link:
@@ -120,24 +127,60 @@ class FacebookConnector(GraphConnector):
         created = await self.delivery.send("post", "post", lambda: self.client.post(f"{self.page_id}/feed", data))
         return str(created["id"])
 
-    async def _photo(self, image: str, caption: str) -> str:
+    def in_two_steps(self, post: OutgoingPost) -> bool:
+        # Several photos: each uploaded unpublished (nobody sees it), then one feed post shows them all.
+        return len(post.images) > 1
+
+    async def prepare(self, post: OutgoingPost) -> str:
+        """Upload each photo unpublished; returns their ids, comma-separated, for the post row."""
+        ids: list[str] = []
+        for image in post.images:
+            uploaded = await self.delivery.send("post", "photo upload", lambda: self._upload(image, {"published": False}))
+            ids.append(str(uploaded["id"]))
+        return ",".join(ids)
+
+    async def publish_prepared(self, prepared_id: str, post: OutgoingPost) -> str:
+        """One feed post with the uploaded photos attached; a post that already carries them (the
+        feed call went through before a crash) is found among the page's recent posts instead."""
+        photos = prepared_id.split(",")
+
+        async def attach() -> str:
+            # Asked before every try, also a retry after a timeout: the call before may have gone through.
+            earlier = await self._post_with_photo(photos[0])
+            if earlier:
+                log.info("facebook photos %s were posted before, as %s", prepared_id, earlier)
+                return earlier
+            data = {"message": post.text, "attached_media": [{"media_fbid": photo} for photo in photos]}
+            return str((await self.client.post(f"{self.page_id}/feed", data))["id"])
+
+        return await self.delivery.send("post", "photo post", attach)
+
+    async def _post_with_photo(self, photo_id: str) -> str:
+        """The id of the page's recent post that shows this photo, or ""."""
+        recent = await self.client.get(f"{self.page_id}/feed", fields=f"id,{ATTACHED_PHOTOS}", limit=POLL_POSTS)
+        for item in recent.get("data", []):
+            for attachment in (item.get("attachments") or {}).get("data", []):
+                shown = [attachment, *(attachment.get("subattachments") or {}).get("data", [])]
+                if any(str((a.get("target") or {}).get("id")) == photo_id for a in shown):
+                    return str(item["id"])
+        return ""
+
+    async def _upload(self, image: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """POST /{page-id}/photos with the image by URL (Facebook fetches it) or as a file."""
         if is_url(image):
-            created = await self.delivery.send(
-                "post", "photo post", lambda: self.client.post(f"{self.page_id}/photos", {"url": image, "caption": caption})
-            )
-        else:
-            path = Path(image)
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise ConnectorError(f"facebook post image {image}: {exc.strerror or exc}") from None
-            created = await self.delivery.send(
-                "post",
-                "photo post",
-                lambda: self.client.post(f"{self.page_id}/photos", {"caption": caption}, files={"source": (path.name, data)}),
-            )
-        # A photo post has the photo's id and the feed post's id; engagement is the post's.
-        return str(created.get("post_id") or created["id"])
+            return await self.client.post(f"{self.page_id}/photos", {"url": image, **extra})
+        path = Path(image)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConnectorError(f"facebook post image {image}: {exc.strerror or exc}") from None
+        return await self.client.post(f"{self.page_id}/photos", extra, files={"source": (path.name, data)})
+
+    async def fetch_follower_count(self) -> int | None:
+        """The page's followers (`followers_count`; `fan_count`, its likes, where a page has no followers count)."""
+        page = await self.client.get(self.page_id, fields="followers_count,fan_count")
+        count = page.get("followers_count", page.get("fan_count"))
+        return int(count) if count is not None else None
 
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         try:

@@ -190,6 +190,9 @@ class GraphClient:
     async def post(self, path: str, data: Mapping[str, Any] | None = None, files: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return await self._request("POST", path, data=dict(data or {}), files=files)
 
+    async def delete(self, path: str) -> dict[str, Any]:
+        return await self._request("DELETE", path)
+
     async def _request(
         self, method: str, path: str, params: dict[str, Any] | None = None, data: dict[str, Any] | None = None, files: Any = None
     ) -> dict[str, Any]:

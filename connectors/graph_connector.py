@@ -18,6 +18,7 @@ from connectors.delivery import Delivery, poll_forever
 from connectors.facebook_events import CONVERSATION_FIELDS, POLL_CONVERSATIONS, conversation_messages
 from connectors.graph_api import GraphClient, TokenInvalid, classify
 from connectors.meta_webhooks import webhook_routes
+from core.addressing import MessageKind, ReplyAddress
 from core.config import GraphSettings
 from core.errors import ConfigError, ConnectorError
 
@@ -176,6 +177,12 @@ class GraphConnector(Connector):
             lambda: self.client.post(f"{account}/messages", {"recipient": {"id": recipient}, **extra, "message": {"text": text}}),
         )
         return str(sent.get("message_id") or sent.get("id"))
+
+    async def delete_comment(self, to: ReplyAddress) -> None:
+        """DELETE /{comment-id}: on Facebook a comment on the page's posts, on Instagram on the account's."""
+        if to.kind is not MessageKind.comment:
+            raise ConnectorError(f"{self.platform}: only comments on the account's posts can be deleted, not a {to.kind}")
+        await self.delivery.send(to.message_id, "delete comment", lambda: self.client.delete(to.message_id))
 
     async def stop(self) -> None:
         poller, self._poller = self._poller, None

@@ -1,6 +1,7 @@
 """Instagram (professional account) connector on the Graph API: comments, mentions and Direct
-messages in (webhooks or polling); comment replies, answers and two-step container publishing
-(image posts and carousels, resumable after a crash) and media insights out."""
+messages in (webhooks, or polling: caption @mentions through the tags edge); comment replies,
+answers and two-step container publishing (image posts and carousels, resumable after a crash),
+media insights and the follower count out."""
 
 from __future__ import annotations
 
@@ -26,7 +27,10 @@ log = logging.getLogger(__name__)
 PLATFORM = "instagram"
 # Meta's insight days run in UTC-07:00: its hour h is UTC hour h + 7.
 META_UTC_OFFSET_H = 7
+MEDIA_METRICS = "reach,saved,shares"  # a post's insights besides its likes and comments
 POLL_MEDIA = 10  # the account's most recent posts whose comments polling reads each round
+# Others' posts the account is tagged or @mentioned in (the tags edge, mentioned_media).
+TAGGED_FIELDS = "id,caption,timestamp,username,permalink"
 COMMENT_FIELDS = "id,text,timestamp,from{id,username},replies{id,text,timestamp,from{id,username}}"
 
 
@@ -47,7 +51,7 @@ def _comment(c: Mapping[str, Any], media_id: str, thread: str, raw: Mapping[str,
 
 class InstagramConnector(GraphConnector):
     platform = PLATFORM
-    reports_engagement = True  # media insights: likes, comments, reach, saves, shares
+    reports_engagement = True  # media insights: likes, comments, reach, saves, shares, views
     # Publishing again is safe: the container on the post row is published only while it is not yet.
     idempotent_publish = True
     publishes_in_two_steps = True
@@ -109,9 +113,13 @@ class InstagramConnector(GraphConnector):
         return _comment(value, media_id, parent or str(value["id"]), value)
 
     async def _mention(self, value: Mapping[str, Any]) -> IncomingMessage | None:
-        """An @mention in a comment elsewhere: the webhook names it; its text is asked for (a failure
-        here refuses the delivery, so Meta sends it again)."""
-        comment_id, media_id = str(value["comment_id"]), str(value["media_id"])
+        """An @mention in a comment or a caption elsewhere: the webhook names it; its text is asked for
+        (a failure here refuses the delivery, so Meta sends it again)."""
+        media_id = str(value["media_id"])
+        if not value.get("comment_id"):  # in the caption of someone else's post
+            found = await self.client.get(self.account_id, fields=f"mentioned_media.media_id({media_id}){{{TAGGED_FIELDS}}}")
+            return self._caption_mention(found.get("mentioned_media") or {})
+        comment_id = str(value["comment_id"])
         found = await self.client.get(
             self.account_id, fields=f"mentioned_comment.comment_id({comment_id}){{id,text,timestamp,username}}"
         )
@@ -129,14 +137,43 @@ class InstagramConnector(GraphConnector):
             raw=dict(value),
         )
 
+    def _caption_mention(self, media: Mapping[str, Any]) -> IncomingMessage | None:
+        """Someone else's post whose caption @mentions the account, by webhook or polled (/tags): the
+        post's id is the message's, so it is stored once either way. A post that only tags the
+        account in its photo says nothing to it (and Instagram takes no comment on it from the account)."""
+        caption, author = str(media.get("caption") or ""), str(media.get("username") or "")
+        if not self.username or f"@{self.username.lower()}" not in caption.lower() or author == self.username:
+            return None
+        media_id = str(media["id"])
+        return IncomingMessage(
+            platform=PLATFORM,
+            message_id=media_id,
+            user_id=author,
+            user_name=author,
+            text=caption,
+            # Answered as a comment on that post (POST /{ig-user-id}/mentions with its media_id alone).
+            reply_to=ReplyAddress(MessageKind.mention, Visibility.public, chat_id=media_id, message_id=media_id),
+            received_at=graph_time(media.get("timestamp")),
+            raw=dict(media),
+        )
+
     @property
     def account(self) -> str:
         return self.account_id
 
     async def poll_comments(self, since: int) -> tuple[list[IncomingMessage], int]:
-        """Comments and replies on the account's recent posts (Direct: GraphConnector.poll_once)."""
+        """Comments and replies on the account's recent posts, and others' recent posts whose caption
+        @mentions it (Direct: GraphConnector.poll_once). @mentions in comments are found only by
+        webhook: the API lists none."""
         newest = since
         found: list[IncomingMessage] = []
+        tagged = await self.client.get(f"{self.account_id}/tags", fields=TAGGED_FIELDS, limit=POLL_MEDIA)
+        for media in tagged.get("data", []):
+            at = int(graph_time(media.get("timestamp")).timestamp())
+            mention = self._caption_mention(media) if at >= since else None
+            if mention is not None:
+                newest = max(newest, at)
+                found.append(mention)
         media = await self.client.get(f"{self.account_id}/media", fields="id,timestamp", limit=POLL_MEDIA)
         for item in media.get("data", []):
             media_id = str(item["id"])
@@ -156,10 +193,10 @@ class InstagramConnector(GraphConnector):
         if to.is_private:
             return await self._message(to.chat_id, text)
         if to.kind is MessageKind.mention:
+            # A mention in a caption is the post itself (its id is the message's): a comment on it.
+            where = {"media_id": to.chat_id} if to.message_id == to.chat_id else {"comment_id": to.message_id, "media_id": to.chat_id}
             answer = await self.delivery.send(
-                to.message_id,
-                "mention reply",
-                lambda: self.client.post(f"{self.account_id}/mentions", {"comment_id": to.message_id, "media_id": to.chat_id, "message": text}),
+                to.message_id, "mention reply", lambda: self.client.post(f"{self.account_id}/mentions", {**where, "message": text})
             )
         else:
             thread = to.thread_id or to.message_id
@@ -211,14 +248,25 @@ class InstagramConnector(GraphConnector):
                 # Still IN_PROGRESS: try again later from the same container.
                 raise RateLimited(f"instagram media container {prepared_id} not ready after {s.container_timeout_s:.0f} s", s.container_timeout_s)
             await asyncio.sleep(s.container_poll_s)
-        published = await self.delivery.send(
-            "media", "media_publish", lambda: self.client.post(f"{self.account_id}/media_publish", {"creation_id": prepared_id})
-        )
-        return str(published["id"])
+        tried = False
+
+        async def media_publish() -> str:
+            nonlocal tried
+            if tried:  # a try that timed out may have published it: Meta refuses a container published before
+                again = await self.client.get(prepared_id, fields="status_code")
+                if again.get("status_code") == "PUBLISHED":
+                    return await self._published_as(prepared_id, post)
+            tried = True
+            return str((await self.client.post(f"{self.account_id}/media_publish", {"creation_id": prepared_id}))["id"])
+
+        return await self.delivery.send("media", "media_publish", media_publish)
 
     async def _published_as(self, prepared_id: str, post: OutgoingPost) -> str:
+        """The account's post made from this container. Instagram does not say which post a container
+        became: it is the newest with the post's caption (the container was published, so its post
+        is newer than any earlier one with the same words)."""
         recent = await self.client.get(f"{self.account_id}/media", fields="id,caption", limit=POLL_MEDIA)
-        for item in recent.get("data", []):
+        for item in recent.get("data", []):  # newest first
             if (item.get("caption") or "") == post.text:
                 log.info("instagram container %s was published before a restart, as %s", prepared_id, item["id"])
                 return str(item["id"])
@@ -241,6 +289,10 @@ class InstagramConnector(GraphConnector):
                     return {(int(h) + META_UTC_OFFSET_H) % 24: int(n or 0) for h, n in by_hour.items()}
         return None  # fewer than 100 followers, or no data yet
 
+    async def fetch_follower_count(self) -> int | None:
+        me = await self.client.get(self.account_id, fields="followers_count")
+        return int(me["followers_count"]) if me.get("followers_count") is not None else None
+
     async def fetch_engagement(self, platform_post_id: str) -> dict[str, int] | None:
         try:
             media = await self.client.get(platform_post_id, fields="like_count,comments_count")
@@ -250,11 +302,14 @@ class InstagramConnector(GraphConnector):
                 return None
             raise
         counts = {"likes": int(media.get("like_count") or 0), "comments": int(media.get("comments_count") or 0)}
-        try:
-            insights = await self.client.get(f"{platform_post_id}/insights", metric="reach,saved,shares")
-        except GraphError as exc:  # e.g. a post from before the account was a professional one
-            log.info("instagram insights of %s unavailable: %s", platform_post_id, exc)
-            return counts
+        insights: dict[str, Any] = {}
+        # `views` replaced `impressions` (API v22); where Meta does not count them, the rest is asked alone.
+        for metrics in (MEDIA_METRICS + ",views", MEDIA_METRICS):
+            try:
+                insights = await self.client.get(f"{platform_post_id}/insights", metric=metrics)
+                break
+            except GraphError as exc:  # e.g. a post from before the account was a professional one
+                log.info("instagram insights %s of %s unavailable: %s", metrics, platform_post_id, exc)
         for metric in insights.get("data", []):
             values = metric.get("values") or [{}]
             counts[str(metric.get("name"))] = int(values[-1].get("value") or 0)

@@ -74,11 +74,21 @@ class Fact(Section):
     text: str = Field(min_length=1)
     from_: date | None = Field(default=None, alias="from")
     until: date | None = None
+    # Questions this fact answers, in a follower's words ("Can I pay by card?"): a question is
+    # matched against these as well as against the fact's own wording.
+    questions: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _plain_string(cls, value: Any) -> Any:
         return {"text": value} if isinstance(value, str) else value
+
+    @field_validator("questions")
+    @classmethod
+    def _no_blank_question(cls, value: list[str]) -> list[str]:
+        if any(not q.strip() for q in value):
+            raise ValueError("a question is empty")
+        return [q.strip() for q in value]
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Fact:
@@ -134,6 +144,10 @@ class BrandSettings(Section):
         """The facts that hold on that day (default: today on this machine's clock)."""
         day = on or date.today()
         return [fact.text for fact in self.facts if fact.holds_on(day)]
+
+    def fact_questions(self) -> dict[str, tuple[str, ...]]:
+        """Each fact's text and the questions the owner wrote that it answers (facts with none left out)."""
+        return {fact.text: tuple(fact.questions) for fact in self.facts if fact.questions}
 
     def ended_facts(self, on: date | None = None) -> list[str]:
         """Dated facts whose "until" has passed: stale, never to be stated as current."""

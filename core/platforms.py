@@ -25,12 +25,13 @@ class PostRules:
     """What a platform accepts as a post, checked when a post is scheduled (not when it is due)."""
 
     needs_image: bool = False  # a post without an image is refused (Instagram)
-    max_images: int = 1  # more than one makes a carousel where the platform has them
+    max_images: int = 1  # more than one makes a carousel (Instagram) or a post with several photos (Facebook)
     images_by_url: bool = False  # the platform fetches each image itself: public https URLs only
 
 
 POST_RULES: dict[str, PostRules] = {
     "instagram": PostRules(needs_image=True, max_images=10, images_by_url=True),
+    "facebook": PostRules(max_images=10),
 }
 
 

@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from core.times import as_utc
 from storage.message_states import MessageStatus
-from storage.models import EngagementSample, LabelCorrection, Message, Post, PostStatus, Reply, ReplyStatus
+from storage.models import EngagementSample, FollowerCount, LabelCorrection, Message, Post, PostStatus, Reply, ReplyStatus
 
 # Messages not yet through the pipeline (usually none or a few): the count moves when one is
 # labelled and when it lands in its state.
@@ -37,6 +37,16 @@ class PostFigure:
     text: str
     published_at: datetime
     interactions: int | None
+
+
+@dataclass(frozen=True)
+class FollowerFigure:
+    """An account's followers at the end of a period, as its platform last said, and the change
+    since the period began (None: not counted before it)."""
+
+    platform: str
+    followers: int
+    change: int | None
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class PeriodFigures:
     interactions: int
     median_interactions: float | None
     best_post: PostFigure | None
+    followers: list[FollowerFigure] = field(default_factory=list)  # per platform that reports it
 
     @property
     def messages(self) -> int:
@@ -279,6 +290,29 @@ def engagement_by_hour(engine: Engine, start: datetime, end: datetime, zone: Zon
     return HourOfWeek(mean, posts)
 
 
+def followers_on(engine: Engine, day: date) -> dict[str, int]:
+    """Each platform's latest follower count on or before the (UTC) day."""
+    latest = (
+        select(col(FollowerCount.platform), func.max(col(FollowerCount.day)).label("day"))
+        .where(col(FollowerCount.day) <= day)
+        .group_by(col(FollowerCount.platform))
+        .subquery()
+    )
+    query = select(col(FollowerCount.platform), col(FollowerCount.followers)).join(
+        latest, and_(latest.c.platform == col(FollowerCount.platform), latest.c.day == col(FollowerCount.day))
+    )
+    with Session(engine) as session:
+        return {str(platform): int(n) for platform, n in session.execute(query).all()}
+
+
+def follower_figures(engine: Engine, start: datetime, end: datetime) -> list[FollowerFigure]:
+    """Followers at the end of [start, end) per platform, and how many more than at its start."""
+    tick = timedelta(microseconds=1)
+    now = followers_on(engine, (as_utc(end) - tick).date())
+    before = followers_on(engine, (as_utc(start) - tick).date())
+    return [FollowerFigure(p, n, n - before[p] if p in before else None) for p, n in sorted(now.items())]
+
+
 def period(engine: Engine, start: datetime, end: datetime) -> PeriodFigures:
     """The figures of [start, end), each an aggregate in SQL."""
     answered = select(col(Reply.automatic), func.count()).where(_sent_in(start, end)).group_by(col(Reply.automatic))
@@ -310,6 +344,7 @@ def period(engine: Engine, start: datetime, end: datetime) -> PeriodFigures:
         interactions=int(interactions),
         median_interactions=middle.get(0),
         best_post=best_post,
+        followers=follower_figures(engine, start, end),
     )
 
 
@@ -377,6 +412,7 @@ def _version_query() -> Select[Any]:
         one(select(func.total(func.julianday(col(Post.scheduled_at)))).where(col(Post.status) == PostStatus.scheduled)),
         one(select(func.max(EngagementSample.id))),
         one(select(func.max(LabelCorrection.id))),
+        one(select(func.max(FollowerCount.fetched_at))),
     )
 
 
@@ -385,7 +421,7 @@ _VERSION = _version_query()  # built once: the dashboard asks on every request
 
 def data_version(engine: Engine) -> tuple[Any, ...]:
     """Something that changes whenever one of these figures may: new or finished messages, sent
-    replies, waiting ones, posts scheduled, out or failed, engagement fetched, labels corrected. A
+    replies, waiting ones, posts scheduled, out or failed, engagement or followers fetched, labels corrected. A
     handful of index lookups, so a cache of the figures can ask it on every request."""
     with engine.connect() as connection:
         return tuple(connection.execute(_VERSION).one())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import StrEnum
 
 from sqlalchemy import Index, UniqueConstraint
@@ -200,4 +200,17 @@ class AudienceHours(SQLModel, table=True):
 
     platform: str = Field(primary_key=True)
     hours: str = "{}"  # JSON: {"0": followers online at 00 UTC, ..., "23": ...}
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class FollowerCount(SQLModel, table=True):
+    """How many followers an account had on a day (UTC), as its platform last said that day: what
+    `/report` and the analytics page show, and how the best-time model compares the engagement of
+    posts made while the account was smaller with today's."""
+
+    __tablename__ = "follower_count"
+
+    platform: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    followers: int
     fetched_at: datetime = Field(default_factory=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import String, bindparam, cast, func, literal, update
@@ -14,11 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from core.addressing import MessageKind, ReplyAddress, Visibility
+from core.times import as_utc
 from storage.message_states import RULES, UNFINISHED_MESSAGE_STATES, Transition, TransitionRefused
 from storage.models import (
     AudienceHours,
     Contact,
     EngagementSample,
+    FollowerCount,
     LabelCorrection,
     Message,
     MessageStatus,
@@ -560,6 +562,22 @@ def audience_hours(engine: Engine, platform: str) -> dict[int, int]:
     with Session(engine) as session:
         row = session.get(AudienceHours, platform)
     return {int(h): int(n) for h, n in json.loads(row.hours).items()} if row is not None else {}
+
+
+def set_follower_count(engine: Engine, platform: str, followers: int, at: datetime | None = None) -> None:
+    """Keep the platform's follower count for the (UTC) day of `at`; a later count that day replaces it."""
+    at = at or utcnow()
+    row = FollowerCount(platform=platform, day=as_utc(at).date(), followers=followers, fetched_at=at)
+    with Session(engine) as session:
+        session.merge(row)
+        session.commit()
+
+
+def follower_counts(engine: Engine, platform: str) -> list[tuple[date, int]]:
+    """The platform's follower count per day it was fetched, oldest first."""
+    query = select(FollowerCount.day, FollowerCount.followers).where(FollowerCount.platform == platform)
+    with Session(engine) as session:
+        return [(day, int(n)) for day, n in session.exec(query.order_by(col(FollowerCount.day))).all()]
 
 
 def add_correction(engine: Engine, *, text: str, task: str, label: str, message_id: int | None = None) -> LabelCorrection:

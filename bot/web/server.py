@@ -54,9 +54,10 @@ class _InProcessServer(uvicorn.Server):
 class WebServer:
     """Serves an ASGI app until stopped. A port in use is one clear line in the log, not a stop."""
 
-    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, host: str, port: int, name: str = "dashboard") -> None:
         self.host = host
         self.port = port
+        self.name = name  # what it serves, for the log
         self._config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan="off", proxy_headers=True, server_header=False
         )
@@ -79,8 +80,8 @@ class WebServer:
             sock.close()
             why = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
             log.error(
-                "dashboard not started: %s:%d %s; set another [web] port. The bot runs on without it.",
-                self.host, self.port, why,
+                "%s not started: %s:%d %s; set another [web] port. The bot runs on without it.",
+                self.name, self.host, self.port, why,
             )
             return False
         sock.listen(128)
@@ -91,7 +92,7 @@ class WebServer:
             await asyncio.sleep(0.01)
         if self._task.done():
             self._task.result()  # raises what stopped it
-        log.info("dashboard on %s", self.url)
+        log.info("%s on %s", self.name, self.url)
         return True
 
     async def stop(self) -> None:

@@ -143,3 +143,31 @@ def test_moves_language_and_spam(judge: Judge, businesses: dict[str, Business]) 
 
 def test_the_support_threshold_is_calibrated_on_the_tune_split(judge: Judge) -> None:
     assert SUPPORT_MIN_COSINE == calibrate_min_cosine([r for r in ROWS if r["split"] == "tune"], judge)
+
+
+def test_a_fact_beside_the_point_is_not_an_answer(judge: Judge, businesses: dict[str, Business]) -> None:
+    salon, row = businesses["salon"], BY_ID["salon-101"]  # "do you cut afro hair?": no fact answers it
+    assert row["split"] == "tune" and not row["answer"] and "handoff" in row["must"]
+    handoff = "A member of our team will get back to you on this shortly."
+    guarantee = "If you are not happy with your cut, tell us within 7 days and we fix it at no charge."
+    verdict = judge.reply(f"Thanks for asking! {guarantee} {handoff}", row, salon)
+    assert not verdict.acceptable
+    assert verdict.problems == (f"states a fact beside the point: {guarantee[:60]!r}",)
+    assert judge.reply(f"Thanks for asking! {handoff}", row, salon).acceptable
+    # A fact the row lists as fine to mention is not beside the point.
+    assert judge.reply(f"Thanks for asking! {guarantee} {handoff}", {**row, "may_mention": [guarantee]}, salon).acceptable
+
+
+def test_a_fact_the_owner_mentions_too_may_be_stated(judge: Judge, businesses: dict[str, Business]) -> None:
+    salon, row = businesses["salon"], BY_ID["salon-095"]  # "any appointments left this saturday?": the owner gives the booking link
+    assert row["split"] == "tune" and not row["answer"] and "handoff" in row["must"]
+    booking = "Appointments are booked online at https://lunahair.example/book or by phone; we cannot book appointments over social media."
+    assert booking in salon.facts and "https://lunahair.example/book" in row["owner_reply"]
+    assert judge.reply(f"Thanks for asking! {booking} A member of our team will get back to you shortly.", row, salon).acceptable
+
+
+def test_a_shop_link_alone_states_no_fact(judge: Judge, businesses: dict[str, Business]) -> None:
+    bikes, row = businesses["bikes"], BY_ID["bikes-016"]  # "do you have a medium frame?": the owner does not link
+    assert row["split"] == "tune" and "https://" not in row["owner_reply"]
+    reply = "Thanks for your interest! You can book here: https://spokeandchain.example/book A member of our team will get back to you shortly. - Sam"
+    assert judge.reply(reply, row, bikes).acceptable

@@ -78,6 +78,20 @@ def test_dated_facts_hold_only_within_their_dates(tmp_path: Path) -> None:
     assert brand.ended_facts(date(2026, 11, 15)) == []
 
 
+def test_a_fact_may_list_the_questions_it_answers(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[brand]\nname = 'x'\nfacts = [\n  'Open daily.',\n"
+        "  { text = 'We deliver within 10 km.', questions = ['Do you deliver?', ' How far do you deliver? '] },\n]\n"
+    )
+    brand = load_settings(path).brand
+    assert brand.current_facts(date(2026, 12, 4)) == ["Open daily.", "We deliver within 10 km."]
+    assert brand.fact_questions() == {"We deliver within 10 km.": ("Do you deliver?", "How far do you deliver?")}
+    path.write_text("[brand]\nname = 'x'\nfacts = [{ text = 'Open daily.', questions = ['When do you open?', ' '] }]\n")
+    with pytest.raises(ConfigError, match=r"key 'brand\.facts\.0\.questions'.*a question is empty"):
+        load_settings(path)
+
+
 def test_a_fact_whose_dates_are_reversed_names_the_key(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[brand]\nname = 'x'\nfacts = [{ text = 'Sale', from = '2026-12-01', until = '2026-11-01' }]\n")

@@ -73,6 +73,16 @@ def test_the_week_against_the_week_before(engine: Engine, settings: Settings) ->
     assert "Posts: 3 published (+2 on the period before), 1 failed or missed (/calendar)" in report
     assert "  200 interactions, median 100 a post" in report
     assert '  best: #2 Sat 12:00, 140 interactions: "Autumn sale starts today, 20% off all cakes"' in report
+    assert "Followers" not in report  # no platform counted them
+
+
+def test_followers_where_a_platform_counts_them(engine: Engine, settings: Settings) -> None:
+    day = timedelta(days=1)
+    repo.set_follower_count(engine, "instagram", 1180, NOW - 9 * day)
+    repo.set_follower_count(engine, "instagram", 1234, NOW - day)
+    repo.set_follower_count(engine, "facebook", 310, NOW - 2 * day)
+    report = ReportCommands(engine, settings).report(7, now=NOW)
+    assert report.splitlines()[-1] == "Followers: facebook 310 (not counted before), instagram 1,234 (+54 in these days)"
 
 
 def test_an_empty_account_reports_nothing_happened(engine: Engine, settings: Settings) -> None:

@@ -270,8 +270,12 @@ def test_a_question_about_something_no_fact_names_is_handed_off(understander) ->
     for text in ("do you sell helmets?", "Are you hiring?"):
         draft = reply(text, understander, brand=bikes)
         assert draft.kind == "no_fact" and draft.needs_review and "EUR" not in draft.text, text
-    partial = reply("do you repair carbon frames?", understander, brand=bikes)
-    assert partial.needs_review and partial.handoff and "team" in partial.text
+    # The nearest fact names bikes, not carbon frames, the thing asked about: no fact is stated.
+    carbon = reply("do you repair carbon frames?", understander, brand=bikes)
+    assert carbon.kind == "no_fact" and carbon.needs_review and "e-bikes" not in carbon.text and "team" in carbon.text
+    # Only the circumstances are not in the facts: the fact is stated, and a person follows up.
+    partial = reply("how much is delivery to the north side?", understander, brand=bikes)
+    assert partial.kind == "partial_answer" and partial.needs_review and "10 km" in partial.text and "team" in partial.text
     # Every word it asks about is in the fact: answered, and it may go out on its own.
     answered = reply("do u fix ebikes with a bosch motor?", understander, brand=bikes)
     assert answered.kind == "fact_answer" and "Bosch" in answered.text and not answered.handoff

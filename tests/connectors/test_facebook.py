@@ -1,12 +1,17 @@
 """The Facebook Page connector against the fake Graph server: signed webhooks served by uvicorn,
-polling with a stored cursor, comment replies, Messenger and its window, /hide, posts and insights."""
+polling with a stored cursor, comment replies, Messenger and its window, /hide and /delete, posts
+(several photos too, resumed after a kill) and insights, the follower count."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
+import signal
 import time
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +26,13 @@ from connectors.facebook import FacebookConnector
 from connectors.telegram import TelegramConnector
 from core.config import Settings
 from core.errors import ConfigError
+from fakes import graph_publish_child as publish_child
 from fakes.app import FAST_DELIVERY, TINY_PNG, running, settings_with, stored_messages, telegram_settings, wait_failed_send, wait_status, web_url
 from fakes.graph_api import ENV, PAGE_ID, VERIFY_TOKEN, VERSION, FakeGraph, feed_comment, messenger, until
 from fakes.telegram_api import OWNER as TELEGRAM_OWNER, TOKEN as TELEGRAM_TOKEN, FakeTelegram
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow
+from tests.conftest import ROOT
 
 OWNER = "9000"  # the owner's page-scoped id in Messenger
 FAN = ("2001", "Fan Person")
@@ -109,6 +116,18 @@ async def test_a_comment_is_stored_once_and_answered_in_its_thread(settings: Set
     assert fake.hidden == []  # hiding is the owner's, never automatic
 
 
+async def test_without_the_dashboard_the_webhooks_are_served_alone(config_file: Path, fake: FakeGraph) -> None:
+    config_file.write_text(config_file.read_text(encoding="utf-8").replace("[web]\n", "[web]\nenabled = false\n"), encoding="utf-8")
+    settings = facebook_settings(config_file, fake)
+    assert not settings.web.enabled
+    post = fake.add_post()
+    async with bot_with_webhooks(settings, connector(settings)) as (app, base), httpx.AsyncClient() as http:
+        assert (await deliver(fake, base, feed_comment(post, "1_5", "hi there!", FAN))).status_code == 200
+        await wait_status(app, MessageStatus.replied)
+        assert (await http.get(base + "/")).status_code == 404  # no dashboard
+        assert (await http.get(base + PATH, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "7"})).text == "7"
+
+
 async def test_a_reply_to_a_reply_is_answered_under_the_top_level_comment(settings: Settings, fake: FakeGraph) -> None:
     post = fake.add_post()
     top, reply = f"{post.split('_')[1]}_1", f"{post.split('_')[1]}_2"
@@ -170,7 +189,7 @@ async def test_outside_the_messaging_window_the_reply_waits_for_the_owner_with_t
     assert tried == ['{"id":"2002"}']  # the old one was never tried
 
 
-async def test_the_owner_hides_a_comment_with_hide(settings: Settings, fake: FakeGraph) -> None:
+async def test_the_owner_hides_or_deletes_a_comment(settings: Settings, fake: FakeGraph) -> None:
     post = fake.add_post()
     async with bot_with_webhooks(settings, connector(settings)) as (app, base):
         await deliver(fake, base, feed_comment(post, "1_9", "this place is a scam, avoid", FAN))
@@ -178,6 +197,13 @@ async def test_the_owner_hides_a_comment_with_hide(settings: Settings, fake: Fak
         await deliver(fake, base, messenger(OWNER, "m_owner", f"/hide {stored.id}"))
         await until(lambda: fake.hidden == ["1_9"])
         await until(lambda: any("hidden" in m["text"] for m in fake.messages))
+        assert fake.deleted == []  # hidden is not deleted
+        await deliver(fake, base, messenger(OWNER, "m_owner2", f"/delete {stored.id}"))
+        await until(lambda: fake.deleted == ["1_9"])
+        await until(lambda: any("deleted on facebook" in m["text"] for m in fake.messages))
+        await deliver(fake, base, messenger(OWNER, "m_owner3", "/delete"))
+        await until(lambda: any("usage: /delete MESSAGE_ID" == m["text"] for m in fake.messages))
+    assert fake.calls_to("delete object")[0].params["path"] == "1_9"
 
 
 async def _final(app: App) -> list[Any]:
@@ -246,6 +272,104 @@ async def test_text_link_and_photo_posts(settings: Settings, fake: FakeGraph, tm
     await c.stop()
 
 
+PHOTOS = ("https://example.com/1.jpg", "https://example.com/2.jpg")
+
+
+async def test_several_photos_are_uploaded_unpublished_then_posted_together(settings: Settings, fake: FakeGraph, tmp_path: Path) -> None:
+    image = tmp_path / "cake.png"
+    image.write_bytes(TINY_PNG)
+    c = connector(settings)
+    post_id = await c.publish(OutgoingPost(text="Our week", image_path=PHOTOS[0], more_images=(PHOTOS[1], str(image))))
+    assert [p["published"] for p in fake.photos] == [False, False, False]
+    assert [p.get("url") for p in fake.photos] == [*PHOTOS, None] and fake.photos[2]["source"]["filename"] == "cake.png"
+    assert fake.posts[post_id]["message"] == "Our week" and fake.published_photos() == [[p["id"] for p in fake.photos]]
+    [feed] = fake.calls_to("post feed")
+    assert json.loads(feed.params["attached_media"]) == [{"media_fbid": p["id"]} for p in fake.photos]
+    await c.stop()
+
+
+def _publisher(engine: Any, settings: Settings, c: FacebookConnector, told: list[str] | None = None) -> Publisher:
+    async def notify(platform: str, text: str) -> None:
+        (told if told is not None else []).append(text)
+
+    return Publisher(engine, {"facebook": c}, settings.schedule, notify)
+
+
+async def test_a_post_with_several_photos_left_half_way_resumes_from_its_photos(settings: Settings, fake: FakeGraph, engine: Any) -> None:
+    """What a process killed after the uploads left: the photo ids on the row, the post in
+    `publishing`. It is published with those photos, once; a plain post left so fails instead."""
+    c = connector(settings)
+    photos = await c.prepare(OutgoingPost(text="Our week", image_path=PHOTOS[0], more_images=PHOTOS[1:]))
+    several = repo.add_post(engine, platform="facebook", text="Our week", status=PostStatus.publishing, scheduled_at=utcnow())
+    repo.update_post(engine, several.id, media="\n".join(PHOTOS), container_id=photos)
+    plain = repo.add_post(engine, platform="facebook", text="Just words", status=PostStatus.publishing, scheduled_at=utcnow())
+    told: list[str] = []
+    publisher = _publisher(engine, settings, c, told)
+    assert [p.id for p in await publisher.recover_interrupted()] == [several.id]
+    assert repo.get_post(engine, plain.id).status == PostStatus.failed and "interrupted" in told[0]  # type: ignore[union-attr]
+    [claimed] = await publisher.claim_due(utcnow(), not_before=utcnow() - timedelta(days=1), limit=1)
+    await publisher.publish(claimed)
+    await publisher.flush()
+    done = repo.get_post(engine, several.id)
+    assert done is not None and done.status == PostStatus.published
+    assert len(fake.photos) == 2 and fake.published_photos() == [photos.split(",")]  # not uploaded again
+    assert fake.posts[done.platform_post_id]["message"] == "Our week"  # type: ignore[index]
+    await c.stop()
+
+
+async def test_photos_posted_before_a_crash_are_found_not_posted_again(settings: Settings, fake: FakeGraph) -> None:
+    c = connector(settings)
+    post = OutgoingPost(text="Our week", image_path=PHOTOS[0], more_images=PHOTOS[1:])
+    photos = await c.prepare(post)
+    first = await c.publish_prepared(photos, post)  # its answer lost with the process
+    assert await c.publish_prepared(photos, post) == first
+    assert len(fake.calls_to("post feed")) == 1 and len(fake.published_photos()) == 1
+    await c.stop()
+
+
+async def test_a_feed_call_whose_answer_times_out_is_not_posted_again(settings: Settings, fake: FakeGraph) -> None:
+    settings.facebook.request_timeout_s = 0.3
+    fake.slow_answers["post feed"] = 2  # done at once, answered too late: the call is tried again
+    c = connector(settings)
+    post_id = await c.publish(OutgoingPost(text="Our week", image_path=PHOTOS[0], more_images=PHOTOS[1:]))
+    assert list(fake.posts) == [post_id] and len(fake.calls_to("post feed")) == 1
+    await c.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["before the feed call", "during the feed call"])
+async def test_a_post_with_several_photos_killed_half_way_is_posted_once(settings: Settings, fake: FakeGraph, engine: Any, when: str) -> None:
+    post = repo.add_post(engine, platform="facebook", text="Our week", status=PostStatus.scheduled, scheduled_at=utcnow())
+    repo.update_post(engine, post.id, media="\n".join(PHOTOS))
+    if when == "before the feed call":
+        fake.slow_answers["get feed"] = 60  # the look for an earlier post, just before the feed call, hangs
+    else:
+        fake.slow_answers["post feed"] = 60  # Facebook posts at once; its answer never reaches the killed process
+    first = await publish_child.start("facebook", settings.database_url, fake.url, ROOT)
+    try:
+        if when == "before the feed call":
+            await fake.wait_for("get feed", timeout=60)
+        else:
+            await fake.wait_for("post feed", timeout=60)
+            await until(lambda: len(fake.posts) == 1)
+        row = repo.get_post(engine, post.id)
+        assert row is not None and row.status == PostStatus.publishing and row.container_id == ",".join(p["id"] for p in fake.photos)
+        os.kill(first.pid, signal.SIGKILL)
+        await first.wait()
+    finally:
+        if first.returncode is None:
+            first.kill()
+    assert len(fake.calls_to("post feed")) == (when == "during the feed call")
+    fake.slow_answers.clear()
+    second = await publish_child.start("facebook", settings.database_url, fake.url, ROOT)
+    out, err = await asyncio.wait_for(second.communicate(), 60)
+    assert second.returncode == 0, err.decode()
+    done = repo.get_post(engine, post.id)
+    assert done is not None and done.status == PostStatus.published, (done, out.decode(), err.decode())
+    assert len(fake.photos) == 2 and fake.published_photos() == [[p["id"] for p in fake.photos]]
+    assert list(fake.posts) == [done.platform_post_id]
+
+
 async def test_post_insights_become_engagement(settings: Settings, fake: FakeGraph, engine: Any) -> None:
     c = connector(settings)
     post = repo.add_post(engine, platform="facebook", text="Fresh bread", status=PostStatus.scheduled, scheduled_at=utcnow())
@@ -263,6 +387,16 @@ async def test_post_insights_become_engagement(settings: Settings, fake: FakeGra
     await publisher.collect_engagement(post.id)
     [(row, interactions)] = repo.published_engagement(engine, "facebook")
     assert interactions == 10  # people acting on it; impressions and reach are audience, not actions
+    await c.stop()
+
+
+async def test_the_pages_follower_count_is_stored(settings: Settings, fake: FakeGraph, engine: Any) -> None:
+    c = connector(settings)
+    publisher = _publisher(engine, settings, c)
+    assert await publisher.collect_audience() == 0  # the page says nothing (yet): nothing stored
+    fake.followers[PAGE_ID] = 310
+    assert await publisher.collect_audience() == 1  # Facebook has no followers-online hours for a page
+    assert repo.follower_counts(engine, "facebook") == [(utcnow().date(), 310)]
     await c.stop()
 
 

@@ -5,9 +5,10 @@ row), the text-only post refused at scheduling time, and media insights."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
-import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from connectors.base import OutgoingPost
 from connectors.instagram import InstagramConnector
 from core.config import Settings
 from core.errors import BotError, ConnectorError
-from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_status, web_url
+from fakes import graph_publish_child as publish_child
+from fakes.app import FAST_DELIVERY, running, settings_with, stored_messages, wait_failed_send, wait_status, web_url
 from fakes.graph_api import ENV, IG_ID, IG_USERNAME, VERSION, FakeGraph, ig_comment, ig_mention, iso, messenger, until
 from storage import repo
 from storage.models import MessageStatus, PostStatus, utcnow
@@ -93,6 +95,46 @@ async def test_a_mention_is_read_and_answered_where_it_was_made(settings: Settin
     assert fake.replies[0]["to"] == "c9" and fake.replies[0]["mention_media"] == "other-media"
 
 
+async def test_a_caption_mention_by_webhook_is_answered_on_that_post_and_stored_once_when_polled_too(settings: Settings, fake: FakeGraph) -> None:
+    media_id = fake.tag("Best croissants in town, @acme.bakery hi there!", "someone")
+    c = connector(settings)
+    async with running(settings, c) as app:
+        base = await web_url(app)
+        await deliver(fake, base, ig_mention(media_id))
+        await fake.wait_for("post mentions")
+        [stored] = await wait_status(app, MessageStatus.replied)
+        # The same post found by polling (an owner switching to it, or both running): its id is the same.
+        polled, _ = await c.poll_once("0")
+        assert [m.message_id for m in polled] == [media_id]
+        assert app.inbox is not None
+        await app.inbox.store(polled)
+        await asyncio.sleep(0.3)
+    assert stored.kind == "mention" and stored.chat_id == media_id and stored.platform_message_id == media_id
+    assert [m.platform_message_id for m in stored_messages(app)] == [media_id]
+    [reply] = fake.replies
+    assert reply["to"] == media_id and reply["mention_media"] == media_id
+    assert "comment_id" not in fake.calls_to("post mentions")[0].params  # a comment on the post itself
+
+
+async def test_polling_finds_the_posts_whose_caption_mentions_the_account(settings: Settings, fake: FakeGraph) -> None:
+    settings.instagram.receive = "polling"
+    settings.instagram.poll_interval_s = 0.05
+    fake.tag("@acme.bakery from before the bot", "someone", at=time.time() - 86400)
+    c = InstagramConnector(settings.instagram, env={"INSTAGRAM_ACCESS_TOKEN": ENV["INSTAGRAM_ACCESS_TOKEN"], "META_APP_SECRET": ENV["META_APP_SECRET"]})
+    async with running(settings, c) as app:
+        await fake.wait_for("get tags")
+        mention = fake.tag("Lunch at @Acme.Bakery, hi there!", "someone")
+        fake.tag("Our trip (the bakery is tagged in the photo)", "other")  # tagged, but says nothing to it
+        fake.tag("Thanks @acme.bakery", IG_USERNAME)  # the account's own
+        await fake.wait_for("post mentions")
+        [stored] = await wait_status(app, MessageStatus.replied)
+        polled = len(fake.calls_to("get tags"))
+        await fake.wait_for("get tags", polled + 3)  # read again each round: stored and answered once
+    assert [m.platform_message_id for m in stored_messages(app)] == [mention]
+    assert stored.kind == "mention" and stored.text.startswith("Lunch at")
+    assert [(r["to"], r["mention_media"]) for r in fake.replies] == [(mention, mention)]
+
+
 async def test_a_direct_message_is_answered_in_the_conversation(settings: Settings, fake: FakeGraph) -> None:
     c = connector(settings)
     async with running(settings, c) as app:
@@ -101,6 +143,15 @@ async def test_a_direct_message_is_answered_in_the_conversation(settings: Settin
         await fake.wait_for("post messages")
         [stored] = await wait_status(app, MessageStatus.replied)
     assert stored.kind == "private" and fake.messages[0]["account"] == IG_ID and fake.messages[0]["recipient"] == FAN[0]
+
+
+async def test_a_direct_message_outside_the_window_waits_for_the_owner(settings: Settings, fake: FakeGraph) -> None:
+    fake.window_closed.add(FAN[0])  # Instagram refuses in its own words (its clock, not ours)
+    async with running(settings, connector(settings)) as app:
+        base = await web_url(app)
+        await deliver(fake, base, messenger(FAN[0], "ig_m2", "hi there!", obj="instagram", account=IG_ID))
+        reply = await wait_failed_send(app)
+    assert "outside of allowed window" in (reply.error or "") and fake.messages == []
 
 
 async def test_an_image_post_is_a_container_then_media_publish(settings: Settings, fake: FakeGraph) -> None:
@@ -166,10 +217,15 @@ async def test_publishing_resumes_from_the_container_on_the_post_row(settings: S
     done = repo.get_post(engine, post.id)
     assert done is not None and done.status == PostStatus.published
     assert len(fake.containers) == 1 and fake.media[done.platform_post_id]["container"] == container  # type: ignore[index]
-    fake.insights[done.platform_post_id] = {"likes": 12, "comments": 3, "reach": 400, "saved": 2, "shares": 1}  # type: ignore[index]
+    fake.insights[done.platform_post_id] = {"likes": 12, "comments": 3, "reach": 400, "saved": 2, "shares": 1, "views": 900}  # type: ignore[index]
     await publisher.collect_engagement(post.id)
     [(_, interactions)] = repo.published_engagement(engine, "instagram")
-    assert interactions == 18  # likes, comments, saves and shares; reach is audience
+    assert interactions == 18  # likes, comments, saves and shares; reach and views are audience
+    [sample] = repo.engagement_samples(engine, post.id)
+    assert json.loads(sample.counts) == {"likes": 12, "comments": 3, "reach": 400, "saved": 2, "shares": 1, "views": 900}
+    # A media without views (an older API version, a type Meta does not count them for): the rest still comes.
+    fake.unsupported_metrics.add("views")
+    assert await c.fetch_engagement(done.platform_post_id) == {"likes": 12, "comments": 3, "reach": 400, "saved": 2, "shares": 1}  # type: ignore[arg-type]
     await c.stop()
 
 
@@ -180,10 +236,7 @@ async def test_a_publish_killed_between_the_two_steps_resumes_and_publishes_once
     fake.hold_container_status = True  # the container stays IN_PROGRESS: the child waits between the steps
 
     async def child() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "fakes.instagram_publish_child", settings.database_url, fake.url,
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
+        return await publish_child.start("instagram", settings.database_url, fake.url, ROOT)
 
     first = await child()
     try:
@@ -204,6 +257,46 @@ async def test_a_publish_killed_between_the_two_steps_resumes_and_publishes_once
     assert done is not None and done.status == PostStatus.published, (done, out.decode(), err.decode())
     assert len(fake.calls_to("post media")) == 1  # the container was made once
     assert len(fake.calls_to("post media_publish")) == 1 and list(fake.media) == [done.platform_post_id]
+
+
+async def test_a_media_publish_whose_answer_times_out_is_not_published_again(settings: Settings, fake: FakeGraph) -> None:
+    settings.instagram.request_timeout_s = 0.3
+    fake.slow_answers["post media_publish"] = 2  # done at once, answered too late: the call is tried again
+    c = connector(settings)
+    media_id = await c.publish(OutgoingPost(text="Fresh bread", image_path=IMAGE))
+    assert list(fake.media) == [media_id] and len(fake.calls_to("post media_publish")) == 1
+    await c.stop()
+
+
+@pytest.mark.slow
+async def test_a_publish_killed_during_media_publish_finds_its_post_and_publishes_once(settings: Settings, fake: FakeGraph, engine: Engine) -> None:
+    # The same words went out two days ago: that earlier post is not taken for this one.
+    fake.media["earlier"] = {"id": "earlier", "caption": "Fresh bread", "container": "", "at": time.time() - 2 * 86400}
+    post = repo.add_post(engine, platform="instagram", text="Fresh bread", status=PostStatus.scheduled, scheduled_at=utcnow())
+    repo.update_post(engine, post.id, media=IMAGE)
+    fake.slow_answers["post media_publish"] = 60  # Instagram publishes at once; its answer never reaches the killed process
+
+    first = await publish_child.start("instagram", settings.database_url, fake.url, ROOT)
+    try:
+        await fake.wait_for("post media_publish", timeout=60)
+        await until(lambda: len(fake.media) == 2)
+        os.kill(first.pid, signal.SIGKILL)
+        await first.wait()
+    finally:
+        if first.returncode is None:
+            first.kill()
+    [published] = [m for m in fake.media if m != "earlier"]
+    row = repo.get_post(engine, post.id)
+    assert row is not None and row.status == PostStatus.publishing and fake.containers[row.container_id]["status"] == "PUBLISHED"
+
+    fake.slow_answers.clear()
+    second = await publish_child.start("instagram", settings.database_url, fake.url, ROOT)
+    out, err = await asyncio.wait_for(second.communicate(), 60)
+    assert second.returncode == 0, err.decode()
+    done = repo.get_post(engine, post.id)
+    assert done is not None and done.status == PostStatus.published, (done, out.decode(), err.decode())
+    assert done.platform_post_id == published
+    assert len(fake.calls_to("post media")) == 1 and len(fake.calls_to("post media_publish")) == 1 and len(fake.media) == 2
 
 
 async def test_polling_reads_new_comments_and_replies_on_recent_posts(config_file: Path, fake: FakeGraph, settings: Settings) -> None:
@@ -229,7 +322,7 @@ async def test_polling_reads_new_comments_and_replies_on_recent_posts(config_fil
     assert [(m["account"], m["recipient"]) for m in fake.messages] == [(IG_ID, "3003")]
 
 
-async def test_hiding_an_instagram_comment(settings: Settings, fake: FakeGraph) -> None:
+async def test_hiding_and_deleting_an_instagram_comment(settings: Settings, fake: FakeGraph) -> None:
     from core.addressing import MessageKind, ReplyAddress, Visibility
 
     c = connector(settings)
@@ -237,6 +330,10 @@ async def test_hiding_an_instagram_comment(settings: Settings, fake: FakeGraph) 
     assert fake.hidden == ["c5"] and fake.calls_to("post object")[0].params["hide"] == "true"
     with pytest.raises(ConnectorError, match="only comments"):
         await c.hide_comment(ReplyAddress(MessageKind.mention, Visibility.public, chat_id="m1", message_id="c6"))
+    await c.delete_comment(ReplyAddress(MessageKind.comment, Visibility.public, chat_id="m1", message_id="c7", thread_id="c7"))
+    assert fake.deleted == ["c7"]
+    with pytest.raises(ConnectorError, match="only comments on the account's posts can be deleted"):
+        await c.delete_comment(ReplyAddress(MessageKind.mention, Visibility.public, chat_id="m1", message_id="c6"))
     await c.stop()
 
 
@@ -251,4 +348,16 @@ async def test_followers_online_hours_are_stored_for_the_best_time(settings: Set
     hours = posting_history(engine, "instagram").audience_hours
     assert hours[7] == 100 and hours[6] == 123  # Meta's 00:00 is 07:00 UTC, its 23:00 is 06:00 UTC
     assert posting_history(engine, "facebook").audience_hours == {}
+    await c.stop()
+
+
+async def test_the_follower_count_is_stored_once_a_day(settings: Settings, fake: FakeGraph, engine: Engine) -> None:
+    c = connector(settings)
+    _, publisher = _scheduler(engine, settings, c)
+    fake.followers[IG_ID] = 1180
+    assert await publisher.collect_audience() == 1  # the count; no online hours yet
+    fake.followers[IG_ID] = 1234
+    await publisher.collect_audience()  # later the same day: the day's count is the latest
+    assert repo.follower_counts(engine, "instagram") == [(utcnow().date(), 1234)]
+    assert fake.calls_to("get object")[-1].params["fields"] == "followers_count"
     await c.stop()

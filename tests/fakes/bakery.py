@@ -6,7 +6,7 @@ from datetime import date
 
 from core.config import BrandSettings, Fact
 
-# The facts as config.toml has them, for tests that build a BrandSettings in code.
+# The facts as config.toml has them (without the questions it lists for them), for tests that build a BrandSettings in code.
 BAKERY_FACTS = [
     Fact(text="We are open Monday to Saturday, 8:00 to 18:00."),
     Fact(text="We deliver within 10 km for 3 EUR; free above 30 EUR."),

@@ -4,6 +4,7 @@ path, with Meta's error format and usage headers, and signed webhook deliveries 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -48,6 +49,10 @@ def graph_error(message: str, code: int, subcode: int = 0, kind: str = "OAuthExc
     return {"error": error}
 
 
+class UnsupportedMetric(Exception):
+    """An insights metric Meta does not report for this media (or this API version)."""
+
+
 class OutsideWindow(Exception):
     """A message to someone whose messaging window has passed."""
 
@@ -65,20 +70,32 @@ class FakeGraph(FakeServer):
         self.replies: list[dict[str, Any]] = []  # comment replies we got: {"to", "message", "id"}
         self.messages: list[dict[str, Any]] = []  # Messenger / Direct messages sent: {"account", "recipient", "text"}
         self.hidden: list[str] = []
+        self.deleted: list[str] = []
         self.photos: list[dict[str, Any]] = []
         self.containers: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}  # published Instagram media
         self.ig_comments: dict[str, list[dict[str, Any]]] = {}  # media id -> comments
         self.mentioned: dict[str, dict[str, Any]] = {}  # comment id -> the mentioning comment
+        self.tagged: list[dict[str, Any]] = []  # others' media the account is tagged or @mentioned in, newest first
         self.insights: dict[str, dict[str, int]] = {}
         self.conversations: dict[str, list[dict[str, Any]]] = {}  # account id -> its conversations, newest first
+        self.followers: dict[str, int] = {}  # account id -> followers_count (absent: the field is left out)
+        self.unsupported_metrics: set[str] = set()  # media insights refused as Meta refuses them
         self.online_followers: dict[str, int] = {}  # Instagram's hour (of Meta's UTC-07:00 day) -> followers online
         self.usage: dict[str, str] = {}  # extra response headers (X-App-Usage, X-Business-Use-Case-Usage)
         # Containers stay IN_PROGRESS for this many status reads before FINISHED.
         self.container_reads_before_finished = 1
         self.hold_container_status = False  # keep every container IN_PROGRESS (a publish waiting between steps)
+        # Calls done at once and answered only after this many seconds: a caller killed meanwhile
+        # never hears that Meta did it (hold_call, by contrast, acts only after the wait).
+        self.slow_answers: dict[str, float] = {}
+        self._stopping = asyncio.Event()
         # People whose messaging window has passed: a message to them is refused as Meta refuses it.
         self.window_closed: set[str] = set()
+
+    async def stop(self) -> None:
+        self._stopping.set()  # slow answers go out now, so the server stops at once
+        await super().stop()
 
     def next_id(self) -> str:
         return str(next(self._ids))
@@ -107,10 +124,15 @@ class FakeGraph(FakeServer):
             return self._error(failure.status, failure.body, failure.headers)
         try:
             body = self._answer(request.method, path, params)
+        except UnsupportedMetric as exc:
+            return self._error(400, graph_error(f"(#100) The metric {exc} is not supported for this media", 100, kind="OAuthException"))
         except OutsideWindow:
             return self._error(400, graph_error("(#10) This message is sent outside of allowed window.", 10, 2018278))
         except KeyError as exc:
             return self._error(400, graph_error(f"Unsupported request - object {exc} does not exist", 100, 33, "GraphMethodException"))
+        if name in self.slow_answers:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.slow_answers[name])
         return web.json_response(body, headers=self.usage)
 
     def _error(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
@@ -127,12 +149,15 @@ class FakeGraph(FakeServer):
         target, edge = path[0], (path[1] if len(path) > 1 else "")
         if method == "GET":
             return self._get(target, edge, p)
+        if method == "DELETE" and not edge:
+            self.deleted.append(target)
+            return {"success": True}
         if edge == "comments":  # a Facebook comment reply
             return self._reply(target, p["message"])
         if edge == "replies":  # an Instagram comment reply
             return self._reply(target, p["message"])
-        if edge == "mentions":
-            return self._reply(p["comment_id"], p["message"], mention_media=p["media_id"])
+        if edge == "mentions":  # on a comment that @mentions the account, or on a post whose caption does
+            return self._reply(p.get("comment_id") or p["media_id"], p["message"], mention_media=p["media_id"])
         if edge == "messages":
             message = json.loads(p["message"])
             recipient = json.loads(p["recipient"])["id"]
@@ -142,13 +167,25 @@ class FakeGraph(FakeServer):
             return {"recipient_id": recipient, "message_id": f"m_{self.next_id()}"}
         if edge == "feed":
             post_id = f"{PAGE_ID}_{self.next_id()}"
-            self.posts[post_id] = {"id": post_id, "message": p.get("message", ""), "link": p.get("link"), "comments": [], "created": time.time()}
+            attached = [str(m["media_fbid"]) for m in json.loads(p.get("attached_media", "[]"))]
+            unpublished = {x["id"]: x for x in self.photos if not x["published"]}
+            for photo in attached:
+                if photo not in unpublished:
+                    raise KeyError(photo)  # only the page's own unpublished photos can be attached
+            for photo in attached:
+                unpublished[photo]["post_id"] = post_id
+            self.posts[post_id] = {
+                "id": post_id, "message": p.get("message", ""), "link": p.get("link"), "comments": [], "created": time.time(), "photos": attached,
+            }
             return {"id": post_id}
         if edge == "photos":
             photo_id = self.next_id()
-            post_id = f"{PAGE_ID}_{self.next_id()}"
-            self.photos.append({"id": photo_id, "post_id": post_id, **{k: p[k] for k in ("url", "caption", "source") if k in p}})
-            self.posts[post_id] = {"id": post_id, "message": p.get("caption", ""), "comments": [], "created": time.time()}
+            photo = {"id": photo_id, "published": p.get("published") != "false", **{k: p[k] for k in ("url", "caption", "source") if k in p}}
+            self.photos.append(photo)
+            if not photo["published"]:  # uploaded for a post with several photos: shown by none yet
+                return {"id": photo_id}
+            post_id = photo["post_id"] = f"{PAGE_ID}_{self.next_id()}"
+            self.posts[post_id] = {"id": post_id, "message": p.get("caption", ""), "comments": [], "created": time.time(), "photos": [photo_id]}
             return {"id": photo_id, "post_id": post_id}
         if edge == "media":
             container = self.next_id()
@@ -162,7 +199,7 @@ class FakeGraph(FakeServer):
                 raise KeyError(p["creation_id"])
             container["status"] = "PUBLISHED"
             media_id = self.next_id()
-            self.media[media_id] = {"id": media_id, "caption": container["params"].get("caption", ""), "container": container["id"]}
+            self.media[media_id] = {"id": media_id, "caption": container["params"].get("caption", ""), "container": container["id"], "at": time.time()}
             return {"id": media_id}
         if not edge:  # POST /{comment-id}: hide it
             if p.get("is_hidden") == "true" or p.get("hide") == "true":
@@ -172,14 +209,17 @@ class FakeGraph(FakeServer):
 
     def _get(self, target: str, edge: str, p: dict[str, Any]) -> dict[str, Any]:
         if not edge:
+            fields = p.get("fields", "")
             if target == PAGE_ID:
-                return {"id": PAGE_ID, "name": PAGE_NAME}
+                return {"id": PAGE_ID, "name": PAGE_NAME, **self._counted(PAGE_ID, fields, "followers_count", "fan_count")}
             if target == IG_ID:
-                fields = p.get("fields", "")
                 if fields.startswith("mentioned_comment"):
                     comment_id = fields.split("comment_id(")[1].split(")")[0]
                     return {"id": IG_ID, "mentioned_comment": self.mentioned[comment_id]}
-                return {"id": IG_ID, "username": IG_USERNAME}
+                if fields.startswith("mentioned_media"):
+                    media_id = fields.split("media_id(")[1].split(")")[0]
+                    return {"id": IG_ID, "mentioned_media": next(m for m in self.tagged if m["id"] == media_id)}
+                return {"id": IG_ID, "username": IG_USERNAME, **self._counted(IG_ID, fields, "followers_count")}
             if target in self.containers:
                 c = self.containers[target]
                 if c["status"] == "IN_PROGRESS" and not self.hold_container_status:
@@ -209,13 +249,20 @@ class FakeGraph(FakeServer):
             return {"data": self.conversations.get(target, [])}
         if edge == "feed" and target == PAGE_ID:
             newest = sorted(self.posts.values(), key=lambda x: -x["created"])[: int(p.get("limit", 25))]
-            return {"data": [{"id": x["id"], "updated_time": iso(x["created"])} for x in newest]}
+            rows = [{"id": x["id"], "updated_time": iso(x["created"])} for x in newest]
+            if "attachments" in p.get("fields", ""):
+                for row, x in zip(rows, newest):
+                    row.update(_attachments(x.get("photos") or []))
+            return {"data": rows}
         if edge == "comments" and target in self.posts:
             since = int(p.get("since", 0))
             rows = [c for c in self.posts[target]["comments"] if c["at"] >= since]
             return {"data": [{k: v for k, v in c.items() if k != "at"} for c in rows]}
         if edge == "media" and target == IG_ID:
-            return {"data": [{"id": m, "caption": x["caption"], "timestamp": iso()} for m, x in reversed(self.media.items())]}
+            newest = sorted(self.media.values(), key=lambda x: -x.get("at", time.time()))
+            return {"data": [{"id": x["id"], "caption": x["caption"], "timestamp": iso(x.get("at"))} for x in newest]}
+        if edge == "tags" and target == IG_ID:
+            return {"data": self.tagged[: int(p.get("limit", 25))]}
         if edge == "comments" and target in self.media:
             return {"data": self.ig_comments.get(target, [])}
         if edge == "insights" and target == IG_ID:
@@ -224,8 +271,19 @@ class FakeGraph(FakeServer):
         if edge == "insights" and target in self.media:
             counts = self.insights.get(target, {})
             names = p.get("metric", "").split(",")
+            refused = [n for n in names if n in self.unsupported_metrics]
+            if refused:
+                raise UnsupportedMetric(refused[0])
             return {"data": [{"name": n, "period": "lifetime", "values": [{"value": counts.get(n, 0)}]} for n in names]}
         raise KeyError(target)
+
+    def _counted(self, account: str, fields: str, *names: str) -> dict[str, int]:
+        """The follower fields asked for (a page's fan_count is its likes; the fake keeps it at its followers)."""
+        return {n: self.followers[account] for n in names if n in fields.split(",") and account in self.followers}
+
+    def published_photos(self) -> list[list[str]]:
+        """The photo ids each post on the page shows, oldest post first (posts without photos left out)."""
+        return [x["photos"] for x in sorted(self.posts.values(), key=lambda x: x["created"]) if x.get("photos")]
 
     def _reply(self, to: str, message: str, mention_media: str = "") -> dict[str, Any]:
         reply_id = self.next_id()
@@ -249,6 +307,12 @@ class FakeGraph(FakeServer):
         self.posts[post_id]["comments"].append(row)
         return comment_id
 
+    def tag(self, caption: str, author: str, at: float | None = None) -> str:
+        """Someone's post that tags the account (GET /{ig-user-id}/tags, mentioned_media); returns its id."""
+        media_id = self.next_id()
+        self.tagged.insert(0, {"id": media_id, "caption": caption, "username": author, "timestamp": iso(at), "permalink": f"https://www.instagram.com/p/{media_id}/"})
+        return media_id
+
     def add_message(self, account: str, sender: tuple[str, str], text: str) -> str:
         """A private message as polling reads it (GET /{account}/conversations)."""
         mid = f"m_{self.next_id()}"
@@ -271,6 +335,16 @@ class FakeGraph(FakeServer):
             headers["X-Hub-Signature-256"] = signature(body, secret if secret is not None else self.app_secret)
         async with httpx.AsyncClient() as client:
             return await client.post(url, content=body, headers=headers)
+
+
+def _attachments(photos: list[str]) -> dict[str, Any]:
+    """A post's `attachments` as Graph shows them: one photo is the target, several an album's subattachments."""
+    if not photos:
+        return {}
+    if len(photos) == 1:
+        return {"attachments": {"data": [{"type": "photo", "target": {"id": photos[0]}}]}}
+    album = {"type": "album", "subattachments": {"data": [{"type": "photo", "target": {"id": photo}} for photo in photos]}}
+    return {"attachments": {"data": [album]}}
 
 
 def feed_comment(
@@ -312,8 +386,9 @@ def ig_comment(media_id: str, comment_id: str, text: str, author: tuple[str, str
     return {"object": "instagram", "entry": [{"id": IG_ID, "time": int(time.time()), "changes": [{"field": "comments", "value": value}]}]}
 
 
-def ig_mention(media_id: str, comment_id: str) -> dict[str, Any]:
-    value = {"media_id": media_id, "comment_id": comment_id}
+def ig_mention(media_id: str, comment_id: str = "") -> dict[str, Any]:
+    """A `mentions` webhook: in a comment (with its id), or in the caption of the media (none)."""
+    value = {"media_id": media_id, "comment_id": comment_id} if comment_id else {"media_id": media_id}
     return {"object": "instagram", "entry": [{"id": IG_ID, "time": int(time.time()), "changes": [{"field": "mentions", "value": value}]}]}
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from bench.web_data import generate
 from storage import insights, repo
+from storage.insights import FollowerFigure
 from storage.message_states import Transition
 from storage.models import MessageStatus, PostStatus, ReplyStatus
 
@@ -196,5 +197,20 @@ def test_the_data_version_moves_with_what_the_figures_read(engine: Engine) -> No
     repo.update_reply(engine, draft.id, status=ReplyStatus.rejected)  # the owner's /reject
     repo.advance_message(engine, waiting, Transition.ignore)
     versions.append(insights.data_version(engine))
+    repo.set_follower_count(engine, "instagram", 120, NOW)  # followers counted
+    versions.append(insights.data_version(engine))
     assert len(set(versions)) == len(versions)
     assert insights.data_version(engine) == versions[-1]  # and stands still while nothing changes
+
+
+def test_followers_at_the_end_of_a_period_and_the_change_since_it_began(engine: Engine) -> None:
+    repo.set_follower_count(engine, "instagram", 100, NOW - timedelta(days=10))
+    repo.set_follower_count(engine, "instagram", 120, NOW - timedelta(days=3))
+    repo.set_follower_count(engine, "instagram", 125, NOW - timedelta(days=3) + timedelta(hours=1))  # later that day: replaces
+    repo.set_follower_count(engine, "facebook", 40, NOW - timedelta(days=1))
+    week = insights.period(engine, NOW - timedelta(days=7), NOW)
+    assert week.followers == [FollowerFigure("facebook", 40, None), FollowerFigure("instagram", 125, 25)]
+    before = insights.period(engine, NOW - timedelta(days=14), NOW - timedelta(days=7))
+    assert before.followers == [FollowerFigure("instagram", 100, None)]
+    assert insights.period(engine, NOW - timedelta(days=30), NOW - timedelta(days=20)).followers == []
+    assert repo.follower_counts(engine, "instagram") == [((NOW - timedelta(days=10)).date(), 100), ((NOW - timedelta(days=3)).date(), 125)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from urllib.parse import urlencode
+
 import httpx
 from sqlalchemy.engine import Engine
 
@@ -39,6 +41,20 @@ async def test_the_figures_are_the_reports(signed_in: httpx.AsyncClient, engine:
     assert f"Messages: {figures.messages} " in report and f"{figures.automatic_replies} automatic" in report
     for name in CHARTS:
         assert f'src="/analytics/charts/{name}.png?start={first.isoformat()}&amp;end={today.isoformat()}&amp;v=' in page.text
+
+
+async def test_followers_per_platform_and_their_change(signed_in: httpx.AsyncClient, engine: Engine) -> None:
+    now = utcnow()
+    page = await signed_in.get("/analytics")
+    assert "Followers on" not in page.text  # no platform counted them
+    repo.set_follower_count(engine, "instagram", 1180, now - timedelta(days=40))
+    page = await signed_in.get("/analytics?" + urlencode({"start": (now - timedelta(days=39)).date().isoformat(), "end": now.date().isoformat()}))
+    assert "Followers on instagram" in page.text and "1,180" in page.text and "+0 since" in page.text
+    page = await signed_in.get("/analytics?" + urlencode({"start": (now - timedelta(days=45)).date().isoformat(), "end": now.date().isoformat()}))
+    assert "1,180" in page.text and "not counted before" in page.text
+    repo.set_follower_count(engine, "instagram", 1234, now)  # shows at once: the cached page is drawn again
+    page = await signed_in.get("/analytics")
+    assert "1,234" in page.text and "+54 since" in page.text and "1,180" not in page.text
 
 
 async def test_charts_are_png_images(signed_in: httpx.AsyncClient, engine: Engine) -> None:
