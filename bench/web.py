@@ -6,15 +6,22 @@ client signs in, then asks for one page after another with no pause (a closed lo
 case, every client always waiting). The baseline in the same run is the sign-in page, which reads
 no database: what the server, the session and the template cost on this machine at this load.
 The clients run in this process, so they share the machine's cores with the server. "inbox poll" is
-what an open inbox tab asks every 3 s when nothing changed (answered 204).
+what an open inbox tab asks every 3 s when nothing changed (answered 204). The inbox is drawn once
+per commit to the database for every tab: "inbox, 2 commits/s meanwhile" renames a contact twice a
+second from another connection while the clients ask, so the page is drawn again each time, and
+"inbox drawn anew" is the median time of one request right after a commit, alone (5 tries).
 
-Run: .venv/bin/python bench/web.py [--messages 100000] [--posts 5000] [--clients 20] [--seconds 15]
+`--before CHECKOUT` measures another checkout's bot (the code before a change, run with this
+checkout's environment) first, on the same database, one bot at a time.
+
+Run: .venv/bin/python bench/web.py [--messages 100000] [--posts 5000] [--clients 20] [--seconds 15] [--before DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -22,10 +29,12 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -152,83 +161,152 @@ async def load(clients: list[httpx.AsyncClient], path: str, seconds: float) -> d
     }
 
 
+WRITES_PER_S = 2
+PAGES = (("baseline (sign-in page)", "baseline"), ("inbox", "inbox"),
+         (f"inbox, {WRITES_PER_S} commits/s meanwhile", "inbox_changing"), ("inbox poll", "inbox_poll"),
+         ("analytics", "analytics"), ("analytics chart", "analytics_chart"))
+
+
+def rename(database: Path, n: int) -> None:
+    """One commit from a connection of its own: contact 1 gets a new name."""
+    with sqlite3.connect(database, timeout=30) as connection:
+        connection.execute("UPDATE contact SET display_name = ? WHERE id = 1", (f"Follower 0 ({n})",))
+    connection.close()
+
+
+async def commit_meanwhile(database: Path, per_s: float, done: asyncio.Event) -> int:
+    """Commits from a connection of another process's kind (a contact renamed) while the pages are asked:
+    the data changing under the dashboard, as when followers write. Returns how many."""
+    n = 0
+    while not done.is_set():
+        n += 1
+        await asyncio.to_thread(rename, database, n)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), 1 / per_s)
+    return n
+
+
+@dataclass
+class Measured:
+    pages: dict[str, dict[str, float]]  # by JSON key
+    start_s: float
+    analytics_cold_ms: float
+    analytics_year_cold_ms: float
+    inbox_drawn_ms: float
+
+
+async def measure(checkout: Path, config: Path, database: Path, port: int, log: Path, args: argparse.Namespace) -> Measured:
+    """Start `bot run` from `checkout` (this one, or the code before a change) on the filled database and load its pages."""
+    proc = await asyncio.create_subprocess_exec(
+        str(ROOT / ".venv" / "bin" / "bot"), "run", "--connector", "telegram", "--config", str(config),
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(checkout)},
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log.open("ab"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    pages: dict[str, dict[str, float]] = {}
+    try:
+        start_s = await wait_for_server(base, proc, log)
+        clients = [await signed_in_client(base) for _ in range(args.clients)]
+        # The first analytics answer computes the figures (a cache miss): timed alone.
+        t1 = time.perf_counter()
+        assert (await clients[0].get("/analytics")).status_code == 200
+        analytics_cold_ms = (time.perf_counter() - t1) * 1000
+        today = utcnow().date()
+        year = f"/analytics?start={(today - timedelta(days=365)).isoformat()}&end={today.isoformat()}"
+        t1 = time.perf_counter()
+        assert (await clients[0].get(year)).status_code == 200
+        analytics_year_cold_ms = (time.perf_counter() - t1) * 1000
+        poll = await poll_path(clients[0])
+        drawn: list[float] = []
+        for n in range(5):  # the inbox right after a commit: drawn anew (its templates are compiled by now)
+            await asyncio.to_thread(rename, database, -n)
+            t1 = time.perf_counter()
+            assert (await clients[0].get("/inbox")).status_code == 200
+            drawn.append((time.perf_counter() - t1) * 1000)
+        paths = {"baseline": "/signin", "inbox": "/inbox", "inbox_changing": "/inbox", "inbox_poll": poll, "analytics": "/analytics",
+                 "analytics_chart": "/analytics/charts/intents.png"}
+        for client in clients:  # warm: each client once on each page
+            for path in paths.values():
+                await client.get(path)
+        for _, key in PAGES:
+            if key == "inbox_changing":
+                done = asyncio.Event()
+                writer = asyncio.create_task(commit_meanwhile(database, WRITES_PER_S, done))
+                pages[key] = await load(clients, paths[key], args.seconds)
+                done.set()
+                await writer
+            else:
+                pages[key] = await load(clients, paths[key], args.seconds)
+        for client in clients:
+            await client.aclose()
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            await proc.wait()
+    return Measured(pages, start_s, analytics_cold_ms, analytics_year_cold_ms, statistics.median(drawn))
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
     # The bot's long poll is cut when it is stopped at the end: not worth a traceback.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     fake = FakeTelegram()
     await fake.start()
     load_start = os.getloadavg()[0]
+    runs: dict[str, Measured] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
         data = Path(tmp) / "data"
-        config = Path(tmp) / "config.toml"
-        config.write_text(CONFIG.format(data=data, cache=ROOT / "data" / "models", telegram=fake.base_url, port=port))
         t0 = time.perf_counter()
         engine = make_engine(f"sqlite:///{data / 'bot.db'}")
         made = generate(engine, messages=args.messages, posts=args.posts, now=utcnow())
         engine.dispose()
         generate_s = time.perf_counter() - t0
         PasswordStore(data).set(PASSWORD)
-        log = Path(tmp) / "bot.log"
-        proc = await asyncio.create_subprocess_exec(
-            str(ROOT / ".venv" / "bin" / "bot"), "run", "--connector", "telegram", "--config", str(config),
-            env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)},
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log.open("ab"),
-        )
-        base = f"http://127.0.0.1:{port}"
-        results: dict[str, dict[str, float]] = {}
+        # The code before a change first, on the same database, one bot at a time (each has the cores to itself).
+        checkouts = ([("before", Path(args.before).resolve())] if getattr(args, "before", None) else []) + [("now", ROOT)]
         try:
-            start_s = await wait_for_server(base, proc, log)
-            clients = [await signed_in_client(base) for _ in range(args.clients)]
-            # The first analytics answer computes the figures (a cache miss): timed alone.
-            t1 = time.perf_counter()
-            assert (await clients[0].get("/analytics")).status_code == 200
-            analytics_cold_ms = (time.perf_counter() - t1) * 1000
-            today = utcnow().date()
-            year = f"/analytics?start={(today - timedelta(days=365)).isoformat()}&end={today.isoformat()}"
-            t1 = time.perf_counter()
-            assert (await clients[0].get(year)).status_code == 200
-            analytics_year_cold_ms = (time.perf_counter() - t1) * 1000
-            poll = await poll_path(clients[0])
-            for client in clients:  # warm: each client once on each page
-                for path in ("/signin", "/inbox", poll, "/analytics", "/analytics/charts/intents.png"):
-                    await client.get(path)
-            for name, path in (("baseline (sign-in page)", "/signin"), ("inbox", "/inbox"), ("inbox poll", poll),
-                               ("analytics", "/analytics"), ("analytics chart", "/analytics/charts/intents.png")):
-                results[name] = await load(clients, path, args.seconds)
-            for client in clients:
-                await client.aclose()
+            for name, checkout in checkouts:
+                port = free_port()
+                config = Path(tmp) / f"config-{name}.toml"
+                config.write_text(CONFIG.format(data=data, cache=ROOT / "data" / "models", telegram=fake.base_url, port=port))
+                runs[name] = await measure(checkout, config, data / "bot.db", port, Path(tmp) / f"bot-{name}.log", args)
         finally:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-                await proc.wait()
             await fake.stop()
     load_end = os.getloadavg()[0]
     table = Table(title=f"Dashboard, {args.clients} signed-in clients, closed loop, {args.seconds:.0f} s a page")
     for column in ("page", "requests", "per s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"):
         table.add_column(column, justify="left" if column == "page" else "right")
-    for name, r in results.items():
-        table.add_row(name, str(r["requests"]), f"{r['per_s']:.0f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
-                      f"{r['p99_ms']:.1f}", f"{r['max_ms']:.0f}", str(r["errors"]))
-    console = Console()
+    for title, key in PAGES:
+        for name, measured in runs.items():
+            r = measured.pages[key]
+            shown = f"{title}, before" if name == "before" else title
+            table.add_row(shown, str(r["requests"]), f"{r['per_s']:.0f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
+                          f"{r['p99_ms']:.1f}", f"{r['max_ms']:.0f}", str(r["errors"]))
+    now = runs["now"]
+    console = Console(width=120)  # the rows' names on one line, also when printed to a file
     console.print(table)
+    before = runs.get("before")
     console.print(
         f"{made.messages:,} messages, {made.replies:,} replies, {made.posts:,} posts, {made.samples:,} engagement samples "
-        f"(generated in {generate_s:.1f} s); bot up in {start_s:.1f} s; first analytics page (figures computed) "
-        f"{analytics_cold_ms:.0f} ms, a year's range {analytics_year_cold_ms:.0f} ms. CPU: {machine.cpu_model()}, "
-        f"{os.cpu_count()} cores; load average {load_start:.1f} before, {load_end:.1f} after. "
+        f"(generated in {generate_s:.1f} s); bot up in {now.start_s:.1f} s; first analytics page (figures computed) "
+        f"{now.analytics_cold_ms:.0f} ms, a year's range {now.analytics_year_cold_ms:.0f} ms"
+        + (f" (before: {before.analytics_cold_ms:.0f} ms and {before.analytics_year_cold_ms:.0f} ms)" if before else "")
+        + f"; inbox drawn anew {now.inbox_drawn_ms:.0f} ms" + (f" (before: {before.inbox_drawn_ms:.0f} ms)" if before else "")
+        + f". CPU: {machine.cpu_model()}, {os.cpu_count()} cores; load average {load_start:.1f} before, {load_end:.1f} after. "
         f"Goal: p95 under {GOAL_P95_MS:.0f} ms for inbox and analytics."
     )
-    key = {"baseline (sign-in page)": "baseline", "inbox": "inbox", "inbox poll": "inbox_poll", "analytics": "analytics",
-           "analytics chart": "analytics_chart"}
     figures: dict[str, object] = {"clients": args.clients, "messages": made.messages, "posts": made.posts}
-    for name, r in results.items():
-        k = key[name]
-        figures.update({f"{k}_p50_ms": round(r["p50_ms"], 1), f"{k}_p95_ms": round(r["p95_ms"], 1),
-                        f"{k}_p99_ms": round(r["p99_ms"], 1), f"{k}_requests_per_s": round(r["per_s"], 1), f"{k}_errors": r["errors"]})
+    for name, measured in runs.items():
+        prefix = "before_" if name == "before" else ""
+        for k, r in measured.pages.items():
+            figures.update({f"{prefix}{k}_p50_ms": round(r["p50_ms"], 1), f"{prefix}{k}_p95_ms": round(r["p95_ms"], 1),
+                            f"{prefix}{k}_p99_ms": round(r["p99_ms"], 1), f"{prefix}{k}_requests_per_s": round(r["per_s"], 1),
+                            f"{prefix}{k}_errors": r["errors"]})
+        figures.update({f"{prefix}analytics_cold_ms": round(measured.analytics_cold_ms),
+                        f"{prefix}analytics_year_cold_ms": round(measured.analytics_year_cold_ms),
+                        f"{prefix}inbox_drawn_ms": round(measured.inbox_drawn_ms, 1),
+                        f"{prefix}bot_start_s": round(measured.start_s, 1)})
     figures.update({
-        "analytics_cold_ms": round(analytics_cold_ms), "analytics_year_cold_ms": round(analytics_year_cold_ms),
-        "generate_s": round(generate_s, 1), "bot_start_s": round(start_s, 1),
+        "generate_s": round(generate_s, 1),
         "cpu_cores": os.cpu_count(), **machine_and_weights(load_settings(ROOT / "config.toml")),
         "load_avg_1m_before": round(load_start, 2), "load_avg_1m_after": round(load_end, 2),
     })
@@ -241,6 +319,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=5_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--before", type=Path, help="a checkout of the code before a change: its bot is measured first, "
+                        "on the same database, as rows `..., before` (JSON keys `before_*`)")
     figures = asyncio.run(run(parser.parse_args()))
     print(json.dumps(figures))
 

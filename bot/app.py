@@ -13,6 +13,7 @@ from bot.commands import OwnerCommands
 from bot.connections import Connections
 from core.config import Settings
 from bot.inbox import StoreFirstInbox
+from bot.contact_commands import ContactCommands
 from bot.moderation_commands import ModerationCommands
 from bot.post_media import PostMediaCommands
 from bot.pipeline import FollowerPipeline, ReplySender
@@ -50,6 +51,7 @@ class App:
         self.queue: QueueCommands | None = None
         self.posts: PostCommands | None = None
         self.reports: ReportCommands | None = None
+        self.contacts: ContactCommands | None = None
         self.web: WebServer | None = None
         # The owner's commands, run one at a time; each waits for the follower messages stored before it.
         self._owner_queue: asyncio.Queue[tuple[IncomingMessage, int]] = asyncio.Queue()
@@ -73,6 +75,7 @@ class App:
         self.queue = QueueCommands(self.engine, sender, self.brain.known_labels)
         self.posts = PostCommands(self.engine, self.brain, self.scheduler, self.settings)
         self.reports = ReportCommands(self.engine, self.settings)
+        self.contacts = ContactCommands(self.engine)
         # Every owner command set, listed explicitly.
         self.commands = OwnerCommands(
             self.brain,
@@ -80,6 +83,7 @@ class App:
                 self.queue,
                 self.posts,
                 self.reports,
+                self.contacts,
                 ModerationCommands(self.engine, self.connectors),
                 PostMediaCommands(self.engine),
             ],

@@ -18,6 +18,7 @@ from bot.web.pages import PAGES
 from bot.web.passwords import PasswordStore, session_key
 from bot.web.security import CsrfProtection, RequireSignIn, SecurityHeaders, Sessions
 from bot.web.templating import STATIC_DIR
+from storage.commits import CommitCounter
 
 
 async def _home(request: Request) -> Response:
@@ -48,6 +49,7 @@ def dashboard(ctx: WebContext, passwords: PasswordStore | None = None) -> Starle
         ],
     )
     app.state.ctx = ctx
+    app.state.commits = CommitCounter(ctx.engine)  # what the inbox is cached by (bot/web/figure_cache.py)
     return app
 
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from bot.app import App
+    from bot.contact_commands import ContactCommands
     from bot.post_commands import PostCommands
     from bot.queue_commands import QueueCommands
     from bot.report import ReportCommands
@@ -30,13 +31,15 @@ class WebContext:
     queue: QueueCommands
     posts: PostCommands
     reports: ReportCommands
+    contacts: ContactCommands
     brain: Brain
     connectors: Mapping[str, Connector]
 
     @classmethod
     def from_app(cls, app: App) -> WebContext:
         assert app.engine is not None and app.queue is not None and app.posts is not None and app.reports is not None
-        return cls(app.settings, app.engine, app.queue, app.posts, app.reports, app.brain, app.connectors)
+        assert app.contacts is not None
+        return cls(app.settings, app.engine, app.queue, app.posts, app.reports, app.contacts, app.brain, app.connectors)
 
 
 def context(request: Request) -> WebContext:

@@ -41,15 +41,24 @@ class PasswordStore:
         cost); a stored hash carries its own parameters, so any hash verifies."""
         self.path = data_dir / PASSWORD_FILE
         self._hasher = hasher or PasswordHasher()
+        self._read: tuple[tuple[int, int, int], str] | None = None  # (the file's inode, size, mtime), its hash
 
     def is_set(self) -> bool:
         return bool(self._hash())
 
     def _hash(self) -> str:
+        """The stored hash, read again only when the file changed (every signed-in request asks)."""
         try:
-            return self.path.read_text(encoding="utf-8").strip()
+            info = self.path.stat()
         except FileNotFoundError:
             return ""
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+        if self._read is None or self._read[0] != stamp:
+            try:
+                self._read = (stamp, self.path.read_text(encoding="utf-8").strip())
+            except FileNotFoundError:
+                return ""
+        return self._read[1]
 
     def set(self, password: str) -> None:
         if len(password) < MIN_LENGTH:

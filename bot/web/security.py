@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable
 from urllib.parse import quote
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -34,6 +34,9 @@ SECURITY_HEADERS = {
 }
 
 
+_RAW_SECURITY_HEADERS = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items()]
+
+
 class SecurityHeaders:
     """Adds the security headers to every response of the dashboard."""
 
@@ -47,10 +50,10 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
+                # Appended as raw pairs: MutableHeaders' item assignment scans the list for each header.
+                present = {name.lower() for name, _ in message.get("headers", ())}
+                extra = [pair for pair in _RAW_SECURITY_HEADERS if pair[0] not in present]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -8,6 +8,7 @@ from typing import Any
 
 import jinja2
 from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
@@ -44,6 +45,20 @@ def _environment() -> jinja2.Environment:
 
 
 templates = Jinja2Templates(env=_environment())
+
+# Where a session's CSRF token goes in a piece of page drawn once for every session (bot/web/pages/inbox.py):
+# a tag, so no escaped value (a follower's "<csrf-slot>" is "&lt;csrf-slot&gt;") can ever be taken for it.
+CSRF_SLOT = Markup("<csrf-slot>")
+
+
+def shared_piece(name: str, values: dict[str, Any], zone_name: str) -> str:
+    """A template drawn for every session alike: its forms carry CSRF_SLOT; `with_csrf` fills it per request."""
+    return templates.get_template(name).render({"csrf": CSRF_SLOT, "csrf_name": CSRF_FIELD, "zone": account_zone(zone_name), **values})
+
+
+def with_csrf(piece: str, request: Request) -> Markup:
+    """A shared piece with this session's CSRF token in its forms (the token is URL-safe base64: nothing to escape)."""
+    return Markup(piece.replace(CSRF_SLOT, csrf_token(request.session)))
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

@@ -100,6 +100,20 @@ async def test_opted_out_contact_gets_no_more_automatic_messages(settings) -> No
     assert "bot -> ann" not in result.out
 
 
+async def test_the_owner_undoes_a_stop_and_the_bot_answers_again(settings) -> None:
+    stopped = await converse(settings, [
+        "/as-follower ann unsubscribe me, stop sending me messages",
+        "/resubscribe console nobody",
+        "/resubscribe console ann",
+    ])
+    assert "could not do that: there is no console contact nobody" in stopped.out
+    assert "ann on console gets automatic replies again (their stop is undone)." in stopped.out
+    assert not stopped.contacts[0].opted_out
+    # Later (the same database): ann is answered on her own again.
+    again = await converse(settings, ["/as-follower ann Hello there!"])
+    assert again.messages[-1].status == MessageStatus.replied and "bot -> ann: Hi!" in again.out
+
+
 async def test_rate_limit_queues_instead_of_dropping(settings) -> None:
     settings.policy.max_auto_replies_per_contact_per_hour = 2
     # Distinct drafts: a near-copy of the last reply to the same contact would be held back anyway.

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 
+from bot.contact_commands import ContactCommands
 from bot.pipeline import ReplySender
 from bot.post_commands import PostCommands
 from bot.publisher import Publisher
@@ -61,6 +62,7 @@ def web_context(settings: Settings, engine: Engine, console_out: io.StringIO) ->
         queue=QueueCommands(engine, sender, brain.known_labels),
         posts=PostCommands(engine, brain, scheduler, settings),
         reports=ReportCommands(engine, settings),
+        contacts=ContactCommands(engine),
         brain=brain,
         connectors=connectors,
     )

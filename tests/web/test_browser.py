@@ -2,8 +2,8 @@
 
 Sign in; a follower's message arrives on Telegram and shows in the inbox without a reload; the
 owner edits its draft and approves it; the fake server receives exactly that reply; a follower's
-`<script>` is shown as text; a request without the CSRF token is refused; signed out, every page
-goes to the sign-in page. Screenshots of every page land in tests/output/screenshots/.
+`<script>` is shown as text; the owner undoes a follower's stop; a request without the CSRF token is
+refused; signed out, every page goes to the sign-in page. Screenshots of every page land in tests/output/screenshots/.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ async def test_owner_works_the_inbox_in_a_browser(config_file: Path) -> None:
             # A follower's script is text on every page that shows it.
             fake.push(fake.message(SCRIPT, user_id=778))
             await expect(page.locator("#messages")).to_contain_text(SCRIPT, timeout=30_000)
+            fake.push(fake.message("unsubscribe me, stop sending me messages", user_id=778))  # they ask to stop
             assert await page.evaluate("window.pwned") is None
             row = page.locator("#messages tr", has_text="is this thing on?")
             await row.get_by_role("link", name="Thread").click()
@@ -95,7 +96,17 @@ async def test_owner_works_the_inbox_in_a_browser(config_file: Path) -> None:
             await page.get_by_role("link", name="user778").first.click()
             await expect(page.locator("main")).to_contain_text(SCRIPT)
             assert await page.evaluate("window.pwned") is None
+            undo = page.get_by_role("button", name="They asked for messages again: undo the stop")
+            for _ in range(100):  # the stop is taken once the bot has read the message
+                if await undo.count():
+                    break
+                await page.wait_for_timeout(200)
+                await page.reload()
             await shoot(page, "contact")
+            await undo.click()  # the owner undoes it (as /resubscribe telegram 778 would)
+            await expect(page.locator(".notice")).to_contain_text("gets automatic replies again")
+            contact = repo.find_contact(app.engine, "telegram", "778")
+            assert contact is not None and not contact.opted_out
             await page.get_by_role("link", name="Forget this contact…").click()
             await shoot(page, "forget")
             await page.get_by_role("button", name="Forget them").click()
@@ -105,10 +116,11 @@ async def test_owner_works_the_inbox_in_a_browser(config_file: Path) -> None:
                 await page.goto(f"{url}{shown.path}")
                 await shoot(page, "page-" + shown.path.strip("/"))
             await page.set_viewport_size({"width": 390, "height": 844})  # a phone
-            await page.goto(f"{url}/inbox")
-            await shoot(page, "inbox-phone")
-            width = await page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 390, f"the inbox is {width} px wide on a 390 px phone"
+            for shown in PAGES:
+                await page.goto(f"{url}{shown.path}")
+                await shoot(page, shown.path.strip("/") + "-phone")
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"{shown.path} is {width} px wide on a 390 px phone"
 
             # The browser's own request without the token (the session cookie goes along) is refused.
             refused = await page.request.post(f"{url}/signout")

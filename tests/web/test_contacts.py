@@ -46,3 +46,23 @@ async def test_forget_asks_first_then_erases_like_bot_forget(signed_in: httpx.As
     assert "Deleted console contact ann: 1 message, 1 reply, 1 label correction, 1 contact (4 rows)." in done.text
     assert repo.get_contact(engine, message.contact_id) is None and repo.get_message(engine, message.id or 0) is None
     assert repo.get_message(engine, other.id or 0) is not None
+
+
+async def test_undo_a_stop_with_the_chat_commands_function(signed_in: httpx.AsyncClient, engine: Engine) -> None:
+    message = follower_message(engine, "stop writing to me", intent="unsubscribe", status=Transition.ignore, reason="asked to stop")
+    repo.set_opted_out(engine, message.contact_id)
+    page = (await signed_in.get(f"/contacts/{message.contact_id}")).text
+    assert f'action="/contacts/{message.contact_id}/resubscribe"' in page and "/resubscribe console ann" in page
+    refused = await signed_in.post(f"/contacts/{message.contact_id}/resubscribe")  # no CSRF token
+    assert refused.status_code == 403 and repo.get_contact(engine, message.contact_id).opted_out  # type: ignore[union-attr]
+    done = await signed_in.post(
+        f"/contacts/{message.contact_id}/resubscribe", data=await form_with_csrf(signed_in), follow_redirects=True
+    )
+    assert "Ann on console gets automatic replies again (their stop is undone)." in done.text
+    assert "This contact has not asked to stop." in done.text and "/resubscribe" not in done.text
+    assert not repo.get_contact(engine, message.contact_id).opted_out  # type: ignore[union-attr]
+    again = await signed_in.post(
+        f"/contacts/{message.contact_id}/resubscribe", data=await form_with_csrf(signed_in), follow_redirects=True
+    )
+    assert "Ann on console had not asked to stop: nothing changed." in again.text
+    assert (await signed_in.post("/contacts/999/resubscribe", data=await form_with_csrf(signed_in))).status_code == 404

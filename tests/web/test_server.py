@@ -81,6 +81,21 @@ async def test_a_port_in_use_is_one_line_and_nothing_stops(caplog: pytest.LogCap
     assert lines == [f"dashboard not started: 127.0.0.1:{port} is already in use; set another [web] port. The bot runs on without it."]
 
 
+async def test_answers_never_wait_for_the_browsers_acks() -> None:
+    """Nagle's algorithm is off on every connection (TCP_NODELAY): with it on, a small answer's body
+    waited for the delayed ACK of its headers, 40 ms more for each answer on a kept-alive connection."""
+    server = WebServer(PlainTextResponse("x"), "127.0.0.1", 0)
+    assert await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            assert (await client.get("/")).text == "x"  # the connection stays open for the next request
+            [connection] = server._server.server_state.connections
+            accepted = connection.transport.get_extra_info("socket")
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        await server.stop()
+
+
 def _with_web(config_file: Path, web: str) -> Path:
     config_file.write_text(config_file.read_text(encoding="utf-8").replace("[web]\n", f"[web]\n{web}\n"), encoding="utf-8")
     return config_file

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
+
 import httpx
 from argon2 import PasswordHasher, profiles
 import pytest
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, Route
 
 from bot.web.pages import PAGES
 from tests.web.conftest import PASSWORD, csrf_headers, csrf_token, form_with_csrf, sign_in
@@ -17,6 +23,34 @@ async def test_every_page_redirects_to_signin_when_signed_out(anonymous: httpx.A
         assert answer.headers["location"] == f"/signin?next=%2F{page.path.strip('/')}"
     assert (await anonymous.get("/")).headers["location"] == "/signin"
     assert (await anonymous.get("/inbox/messages/1")).status_code == 303
+
+
+def _routes(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[str, set[str]]]:
+    for route in routes:
+        if isinstance(route, Mount):
+            yield from _routes(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            yield prefix + re.sub(r"\{(\w+)(:\w+)?\}", "1", route.path), set(route.methods or ())
+
+
+async def test_signed_out_no_route_answers_anything_but_the_way_to_sign_in(
+    anonymous: httpx.AsyncClient, web_app: Starlette
+) -> None:
+    """Every route the app serves, not only the pages in the navigation: its sub-pages, fragments and actions."""
+    walked: set[str] = set()
+    for path, methods in _routes(web_app.routes):
+        if path.startswith(("/signin", "/static")) or path == "/":
+            continue
+        if "GET" in methods:
+            answer = await anonymous.get(path)
+            assert answer.status_code == 303 and answer.headers["location"].startswith("/signin"), path
+            walked.add(path)
+        if "POST" in methods:
+            # A forged token does not pass the CSRF check; without a session nothing runs either way.
+            answer = await anonymous.post(path, data={"csrf_token": "forged"})
+            assert answer.status_code in (303, 403) and "<main>" not in answer.text, path
+            walked.add(path)
+    assert {page.path for page in PAGES} <= walked and "/contacts/1/forget" in walked  # the app's routes were found
 
 
 async def test_htmx_request_signed_out_is_told_to_load_signin(anonymous: httpx.AsyncClient) -> None:

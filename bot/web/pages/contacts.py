@@ -1,4 +1,4 @@
-"""The Contacts page: who wrote, their messages, sentiment over time, whether they asked to stop, and forgetting them."""
+"""The Contacts page: who wrote, their messages, sentiment over time, whether they asked to stop (and undoing it), and forgetting them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.erasure import forget_contact
 from bot.web.context import context
 from bot.web.page import Page
 from bot.web.templating import flash, render
+from core.errors import BotError
 from core.times import account_zone
 from storage import inbox_reads, repo
 from storage.models import Contact
@@ -143,6 +144,19 @@ async def forget(request: Request) -> Response:
     return RedirectResponse("/contacts", status_code=303)
 
 
+async def resubscribe(request: Request) -> Response:
+    """Undo the contact's stop, by the same function as `/resubscribe` in a chat."""
+    ctx = context(request)
+    contact = _contact(request)
+    if contact is None or contact.id is None:
+        return _missing(request)
+    try:
+        flash(request, ctx.contacts.resubscribe(contact.id))
+    except BotError as error:
+        flash(request, str(error), problem=True)
+    return RedirectResponse(f"/contacts/{contact.id}", status_code=303)
+
+
 page = Page(
     "Contacts",
     "/contacts",
@@ -151,5 +165,6 @@ page = Page(
         Route("/contacts/{contact_id}", show_contact, methods=["GET"]),
         Route("/contacts/{contact_id}/forget", confirm_forget, methods=["GET"]),
         Route("/contacts/{contact_id}/forget", forget, methods=["POST"]),
+        Route("/contacts/{contact_id}/resubscribe", resubscribe, methods=["POST"]),
     ],
 )

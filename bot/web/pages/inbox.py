@@ -21,7 +21,8 @@ from starlette.routing import Route
 from bot.queue_commands import LABEL_TASKS
 from bot.web.context import WebContext, context
 from bot.web.page import Page
-from bot.web.templating import flash, is_htmx, render
+from bot.web.figure_cache import as_of_last_commit
+from bot.web.templating import flash, is_htmx, render, shared_piece, with_csrf
 from core.errors import BotError
 from storage import inbox_reads, repo
 from storage.inbox_reads import Cursor, MessageFilter
@@ -103,34 +104,40 @@ def _read(ctx: WebContext, where: MessageFilter, cursors: dict[str, Cursor]) -> 
     )
 
 
-async def show(request: Request) -> Response:
-    ctx = context(request)
-    where = _filter(request)
-    cursors = _cursors(request)
-    # The reads wait on the database: in a thread, so the bot's receiving goes on meanwhile.
-    now = await asyncio.to_thread(_read, ctx, where, cursors)
+def _body(ctx: WebContext, where: MessageFilter, cursors: dict[str, Cursor]) -> str:
+    """Everything below the navigation, the same for every session (forms carry CSRF_SLOT)."""
+    now = _read(ctx, where, cursors)
     messages = now.messages.rows
     # New messages come in on top of the newest page only; an older page stays as it is.
     newest = not cursors["messages"].after and not cursors["messages"].before
     after = (messages[0].message.id if messages else 0) if newest else None
-    return render(
-        request,
-        "inbox.html",
-        {
-            "title": "Inbox",
-            "where": where,
-            "waiting": now.waiting.rows,
-            "escalated": now.escalated.rows,
-            "messages": messages,
-            "pagers": {s: _pager(where, cursors, s, p) for s, p in zip(SECTIONS, (now.waiting, now.escalated, now.messages))},
-            "platforms": now.platforms,
-            "labels": labels(ctx),
-            "statuses": list(MessageStatus),
-            "poll": _poll_url(where, cursors, after),
-            "poll_s": POLL_S,
-            "offensive_at": ctx.settings.policy.offensive_min_confidence,
-        },
-    )
+    values = {
+        "where": where,
+        "waiting": now.waiting.rows,
+        "escalated": now.escalated.rows,
+        "messages": messages,
+        "pagers": {s: _pager(where, cursors, s, p) for s, p in zip(SECTIONS, (now.waiting, now.escalated, now.messages))},
+        "platforms": now.platforms,
+        "labels": labels(ctx),
+        "statuses": list(MessageStatus),
+        "poll": _poll_url(where, cursors, after),
+        "poll_s": POLL_S,
+        "offensive_at": ctx.settings.policy.offensive_min_confidence,
+    }
+    return shared_piece("inbox_body.html", values, ctx.settings.bot.timezone)
+
+
+async def show(request: Request) -> Response:
+    ctx = context(request)
+    where = _filter(request)
+    cursors = _cursors(request)
+    # Drawn once per filter, pages and commit to the database, whoever asks (20 open tabs ask for the same
+    # page): a commit of any kind (a new message, an answer, an erasure, a renamed contact) draws it again.
+    # The reads wait on the database: in a thread, so the bot's receiving goes on meanwhile.
+    shown_as = (ctx.settings.bot.timezone, ctx.settings.policy.offensive_min_confidence)
+    key = ("inbox", where, tuple(cursors.items()), shown_as)
+    body = await as_of_last_commit(request, key, lambda: _body(ctx, where, cursors))
+    return render(request, "inbox.html", {"title": "Inbox", "body": with_csrf(body, request)})
 
 
 def _poll_url(where: MessageFilter, cursors: dict[str, Cursor], after: int | None) -> str:
@@ -149,15 +156,26 @@ class Changes:
     new_messages: list[inbox_reads.Line]
 
 
-def _changes(ctx: WebContext, where: MessageFilter, cursors: dict[str, Cursor], shown: set[str], after: int | None) -> Changes:
-    """Only ids are read to compare with the page; whole rows only for what is new (20 owners' tabs poll)."""
-    current = inbox_reads.waiting_ids(ctx.engine, where, cursors["drafts"], cursors["escalations"], PAGE_SIZE)
+async def _changes(request: Request, where: MessageFilter, cursors: dict[str, Cursor], shown: set[str], after: int | None) -> Changes:
+    """Only ids are read to compare with the page, once per commit to the database for every tab that
+    asks (20 owners' tabs poll); whole rows only for what is new."""
+    ctx = context(request)
+    drafts, escalated = cursors["drafts"], cursors["escalations"]
+    current: set[str] = await as_of_last_commit(
+        request, ("inbox-waiting-ids", where, drafts, escalated),
+        lambda: inbox_reads.waiting_ids(ctx.engine, where, drafts, escalated, PAGE_SIZE),
+    )
+    newer: list[inbox_reads.Line] = [] if after is None else await as_of_last_commit(
+        request, ("inbox-newer", where, after), lambda: inbox_reads.newer_messages(ctx.engine, where, after)
+    )
     new = current - shown
+    if not new:
+        return Changes([], [], sorted(shown - current), newer)
     return Changes(
-        inbox_reads.waiting_by_id(ctx.engine, sorted(int(i[1:]) for i in new if i.startswith("r"))),
-        inbox_reads.escalations_by_id(ctx.engine, sorted(int(i[1:]) for i in new if i.startswith("m"))),
+        await asyncio.to_thread(inbox_reads.waiting_by_id, ctx.engine, sorted(int(i[1:]) for i in new if i.startswith("r"))),
+        await asyncio.to_thread(inbox_reads.escalations_by_id, ctx.engine, sorted(int(i[1:]) for i in new if i.startswith("m"))),
         sorted(shown - current),
-        inbox_reads.newer_messages(ctx.engine, where, after) if after is not None else [],
+        newer,
     )
 
 
@@ -174,7 +192,7 @@ async def updates(request: Request) -> Response:
     cursors = _cursors(request)
     after = _id(request, "after") if "after" in request.query_params else None
     shown = {s for s in request.query_params.getlist("shown") if re.fullmatch(r"[rm]\d+", s)}
-    changes = await asyncio.to_thread(_changes, ctx, where, cursors, shown, after)
+    changes = await _changes(request, where, cursors, shown, after)
     if not (changes.new_messages or changes.new_waiting or changes.new_escalated or changes.gone):
         return Response(status_code=204)
     newest = changes.new_messages[0].message.id if changes.new_messages else after
