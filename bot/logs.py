@@ -27,8 +27,13 @@ def setup_logging(level: str = "INFO", log_file: Path | None = None) -> None:
         handlers.append(terminal)
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
     # Library chatter (progress bars, deprecation notes) is not an event of ours.
-    # uvicorn's start and stop lines repeat what bot/web/server.py says in one line.
-    for noisy in ("transformers", "httpx", "httpcore", "urllib3", "huggingface_hub", "sentence_transformers", "uvicorn"):
+    # uvicorn's start and stop lines repeat what bot/web/server.py says in one line; Alembic names
+    # each of its plugins at every start (its "Running upgrade" lines stay).
+    noisy_loggers = (
+        "transformers", "httpx", "httpcore", "urllib3", "huggingface_hub", "sentence_transformers", "uvicorn",
+        "alembic.runtime.plugins",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="transformers")

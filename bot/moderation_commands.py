@@ -43,7 +43,7 @@ class ModerationCommands:
     def _comment(self, ctx: CommandContext, verb: str, done: str) -> tuple[Message, Connector]:
         """The stored comment the owner named, and the connector of its platform."""
         token = ctx.args.split(maxsplit=1)[0].lstrip("#")  # the command's usage answers a bare /delete
-        if not token.isdigit():
+        if not token.isdecimal():
             raise BotError(f"which message? give its number, e.g. /{verb} 12")
         message = repo.get_message(self.engine, int(token))
         if message is None:

@@ -184,7 +184,10 @@ class FollowerPipeline:
         if decision.action is Action.escalate:
             message = repo.advance_message(self.engine, message.id, Transition.escalate, status_reason=decision.reason)
             await self.notify_owner(
-                message.platform, f"escalated #{message.id} from {who}: {decision.reason} ({summary}): {message.text}"
+                message.platform,
+                # "message N", not "#N": /approve and /edit take reply numbers, /reply message numbers.
+                f"escalated message {message.id} from {who}: {decision.reason} ({summary}): {message.text}\n"
+                f"  answer it with /reply {message.id} TEXT",
             )
             return message
 

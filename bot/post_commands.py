@@ -171,7 +171,7 @@ class PostCommands:
         """The post an id names (a group's first id: every row of it that is open) and the rest of the words."""
         word, _, rest = args.partition(" ")
         number = word.removeprefix("#")
-        if not number.isdigit():
+        if not number.isdecimal():
             raise BotError(f"no post {word!r}; /drafts and /calendar list them")
         post = repo.get_post(self.engine, int(number))
         if post is not None and post.group_id is not None and post.group_id == post.id:
@@ -287,11 +287,13 @@ class PostCommands:
         followers = repo.follower_counts(self.engine, platform)
         scaled = f", scaled to your {followers[-1][1]:,} followers now" if followers and posts else ""
         basis = f"it rests on {posts} of your own posts on {platform} (their engagement{scaled})"
+        if posts < LEARNED_AFTER_POSTS and history.audience_hours:
+            basis += f" and on the hours your followers are online ({platform}'s insights)"
+        elif posts < LEARNED_AFTER_POSTS:
+            basis += f" and on when your followers write ({counted(messages, 'message')})"
         if waiting > 0:
             basis += f"; {counted(waiting, 'more post')} whose engagement is not in yet"
-        if posts < LEARNED_AFTER_POSTS and history.audience_hours:
-            basis += f" and on the hours your followers are online ({platform}'s insights); it learns from every post"
-        elif posts < LEARNED_AFTER_POSTS:
-            basis += f" and on when your followers write ({counted(messages, 'message')}); it learns from every post"
+        if posts < LEARNED_AFTER_POSTS:
+            basis += "; it learns from every post"
         return f"best time on {platform}: {show(at, self.zone)}\n{why}\n{basis}"
 

@@ -35,7 +35,7 @@ class PostMediaCommands:
 
     async def image(self, ctx: CommandContext) -> str:
         first, _, rest = ctx.args.partition(" ")
-        if not first.lstrip("#").isdigit() or not rest.strip():
+        if not first.lstrip("#").isdecimal() or not rest.strip():
             raise BotError(USAGE)
         post = repo.get_post(self.engine, int(first.lstrip("#")))
         if post is None or post.id is None:

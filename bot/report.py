@@ -103,6 +103,6 @@ class ReportCommands:
 
     async def report_command(self, ctx: CommandContext) -> str:
         word = ctx.args.split()[0] if ctx.args.split() else "7"
-        if not word.isdigit():
+        if not word.isdecimal():
             raise BotError("usage: /report [DAYS], e.g. /report 30")
         return self.report(int(word))

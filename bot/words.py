@@ -6,10 +6,11 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from brain.owner_requests import TOPIC_MARKERS
 from core.errors import BotError
 from bot.when import WHEN_HELP, BadTime, parse_when
 
-_TOPIC_MARKERS = (r"about|regarding|announcing|on the subject of", r"on|for|that")
+_TOPIC_MARKERS = (TOPIC_MARKERS, r"on|for|that")
 _POLITE = re.compile(r"[\s,.!?]*(?:please|pls|thanks|thank you)?[\s,.!?]*$", re.IGNORECASE)
 _BEST = re.compile(r"\bbest\b|\bmost (?:people|followers)\b|\bonline\b|\bactive\b", re.IGNORECASE)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -52,6 +53,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "compose an announcement about free delivery",
         "draft a tweet about the new flavour",
         "write an instagram post about our team",
+        "create a post about our cookies",
     ),
     "schedule": (
         "schedule it for the best time this week",
@@ -99,6 +101,19 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Where a request's topic begins ("draft a post | about our new rye bread"); bot/words.py reads the
+# topic after it. The topic's words pull a whole sentence away from every example (0.40 to "draft a
+# post about our autumn sale"), so the request before it is also matched against the examples' own.
+TOPIC_MARKERS = r"about|regarding|announcing|on the subject of"
+_TOPIC_START = re.compile(rf"\s(?:{TOPIC_MARKERS})\s", re.IGNORECASE)
+
+
+def request_part(text: str) -> str:
+    """The words before the topic, or the whole text when it names none."""
+    found = _TOPIC_START.search(text)
+    return text[: found.start()] if found and found.start() > 0 else text
+
+
 class OwnerRequests:
     """Nearest example by cosine similarity, per command; below the threshold it is just chat."""
 
@@ -106,7 +121,9 @@ class OwnerRequests:
         self.encoder = encoder
         self.threshold = threshold
         self._names = [name for name, phrases in EXAMPLES.items() for _ in phrases]
-        self._examples = encoder.encode([p for phrases in EXAMPLES.values() for p in phrases])
+        phrases = [p for phrases in EXAMPLES.values() for p in phrases]
+        self._examples = encoder.encode(phrases)
+        self._requests = encoder.encode([request_part(p) for p in phrases])
 
     def match(self, text: str, allowed: Iterable[str] | None = None) -> tuple[str, float] | None:
         """The command the owner most likely means, with its similarity, or None for plain chat."""
@@ -124,7 +141,8 @@ class OwnerRequests:
 
     def _nearest(self, text: str, allowed: Iterable[str] | None) -> tuple[str, float] | None:
         allowed_names = (set(allowed) if allowed is not None else set(EXAMPLES)) | set(NOT_COMMANDS)
-        scores = self._examples @ self.encoder.encode([text])[0]
+        whole, request = self.encoder.encode([text, request_part(text)])
+        scores = np.maximum(self._examples @ whole, self._requests @ request)
         for k in np.argsort(-scores):
             if self._names[k] in allowed_names:
                 return self._names[k], float(scores[k])

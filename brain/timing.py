@@ -112,6 +112,7 @@ class EngagementModel:
         self._chol = np.linalg.cholesky(self._prior_precision)
         self.n_posts = 0
         self.n_messages = 0
+        self._written_by_hour = np.zeros(24)  # followers' messages per hour of the day
         self.median = 0.0
         self.audience_prior = False  # the activity is followers' online hours from the platform, not messages
 
@@ -136,6 +137,7 @@ class EngagementModel:
 
     def _fit(self, observations: Sequence[Observation], activity: Sequence[tuple[int, int]]) -> EngagementModel:
         self.n_posts, self.n_messages = len(observations), len(activity)
+        self._written_by_hour = np.zeros(24)
         m0 = np.zeros(self.dim)
         if activity:
             counts = np.zeros((7, 24))
@@ -145,6 +147,7 @@ class EngagementModel:
             by_hour = np.log(counts.sum(0) + 1.0)
             by_day = np.log(counts.sum(1) + 1.0)
             m0[self._starts[1] : self._starts[1] + 24] = w * (by_hour - by_hour.mean())
+            self._written_by_hour = counts.sum(0)
             m0[self._starts[2] : self._starts[2] + 7] = w * (by_day - by_day.mean())
         y = np.log1p(np.array([o.engagement for o in observations], dtype=float))
         if len(y):
@@ -189,6 +192,12 @@ class EngagementModel:
             return f"{slot}: {ratio:.1f}x your median engagement, from {counted(self.n_posts, 'post')}"
         if self.audience_prior:
             return f"{slot}: when your followers are online most (the platform's insights); no post engagement yet"
+        if self.n_messages and self._written_by_hour[hour] == 0:
+            # Exploration, or posting hours ([schedule] best_hours) apart from when they write.
+            return (
+                f"{slot}: none of your followers' {counted(self.n_messages, 'message')} came at this hour; "
+                "a pick to learn from (no post engagement yet)"
+            )
         if self.n_messages:
             return f"{slot}: when your followers write to you most (from {counted(self.n_messages, 'message')}); no post engagement yet"
         return f"{slot}: no history yet, so this is an exploratory pick"

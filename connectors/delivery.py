@@ -37,12 +37,13 @@ async def poll_forever(
     rest: Callable[[], Awaitable[object]],
     classify: Classifier,
     polled: Callable[[str | None], None],
+    doing: str = "polling",
 ) -> None:
     """Run a poller's rounds until cancelled. Each round stores what it found with its cursor in one
     transaction and says whether it caught up: then `rest` waits for the next, else the next round
     asks at once. A failed round stored nothing, so the same items come again: it waits (a 429's own
     time, else the backoff, doubling with each failure in a row). `polled` hears every round's
-    outcome (the owner is told when a platform stays down)."""
+    outcome (the owner is told when a platform stays down); `doing` names a round in the log."""
     failures = 0
     while True:
         try:
@@ -63,7 +64,7 @@ async def poll_forever(
             what = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
             failures += 1
             polled(what)
-            log.warning("%s polling failed (%s); trying again in %.1f s", platform, what, wait)
+            log.warning("%s %s failed (%s); trying again in %.1f s", platform, doing, what, wait)
         await asyncio.sleep(wait)
 
 

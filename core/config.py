@@ -259,6 +259,8 @@ class SlackSettings(DeliverySettings):
     http_listen: str = "127.0.0.1"
     http_port: int = Field(default=3000, ge=0, le=65535)
     http_path: str = "/slack/events"
+    # Socket Mode: seconds between pings; a connection without pongs for four of them counts as lost.
+    ping_interval_s: float = Field(default=10.0, gt=0)
     overall_per_s: float = Field(default=50.0, gt=0)
 
 

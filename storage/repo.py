@@ -34,11 +34,20 @@ from storage.models import (
 
 
 RowT = TypeVar("RowT", Message, Reply, Post)
+ById = TypeVar("ById", Message, Reply, Post, Contact)
+
+#: The largest id an id column holds (a 32-bit INTEGER on PostgreSQL): a bigger number, as an owner
+#: may type, names no row instead of failing in the database driver.
+MAX_ROW_ID = 2**31 - 1
+
+
+def _by_id(session: Session, table: type[ById], row_id: int) -> ById | None:
+    return session.get(table, row_id) if 0 < row_id <= MAX_ROW_ID else None
 
 
 def _update(engine: Engine, table: type[RowT], row_id: int, fields: dict[str, Any]) -> RowT:
     with Session(engine) as session:
-        row = session.get(table, row_id)
+        row = _by_id(session, table, row_id)
         if row is None:
             raise KeyError(f"no {table.__name__.lower()} {row_id}")
         for name, value in fields.items():
@@ -236,7 +245,7 @@ def find_message(engine: Engine, platform: str, platform_message_id: str) -> Mes
 
 def get_message(engine: Engine, message_id: int) -> Message | None:
     with Session(engine) as session:
-        return session.get(Message, message_id)
+        return _by_id(session, Message, message_id)
 
 
 def update_message(engine: Engine, message_id: int, **fields: Any) -> Message:
@@ -388,7 +397,7 @@ def list_posts(
 
 def get_post(engine: Engine, post_id: int) -> Post | None:
     with Session(engine) as session:
-        return session.get(Post, post_id)
+        return _by_id(session, Post, post_id)
 
 
 def posts_with_status(
@@ -590,7 +599,7 @@ def list_corrections(engine: Engine, task: str) -> Sequence[LabelCorrection]:
 
 def get_contact(engine: Engine, contact_id: int) -> Contact | None:
     with Session(engine) as session:
-        return session.get(Contact, contact_id)
+        return _by_id(session, Contact, contact_id)
 
 
 def find_contact(engine: Engine, platform: str, platform_user_id: str) -> Contact | None:
@@ -608,7 +617,7 @@ def set_opted_out(engine: Engine, contact_id: int, opted_out: bool = True) -> No
 
 def get_reply(engine: Engine, reply_id: int) -> Reply | None:
     with Session(engine) as session:
-        return session.get(Reply, reply_id)
+        return _by_id(session, Reply, reply_id)
 
 
 def claim_reply(engine: Engine, reply_id: int, from_status: ReplyStatus) -> bool:

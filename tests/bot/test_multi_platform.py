@@ -21,7 +21,7 @@ from fakes.app import FAST_DELIVERY, running, settings_with, wait_status
 from fakes.bluesky_api import HANDLE, PASSWORD, FakeBluesky, actor
 from fakes.mastodon_api import MAX_CHARACTERS, TOKEN as MASTODON_TOKEN, FakeMastodon, account
 from fakes.server import FakeServer
-from fakes.telegram_api import OWNER, TOKEN as TELEGRAM_TOKEN, FakeTelegram
+from fakes.telegram_api import OWNER, TOKEN as TELEGRAM_TOKEN, FakeTelegram, to_owner, told
 
 MASTODON_OWNER = "boss@example.social"
 MASTODON_FAN = account("2001", "fan@other.social")
@@ -106,10 +106,6 @@ def run_all(settings: Settings) -> object:
     return running(settings, connectors)
 
 
-def to_owner(telegram: FakeTelegram) -> list[str]:
-    return [str(c.params["text"]) for c in telegram.calls_to("sendMessage") if str(c.params["chat_id"]) == str(OWNER)]
-
-
 async def up(app: App, *platforms: str) -> None:
     """Return once these connectors have started (their start read what the platform says of itself)."""
 
@@ -118,17 +114,6 @@ async def up(app: App, *platforms: str) -> None:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(look(), 20)
-
-
-async def told(telegram: FakeTelegram, words: str, timeout: float = 20.0) -> str:
-    """The first message to the owner on Telegram containing `words`, once there is one."""
-
-    async def look() -> str:
-        while not (found := [t for t in to_owner(telegram) if words in t]):
-            await asyncio.sleep(0.02)
-        return found[0]
-
-    return await asyncio.wait_for(look(), timeout)
 
 
 async def owner_says(telegram: FakeTelegram, text: str) -> str:

@@ -38,6 +38,18 @@ async def test_a_command_without_its_arguments_answers_its_usage(settings: Setti
     assert "no post ''" not in out and "no drafts" in out  # a command that takes no arguments still runs
 
 
+async def test_a_number_no_row_can_have_is_one_line_not_a_crash(settings: Settings) -> None:
+    huge = "9" * 25  # beyond any id column
+    out = await run_console(
+        settings,
+        [f"/approve {huge}", f"/schedule {huge} best", f"/reply {huge} hi", "/schedule ² best", "/hide ²", "/image ² a.jpg", "/report ²", "/quit"],
+    )
+    assert "something went wrong" not in out
+    assert f"there is no reply #{huge}" in out and f"no post '{huge}'" in out
+    assert f"there is no message {huge}" in out and "no post '²'" in out
+    assert "which message? give its number" in out and "usage: /image" in out and "usage: /report [DAYS]" in out
+
+
 async def test_an_unknown_label_is_refused_naming_the_known_ones(settings: Settings) -> None:
     out = await run_console(
         settings, ["/as-follower ann where is my parcel?", "/label 1 intent nonsense", "/label 1 intent complaint", "/quit"]

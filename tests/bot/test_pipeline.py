@@ -30,7 +30,7 @@ async def test_legal_threat_is_escalated_not_answered(settings) -> None:
     [message] = result.messages
     assert message.status == MessageStatus.escalated
     assert result.replies == []
-    assert "bot -> bob" not in result.out and "escalated #1 from bob" in result.out
+    assert "bot -> bob" not in result.out and "escalated message 1 from bob" in result.out and "/reply 1 TEXT" in result.out
 
 
 async def test_spam_is_stored_and_ignored(settings) -> None:

@@ -181,3 +181,17 @@ async def test_a_draft_for_several_platforms_is_one_row_each_within_its_own_limi
     assert as_utc(x.scheduled_at).minute == 0 and as_utc(x.scheduled_at).hour == 9  # type: ignore[arg-type]
     assert (x.status, bluesky.status) == (PostStatus.scheduled, PostStatus.cancelled)
     assert "post #2 on bluesky cancelled" in out
+
+
+async def test_besttime_says_what_it_rests_on_in_order(settings: Settings) -> None:
+    await run_console(settings, ["/as-follower ann hi!", "/compose Fresh rolls", "/quit"])
+    engine = make_engine(settings.database_url)
+    [post] = repo.list_posts(engine)
+    assert post.id is not None
+    repo.update_post(engine, post.id, status=PostStatus.published, published_at=utcnow(), platform_post_id="p1")
+    engine.dispose()
+    out = await run_console(settings, ["/besttime", "/quit"])
+    assert (
+        "it rests on 0 of your own posts on console (their engagement) and on when your followers write (1 message); "
+        "1 more post whose engagement is not in yet; it learns from every post"
+    ) in out

@@ -13,15 +13,33 @@ pytestmark = pytest.mark.models
 
 # None of these wordings is among the examples in brain/owner_requests.py.
 ASKS = {
-    "draft": ["could you draft a post announcing the summer sale?", "write a facebook post about our summer hours"],
+    "draft": [
+        "could you draft a post announcing the summer sale?",
+        "write a facebook post about our summer hours",
+        # A topic whose words are far from every example's ("rye bread") does not hide the request.
+        "draft a post about our new rye bread",
+        "make a post about our rye bread",
+        "can you draft a post about the new sourdough?",
+    ],
     "schedule": ["schedule this for the best moment this week", "publish it tomorrow 9:00"],
     "inbox": ["is there anything for me to approve?", "any messages I need to answer?"],
-    "report": ["how was this week", "how did last month go?"],
+    "report": ["how was this week", "how did last month go?", "how did our post about the sale do?"],
     "calendar": ["what is planned for next week", "show me the scheduled posts"],
     "drafts": ["what drafts do I have"],
     "besttime": ["when should I post?"],
 }
-CHAT = ["hello", "thanks!", "any ideas for content?", "who are you", "how do I bake sourdough", "good morning", ""]
+CHAT = [
+    "hello",
+    "thanks!",
+    "any ideas for content?",
+    "who are you",
+    "how do I bake sourdough",
+    "good morning",
+    "",
+    "what do you think about our new logo?",
+    "what should I post about this weekend?",
+    "let's talk about marketing",
+]
 
 
 @pytest.fixture(scope="module")

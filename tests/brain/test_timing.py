@@ -41,6 +41,14 @@ def test_follower_activity_is_the_prior_without_post_history() -> None:
     assert model.explain(2, best) == f"Wed {best:02d}:00: when your followers write to you most (from {len(activity)} messages); no post engagement yet"
 
 
+def test_an_hour_nobody_wrote_at_is_not_called_when_they_write_most() -> None:
+    model = EngagementModel().fit([], [(0, 5)] * 6)  # six messages, all on Monday at 5:00
+    assert model.explain(0, 5).startswith("Mon 05:00: when your followers write to you most")
+    assert model.explain(0, 12) == (
+        "Mon 12:00: none of your followers' 6 messages came at this hour; a pick to learn from (no post engagement yet)"
+    )
+
+
 def test_explanation_compares_with_the_median_post() -> None:
     history = [Observation(1, 18, 60.0)] * 4 + [Observation(d, 9, 10.0) for d in range(7)] * 2
     model = EngagementModel().fit(history)

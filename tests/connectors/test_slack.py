@@ -6,20 +6,25 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.app import App
 from core.config import Settings
-from core.errors import ConnectorError
+from core.errors import ConnectorError, SettingRejected
 from connectors.base import OutgoingPost
 from core.addressing import MessageKind, ReplyAddress, Visibility
 from connectors.slack import SlackConnector
+from connectors.telegram import TelegramConnector
 from storage.models import MessageStatus
-from fakes.app import running, slack_settings, stored_messages, wait_failed_send, wait_status
-from fakes.slack_api import BOT_USER, ENV, FOLLOWER, OWNER, SIGNING_SECRET, FakeSlack, dm
+from fakes.app import running, slack_settings, stored_messages, telegram_settings, wait_failed_send, wait_status, wait_stored
+from fakes.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, ENV, FOLLOWER, OWNER, SIGNING_SECRET, FakeSlack, dm
+from fakes.telegram_api import TOKEN as TELEGRAM_TOKEN, FakeTelegram, to_owner, told
 
 
 
@@ -33,7 +38,8 @@ def settings(config_file: Path, fake: FakeSlack) -> Settings:
     return slack_settings(config_file, fake)
 
 
-async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSlack) -> None:
+async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="connectors.slack")
     async with running(settings, SlackConnector(settings.slack, ENV)) as app:
         event = dm("hi there!")
         envelope = await fake.push_event(event)
@@ -43,6 +49,7 @@ async def test_dm_is_answered_over_socket_mode(settings: Settings, fake: FakeSla
     assert call.params["channel"] == "D0DM0001" and call.params["text"].startswith("Hi! How can we help you today?")  # the greeting plan's own words
     assert "thread_ts" not in call.params  # a plain DM is answered plainly
     assert stored.platform_message_id == f"D0DM0001:{event['ts']}"
+    assert not [r for r in caplog.records if "delivered again" in r.getMessage()]  # retry_attempt 0 is the first
 
 
 async def test_mentions_and_replies_to_our_threads_are_answered_in_thread(settings: Settings, fake: FakeSlack) -> None:
@@ -195,12 +202,34 @@ async def test_malformed_event_is_ignored_with_one_log_line(
 
 async def test_bad_tokens_are_a_clear_error_at_start(settings: Settings, fake: FakeSlack) -> None:
     bad_bot = SlackConnector(settings.slack, {**ENV, "SLACK_BOT_TOKEN": "xoxb-wrong"})
-    with pytest.raises(ConnectorError, match=r"slack rejected the bot token in \$SLACK_BOT_TOKEN: invalid_auth"):
+    with pytest.raises(SettingRejected, match=r"slack rejected the bot token in \$SLACK_BOT_TOKEN: invalid_auth"):
         await bad_bot.start(_ignore)
     bad_app = SlackConnector(settings.slack, {**ENV, "SLACK_APP_TOKEN": "xapp-wrong"})
-    with pytest.raises(ConnectorError, match=r"app token in \$SLACK_APP_TOKEN: invalid_auth"):
+    with pytest.raises(SettingRejected, match=r"app token in \$SLACK_APP_TOKEN: invalid_auth"):
         await bad_app.start(_ignore)
     await bad_app.stop()
+
+
+async def test_the_first_event_is_stored_while_the_web_api_fails(settings: Settings, fake: FakeSlack) -> None:
+    """Who the events are for is known from the start: an auth.test failing later loses no event."""
+    async with running(settings, SlackConnector(settings.slack, ENV)) as app:
+        await fake.connected()
+        fake.fail_next("auth.test", 500, {"ok": False, "error": "internal_error"}, times=5)
+        envelope = await fake.push_event(dm("hi there!"))
+        [stored] = await wait_status(app, MessageStatus.replied)
+    assert stored.text == "hi there!" and envelope in fake.acks
+
+
+async def test_slack_failing_at_start_is_not_a_refused_token(settings: Settings, fake: FakeSlack) -> None:
+    """A 5xx says nothing about the token: the bot tries again later instead of stopping Slack for good."""
+    fake.fail_next("auth.test", 500, {"ok": False, "error": "internal_error"})
+    slack = SlackConnector(settings.slack, ENV)
+    with pytest.raises(ConnectorError, match="answered 500") as info:
+        await slack.start(_ignore)
+    assert not isinstance(info.value, SettingRejected)
+    await slack.start(_ignore)  # Slack answers again
+    await fake.connected()
+    await slack.stop()
 
 
 async def test_http_mode_accepts_only_signed_requests(config_file: Path, fake: FakeSlack) -> None:
@@ -254,3 +283,93 @@ async def test_a_reply_sent_later_finds_the_thread_from_the_stored_address(setti
         "1700000004.000001",
         None,
     ]
+
+
+# -- an outage while running: the owner, on Telegram, hears of it once, and when it is over ---------
+
+
+@pytest.fixture
+def with_telegram(config_file: Path, fake: FakeSlack, telegram_fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Slack in Socket Mode pinging every 0.3 s, and Telegram, where the owner is told things."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN)
+    slack_settings(config_file, fake, "ping_interval_s = 0.3")
+    return telegram_settings(config_file, telegram_fake, '[owner]\nnotify = ["telegram"]\n[connectors]\ndown_after_failures = 2\n')
+
+
+@asynccontextmanager
+async def slack_beside_telegram(settings: Settings) -> AsyncIterator[tuple[App, SlackConnector]]:
+    slack = SlackConnector(settings.slack, ENV)
+    async with running(settings, [slack, TelegramConnector(settings.telegram)]) as app:
+        yield app, slack
+
+
+async def test_slack_down_while_running_is_reported_once_and_again_when_back(
+    with_telegram: Settings, fake: FakeSlack, telegram_fake: FakeTelegram
+) -> None:
+    async with slack_beside_telegram(with_telegram) as (app, slack):
+        await fake.push_event(dm("hi there!"))
+        await wait_status(app, MessageStatus.replied)
+        port, opened = fake.port, len(fake.calls_to("apps.connections.open"))
+        await fake.stop()  # the connection drops and Slack answers nothing
+        down = await told(telegram_fake, "slack is down")
+        await asyncio.sleep(1.5)  # more failed reconnects (backing off), no second notice
+        event = dm("hello again, anyone there?", ts="1700000010.000001")
+        await fake.queue_event(event)  # Slack keeps it until a connection takes it
+        await fake.start(port)
+        await told(telegram_fake, "slack works again")
+        await fake.all_acked()
+        await wait_status(app, MessageStatus.replied)
+        assert "slack" in app.connections.live
+        messages = stored_messages(app)
+    assert "\n" not in down and "network error" in down
+    assert sum("slack is down" in t for t in to_owner(telegram_fake)) == 1
+    assert sorted(m.text for m in messages) == ["hello again, anyone there?", "hi there!"]
+    assert len(fake.calls_to("apps.connections.open")) > opened  # a fresh socket URL after the outage
+
+
+async def test_slack_asking_to_reconnect_is_no_outage(with_telegram: Settings, fake: FakeSlack, telegram_fake: FakeTelegram) -> None:
+    async with slack_beside_telegram(with_telegram) as (app, slack):
+        await fake.disconnect("refresh_requested")
+        await fake.wait_for("apps.connections.open", 2)
+        await fake.push_event(dm("hi there!"))
+        await wait_status(app, MessageStatus.replied)
+        await fake.connected()
+        await fake.drop_connection()  # dropped without a word: connected again at the first try
+        await fake.wait_for("apps.connections.open", 3)
+        await fake.push_event(dm("hello, me again!", ts="1700000011.000001"))
+        await wait_stored(app, 2)
+        await wait_status(app, MessageStatus.replied)
+        await asyncio.sleep(0.5)
+    assert not [t for t in to_owner(telegram_fake) if "slack" in t]
+
+
+async def test_a_revoked_app_token_stops_slack_alone_naming_the_variable(
+    with_telegram: Settings, fake: FakeSlack, telegram_fake: FakeTelegram
+) -> None:
+    async with slack_beside_telegram(with_telegram) as (app, slack):
+        await fake.connected()
+        await fake.revoke(APP_TOKEN)  # the app-level token was revoked: the connection goes with it
+        stopped = await told(telegram_fake, "slack is stopped")
+        await asyncio.wait_for(slack.wait_closed(), 10)
+        opened = len(fake.calls_to("apps.connections.open"))
+        await asyncio.sleep(1.0)  # several ping intervals: a revoked token is not tried again
+        assert set(app.connections.live) == {"telegram"}
+    assert "\n" not in stopped and "$SLACK_APP_TOKEN: token_revoked" in stopped and "start the bot again" in stopped
+    assert len(fake.calls_to("apps.connections.open")) == opened == 2
+
+
+async def test_a_revoked_bot_token_found_by_a_send_stops_slack_naming_the_variable(
+    with_telegram: Settings, fake: FakeSlack, telegram_fake: FakeTelegram
+) -> None:
+    async with slack_beside_telegram(with_telegram) as (app, slack):
+        await fake.push_event(dm("hi there!"))
+        await wait_status(app, MessageStatus.replied)
+        await fake.revoke(BOT_TOKEN)  # revoked in the app's settings; the socket stays open
+        await fake.push_event(dm("hello again!", ts="1700000012.000001"))
+        stopped = await told(telegram_fake, "slack is stopped")
+        await asyncio.wait_for(slack.wait_closed(), 10)
+        reply = await wait_failed_send(app)
+        assert set(app.connections.live) == {"telegram"}
+    assert "$SLACK_BOT_TOKEN: token_revoked" in stopped and "start the bot again" in stopped
+    assert reply.error is not None and "token_revoked" in reply.error
+    assert len(fake.calls_to("chat.postMessage")) == 2  # the first reply, and the one refused: not tried again

@@ -51,6 +51,7 @@ class FakeSlack(FakeServer):
         self._http_queue: asyncio.Queue[dict[str, Any]] | None = None
         self._pushers: list[asyncio.Task[None]] = []
         self.http_posts = 0  # every POST to the events URL, retries included
+        self.revoked: set[str] = set()  # tokens Slack now answers token_revoked for
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._api)
@@ -80,9 +81,13 @@ class FakeSlack(FakeServer):
             "event": {"event_ts": event.get("ts", self.new_ts()), **event},
         }
 
+    async def connected(self) -> None:
+        """Return once a Socket Mode connection is open."""
+        await asyncio.wait_for(self._connected.wait(), 10)
+
     async def push_event(self, event: dict[str, Any]) -> str:
         """Send an event over the Socket Mode connection; returns its envelope id."""
-        await asyncio.wait_for(self._connected.wait(), 10)
+        await self.connected()
         return await self.queue_event(event)
 
     async def queue_event(self, event: dict[str, Any]) -> str:
@@ -157,10 +162,34 @@ class FakeSlack(FakeServer):
                 self._http_queue.task_done()
 
     async def stop(self) -> None:
+        """Slack goes away: the Socket Mode connection drops and nothing answers on the port."""
         for task in self._pushers:
             task.cancel()
         await asyncio.gather(*self._pushers, return_exceptions=True)
+        await self.drop_connection()
         await super().stop()
+
+    async def drop_connection(self) -> None:
+        """Close the Socket Mode connection without a word, as a network failure or Slack's side does."""
+        socket = self._socket
+        if socket is not None:
+            await socket.close()
+
+    async def disconnect(self, reason: str = "refresh_requested") -> None:
+        """Ask the client to reconnect as Slack does from time to time, then close the connection
+        (reasons: "warning", "refresh_requested", "link_disabled")."""
+        await self.connected()
+        socket = self._socket
+        if socket is not None:
+            await socket.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake-slack"}})
+            await socket.close()
+
+    async def revoke(self, token: str) -> None:
+        """The token is revoked (the app uninstalled, the token regenerated): every call with it
+        answers token_revoked, and with the app token goes the open connection."""
+        self.revoked.add(token)
+        if token == APP_TOKEN:
+            await self.drop_connection()
 
     # -- Socket Mode -----------------------------------------------------------------------
 
@@ -202,6 +231,8 @@ class FakeSlack(FakeServer):
         if failure is not None:
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if token in self.revoked:
+            return web.json_response({"ok": False, "error": "token_revoked"})
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = getattr(self, "api_" + method.replace(".", "_"), None)

@@ -23,6 +23,22 @@ OWNER = 42  # the owner id in tests/conftest.py
 TELEGRAM_SERVICE = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
 
 
+def to_owner(telegram: FakeTelegram) -> list[str]:
+    """What the bot sent the owner on Telegram, in order."""
+    return [str(c.params["text"]) for c in telegram.calls_to("sendMessage") if str(c.params["chat_id"]) == str(OWNER)]
+
+
+async def told(telegram: FakeTelegram, words: str, timeout: float = 20.0) -> str:
+    """The first message to the owner on Telegram containing `words`, once there is one."""
+
+    async def look() -> str:
+        while not (found := [t for t in to_owner(telegram) if words in t]):
+            await asyncio.sleep(0.02)
+        return found[0]
+
+    return await asyncio.wait_for(look(), timeout)
+
+
 def automatic_forward(group: int, message_id: int, text: str) -> dict[str, object]:
     """A channel post as its discussion group receives it (as reply_to_message it has no sender)."""
     return {
