@@ -7,7 +7,7 @@ or one of the fixed sentences below, which promise nothing but that a person wil
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -58,16 +58,28 @@ PRIVATE_MESSAGE = "Please send us a private message with the details{about} so w
 PERSON_FOLLOWS_UP = "A member of our team will get back to you shortly."
 IN_PERSON_NEXT = {
     "booking": "A person from our team will get back to you shortly about it.",
+    "booking_change": "A person from our team will get back to you shortly about it.",
     "refund": "A person from our team will look at this and get back to you shortly.",
     "order_change": "A person from our team will get back to you shortly about your order{order}.",
 }
 IN_PERSON_FACT_MARGIN = 0.1
 # What the fact about each in-person request answers; it is stated when clearly ahead of the others.
+# A change to a booking has none: how new ones are booked is beside the point.
 IN_PERSON_FACT_QUERIES = {
     "booking": "How do I book an appointment or reserve?",
     "refund": "Can I get a refund or return it?",
     "order_change": "Can I change or cancel my order?",
 }
+# What the fact about putting each problem right answers (a returns or replacement rule); stated in a
+# complaint or support reply naming that problem when it is clearly ahead of the other facts.
+REMEDY_QUERIES = {
+    "damaged": "My order arrived damaged, what can I do?",
+    "wrong": "I got the wrong item, what can I do?",
+    "quality": "I'm not happy with it, what can I do?",
+}
+# A fact that starts with its condition ("If an order arrives damaged or wrong, ...") holds only for
+# the problem it names: it is stated to a request only when it is the remedy of the message's problem.
+_CONDITIONAL_RE = re.compile(r"^\s*(?:if|when|unless|in case)\b", re.IGNORECASE)
 SUPPORT_NEXT = "Please send us a private message with the details, and a member of our team will help you shortly."
 SUPPORT_MORE = "If that doesn't help, send us a private message and a member of our team will help."
 # A complaint states a fact only when it is clearly about it (the damaged-order rule), not in passing.
@@ -217,9 +229,16 @@ def _intent_plan(
             # follows up: found by what such a request is about, not by the message's other words
             # ("book a cut for saturday" is not about the haircut guarantee nor the hours).
             ack = thanks if request.kind == "booking" else "Thanks for letting us know."
-            about_it = answering_facts(IN_PERSON_FACT_QUERIES[request.kind], facts, encoder, questions=asked) if facts else FactMatch((), 0.0, 0.0)
+            query = IN_PERSON_FACT_QUERIES.get(request.kind, "")
+            about_it = answering_facts(query, facts, encoder, questions=asked) if facts and query else FactMatch((), 0.0, 0.0)
             if about_it.score < ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and about_it.score - about_it.runner_up < IN_PERSON_FACT_MARGIN:
                 about_it = FactMatch((), about_it.score, about_it.runner_up)  # no fact is clearly about it
+            # ... and it must hold for this message: "a refund for yesterday's order" names no damage
+            # for the damaged-order rule, "a refund for the service" is not what the returns rule
+            # for parts is about.
+            remedy = _remedy(_problem(finders, vector), facts, encoder, asked)
+            kept = tuple(s for s in about_it.sentences if _applies(s, request.kind, text, facts, encoder, asked, remedy))
+            about_it = replace(about_it, sentences=kept)
             # A question the message asks that a fact answers in full is answered too ("is there a
             # fee if I leave my bike after the repair?" is about the storage fact, not only a booking).
             if "?" in text and match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and _answers_all(text, match, encoder):
@@ -245,9 +264,11 @@ def _intent_plan(
     if intent == "complaint":
         about = f" of order {order}" if order else ""
         strong = match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA
+        remedy = _remedy(problem, facts, encoder, asked)
+        said = match.sentences if strong else remedy.sentences
         return ReplyPlan(
             intent, APOLOGIES[problem].format(order=f" {order}" if order else ""),
-            answer=stated if strong else "", facts=match.sentences if strong else (),
+            answer=" ".join(said), facts=said,
             next_step=PRIVATE_MESSAGE.format(about=about), kind="complaint", **base,
         )
     if asks and asks_ended and intent in ("support_request", "purchase_intent"):
@@ -258,9 +279,15 @@ def _intent_plan(
         ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}, and thanks for letting us know."
         # A fact is stated when clearly about it, or when the message is a plain question ("can I
         # return a chain?"); a person still offers to help.
-        plain_question = "?" in text and bool(match.sentences) and ((not negative and problem == "other") or _answers_all(text, match, encoder))
+        # The sentiment head reads a condition ("if it doesn't fit") as negative: then the fact must
+        # be clearly ahead of the others.
+        plain = problem == "other" and (not negative or margin >= IN_PERSON_FACT_MARGIN)
+        plain_question = "?" in text and bool(match.sentences) and (plain or _answers_all(text, match, encoder))
         if match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question:
             return ReplyPlan(intent, ack, answer=stated, facts=match.sentences, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
+        remedy = _remedy(problem, facts, encoder, asked)
+        if remedy.sentences:  # "my cake box came squashed, can I get a new one?": the replacement rule
+            return ReplyPlan(intent, ack, answer=" ".join(remedy.sentences), facts=remedy.sentences, next_step=SUPPORT_MORE, kind="support_answer", **base)
         return ReplyPlan(intent, ack, next_step=SUPPORT_NEXT, handoff="a support request: a person must help", kind="support", **base)
     if intent == "purchase_intent":
         product = named_product(text)
@@ -334,6 +361,35 @@ def _answers_all(text: str, match: FactMatch, encoder: Encoder | None) -> bool:
         return False
     covered = coverage(text, match.about, encoder)
     return bool(covered.named) and not covered.uncovered
+
+
+def _remedy(problem: str, facts: Sequence[str], encoder: Encoder | None, asked: Mapping[str, Sequence[str]]) -> FactMatch:
+    """The fact that says how the shop puts this problem right, when one is clearly about it; else none."""
+    query = REMEDY_QUERIES.get(problem)
+    if encoder is None or not facts or not query:
+        return FactMatch((), 0.0, 0.0)
+    found = answering_facts(query, facts, encoder, questions=asked)
+    if found.score - found.runner_up < IN_PERSON_FACT_MARGIN:
+        return FactMatch((), found.score, found.runner_up)
+    return replace(found, sentences=found.sentences[:1], questions=())
+
+
+def _applies(
+    sentence: str, kind: str, text: str, facts: Sequence[str], encoder: Encoder | None, asked: Mapping[str, Sequence[str]], remedy: FactMatch
+) -> bool:
+    """Whether a fact found for a kind of in-person request holds for this message. A fact with a
+    condition must be the remedy of the problem the message names. A rule about refunds or changes
+    says which purchases it is for, so it must name the thing the message is about; how bookings are
+    made holds whatever is booked."""
+    if encoder is None:
+        return False
+    if _CONDITIONAL_RE.match(sentence) and sentence not in remedy.sentences:
+        return False
+    if kind not in ("refund", "order_change"):
+        return True
+    own = next((fact for fact in facts if sentence in fact), sentence)
+    covered = coverage(text, (sentence, *asked.get(own, ())), encoder)
+    return not (covered.none_covered or covered.thing_uncovered)
 
 
 def _problem(finders: _Finders | None, vector: np.ndarray | None) -> str:
