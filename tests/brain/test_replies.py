@@ -326,3 +326,45 @@ def test_the_owner_s_way_of_opening_is_learnt_from_their_replies(understander) -
         encoder=understander.encoder, today=TODAY, examples=stated,
     )
     assert "20%" not in plain.text
+
+
+DAMAGE_RULE = "If an order arrives damaged or wrong, send us a photo within 48 hours and we replace it or refund it."
+
+
+@pytest.mark.parametrize("text", ["my cake box came squashed, can I get a new one?", "got the wrong cake, ordered chocolate and got lemon"])
+def test_a_damaged_or_wrong_order_gets_the_rule_that_puts_it_right(understander, text: str) -> None:
+    bakery = shop("Acme Bakery", "We are open Monday to Saturday, 8:00 to 18:00.", "You can order online at https://example.com/shop.", DAMAGE_RULE)
+    draft = reply(text, understander, brand=bakery)
+    assert "photo within 48 hours" in draft.text and "sorry" in draft.text.lower()
+    assert draft.needs_review
+
+
+def test_a_refund_request_naming_no_problem_does_not_get_the_damage_rule(understander) -> None:
+    bakery = shop("Acme Bakery", "We are open Monday to Saturday, 8:00 to 18:00.", DAMAGE_RULE)
+    draft = reply("I want a refund for yesterday's order", understander, brand=bakery)
+    assert "48 hours" not in draft.text and "refund" in draft.handoff
+    assert draft.needs_review and "team" in draft.text
+
+
+def test_a_returns_rule_is_stated_for_what_it_covers_only(understander) -> None:
+    bikes = shop("Spoke & Chain", "A basic service costs 49 EUR and a full service 99 EUR; parts are extra.", "We are at Canal Road 3, by the railway bridge.")
+    returns = Fact(text="Unused parts bought from us can be returned within 14 days with the receipt.", questions=["Can I return a part I bought?", "What is your return policy?"])
+    bikes = bikes.model_copy(update={"facts": [*bikes.facts, returns]})
+    service = reply("can I get a refund for the service, I cancelled it", understander, brand=bikes)
+    assert "14 days" not in service.text and service.needs_review
+    chain = reply("Can I return a chain I bought if it doesn't fit? haven't used it", understander, brand=bikes)
+    assert "returned within 14 days with the receipt" in chain.text
+
+
+def test_moving_a_booking_gets_a_person_not_how_to_book(understander) -> None:
+    salon = shop(
+        "Luna Hair Studio",
+        "We are open Tuesday to Saturday, 9:00 to 19:00.",
+        "Appointments are booked online at https://lunahair.example/book or by phone.",
+        links=["https://lunahair.example/book"],
+    )
+    moved = reply("I need to move my appointment on friday to next week", understander, brand=salon)
+    assert "https://lunahair.example/book" not in moved.text and "booking change" in moved.handoff
+    assert moved.needs_review and "team" in moved.text
+    booked = reply("hi, can I book a cut with you for saturday?", understander, brand=salon)
+    assert "https://lunahair.example/book" in booked.text
