@@ -17,7 +17,7 @@ import numpy as np
 from core.config import BrandSettings
 from brain.coverage import coverage
 from brain.encoder import Encoder
-from brain.fact_search import ANSWER_MIN_COSINE, FactMatch, answering_facts
+from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, FactMatch, answering_facts, question_parts
 from brain.handoff import InPersonRequests, foreign_language
 from brain.nearest import LabelledExamples
 from brain.tone import Tone, reply_tone
@@ -25,11 +25,11 @@ from brain.understand import Understanding
 
 ORDER_NUMBER_RE = re.compile(r"(?:#\s?|\border\s+(?:no\.?\s*|number\s*|nr\.?\s*)?#?)(\d{3,})\b", re.IGNORECASE)
 _PRODUCT_RE = re.compile(
-    r"\b(?:buy|order|get|purchase)\s+(?:(?:the|a|an|some|one|two|three|four|\d+|your)\s+)?"
+    r"\b(?:buy|order|get|purchase)\s+(?:(?:the|a|an|some|one|two|three|four|\d+|your|my|our)\s+)?"
     r"((?:[a-z][a-z-]*\s+){0,2}?[a-z][a-z-]*)(?=\s+(?:for|from|as|to|online|today|tomorrow|please|pls|with)\b|\s*[?,.!]|\s*$)",
     re.IGNORECASE,
 )
-_NOT_A_PRODUCT = {"it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
+_NOT_A_PRODUCT = {"order", "it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
 
 BARE_GREETING_MAX_WORDS = 3
 _WORD_RE = re.compile(r"[^\W\d_]+")
@@ -157,6 +157,12 @@ def bare_greeting(text: str, brand_name: str = "") -> bool:
     return len([w for w in _WORD_RE.findall(text) if w.lower() not in own]) <= BARE_GREETING_MAX_WORDS or bool(_HELLO_RE.match(text))
 
 
+def asks_something(text: str) -> bool:
+    """Whether the message asks a question, also without a question mark ("how do I return a pump
+    I bought, it's still in the box")."""
+    return "?" in text or any(QUESTION_RE.search(part) for part in question_parts(text))
+
+
 def order_number(text: str) -> str:
     """The order number the follower wrote ("#4821", "order 4821"), as "#4821"; "" when none."""
     match = ORDER_NUMBER_RE.search(text)
@@ -255,7 +261,7 @@ def _intent_plan(
             next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", kind="sarcasm", **base,
         )
     problem = _problem(finders, vector) if intent in ("complaint", "support_request", "other", "feedback") else "other"
-    asks = intent == "question" or "?" in text
+    asks = intent == "question" or asks_something(text)
     if intent in ("complaint", "other") and understanding.sentiment == "positive" and not tone.sarcastic and not asks and problem == "other":
         intent = "praise"  # "honest prices, rare these days": kind words the intent head took for a problem
     elif intent == "complaint" and not negative and problem == "other":
@@ -265,7 +271,8 @@ def _intent_plan(
         about = f" of order {order}" if order else ""
         strong = match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA
         remedy = _remedy(problem, facts, encoder, asked)
-        said = match.sentences if strong else remedy.sentences
+        # A question in it that a fact answers in full is answered, whatever else it says.
+        said = match.sentences if strong or (asks and _answers_all(text, match, encoder)) else remedy.sentences
         return ReplyPlan(
             intent, APOLOGIES[problem].format(order=f" {order}" if order else ""),
             answer=" ".join(said), facts=said,
@@ -282,7 +289,7 @@ def _intent_plan(
         # The sentiment head reads a condition ("if it doesn't fit") as negative: then the fact must
         # be clearly ahead of the others.
         plain = problem == "other" and (not negative or margin >= IN_PERSON_FACT_MARGIN)
-        plain_question = "?" in text and bool(match.sentences) and (plain or _answers_all(text, match, encoder))
+        plain_question = asks and bool(match.sentences) and (plain or _answers_all(text, match, encoder))
         if match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question:
             return ReplyPlan(intent, ack, answer=stated, facts=match.sentences, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
         remedy = _remedy(problem, facts, encoder, asked)
@@ -307,18 +314,25 @@ def _intent_plan(
         )
     if intent == "praise":
         ack = "Thank you so much for your kind words!" if tone.kind == "warm" else "Thank you for your kind words."
+        if asks and not asks_ended and _answers_all(text, match, encoder):
+            # "love your bread! do you deliver on sundays?": the thanks, and the fact that answers.
+            return _fact_answer(text, intent, ack, match, margin, encoder, base)
         # Sent on its own only when the sentiment head reads it as positive too: thanks for "kind
         # words" to a message that is not kind is the worst reply there is.
         return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise" if understanding.sentiment == "positive" else "unsure_praise")
     if asks and match.sentences and not asks_ended and intent == "other":
         return _fact_answer(text, intent, thanks, match, margin, encoder, base)  # "?? hours", "and sundays?"
     if negative and intent in ("feedback", "other"):
+        answered = asks and not asks_ended and _answers_all(text, match, encoder)
         return ReplyPlan(
             intent, f"Thanks for letting us know. {APOLOGIES[problem].format(order=f' {order}' if order else '')}",
+            answer=stated if answered else "", facts=match.sentences if answered else (),
             next_step=PRIVATE_MESSAGE.format(about=f" of order {order}" if order else ""),
             handoff="a negative message: the owner answers", kind="negative", **base,
         )
     if intent == "feedback":
+        if asks and not asks_ended and _answers_all(text, match, encoder):
+            return _fact_answer(text, intent, "Thank you for the feedback!", match, margin, encoder, base)
         return ReplyPlan(intent, "Thank you for the feedback, we really appreciate it.", signoff=signoff, tone=tone, kind="feedback")
 
     if asks and asks_ended:

@@ -368,3 +368,24 @@ def test_moving_a_booking_gets_a_person_not_how_to_book(understander) -> None:
     assert moved.needs_review and "team" in moved.text
     booked = reply("hi, can I book a cut with you for saturday?", understander, brand=salon)
     assert "https://lunahair.example/book" in booked.text
+
+
+def test_kind_words_with_a_question_get_thanks_and_the_fact(understander) -> None:
+    draft = reply("love your bread so much!! do you deliver?", understander)
+    assert draft.text.startswith("Thank you") and "10 km" in draft.text
+    assert "sorry" not in draft.text.lower()
+
+
+def test_a_question_without_a_question_mark_is_a_question() -> None:
+    from brain.reply_plan import asks_something
+
+    assert asks_something("how do I return a pump I bought last week, it's still in the box")
+    assert asks_something("hi, can you send me the menu")
+    assert not asks_something("I need to change the delivery address on my order")
+
+
+def test_my_order_is_not_a_product() -> None:
+    from brain.reply_plan import named_product
+
+    assert named_product("how do I get my order delivered, it's for a party") == ""
+    assert named_product("can I order my usual sourdough for friday?") == "usual sourdough"
