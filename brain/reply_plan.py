@@ -45,6 +45,9 @@ PROBLEM_EXAMPLES: dict[str, tuple[str, ...]] = {
     "price": ("prices went up again", "this is far too expensive", "another price increase"),
 }
 PROBLEM_MIN_COSINE = 0.45
+# The rule that puts a problem right is stated only when the problem is this far ahead of the next
+# one: "third time my order is late" reads as late and as a wrong item almost alike.
+REMEDY_PROBLEM_LEAD = 0.05
 APOLOGIES = {
     "damaged": "We're so sorry it arrived damaged.",
     "late": "We're sorry your order{order} hasn't arrived.",
@@ -242,7 +245,7 @@ def _intent_plan(
             # ... and it must hold for this message: "a refund for yesterday's order" names no damage
             # for the damaged-order rule, "a refund for the service" is not what the returns rule
             # for parts is about.
-            remedy = _remedy(_problem(finders, vector), facts, encoder, asked)
+            remedy = _remedy(_clear_problem(finders, vector), facts, encoder, asked)
             kept = tuple(s for s in about_it.sentences if _applies(s, request.kind, text, facts, encoder, asked, remedy))
             about_it = replace(about_it, sentences=kept)
             # A question the message asks that a fact answers in full is answered too ("is there a
@@ -270,9 +273,10 @@ def _intent_plan(
     if intent == "complaint":
         about = f" of order {order}" if order else ""
         strong = match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA
-        remedy = _remedy(problem, facts, encoder, asked)
+        remedy = _remedy(_clear_problem(finders, vector), facts, encoder, asked)
         # A question in it that a fact answers in full is answered, whatever else it says.
-        said = match.sentences if strong or (asks and _answers_all(text, match, encoder)) else remedy.sentences
+        full = asks and _answers_all(text, match, encoder)
+        said = (match.sentences if full else _for_problem(problem, match.sentences) if strong else ()) or remedy.sentences
         return ReplyPlan(
             intent, APOLOGIES[problem].format(order=f" {order}" if order else ""),
             answer=" ".join(said), facts=said,
@@ -289,10 +293,12 @@ def _intent_plan(
         # The sentiment head reads a condition ("if it doesn't fit") as negative: then the fact must
         # be clearly ahead of the others.
         plain = problem == "other" and (not negative or margin >= IN_PERSON_FACT_MARGIN)
-        plain_question = asks and bool(match.sentences) and (plain or _answers_all(text, match, encoder))
-        if match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question:
-            return ReplyPlan(intent, ack, answer=stated, facts=match.sentences, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
-        remedy = _remedy(problem, facts, encoder, asked)
+        full = _answers_all(text, match, encoder)
+        plain_question = asks and bool(match.sentences) and (plain or full)
+        said = match.sentences if full else _for_problem(problem, match.sentences)
+        if said and (match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question):
+            return ReplyPlan(intent, ack, answer=" ".join(said), facts=said, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
+        remedy = _remedy(_clear_problem(finders, vector), facts, encoder, asked)
         if remedy.sentences:  # "my cake box came squashed, can I get a new one?": the replacement rule
             return ReplyPlan(intent, ack, answer=" ".join(remedy.sentences), facts=remedy.sentences, next_step=SUPPORT_MORE, kind="support_answer", **base)
         return ReplyPlan(intent, ack, next_step=SUPPORT_NEXT, handoff="a support request: a person must help", kind="support", **base)
@@ -377,6 +383,15 @@ def _answers_all(text: str, match: FactMatch, encoder: Encoder | None) -> bool:
     return bool(covered.named) and not covered.uncovered
 
 
+def _for_problem(problem: str, sentences: tuple[str, ...]) -> tuple[str, ...]:
+    """The facts found that a message naming a problem may get: when it names one ("where is my
+    order?"), only a rule for when something goes wrong ("If you are not happy with your cut, ...");
+    "you can order online" beside a late order is no answer."""
+    if problem in ("other", "price"):
+        return sentences
+    return tuple(s for s in sentences if _CONDITIONAL_RE.match(s))
+
+
 def _remedy(problem: str, facts: Sequence[str], encoder: Encoder | None, asked: Mapping[str, Sequence[str]]) -> FactMatch:
     """The fact that says how the shop puts this problem right, when one is clearly about it; else none."""
     query = REMEDY_QUERIES.get(problem)
@@ -404,6 +419,14 @@ def _applies(
     own = next((fact for fact in facts if sentence in fact), sentence)
     covered = coverage(text, (sentence, *asked.get(own, ())), encoder)
     return not (covered.none_covered or covered.thing_uncovered)
+
+
+def _clear_problem(finders: _Finders | None, vector: np.ndarray | None) -> str:
+    """The problem the message names when it is clearly that one, else "other"."""
+    problem = _problem(finders, vector)
+    if problem == "other" or finders is None or vector is None:
+        return problem
+    return problem if finders.problems.lead(vector) >= REMEDY_PROBLEM_LEAD else "other"
 
 
 def _problem(finders: _Finders | None, vector: np.ndarray | None) -> str:
