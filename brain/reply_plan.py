@@ -265,6 +265,9 @@ def _intent_plan(
         )
     problem = _problem(finders, vector) if intent in ("complaint", "support_request", "other", "feedback") else "other"
     asks = intent == "question" or asks_something(text)
+    # The apology names the problem only when it is clearly that one: "sorry your order hasn't
+    # arrived" to a wrong order is as bad as no apology.
+    sorry = APOLOGIES[_clear_problem(finders, vector) if problem != "other" else "other"]
     if intent in ("complaint", "other") and understanding.sentiment == "positive" and not tone.sarcastic and not asks and problem == "other":
         intent = "praise"  # "honest prices, rare these days": kind words the intent head took for a problem
     elif intent == "complaint" and not negative and problem == "other":
@@ -278,7 +281,7 @@ def _intent_plan(
         full = asks and _answers_all(text, match, encoder)
         said = (match.sentences if full else _for_problem(problem, match.sentences) if strong else ()) or remedy.sentences
         return ReplyPlan(
-            intent, APOLOGIES[problem].format(order=f" {order}" if order else ""),
+            intent, sorry.format(order=f" {order}" if order else ""),
             answer=" ".join(said), facts=said,
             next_step=PRIVATE_MESSAGE.format(about=about), kind="complaint", **base,
         )
@@ -287,7 +290,7 @@ def _intent_plan(
     if intent == "support_request":
         # A support request that names a problem ("arrived cracked") gets that problem's apology.
         about = f" with order {order}" if order else ""
-        ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}, and thanks for letting us know."
+        ack = sorry.format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}, and thanks for letting us know."
         # A fact is stated when clearly about it, or when the message is a plain question ("can I
         # return a chain?"); a person still offers to help.
         # The sentiment head reads a condition ("if it doesn't fit") as negative: then the fact must
@@ -331,7 +334,7 @@ def _intent_plan(
     if negative and intent in ("feedback", "other"):
         answered = asks and not asks_ended and _answers_all(text, match, encoder)
         return ReplyPlan(
-            intent, f"Thanks for letting us know. {APOLOGIES[problem].format(order=f' {order}' if order else '')}",
+            intent, f"Thanks for letting us know. {sorry.format(order=f' {order}' if order else '')}",
             answer=stated if answered else "", facts=match.sentences if answered else (),
             next_step=PRIVATE_MESSAGE.format(about=f" of order {order}" if order else ""),
             handoff="a negative message: the owner answers", kind="negative", **base,

@@ -389,3 +389,17 @@ def test_my_order_is_not_a_product() -> None:
 
     assert named_product("how do I get my order delivered, it's for a party") == ""
     assert named_product("can I order my usual sourdough for friday?") == "usual sourdough"
+
+
+def test_an_unclear_problem_gets_a_plain_apology_and_no_remedy(understander) -> None:
+    bakery = shop("Acme Bakery", "We are open Monday to Saturday, 8:00 to 18:00.", "Online orders placed before 14:00 are delivered the next day.", DAMAGE_RULE)
+    draft = reply("third time my order is late. seriously??", understander, brand=bakery)
+    lowered = draft.text.lower()
+    assert "sorry" in lowered and "private message" in lowered
+    assert "mix-up" not in lowered and "48 hours" not in draft.text and "14:00" not in draft.text
+
+
+def test_a_late_order_is_not_answered_with_how_to_order(understander) -> None:
+    bakery = shop("Acme Bakery", "You can order online at https://example.com/shop, including our gift box.", DAMAGE_RULE, links=["https://example.com/shop"])
+    draft = reply("ordered 2 weeks ago and STILL nothing ... where is my order #4821", understander, brand=bakery)
+    assert "https://example.com/shop" not in draft.text and "#4821" in draft.text and "sorry" in draft.text.lower()
