@@ -32,6 +32,8 @@ _PRODUCT_RE = re.compile(
 _NOT_A_PRODUCT = {"order", "it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
 
 BARE_GREETING_MAX_WORDS = 3
+# Emoji that say something is wrong; a message of other emoji alone gets no apology.
+NEGATIVE_EMOJI = ("😡", "🤬", "😠", "😤", "👎", "😢", "😭", "😞", "😔", "😩", "😫", "🙄", "😒", "🙃", "💩", "🤮", "😾", "💔")
 _WORD_RE = re.compile(r"[^\W\d_]+")
 _HELLO_RE = re.compile(r"^\W*(?:hi+|hello|hey+|hiya|yo|howdy|good (?:morning|afternoon|evening|day)|morning|evening|moin|hallo|salut|hola|bonjour|ciao)\b", re.IGNORECASE)
 
@@ -216,6 +218,8 @@ def _intent_plan(
     signoff = brand.signoff
     thanks = "Thanks for asking!" if tone.kind != "sorry" else "Thanks for your message."
     negative = understanding.sentiment == "negative" or tone.sarcastic
+    if not _WORD_RE.search(text) and not any(sign in text for sign in NEGATIVE_EMOJI):
+        negative = False  # the heads read words: "🔥🔥" is no complaint
     base: dict[str, Any] = {"signoff": signoff, "tone": tone, "order_number": order}
 
     if intent == "unsubscribe" and not foreign:

@@ -403,3 +403,8 @@ def test_a_late_order_is_not_answered_with_how_to_order(understander) -> None:
     bakery = shop("Acme Bakery", "You can order online at https://example.com/shop, including our gift box.", DAMAGE_RULE, links=["https://example.com/shop"])
     draft = reply("ordered 2 weeks ago and STILL nothing ... where is my order #4821", understander, brand=bakery)
     assert "https://example.com/shop" not in draft.text and "#4821" in draft.text and "sorry" in draft.text.lower()
+
+
+def test_emoji_alone_get_no_apology_unless_they_say_something_is_wrong(understander) -> None:
+    assert "sorry" not in reply("🔥🔥", understander).text.lower()
+    assert "sorry" not in reply("👏👏👏", understander).text.lower()
