@@ -20,7 +20,7 @@ from brain.encoder import Encoder
 from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, FactMatch, answering_facts, question_parts
 from brain.handoff import InPersonRequests, foreign_language
 from brain.nearest import LabelledExamples
-from brain.tone import Tone, reply_tone
+from brain.tone import Tone, names_a_grievance, reply_tone
 from brain.understand import Understanding
 
 ORDER_NUMBER_RE = re.compile(r"(?:#\s?|\border\s+(?:no\.?\s*|number\s*|nr\.?\s*)?#?)(\d{3,})\b", re.IGNORECASE)
@@ -217,7 +217,7 @@ def _intent_plan(
     order = order_number(text)
     signoff = brand.signoff
     thanks = "Thanks for asking!" if tone.kind != "sorry" else "Thanks for your message."
-    negative = understanding.sentiment == "negative" or tone.sarcastic
+    negative = understanding.sentiment == "negative" or tone.sarcastic or names_a_grievance(text)
     if not _WORD_RE.search(text) and not any(sign in text for sign in NEGATIVE_EMOJI):
         negative = False  # the heads read words: "🔥🔥" is no complaint
     base: dict[str, Any] = {"signoff": signoff, "tone": tone, "order_number": order}

@@ -408,3 +408,9 @@ def test_a_late_order_is_not_answered_with_how_to_order(understander) -> None:
 def test_emoji_alone_get_no_apology_unless_they_say_something_is_wrong(understander) -> None:
     assert "sorry" not in reply("🔥🔥", understander).text.lower()
     assert "sorry" not in reply("👏👏👏", understander).text.lower()
+
+
+def test_a_grievance_the_sentiment_head_misses_gets_an_apology(understander) -> None:
+    draft = reply("still waiting for an answer btw", understander)
+    lowered = draft.text.lower()
+    assert "sorry" in lowered and "private message" in lowered and draft.needs_review
