@@ -87,6 +87,7 @@ def test_asked_words_leave_out_how_one_asks_for_work_and_quantities() -> None:
     assert asked_words("do you work on electric bikes with a bosch motor") == ["electric", "bikes", "bosch", "motor"]
     assert asked_words("if I cancel last minute do I pay?") == ["cancel"]
     assert "people" not in asked_words("how many people fit in your cafe")
+    assert asked_words("is a used bike covered by warranty") == ["used", "bike", "warranty"]
 
 
 def test_question_parts_split_either_or_questions_and_spell_out_contractions() -> None:
