@@ -226,6 +226,7 @@ def _intent_plan(
         return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone, kind="stop")
     vector = encoder.encode([text])[0] if encoder is not None else None
     finders = _finders(encoder) if encoder is not None else None
+    clear_problem = _clear_problem(finders, vector)
     facts = brand.current_facts(today)
     asked = brand.fact_questions()
     match = answering_facts(text, facts, encoder, history[-1][0] if history else "", asked) if encoder is not None and facts else FactMatch((), 0.0, 0.0)
@@ -249,7 +250,7 @@ def _intent_plan(
             # ... and it must hold for this message: "a refund for yesterday's order" names no damage
             # for the damaged-order rule, "a refund for the service" is not what the returns rule
             # for parts is about.
-            remedy = _remedy(_clear_problem(finders, vector), facts, encoder, asked)
+            remedy = _remedy(clear_problem, facts, encoder, asked)
             kept = tuple(s for s in about_it.sentences if _applies(s, request.kind, text, facts, encoder, asked, remedy))
             about_it = replace(about_it, sentences=kept)
             # A question the message asks that a fact answers in full is answered too ("is there a
@@ -271,7 +272,7 @@ def _intent_plan(
     asks = intent == "question" or asks_something(text)
     # The apology names the problem only when it is clearly that one: "sorry your order hasn't
     # arrived" to a wrong order is as bad as no apology.
-    sorry = APOLOGIES[_clear_problem(finders, vector) if problem != "other" else "other"]
+    sorry = APOLOGIES[clear_problem if problem != "other" else "other"]
     if intent in ("complaint", "other") and understanding.sentiment == "positive" and not tone.sarcastic and not asks and problem == "other":
         intent = "praise"  # "honest prices, rare these days": kind words the intent head took for a problem
     elif intent == "complaint" and not negative and problem == "other":
@@ -280,7 +281,7 @@ def _intent_plan(
     if intent == "complaint":
         about = f" of order {order}" if order else ""
         strong = match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA
-        remedy = _remedy(_clear_problem(finders, vector), facts, encoder, asked)
+        remedy = _remedy(clear_problem, facts, encoder, asked)
         # A question in it that a fact answers in full is answered, whatever else it says.
         full = asks and _answers_all(text, match, encoder)
         said = (match.sentences if full else _for_problem(problem, match.sentences) if strong else ()) or remedy.sentences
@@ -305,7 +306,7 @@ def _intent_plan(
         said = match.sentences if full else _for_problem(problem, match.sentences)
         if said and (match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question):
             return ReplyPlan(intent, ack, answer=" ".join(said), facts=said, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
-        remedy = _remedy(_clear_problem(finders, vector), facts, encoder, asked)
+        remedy = _remedy(clear_problem, facts, encoder, asked)
         if remedy.sentences:  # "my cake box came squashed, can I get a new one?": the replacement rule
             return ReplyPlan(intent, ack, answer=" ".join(remedy.sentences), facts=remedy.sentences, next_step=SUPPORT_MORE, kind="support_answer", **base)
         return ReplyPlan(intent, ack, next_step=SUPPORT_NEXT, handoff="a support request: a person must help", kind="support", **base)
