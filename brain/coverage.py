@@ -36,6 +36,8 @@ FRAME_WORDS = frozenset(
     want wanted wanting need needed needs like love loved wanna gonna gotta looking look try trying
     get getting got make making take taking come coming go going drop dropping pop stop visit bring sell sells
     selling sold have has having carry offer offering provide available availability possible able allowed
+    work works working deal handle handling just also even minute minutes people person persons
+    cover covers covered include includes included including
     today tonight tomorrow yesterday week weeks weekend weekends month months year years morning mornings evening
     evenings afternoon night day days daily now soon still anymore already ago next last first usually normally
     where located location address find place near nearby around area way directions

@@ -54,6 +54,11 @@ _FILLER_RE = re.compile(
 )
 
 
+# A question word with "'s" reads far from the same question spelled out ("where's the shop" and
+# "Where are you located?"): it is matched spelled out too.
+_CONTRACTION_RE = re.compile(r"\b(where|what|when|how|who|which)['’]s\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class FactMatch:
     sentences: tuple[str, ...]  # the fact sentences that answer, best first; empty when none does
@@ -69,9 +74,13 @@ class FactMatch:
 
 def question_parts(text: str) -> list[str]:
     """The whole message, and each of its sentences without greeting filler: "Hi! Quick question,
-    when do you open?" is matched on "when do you open?" too."""
+    when do you open?" is matched on "when do you open?" too; "do I have to book or can I just come
+    by?" also as its two questions, and "where's the shop" also as "where is the shop"."""
     parts = [text.strip()]
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+|,\s+|\s+and\s+(?=(?:do|does|is|are|can|what|when|where|how|which|will|would)\b)", text):
+    expanded = _CONTRACTION_RE.sub(lambda m: f"{m.group(1)} is", text.strip())
+    if expanded != parts[0]:
+        parts.append(expanded)
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+|,\s+|\s+(?:and|or)\s+(?=(?:do|does|is|are|can|could|what|when|where|how|which|will|would)\b)", text):
         core = _FILLER_RE.sub("", sentence).strip()
         if len(core.split()) >= 2 and core not in parts:
             parts.append(core)

@@ -38,6 +38,9 @@ IN_PERSON_EXAMPLES: dict[str, tuple[str, ...]] = {
         "do you have a free slot tomorrow",
         "can I book a cake tasting",
         "do you have any appointments left this week",
+    ),
+    # A change to a booking already made: how new ones are booked does not answer it.
+    "booking_change": (
         "I need to move my appointment to next week",
         "can I reschedule my booking",
     ),
@@ -76,7 +79,7 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class InPerson:
-    kind: str  # "booking", "refund", "order_change", or "" when the message asks for none
+    kind: str  # "booking", "booking_change", "refund", "order_change", or "" when the message asks for none
     similarity: float
 
 

@@ -21,3 +21,10 @@ class LabelledExamples:
         scores = self.vectors @ vector
         best = int(scores.argmax())
         return self.labels[best], float(scores[best])
+
+    def lead(self, vector: np.ndarray) -> float:
+        """How far the closest label's best example stands above the best example of any other label."""
+        scores = self.vectors @ vector
+        best = int(scores.argmax())
+        others = [float(s) for label, s in zip(self.labels, scores) if label != self.labels[best]]
+        return float(scores[best]) - max(others, default=0.0)

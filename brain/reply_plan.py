@@ -7,7 +7,7 @@ or one of the fixed sentences below, which promise nothing but that a person wil
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -17,21 +17,23 @@ import numpy as np
 from core.config import BrandSettings
 from brain.coverage import coverage
 from brain.encoder import Encoder
-from brain.fact_search import ANSWER_MIN_COSINE, FactMatch, answering_facts
+from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, FactMatch, answering_facts, question_parts
 from brain.handoff import InPersonRequests, foreign_language
 from brain.nearest import LabelledExamples
-from brain.tone import Tone, reply_tone
+from brain.tone import Tone, names_a_grievance, reply_tone
 from brain.understand import Understanding
 
 ORDER_NUMBER_RE = re.compile(r"(?:#\s?|\border\s+(?:no\.?\s*|number\s*|nr\.?\s*)?#?)(\d{3,})\b", re.IGNORECASE)
 _PRODUCT_RE = re.compile(
-    r"\b(?:buy|order|get|purchase)\s+(?:(?:the|a|an|some|one|two|three|four|\d+|your)\s+)?"
+    r"\b(?:buy|order|get|purchase)\s+(?:(?:the|a|an|some|one|two|three|four|\d+|your|my|our)\s+)?"
     r"((?:[a-z][a-z-]*\s+){0,2}?[a-z][a-z-]*)(?=\s+(?:for|from|as|to|online|today|tomorrow|please|pls|with)\b|\s*[?,.!]|\s*$)",
     re.IGNORECASE,
 )
-_NOT_A_PRODUCT = {"it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
+_NOT_A_PRODUCT = {"order", "it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
 
 BARE_GREETING_MAX_WORDS = 3
+# Emoji that say something is wrong; a message of other emoji alone gets no apology.
+NEGATIVE_EMOJI = ("😡", "🤬", "😠", "😤", "👎", "😢", "😭", "😞", "😔", "😩", "😫", "🙄", "😒", "🙃", "💩", "🤮", "😾", "💔")
 _WORD_RE = re.compile(r"[^\W\d_]+")
 _HELLO_RE = re.compile(r"^\W*(?:hi+|hello|hey+|hiya|yo|howdy|good (?:morning|afternoon|evening|day)|morning|evening|moin|hallo|salut|hola|bonjour|ciao)\b", re.IGNORECASE)
 
@@ -45,6 +47,9 @@ PROBLEM_EXAMPLES: dict[str, tuple[str, ...]] = {
     "price": ("prices went up again", "this is far too expensive", "another price increase"),
 }
 PROBLEM_MIN_COSINE = 0.45
+# The rule that puts a problem right is stated only when the problem is this far ahead of the next
+# one: "third time my order is late" reads as late and as a wrong item almost alike.
+REMEDY_PROBLEM_LEAD = 0.05
 APOLOGIES = {
     "damaged": "We're so sorry it arrived damaged.",
     "late": "We're sorry your order{order} hasn't arrived.",
@@ -58,16 +63,28 @@ PRIVATE_MESSAGE = "Please send us a private message with the details{about} so w
 PERSON_FOLLOWS_UP = "A member of our team will get back to you shortly."
 IN_PERSON_NEXT = {
     "booking": "A person from our team will get back to you shortly about it.",
+    "booking_change": "A person from our team will get back to you shortly about it.",
     "refund": "A person from our team will look at this and get back to you shortly.",
     "order_change": "A person from our team will get back to you shortly about your order{order}.",
 }
 IN_PERSON_FACT_MARGIN = 0.1
 # What the fact about each in-person request answers; it is stated when clearly ahead of the others.
+# A change to a booking has none: how new ones are booked is beside the point.
 IN_PERSON_FACT_QUERIES = {
     "booking": "How do I book an appointment or reserve?",
     "refund": "Can I get a refund or return it?",
     "order_change": "Can I change or cancel my order?",
 }
+# What the fact about putting each problem right answers (a returns or replacement rule); stated in a
+# complaint or support reply naming that problem when it is clearly ahead of the other facts.
+REMEDY_QUERIES = {
+    "damaged": "My order arrived damaged, what can I do?",
+    "wrong": "I got the wrong item, what can I do?",
+    "quality": "I'm not happy with it, what can I do?",
+}
+# A fact that starts with its condition ("If an order arrives damaged or wrong, ...") holds only for
+# the problem it names: it is stated to a request only when it is the remedy of the message's problem.
+_CONDITIONAL_RE = re.compile(r"^\s*(?:if|when|unless|in case)\b", re.IGNORECASE)
 SUPPORT_NEXT = "Please send us a private message with the details, and a member of our team will help you shortly."
 SUPPORT_MORE = "If that doesn't help, send us a private message and a member of our team will help."
 # A complaint states a fact only when it is clearly about it (the damaged-order rule), not in passing.
@@ -145,6 +162,12 @@ def bare_greeting(text: str, brand_name: str = "") -> bool:
     return len([w for w in _WORD_RE.findall(text) if w.lower() not in own]) <= BARE_GREETING_MAX_WORDS or bool(_HELLO_RE.match(text))
 
 
+def asks_something(text: str) -> bool:
+    """Whether the message asks a question, also without a question mark ("how do I return a pump
+    I bought, it's still in the box")."""
+    return "?" in text or any(QUESTION_RE.search(part) for part in question_parts(text))
+
+
 def order_number(text: str) -> str:
     """The order number the follower wrote ("#4821", "order 4821"), as "#4821"; "" when none."""
     match = ORDER_NUMBER_RE.search(text)
@@ -194,13 +217,16 @@ def _intent_plan(
     order = order_number(text)
     signoff = brand.signoff
     thanks = "Thanks for asking!" if tone.kind != "sorry" else "Thanks for your message."
-    negative = understanding.sentiment == "negative" or tone.sarcastic
+    negative = understanding.sentiment == "negative" or tone.sarcastic or names_a_grievance(text)
+    if not _WORD_RE.search(text) and not any(sign in text for sign in NEGATIVE_EMOJI):
+        negative = False  # the heads read words: "🔥🔥" is no complaint
     base: dict[str, Any] = {"signoff": signoff, "tone": tone, "order_number": order}
 
     if intent == "unsubscribe" and not foreign:
         return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone, kind="stop")
     vector = encoder.encode([text])[0] if encoder is not None else None
     finders = _finders(encoder) if encoder is not None else None
+    clear_problem = _clear_problem(finders, vector)
     facts = brand.current_facts(today)
     asked = brand.fact_questions()
     match = answering_facts(text, facts, encoder, history[-1][0] if history else "", asked) if encoder is not None and facts else FactMatch((), 0.0, 0.0)
@@ -217,9 +243,16 @@ def _intent_plan(
             # follows up: found by what such a request is about, not by the message's other words
             # ("book a cut for saturday" is not about the haircut guarantee nor the hours).
             ack = thanks if request.kind == "booking" else "Thanks for letting us know."
-            about_it = answering_facts(IN_PERSON_FACT_QUERIES[request.kind], facts, encoder, questions=asked) if facts else FactMatch((), 0.0, 0.0)
+            query = IN_PERSON_FACT_QUERIES.get(request.kind, "")
+            about_it = answering_facts(query, facts, encoder, questions=asked) if facts and query else FactMatch((), 0.0, 0.0)
             if about_it.score < ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and about_it.score - about_it.runner_up < IN_PERSON_FACT_MARGIN:
                 about_it = FactMatch((), about_it.score, about_it.runner_up)  # no fact is clearly about it
+            # ... and it must hold for this message: "a refund for yesterday's order" names no damage
+            # for the damaged-order rule, "a refund for the service" is not what the returns rule
+            # for parts is about.
+            remedy = _remedy(clear_problem, facts, encoder, asked)
+            kept = tuple(s for s in about_it.sentences if _applies(s, request.kind, text, facts, encoder, asked, remedy))
+            about_it = replace(about_it, sentences=kept)
             # A question the message asks that a fact answers in full is answered too ("is there a
             # fee if I leave my bike after the repair?" is about the storage fact, not only a booking).
             if "?" in text and match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and _answers_all(text, match, encoder):
@@ -236,7 +269,10 @@ def _intent_plan(
             next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", kind="sarcasm", **base,
         )
     problem = _problem(finders, vector) if intent in ("complaint", "support_request", "other", "feedback") else "other"
-    asks = intent == "question" or "?" in text
+    asks = intent == "question" or asks_something(text)
+    # The apology names the problem only when it is clearly that one: "sorry your order hasn't
+    # arrived" to a wrong order is as bad as no apology.
+    sorry = APOLOGIES[clear_problem if problem != "other" else "other"]
     if intent in ("complaint", "other") and understanding.sentiment == "positive" and not tone.sarcastic and not asks and problem == "other":
         intent = "praise"  # "honest prices, rare these days": kind words the intent head took for a problem
     elif intent == "complaint" and not negative and problem == "other":
@@ -245,9 +281,13 @@ def _intent_plan(
     if intent == "complaint":
         about = f" of order {order}" if order else ""
         strong = match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA
+        remedy = _remedy(clear_problem, facts, encoder, asked)
+        # A question in it that a fact answers in full is answered, whatever else it says.
+        full = asks and _answers_all(text, match, encoder)
+        said = (match.sentences if full else _for_problem(problem, match.sentences) if strong else ()) or remedy.sentences
         return ReplyPlan(
-            intent, APOLOGIES[problem].format(order=f" {order}" if order else ""),
-            answer=stated if strong else "", facts=match.sentences if strong else (),
+            intent, sorry.format(order=f" {order}" if order else ""),
+            answer=" ".join(said), facts=said,
             next_step=PRIVATE_MESSAGE.format(about=about), kind="complaint", **base,
         )
     if asks and asks_ended and intent in ("support_request", "purchase_intent"):
@@ -255,12 +295,20 @@ def _intent_plan(
     if intent == "support_request":
         # A support request that names a problem ("arrived cracked") gets that problem's apology.
         about = f" with order {order}" if order else ""
-        ack = APOLOGIES[problem].format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}, and thanks for letting us know."
+        ack = sorry.format(order=f" {order}" if order else "") if problem not in ("other", "price") else f"Sorry for the trouble{about}, and thanks for letting us know."
         # A fact is stated when clearly about it, or when the message is a plain question ("can I
         # return a chain?"); a person still offers to help.
-        plain_question = "?" in text and bool(match.sentences) and ((not negative and problem == "other") or _answers_all(text, match, encoder))
-        if match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question:
-            return ReplyPlan(intent, ack, answer=stated, facts=match.sentences, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
+        # The sentiment head reads a condition ("if it doesn't fit") as negative: then the fact must
+        # be clearly ahead of the others.
+        plain = problem == "other" and (not negative or margin >= IN_PERSON_FACT_MARGIN)
+        full = _answers_all(text, match, encoder)
+        plain_question = asks and bool(match.sentences) and (plain or full)
+        said = match.sentences if full else _for_problem(problem, match.sentences)
+        if said and (match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question):
+            return ReplyPlan(intent, ack, answer=" ".join(said), facts=said, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
+        remedy = _remedy(clear_problem, facts, encoder, asked)
+        if remedy.sentences:  # "my cake box came squashed, can I get a new one?": the replacement rule
+            return ReplyPlan(intent, ack, answer=" ".join(remedy.sentences), facts=remedy.sentences, next_step=SUPPORT_MORE, kind="support_answer", **base)
         return ReplyPlan(intent, ack, next_step=SUPPORT_NEXT, handoff="a support request: a person must help", kind="support", **base)
     if intent == "purchase_intent":
         product = named_product(text)
@@ -280,18 +328,25 @@ def _intent_plan(
         )
     if intent == "praise":
         ack = "Thank you so much for your kind words!" if tone.kind == "warm" else "Thank you for your kind words."
+        if asks and not asks_ended and _answers_all(text, match, encoder):
+            # "love your bread! do you deliver on sundays?": the thanks, and the fact that answers.
+            return _fact_answer(text, intent, ack, match, margin, encoder, base)
         # Sent on its own only when the sentiment head reads it as positive too: thanks for "kind
         # words" to a message that is not kind is the worst reply there is.
         return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise" if understanding.sentiment == "positive" else "unsure_praise")
     if asks and match.sentences and not asks_ended and intent == "other":
         return _fact_answer(text, intent, thanks, match, margin, encoder, base)  # "?? hours", "and sundays?"
     if negative and intent in ("feedback", "other"):
+        answered = asks and not asks_ended and _answers_all(text, match, encoder)
         return ReplyPlan(
-            intent, f"Thanks for letting us know. {APOLOGIES[problem].format(order=f' {order}' if order else '')}",
+            intent, f"Thanks for letting us know. {sorry.format(order=f' {order}' if order else '')}",
+            answer=stated if answered else "", facts=match.sentences if answered else (),
             next_step=PRIVATE_MESSAGE.format(about=f" of order {order}" if order else ""),
             handoff="a negative message: the owner answers", kind="negative", **base,
         )
     if intent == "feedback":
+        if asks and not asks_ended and _answers_all(text, match, encoder):
+            return _fact_answer(text, intent, "Thank you for the feedback!", match, margin, encoder, base)
         return ReplyPlan(intent, "Thank you for the feedback, we really appreciate it.", signoff=signoff, tone=tone, kind="feedback")
 
     if asks and asks_ended:
@@ -334,6 +389,52 @@ def _answers_all(text: str, match: FactMatch, encoder: Encoder | None) -> bool:
         return False
     covered = coverage(text, match.about, encoder)
     return bool(covered.named) and not covered.uncovered
+
+
+def _for_problem(problem: str, sentences: tuple[str, ...]) -> tuple[str, ...]:
+    """The facts found that a message naming a problem may get: when it names one ("where is my
+    order?"), only a rule for when something goes wrong ("If you are not happy with your cut, ...");
+    "you can order online" beside a late order is no answer."""
+    if problem in ("other", "price"):
+        return sentences
+    return tuple(s for s in sentences if _CONDITIONAL_RE.match(s))
+
+
+def _remedy(problem: str, facts: Sequence[str], encoder: Encoder | None, asked: Mapping[str, Sequence[str]]) -> FactMatch:
+    """The fact that says how the shop puts this problem right, when one is clearly about it; else none."""
+    query = REMEDY_QUERIES.get(problem)
+    if encoder is None or not facts or not query:
+        return FactMatch((), 0.0, 0.0)
+    found = answering_facts(query, facts, encoder, questions=asked)
+    if found.score - found.runner_up < IN_PERSON_FACT_MARGIN:
+        return FactMatch((), found.score, found.runner_up)
+    return replace(found, sentences=found.sentences[:1], questions=())
+
+
+def _applies(
+    sentence: str, kind: str, text: str, facts: Sequence[str], encoder: Encoder | None, asked: Mapping[str, Sequence[str]], remedy: FactMatch
+) -> bool:
+    """Whether a fact found for a kind of in-person request holds for this message. A fact with a
+    condition must be the remedy of the problem the message names. A rule about refunds or changes
+    says which purchases it is for, so it must name the thing the message is about; how bookings are
+    made holds whatever is booked."""
+    if encoder is None:
+        return False
+    if _CONDITIONAL_RE.match(sentence) and sentence not in remedy.sentences:
+        return False
+    if kind not in ("refund", "order_change"):
+        return True
+    own = next((fact for fact in facts if sentence in fact), sentence)
+    covered = coverage(text, (sentence, *asked.get(own, ())), encoder)
+    return not (covered.none_covered or covered.thing_uncovered)
+
+
+def _clear_problem(finders: _Finders | None, vector: np.ndarray | None) -> str:
+    """The problem the message names when it is clearly that one, else "other"."""
+    problem = _problem(finders, vector)
+    if problem == "other" or finders is None or vector is None:
+        return problem
+    return problem if finders.problems.lead(vector) >= REMEDY_PROBLEM_LEAD else "other"
 
 
 def _problem(finders: _Finders | None, vector: np.ndarray | None) -> str:

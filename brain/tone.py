@@ -23,6 +23,12 @@ _NEGATIVE_TOPIC_RE = re.compile(
 )
 
 
+def names_a_grievance(text: str) -> bool:
+    """Whether the message names something people complain about ("still waiting", "late again"),
+    whatever the sentiment head reads in a short message."""
+    return bool(_NEGATIVE_TOPIC_RE.search(text))
+
+
 @dataclass(frozen=True)
 class Tone:
     kind: str  # "warm" (thanks, exclamation marks), "plain", or "sorry" (no cheer at all)
@@ -36,7 +42,7 @@ def is_sarcastic(text: str, understanding: Understanding) -> bool:
         return True
     if not _POSITIVE_RE.search(text):
         return False
-    return bool(_NEGATIVE_TOPIC_RE.search(text)) or understanding.sentiment == "negative"
+    return names_a_grievance(text) or understanding.sentiment == "negative"
 
 
 def reply_tone(text: str, understanding: Understanding) -> Tone:

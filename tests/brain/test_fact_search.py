@@ -81,3 +81,19 @@ def test_a_thing_the_facts_do_not_name_is_not_covered_by_its_neighbours(encoder:
     delivery = ["We deliver within 10 km for 3 EUR; free above 30 EUR."]
     to_the_north = coverage("how much is delivery to the north side", delivery, encoder)
     assert to_the_north.uncovered == ("north", "side") and not to_the_north.thing_uncovered
+
+
+def test_asked_words_leave_out_how_one_asks_for_work_and_quantities() -> None:
+    assert asked_words("do you work on electric bikes with a bosch motor") == ["electric", "bikes", "bosch", "motor"]
+    assert asked_words("if I cancel last minute do I pay?") == ["cancel"]
+    assert "people" not in asked_words("how many people fit in your cafe")
+    assert asked_words("is a used bike covered by warranty") == ["used", "bike", "warranty"]
+
+
+def test_question_parts_split_either_or_questions_and_spell_out_contractions() -> None:
+    from brain.fact_search import question_parts
+
+    parts = question_parts("do I have to book or can I just come by with a flat")
+    assert "do I have to book" in parts and "can I just come by with a flat" in parts
+    assert "where is the shop" in question_parts("where's the shop")
+    assert question_parts("do you have rye or spelt bread?") == ["do you have rye or spelt bread?"]

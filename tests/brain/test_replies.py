@@ -352,3 +352,91 @@ def test_the_owner_s_habit_opens_a_fact_answer_when_no_similar_reply_decides(und
     assert reply(question, understander, habit=OpeningHabit.learn(thanked, [f.text for f in BAKERY_FACTS])).text.startswith("Thanks for asking!")
     # A message no fact answers is handed off as before, whatever the habit.
     assert "get back to you" in reply("do you sell coffee beans?", understander, habit=habit).text
+
+
+DAMAGE_RULE = "If an order arrives damaged or wrong, send us a photo within 48 hours and we replace it or refund it."
+
+
+@pytest.mark.parametrize("text", ["my cake box came squashed, can I get a new one?", "got the wrong cake, ordered chocolate and got lemon"])
+def test_a_damaged_or_wrong_order_gets_the_rule_that_puts_it_right(understander, text: str) -> None:
+    bakery = shop("Acme Bakery", "We are open Monday to Saturday, 8:00 to 18:00.", "You can order online at https://example.com/shop.", DAMAGE_RULE)
+    draft = reply(text, understander, brand=bakery)
+    assert "photo within 48 hours" in draft.text and "sorry" in draft.text.lower()
+    assert draft.needs_review
+
+
+def test_a_refund_request_naming_no_problem_does_not_get_the_damage_rule(understander) -> None:
+    bakery = shop("Acme Bakery", "We are open Monday to Saturday, 8:00 to 18:00.", DAMAGE_RULE)
+    draft = reply("I want a refund for yesterday's order", understander, brand=bakery)
+    assert "48 hours" not in draft.text and "refund" in draft.handoff
+    assert draft.needs_review and "team" in draft.text
+
+
+def test_a_returns_rule_is_stated_for_what_it_covers_only(understander) -> None:
+    bikes = shop("Spoke & Chain", "A basic service costs 49 EUR and a full service 99 EUR; parts are extra.", "We are at Canal Road 3, by the railway bridge.")
+    returns = Fact(text="Unused parts bought from us can be returned within 14 days with the receipt.", questions=["Can I return a part I bought?", "What is your return policy?"])
+    bikes = bikes.model_copy(update={"facts": [*bikes.facts, returns]})
+    service = reply("can I get a refund for the service, I cancelled it", understander, brand=bikes)
+    assert "14 days" not in service.text and service.needs_review
+    chain = reply("Can I return a chain I bought if it doesn't fit? haven't used it", understander, brand=bikes)
+    assert "returned within 14 days with the receipt" in chain.text
+
+
+def test_moving_a_booking_gets_a_person_not_how_to_book(understander) -> None:
+    salon = shop(
+        "Luna Hair Studio",
+        "We are open Tuesday to Saturday, 9:00 to 19:00.",
+        "Appointments are booked online at https://lunahair.example/book or by phone.",
+        links=["https://lunahair.example/book"],
+    )
+    moved = reply("I need to move my appointment on friday to next week", understander, brand=salon)
+    assert "https://lunahair.example/book" not in moved.text and "booking change" in moved.handoff
+    assert moved.needs_review and "team" in moved.text
+    booked = reply("hi, can I book a cut with you for saturday?", understander, brand=salon)
+    assert "https://lunahair.example/book" in booked.text
+
+
+def test_kind_words_with_a_question_get_thanks_and_the_fact(understander) -> None:
+    draft = reply("love your bread so much!! do you deliver?", understander)
+    assert draft.text.startswith("Thank you") and "10 km" in draft.text
+    assert "sorry" not in draft.text.lower()
+
+
+def test_a_question_without_a_question_mark_is_a_question() -> None:
+    from brain.reply_plan import asks_something
+
+    assert asks_something("how do I return a pump I bought last week, it's still in the box")
+    assert asks_something("hi, can you send me the menu")
+    assert not asks_something("I need to change the delivery address on my order")
+
+
+def test_my_order_is_not_a_product() -> None:
+    from brain.reply_plan import named_product
+
+    assert named_product("how do I get my order delivered, it's for a party") == ""
+    assert named_product("can I order my usual sourdough for friday?") == "usual sourdough"
+
+
+def test_an_unclear_problem_gets_a_plain_apology_and_no_remedy(understander) -> None:
+    bakery = shop("Acme Bakery", "We are open Monday to Saturday, 8:00 to 18:00.", "Online orders placed before 14:00 are delivered the next day.", DAMAGE_RULE)
+    draft = reply("third time my order is late. seriously??", understander, brand=bakery)
+    lowered = draft.text.lower()
+    assert "sorry" in lowered and "private message" in lowered
+    assert "mix-up" not in lowered and "48 hours" not in draft.text and "14:00" not in draft.text
+
+
+def test_a_late_order_is_not_answered_with_how_to_order(understander) -> None:
+    bakery = shop("Acme Bakery", "You can order online at https://example.com/shop, including our gift box.", DAMAGE_RULE, links=["https://example.com/shop"])
+    draft = reply("ordered 2 weeks ago and STILL nothing ... where is my order #4821", understander, brand=bakery)
+    assert "https://example.com/shop" not in draft.text and "#4821" in draft.text and "sorry" in draft.text.lower()
+
+
+def test_emoji_alone_get_no_apology_unless_they_say_something_is_wrong(understander) -> None:
+    assert "sorry" not in reply("🔥🔥", understander).text.lower()
+    assert "sorry" not in reply("👏👏👏", understander).text.lower()
+
+
+def test_a_grievance_the_sentiment_head_misses_gets_an_apology(understander) -> None:
+    draft = reply("still waiting for an answer btw", understander)
+    lowered = draft.text.lower()
+    assert "sorry" in lowered and "private message" in lowered and draft.needs_review
