@@ -79,3 +79,29 @@ def test_stored_messages_get_their_reply_address_and_status_reason_from_the_old_
         ("mention", "group", "C0GENERAL", "3.5", "", None),
         ("private", "direct", "follower:ann", "console-ab-1", "", "asked to stop"),
     ]
+
+
+def test_messages_escalated_before_the_column_keep_their_escalation(tmp_path) -> None:
+    """Rows still marked escalated when escalated_at arrives get it from their received time; others stay None."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with old.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "d5b8e1f4a7c2")  # the last revision before escalated_at
+        connection.execute(text("INSERT INTO contact (id, platform, platform_user_id, display_name, opted_out, created_at) "
+                                "VALUES (1, 'x', 'u', '', 0, '2026-12-01 00:00:00')"))
+        for n, status in enumerate(["escalated", "replied"]):
+            connection.execute(
+                text("INSERT INTO message (id, platform, platform_message_id, contact_id, kind, visibility, chat_id, "
+                     "reply_to_id, thread_id, text, received_at, status) VALUES (:id, 'x', :pid, 1, 'private', 'direct', "
+                     "'c', 'r', '', 'hi', '2026-12-01 00:00:00.000000', :status)"),
+                {"id": n + 1, "pid": str(n), "status": status},
+            )
+    old.dispose()
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT escalated_at FROM message ORDER BY id")).all()
+    engine.dispose()
+    assert [row[0] for row in rows] == ["2026-12-01 00:00:00.000000", None]
