@@ -16,7 +16,7 @@ from bot import words
 from bot.commands import Command, CommandContext, no_args
 from bot.post_media import image_note
 from core.config import Settings
-from core.errors import BotError
+from core.errors import BotError, UsageError
 from core.platforms import not_running_problem
 from core.text import counted
 from bot.scheduler import PostScheduler
@@ -225,7 +225,7 @@ class PostCommands:
             if at <= now:
                 raise BadTime(f"{show(at, self.zone)} has already passed")
         else:
-            raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
+            raise UsageError(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
         self.scheduler.schedule(post_id, at)
         return at, why
 
