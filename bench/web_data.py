@@ -92,6 +92,7 @@ def generate(engine: Engine, *, messages: int, posts: int, now: datetime, days: 
             "sentiment": rng.choice(SENTIMENTS), "sentiment_confidence": 0.5 + rng.random() / 2,
             "offensive_probability": rng.random() / 5, "language": "en",
             "status_reason": "complaint" if status == MessageStatus.escalated else None,
+            "escalated_at": received if status == MessageStatus.escalated else None,
         })
         if status == MessageStatus.replied:
             automatic = rng.random() < 0.7

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -36,8 +37,16 @@ class App:
     """The running bot. Use as `async with App(settings, connectors) as app: await app.run()`: every
     connector shares the one database, brain, worker and scheduler."""
 
-    def __init__(self, settings: Settings, connectors: list[Connector], brain: Brain | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        connectors: list[Connector],
+        brain: Brain | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings
+        # Where the owner is told the dashboard's address once it listens (`bot run` prints it).
+        self.announce = announce
         self.connectors = {c.platform: c for c in connectors}
         self.connections = Connections(self.connectors, settings.connectors, self._tell_owner, self._connected)
         self.brain = brain or Brain(settings)
@@ -200,8 +209,10 @@ class App:
         ]
         try:
             await self.connections.start(self.inbox)
-            if self.web is not None:
-                await self.web.start()  # after the connectors, so a webhook that arrives finds them receiving
+            # After the connectors, so a webhook that arrives finds them receiving. The address is
+            # told only once the server listens; a taken port is one line in the log (bot/web/server.py).
+            if self.web is not None and await self.web.start() and self.settings.web.enabled and self.announce:
+                self.announce(f"Dashboard: {self.web.url} (password: `bot web set-password`)")
             await self.scheduler.start()
             log.info("bot running on %s", ", ".join(self.connections.live) or "nothing yet (retrying)")
             await self.connections.wait_closed()

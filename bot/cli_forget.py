@@ -26,7 +26,7 @@ def forget(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     engine = make_engine(settings.database_url)
     try:
-        erased = forget_contact(engine, args.platform, args.user_id)
+        erased = forget_contact(engine, args.platform.strip().lower(), args.user_id)
     finally:
         engine.dispose()
     print(erased.summary())

@@ -107,13 +107,9 @@ async def run(args: argparse.Namespace) -> int:
             f"Log: {log_file}",
             flush=True,
         )
-    if settings.web.enabled:
-        host = f"[{settings.web.listen}]" if ":" in settings.web.listen else settings.web.listen
-        where = f"http://{host}:{settings.web.port}" if settings.web.port else f"a free port of {host} (the log says which)"
-        print(f"Dashboard: {where} (password: `bot web set-password`)", flush=True)
     from bot.app import App  # the models and platform libraries: only once the bot is to run
 
-    async with App(settings, connectors) as app:
+    async with App(settings, connectors, announce=lambda line: print(line, flush=True)) as app:
         _stop_on_signals(app)
         await app.run()
     log.info("bot stopped")

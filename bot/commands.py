@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.errors import BotError
+from core.errors import BotError, UsageError
 from brain.service import Brain
 from connectors.base import Connector, IncomingMessage
 
@@ -102,6 +102,8 @@ class OwnerCommands:
             return f"usage: {command.usage}"
         try:
             return await command.handler(ctx)
+        except UsageError as exc:  # answered like a command typed with no arguments at all
+            return str(exc)
         except BotError as exc:
             return f"could not do that: {exc}"
 

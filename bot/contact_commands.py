@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Engine
 
 from bot.commands import Command, CommandContext
-from core.errors import BotError
+from core.errors import BotError, UsageError
 from storage import repo
 from storage.models import Contact
 
@@ -33,7 +33,7 @@ class ContactCommands:
     async def resubscribe_command(self, ctx: CommandContext) -> str:
         parts = ctx.args.split()
         if len(parts) != 2:
-            raise BotError(f"usage: {USAGE}")
+            raise UsageError(f"usage: {USAGE}")
         contact = repo.find_contact(self.engine, parts[0].lower(), parts[1])
         if contact is None or contact.id is None:
             raise BotError(f"there is no {parts[0]} contact {parts[1]}")

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from core.errors import BotError
+from core.platforms import CONNECTOR_PLATFORMS
 from core.text import counted
 from storage import repo
 
@@ -32,5 +34,8 @@ class Erased:
 
 
 def forget_contact(engine: Engine, platform: str, user_id: str) -> Erased:
-    """Delete a contact, their messages, our replies to them and label corrections on them."""
+    """Delete a contact, their messages, our replies to them and label corrections on them. A
+    platform the bot has no connector for is refused by name: a typo must not read as "no contact"."""
+    if platform not in CONNECTOR_PLATFORMS:
+        raise BotError(f"unknown platform {platform!r} (known: {', '.join(sorted(CONNECTOR_PLATFORMS))})")
     return Erased(platform, user_id, repo.delete_contact(engine, platform, user_id))

@@ -16,7 +16,8 @@ from bot import words
 from bot.commands import Command, CommandContext, no_args
 from bot.post_media import image_note
 from core.config import Settings
-from core.errors import BotError
+from core.errors import BotError, UsageError
+from core.platforms import not_running_problem
 from core.text import counted
 from bot.scheduler import PostScheduler
 from bot.posting_history import posting_history
@@ -102,6 +103,22 @@ class PostCommands:
             return list(dict.fromkeys(platforms)), rest.strip()
         return [ctx.connector.platform], ctx.args
 
+    def not_publishable_notes(self, posts: Sequence[Post]) -> list[str]:
+        """A note for each draft whose platform the bot does not run: kept, but it cannot be scheduled here."""
+        running = self.scheduler.platforms()
+        return [
+            f"note: #{post.id} cannot be scheduled: {problem}"
+            for post in posts
+            if (problem := not_running_problem(post.platform, running))
+        ]
+
+    def _refuse_unpublishable(self, posts: Sequence[Post]) -> None:
+        """Refuse a whole group before any of it is scheduled when one of its platforms is not run."""
+        running = self.scheduler.platforms()
+        for post in posts:
+            if problem := not_running_problem(post.platform, running):
+                raise BotError(f"post #{post.id} cannot be scheduled: {problem}")
+
     async def draft_variants(self, topic: str, platform: str) -> list[PostDraft]:
         """The model's variants of a post about `topic`, best first, each with its checks and notes."""
         return [v for v in await self.brain.draft_post(topic, platform, n=3) if v.text.strip()]
@@ -137,6 +154,7 @@ class PostCommands:
                 lines.append(f"({which}check: {'; '.join(draft.check_failures)}; edit it with /compose if needed)")
         notes = dict.fromkeys(note for _, draft in best for note in draft.notes)  # the same plan's notes, once
         lines += [f"note: {note}" for note in notes]
+        lines += self.not_publishable_notes(posts)
         return "\n".join([*lines[: len(posts)], self._next_steps(posts[0]), *lines[len(posts) :]])
 
     async def compose(self, ctx: CommandContext) -> str:
@@ -146,7 +164,7 @@ class PostCommands:
         for platform in platforms:
             self.settings.brand.check_length(platform, text)
         posts = repo.add_post_group(self.engine, [(platform, text) for platform in platforms])
-        return "\n".join([*(self._saved_line(post) for post in posts), self._next_steps(posts[0])])
+        return "\n".join([*(self._saved_line(post) for post in posts), self._next_steps(posts[0]), *self.not_publishable_notes(posts)])
 
     @staticmethod
     def _saved_line(post: Post) -> str:
@@ -207,7 +225,7 @@ class PostCommands:
             if at <= now:
                 raise BadTime(f"{show(at, self.zone)} has already passed")
         else:
-            raise BadTime(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
+            raise UsageError(f"usage: /schedule ID WHEN|best; WHEN is {WHEN_HELP}")
         self.scheduler.schedule(post_id, at)
         return at, why
 
@@ -234,6 +252,7 @@ class PostCommands:
 
     async def schedule(self, ctx: CommandContext) -> str:
         posts, when = self._open_posts(ctx.args)
+        self._refuse_unpublishable(posts)
         lines: list[str] = []
         for post in posts:  # each platform at its own best time, from its own history
             assert post.id is not None
@@ -243,6 +262,7 @@ class PostCommands:
 
     async def queue(self, ctx: CommandContext) -> str:
         posts, _ = self._open_posts(ctx.args)
+        self._refuse_unpublishable(posts)
         lines: list[str] = []
         for post in posts:
             assert post.id is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from bot.commands import Command, CommandContext
-from core.errors import BotError
+from core.errors import BotError, UsageError
 from core.platforms import post_rules
 from storage import repo
 from storage.models import Post, PostStatus
@@ -36,7 +36,7 @@ class PostMediaCommands:
     async def image(self, ctx: CommandContext) -> str:
         first, _, rest = ctx.args.partition(" ")
         if not first.lstrip("#").isdecimal() or not rest.strip():
-            raise BotError(USAGE)
+            raise UsageError(USAGE)
         post = repo.get_post(self.engine, int(first.lstrip("#")))
         if post is None or post.id is None:
             raise BotError(f"there is no post {first}")

@@ -166,6 +166,10 @@ class Publisher:
                 await self._fail(post, INTERRUPTED.format(platform=post.platform, id=post.id))
         return again
 
+    def platforms(self) -> list[str]:
+        """Every platform the bot runs, also one not connected at the moment: those it can publish on."""
+        return sorted(self._coming)
+
     def engagement_platforms(self) -> list[str]:
         """The connected platforms that report a post's engagement."""
         return [platform for platform, connector in self._connectors.items() if connector.reports_engagement]

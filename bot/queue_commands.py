@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.engine import Engine
 
 from bot.commands import Command, CommandContext, no_args
-from core.errors import BotError
+from core.errors import BotError, UsageError
 from bot.pipeline import ReplySender
 from storage import repo
 from storage.message_states import MessageStatus, Transition, allows
@@ -29,7 +29,7 @@ def _id_and_text(args: str, what: str, usage: str) -> tuple[int, str]:
     number = _id(args, what)
     parts = args.split(maxsplit=1)
     if len(parts) < 2 or not parts[1].strip():
-        raise BotError(f"usage: {usage}")
+        raise UsageError(f"usage: {usage}")
     return number, parts[1].strip()
 
 
@@ -106,7 +106,7 @@ class QueueCommands:
     async def label(self, ctx: CommandContext) -> str:
         parts = ctx.args.split()
         if len(parts) != 3:
-            raise BotError(f"usage: /label MESSAGE_ID TASK LABEL, TASK one of {', '.join(LABEL_TASKS)}")
+            raise UsageError(f"usage: /label MESSAGE_ID TASK LABEL, TASK one of {', '.join(LABEL_TASKS)}")
         message_id = _id(parts[0], "message")
         self.correct_label(message_id, parts[1], parts[2])
         return f"noted: message {message_id} is {parts[1]} {parts[2]} (used by `bot train --with-corrections`)"
@@ -154,7 +154,7 @@ class QueueCommands:
     def correct_label(self, message_id: int, task: str, label: str) -> None:
         """The owner's label for a message: kept for `bot train --with-corrections`, shown from now on."""
         if task not in LABEL_TASKS:
-            raise BotError(f"usage: /label MESSAGE_ID TASK LABEL, TASK one of {', '.join(LABEL_TASKS)}")
+            raise UsageError(f"usage: /label MESSAGE_ID TASK LABEL, TASK one of {', '.join(LABEL_TASKS)}")
         message = repo.get_message(self.engine, message_id)
         if message is None:
             raise BotError(f"there is no message {message_id}")

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from bot import words
 from bot.commands import Command, CommandContext
 from core.config import Settings
-from core.errors import BotError
+from core.errors import BotError, UsageError
 from bot.when import account_zone
 from storage import insights
 from storage.insights import PeriodFigures
@@ -104,5 +104,5 @@ class ReportCommands:
     async def report_command(self, ctx: CommandContext) -> str:
         word = ctx.args.split()[0] if ctx.args.split() else "7"
         if not word.isdecimal():
-            raise BotError("usage: /report [DAYS], e.g. /report 30")
+            raise UsageError("usage: /report [DAYS], e.g. /report 30")
         return self.report(int(word))

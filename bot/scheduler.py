@@ -49,6 +49,8 @@ class Publishing(Protocol):
 
     def engagement_platforms(self) -> list[str]: ...
 
+    def platforms(self) -> list[str]: ...
+
     async def collect_audience(self) -> int: ...
 
     async def collect_engagement(self, post_id: int) -> datetime | None: ...
@@ -142,7 +144,7 @@ class PostScheduler:
         current = repo.get_post(self.engine, post_id)
         if current is None:
             raise BotError(f"there is no post #{post_id}")
-        problem = post_problem(current.platform, len(current.images))
+        problem = post_problem(current.platform, len(current.images), self.platforms())
         if problem:
             raise BotError(f"post #{post_id} cannot be scheduled: {problem}")
         post = repo.update_post(
@@ -158,6 +160,10 @@ class PostScheduler:
         self._next_due = None  # it may be due before the post we knew of
         self._wake.set()
         return post
+
+    def platforms(self) -> list[str]:
+        """The platforms this bot publishes on (connected now or being retried)."""
+        return self.publisher.platforms()
 
     def cancel(self, post_id: int) -> Post:
         return repo.update_post(self.engine, post_id, status=PostStatus.cancelled)

@@ -67,14 +67,21 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 # questions with a loanword ("do you have vegan croissants?") for French; a message with the
 # brand's own function words in it is the brand's language whatever the detector says.
 FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the you your do does is are can could i my we have has what when where how which will would of to for and it this that with at omg ur u r lol pls plz thx im dont wanna gonna".split()),
-    "de": frozenset("der die das und ist ihr habt sie wir ich nicht mit ein eine wann wo wie was kann könnt für auf im am auch zu von".split()),
-    "fr": frozenset("le la les et est vous nous je ne pas un une des du pour avec quand où comment que qui êtes avez".split()),
-    "es": frozenset("el la los las y es usted ustedes yo no un una para con cuando dónde cómo qué que tienen están hay".split()),
-    "it": frozenset("il lo la gli le e è voi noi io non un una per con quando dove come che siete avete".split()),
-    "nl": frozenset("de het een en is jullie wij ik niet met voor wanneer waar hoe wat zijn hebben".split()),
-    "pt": frozenset("o os as e é você vocês eu não um uma para com quando onde como que estão têm".split()),
+    "en": frozenset("the you your do does is are can could i my we have has what when where how which will would of to for and it this that with at in on as was no not more so be from all just too very please thanks omg ur u r lol pls plz thx im dont wanna gonna".split()),
+    "de": frozenset("der die das und ist ihr habt sie wir ich nicht mit ein eine wann wo wie was kann könnt für auf in im am auch zu von".split()),
+    "fr": frozenset("le la les et est vous nous je ne pas un une de des du en pour avec quand où comment que qui êtes avez".split()),
+    "es": frozenset("el la los las y es usted ustedes yo no un una para con sin por de en me mi lo cuando dónde cómo qué que tienen están hay".split()),
+    "it": frozenset("il lo la gli le e è voi noi io non un una di in per con quando dove come che siete avete".split()),
+    "nl": frozenset("de het een en is in jullie wij ik niet met voor wanneer waar hoe wat zijn hebben".split()),
+    "pl": frozenset("w z do na nie się jest że czy mnie jak co".split()),
+    "pt": frozenset("o os as e é você vocês eu não um uma para com sem por de no me quando onde como que estão têm".split()),
 }
+# Only Spanish opens a question or an exclamation with these.
+SPANISH_MARKS = ("¿", "¡")
+# How sure lingua (fast mode) must be of a language to name it without a function word for it. It
+# is sure and wrong on a few short texts ("¿tienen pan sin gluten?": Dutch, 0.89), so a function
+# word or mark of one language wins over it, and a text with neither and a less sure guess is "".
+MIN_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -100,13 +107,20 @@ def _detector(codes: tuple[str, ...]) -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().with_minimum_relative_distance(0.1).build()
 
 
+def _best_guess(text: str, also: str) -> tuple[str, float]:
+    """The detector's likeliest language for the text and how sure it is (0-1); ("", 0) for none."""
+    detector = _detector(tuple(dict.fromkeys((also.lower()[:2], *DETECTED_LANGUAGES))))
+    best = max(detector.compute_language_confidence_values(text), key=lambda c: c.value, default=None)
+    return (best.language.iso_code_639_1.name.lower(), best.value) if best is not None else ("", 0.0)
+
+
 def detected_language(text: str, also: str = "en") -> str:
-    """The message's ISO 639-1 code, or "" when it is too short or unclear to tell. also: a
-    language the detector must know besides DETECTED_LANGUAGES (the brand's own)."""
+    """The message's ISO 639-1 code, or "" when it is too short or the detector is not sure
+    (MIN_CONFIDENCE). also: a language the detector must know besides DETECTED_LANGUAGES (the brand's own)."""
     if len([w for w in _WORD_RE.findall(text) if len(w) > 1]) < MIN_WORDS_FOR_LANGUAGE:
         return ""
-    language = _detector(tuple(dict.fromkeys((also.lower()[:2], *DETECTED_LANGUAGES)))).detect_language_of(text)
-    return language.iso_code_639_1.name.lower() if language is not None else ""
+    language, confidence = _best_guess(text, also)
+    return language if confidence >= MIN_CONFIDENCE else ""
 
 
 @lru_cache(maxsize=8)
@@ -116,20 +130,45 @@ def _only_words_of(language: str) -> frozenset[str]:
     return FUNCTION_WORDS.get(language, frozenset()) - others
 
 
+def _marked_languages(text: str, tokens: set[str]) -> set[str]:
+    """Languages that have a function word (one no other listed language has) or a mark in the text."""
+    marked = {code for code in FUNCTION_WORDS if tokens & _only_words_of(code)}
+    return marked | ({"es"} if any(mark in text for mark in SPANISH_MARKS) else set())
+
+
 def message_language(text: str, brand_language: str) -> str:
     """The message's ISO 639-1 code: the brand's own when it uses the brand's function words
-    (whatever the detector says), "" when it is too short or unclear to tell."""
+    (whatever the detector says); another when its own function words or marks say so, or else
+    when the detector is sure (MIN_CONFIDENCE). A guess the detector is not sure of is marked
+    with "?" ("nl?"): the message is probably not in the brand's language, but which one is
+    unclear. "" when it is too short to tell, or more likely the brand's own.
+
+    What the owner gets: a message in another language, or probably in one ("nl?"), waits for them
+    (brain/policy.py), with the language or the guess shown as such, never a guess passed off as
+    known; an answer in the brand's language to someone who cannot read it is worse than a wait.
+    A text too short to tell ("merci", "ok thanks") goes through the brand's usual rules."""
     own = brand_language.lower()[:2]
+    if own != "es" and any(mark in text for mark in SPANISH_MARKS):
+        return "es"  # unmistakable, however short ("¿hacen envíos?")
     if len([w for w in _WORD_RE.findall(text) if len(w) > 1]) < MIN_WORDS_FOR_LANGUAGE:
         return ""
     tokens = {w.lower() for w in _WORD_RE.findall(text)}
-    if tokens & _only_words_of(own):
-        return own  # what the detector would be overruled to anyway, at no cost (most messages)
-    language = detected_language(text, own)
-    if not language or language == own:
-        return language
-    own_words = (tokens & FUNCTION_WORDS.get(own, frozenset())) - FUNCTION_WORDS.get(language, frozenset())
-    return own if own_words else language
+    # Each language with a function word of its own (or a mark) in the text; one alone decides,
+    # at no cost (most messages). Mixed ("de koffie was koud"): the detector picks among them.
+    candidates = _marked_languages(text, tokens) | ({own} if tokens & _only_words_of(own) else set())
+    if len(candidates) == 1:
+        return candidates.pop()
+    guess, confidence = _best_guess(text, own)
+    sure = confidence >= MIN_CONFIDENCE
+    if candidates:  # the words name several languages
+        if guess in candidates and (sure or own not in candidates):
+            return guess if sure else f"{guess}?"
+        return "" if own in candidates else f"{sorted(candidates)[0]}?"
+    if not guess or guess == own:
+        return guess if sure else ""
+    if (tokens & FUNCTION_WORDS.get(own, frozenset())) - FUNCTION_WORDS.get(guess, frozenset()):
+        return own  # the brand's function words, shared with other languages but not the detected one
+    return guess if sure else f"{guess}?"
 
 
 def foreign_language(text: str, brand_language: str) -> str:

@@ -38,7 +38,7 @@ FALLBACK = "file"  # when nothing could be timed: the model as shipped
 BATCH = 8
 CHOICE_FILE = "llama_weights.json"
 CHOICE_VERSION = 1  # bump when the measurement changes, so old choices are measured again
-MEASURE_TIMEOUT_S = 900.0  # 15-20 s on a quiet 2-core machine; minutes on an overloaded one
+MEASURE_TIMEOUT_S = 900.0  # about 45 s of CPU time; 97-160 s of wall time measured on a busy 2-core machine
 
 _SYSTEM = "You are the friendly social-media voice of a small bakery. Answer in one or two short sentences."
 # The fixed prompt set: the timed drafts, and fp32's drafts whose next tokens every candidate predicts
@@ -130,13 +130,16 @@ def _store(source: Path, cache_dir: Path, choice: Choice) -> None:
 
 
 def chosen_weights(source: Path, cache_dir: Path, threads: int = 0) -> Choice:
-    """The weights for "auto": the cached choice for this CPU, else measured now (about 10-20 s
-    once per CPU, conversions included) and cached. Logged once, when measured."""
+    """The weights for "auto": the cached choice for this CPU, else measured now (about 45 s of CPU
+    time once per CPU model, conversions included) and cached. Logged once, when measured."""
     cached = cached_choice(source, cache_dir)
     if cached is not None:
         log.debug("llama.cpp weights %s, chosen on this CPU before: %s", cached.weights, cached.reason)
         return cached
-    log.info("timing llama.cpp's weights on this CPU (%s), once: about 15-20 s on a quiet machine", machine.cpu_model())
+    log.info(
+        "timing llama.cpp's weights on this CPU (%s), once per CPU model: about 45 s of CPU time, a few minutes "
+        "on a busy machine; the choice is kept in %s", machine.cpu_model(), cache_dir / CHOICE_FILE,
+    )
     started = time.perf_counter()
     timings = measure(source, cache_dir, threads)
     choice = choose(timings)

@@ -40,7 +40,8 @@ def decide(u: Understanding, risk: Risk, policy: PolicySettings, situation: Situ
         return Decision(Action.opt_out, f"asked to stop ({u.intent} {u.intent_confidence:.2f})")
     if u.language and u.language != situation.brand_language.lower()[:2]:
         # Labels of a language the encoder does not read are guesses: neither ignored as spam nor answered.
-        return Decision(Action.queue_for_approval, f"written in '{u.language}'; the brand writes in '{situation.brand_language}'")
+        written = f"perhaps written in '{u.language[:-1]}' (too short to be sure)" if u.language.endswith("?") else f"written in '{u.language}'"
+        return Decision(Action.queue_for_approval, f"{written}; the brand writes in '{situation.brand_language}'")
     if u.intent in policy.ignore_intents and u.intent_confidence >= policy.ignore_min_confidence:
         return Decision(Action.ignore_spam, f"{u.intent} {u.intent_confidence:.2f}")
     if risk.topic:

@@ -7,6 +7,10 @@ class BotError(Exception):
     """An error with a message that is fit to show a user as it is."""
 
 
+class UsageError(BotError):
+    """A command given too few or wrong arguments: the message is its usage line, shown as it is."""
+
+
 class ConfigError(BotError):
     """The config file is missing, malformed, or has a bad value."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 # The platforms `bot run` connects to, each with the function that builds its connector from the
@@ -39,8 +40,23 @@ def post_rules(platform: str) -> PostRules:
     return POST_RULES.get(platform, PostRules())
 
 
-def post_problem(platform: str, image_count: int) -> str:
-    """Why a post with this many images cannot go out on the platform ("" when it can)."""
+def not_running_problem(platform: str, running: Collection[str]) -> str:
+    """Why the bot cannot publish on the platform now: it does not run it ("" when it does)."""
+    if platform in running:
+        return ""
+    how = (
+        f"add {platform!r} to [connectors] enabled in config.toml with its [{platform}] settings (README), then restart the bot"
+        if platform in CONNECTOR_FACTORIES
+        else f"the bot has no connector for {platform}; copy the text and post it yourself"
+    )
+    return f"the bot does not run {platform} (it runs {', '.join(sorted(running)) or 'none'}); {how}"
+
+
+def post_problem(platform: str, image_count: int, running: Collection[str]) -> str:
+    """Why a post with this many images cannot go out on the platform, given the platforms the bot
+    runs ("" when it can). Scheduling asks this, so a post is refused then, not failed when due."""
+    if problem := not_running_problem(platform, running):
+        return problem
     rules = post_rules(platform)
     if rules.needs_image and image_count == 0:
         return f"{platform} posts need an image; add one with /image ID URL"

@@ -58,6 +58,7 @@ class PeriodFigures:
     by_intent: dict[str, int]
     by_sentiment: dict[str, int]
     by_status: dict[str, int]
+    escalated: int  # handed to the owner, whether or not answered since
     automatic_replies: int  # sent by the policy without the owner
     owner_replies: int  # approved, edited or written by the owner
     median_answer_minutes: float | None
@@ -73,9 +74,6 @@ class PeriodFigures:
     def messages(self) -> int:
         return sum(self.by_status.values())
 
-    @property
-    def escalated(self) -> int:
-        return self.by_status.get(MessageStatus.escalated.value, 0)
 
 
 @dataclass(frozen=True)
@@ -173,6 +171,11 @@ def message_counts(
     query = select(column, func.count()).where(_in(col(Message.received_at), start, end)).group_by(column)
     with Session(engine) as session:
         return {str(value or ""): int(n) for value, n in session.exec(query).all()}
+
+
+def _escalated_in(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Messages received in [start, end) that the bot escalated, answered since or not (escalated_at is never cleared)."""
+    return and_(_in(col(Message.received_at), start, end), col(Message.escalated_at).is_not(None))
 
 
 def count_messages(engine: Engine, statuses: Iterable[MessageStatus]) -> int:
@@ -329,12 +332,15 @@ def period(engine: Engine, start: datetime, end: datetime) -> PeriodFigures:
     middle = _medians(engine, col(EngagementSample.interactions), literal(0), measured) if n_measured else {}
     best_post = post_engagement(engine, start, end, post_id=best)[0] if best is not None else None
     by_status = message_counts(engine, start, end, "status")
+    with Session(engine) as session:
+        escalated = int(session.execute(select(func.count()).select_from(Message).where(_escalated_in(start, end))).scalar_one())
     return PeriodFigures(
         start=start,
         end=end,
         by_intent=message_counts(engine, start, end, "intent"),
         by_sentiment=message_counts(engine, start, end, "sentiment"),
         by_status=by_status,
+        escalated=escalated,
         automatic_replies=senders.get(True, 0),
         owner_replies=senders.get(False, 0),
         median_answer_minutes=answer.get(0),
@@ -372,7 +378,7 @@ def daily(engine: Engine, start: datetime, end: datetime, zone: ZoneInfo) -> Dai
     answered = _answered(start, end)(select(sent, col(Reply.automatic), func.count())).group_by(sent, col(Reply.automatic))
     escalated = (
         select(received, literal("escalated"), func.count())
-        .where(_in(col(Message.received_at), start, end), col(Message.status) == MessageStatus.escalated)
+        .where(_escalated_in(start, end))
         .group_by(received)
     )
     with Session(engine) as session:
@@ -399,6 +405,7 @@ def _version_query() -> Select[Any]:
 
     return select(
         one(select(func.max(Message.id))),
+        # Escalation moves a message out of these states, so this count also follows escalated_at.
         one(select(func.count()).select_from(Message).where(col(Message.status).in_(list(VERSIONED_STATES)))),
         one(select(func.max(Reply.id))),
         # A rejected draft drops its message from the owner's queue (few rows: the owner's rejections).

@@ -50,11 +50,11 @@ class Contact(SQLModel, table=True):
 class Message(SQLModel, table=True):
     """One incoming follower message, stored before anything else happens to it."""
 
-    # The report and the dashboard's analytics count messages over a date range by status, intent
-    # and sentiment: the index covers those counts (a year of 100,000 messages: 600 -> 100 ms a count).
+    # The report and the dashboard's analytics count messages over a date range by status, intent,
+    # sentiment and escalation: the index covers those counts (a year of 100,000 messages: 600 -> 100 ms a count).
     __table_args__ = (
         UniqueConstraint("platform", "platform_message_id"),
-        Index("ix_message_received_at", "received_at", "status", "intent", "sentiment"),
+        Index("ix_message_received_at", "received_at", "status", "intent", "sentiment", "escalated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -80,6 +80,9 @@ class Message(SQLModel, table=True):
     # Why the message is in its state: the policy's reason ("asked to stop", "complaint"), or the
     # error that failed it.
     status_reason: str | None = None
+    # When the bot handed the message to the owner; kept after the owner answers it, so the report
+    # counts every escalation, not only those still waiting.
+    escalated_at: datetime | None = None
 
     @property
     def reply_address(self) -> ReplyAddress:

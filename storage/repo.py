@@ -261,6 +261,8 @@ def advance_message(engine: Engine, message_id: int, transition: Transition, **f
     Raises TransitionRefused when the message's state does not allow it, including when another
     writer moved it meanwhile: the row changes only while it is in a state the transition starts from."""
     sources, after = RULES[transition]
+    if after == MessageStatus.escalated:
+        fields.setdefault("escalated_at", utcnow())
     move = (
         update(Message)
         .where(col(Message.id) == message_id, col(Message.status).in_(list(sources)))

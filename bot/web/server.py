@@ -83,7 +83,7 @@ class WebServer:
             sock.close()
             why = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
             log.error(
-                "%s not started: %s:%d %s; set another [web] port. The bot runs on without it.",
+                "%s not started: %s:%d %s; set another [web] port in config.toml. The bot runs on without it, on chat.",
                 self.name, self.host, self.port, why,
             )
             return False

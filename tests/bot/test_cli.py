@@ -88,3 +88,11 @@ def test_console_logs_go_to_a_file_not_into_the_chat(config_file: Path) -> None:
     assert " INFO " in log and "head:" in log  # the config's DEBUG level, in the file
     assert " INFO " not in result.stderr and " DEBUG " not in result.stderr and " INFO " not in result.stdout
     assert "/draft" in result.stdout  # the chat itself is still on the terminal
+
+
+def test_forget_on_a_platform_it_does_not_know_names_those_it_does(config_file, capsys) -> None:
+    from bot.cli import main
+
+    assert main(["forget", "nosuch", "123", "--config", str(config_file)]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: unknown platform 'nosuch' (known: bluesky, console, facebook, instagram, mastodon, slack, telegram)\n"

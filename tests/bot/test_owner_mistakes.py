@@ -83,3 +83,11 @@ async def test_an_answer_stating_numbers_the_facts_lack_is_not_sent(settings: Se
     assert "50%" not in out and "bot: Hello! I'm the social-media assistant of Test Bakery" in out
     ideas = "Show how your bread is made, early in the morning."
     assert f"bot: {ideas}" in await chat(settings, ["give me some content ideas"], ideas)
+
+
+async def test_a_command_short_of_its_arguments_answers_its_usage_like_one_without_any(settings: Settings) -> None:
+    """'/schedule 3' (no time) reads like '/schedule': a plain usage line, not 'could not do that: usage: ...'."""
+    out = await run_console(settings, ["/compose Fresh bread", "/schedule 1", "/reply 1", "/report soon", "/image 1", "/resubscribe x", "/quit"])
+    assert "could not do that: usage" not in out
+    for usage in ("/schedule ID WHEN|best; WHEN is", "/reply MESSAGE_ID TEXT", "/report [DAYS]", "/image ID FILE_OR_URL", "/resubscribe PLATFORM USER_ID"):
+        assert f"bot: usage: {usage}" in out

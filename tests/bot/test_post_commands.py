@@ -176,11 +176,25 @@ async def test_a_draft_for_several_platforms_is_one_row_each_within_its_own_limi
     assert len(x.text) <= 40 < len(bluesky.text) <= 300
     assert "/schedule 1 best (each platform at its own best time)" in out
     assert "unknown platform '@nosuch'" in out and len(repo.list_posts(engine)) == 2
-    # "/queue 1" took both, each to its platform's own slot; "/cancel 2" only Bluesky's.
-    assert "post #1 on x queued for" in out and "post #2 on bluesky queued for" in out
-    assert as_utc(x.scheduled_at).minute == 0 and as_utc(x.scheduled_at).hour == 9  # type: ignore[arg-type]
-    assert (x.status, bluesky.status) == (PostStatus.scheduled, PostStatus.cancelled)
+    # Drafted, but this bot runs only the console: the drafts say so, and "/queue 1" schedules
+    # none of the group rather than posts that would fail when due; "/cancel 2" takes only Bluesky's.
+    assert "note: #1 cannot be scheduled: the bot does not run x (it runs console)" in out
+    assert "note: #2 cannot be scheduled: the bot does not run bluesky (it runs console); add 'bluesky' to [connectors] enabled" in out
+    assert "could not do that: post #1 cannot be scheduled: the bot does not run x" in out
+    assert (x.status, bluesky.status) == (PostStatus.draft, PostStatus.cancelled)
     assert "post #2 on bluesky cancelled" in out
+
+
+async def test_a_post_for_a_platform_the_bot_does_not_run_is_refused_when_scheduled(settings: Settings) -> None:
+    """Not accepted now and failed when due: /compose warns, /schedule and /queue refuse, saying what to enable."""
+    out = await run_console(settings, ["/compose @telegram Fresh bread at 8", "/schedule 1 in 1m", "/queue 1", "/retry 1"])
+    engine = make_engine(settings.database_url)
+    [post] = repo.list_posts(engine)
+    engine.dispose()
+    enable = "add 'telegram' to [connectors] enabled in config.toml with its [telegram] settings (README), then restart the bot"
+    assert f"note: #1 cannot be scheduled: the bot does not run telegram (it runs console); {enable}" in out
+    assert out.count(f"could not do that: post #1 cannot be scheduled: the bot does not run telegram (it runs console); {enable}") == 2
+    assert post.status == PostStatus.draft and post.scheduled_at is None
 
 
 async def test_besttime_says_what_it_rests_on_in_order(settings: Settings) -> None:

@@ -63,6 +63,12 @@ def test_a_language_the_brand_does_not_write_in_waits_for_the_owner_with_that_re
     assert decision.reason == "written in 'es'; the brand writes in 'en'"
 
 
+def test_a_language_only_guessed_waits_for_the_owner_and_says_it_is_a_guess() -> None:
+    decision = decide(u("question", language="es?"), NO_RISK, POLICY, Situation("console", brand_language="en"))
+    assert decision.action is Action.queue_for_approval
+    assert decision.reason == "perhaps written in 'es' (too short to be sure); the brand writes in 'en'"
+
+
 def test_only_sure_kinds_of_draft_go_out_on_their_own() -> None:
     policy = PolicySettings()
     assert draft_waits("greeting", 0.0, policy) == ""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
 from bot.app import App
 from brain.service import Brain
-from connectors.base import IncomingMessage
+from connectors.base import Connector, IncomingMessage
 from connectors.console import ConsoleConnector
 from core.config import Settings
 from storage.db import make_engine
@@ -23,10 +24,11 @@ def stand_in_brain(settings: Settings) -> Brain:
     return Brain(settings, generator=ScriptedGenerator("Fresh bread today! We are open Monday to Saturday, 8:00 to 18:00."))
 
 
-async def run_console(settings: Settings, lines: list[str]) -> str:
+async def run_console(settings: Settings, lines: list[str], others: Sequence[Connector] = ()) -> str:
+    """The owner's typed lines on the console of an App that also runs `others` (each against its fake server)."""
     out = io.StringIO()
     console = ConsoleConnector(settings.console.owner_id, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out, prompt=False)
-    async with App(settings, [console], brain=stand_in_brain(settings)) as app:
+    async with App(settings, [console, *others], brain=stand_in_brain(settings)) as app:
         await app.run()
     return out.getvalue()
 

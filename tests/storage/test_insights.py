@@ -214,3 +214,13 @@ def test_followers_at_the_end_of_a_period_and_the_change_since_it_began(engine: 
     assert before.followers == [FollowerFigure("instagram", 100, None)]
     assert insights.period(engine, NOW - timedelta(days=30), NOW - timedelta(days=20)).followers == []
     assert repo.follower_counts(engine, "instagram") == [((NOW - timedelta(days=10)).date(), 100), ((NOW - timedelta(days=3)).date(), 125)]
+
+
+def test_an_answered_escalation_still_counts_as_escalated(engine: Engine) -> None:
+    """The owner answering an escalated message must not lower /report's or the analytics' escalations."""
+    start = datetime(2026, 11, 23, 23, 0, tzinfo=timezone.utc)
+    m = message(engine, 1, start + timedelta(hours=9), "complaint", "negative", escalate=True)
+    repo.advance_message(engine, m, Transition.replied)
+
+    assert insights.period(engine, start, start + timedelta(days=2)).escalated == 1
+    assert insights.daily(engine, start, start + timedelta(days=2), BERLIN).escalated == [1, 0]

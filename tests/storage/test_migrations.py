@@ -1,16 +1,35 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import pytest
 
 from core.errors import BotError
 from storage.db import MIGRATIONS, make_engine
+
+
+@contextmanager
+def _database_at(url: str, revision: str) -> Iterator[Connection]:
+    """A database migrated only up to `revision`, with one contact, open for the test's old rows."""
+    old = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with old.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.execute(text("INSERT INTO contact (id, platform, platform_user_id, display_name, opted_out, created_at) "
+                                "VALUES (1, 'x', 'u', '', 0, '2026-12-01 00:00:00')"))
+        yield connection
+    old.dispose()
 
 
 def test_migrations_build_exactly_the_models(tmp_path) -> None:
@@ -43,14 +62,7 @@ def test_a_database_without_migration_history_is_refused_clearly(tmp_path) -> No
 def test_stored_messages_get_their_reply_address_and_status_reason_from_the_old_columns(tmp_path) -> None:
     """Rows from before the address columns: Telegram's and Slack's packed ids become typed addresses."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = create_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with old.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "3b9c2f6a1d04")  # the last revision before them
-        connection.execute(text("INSERT INTO contact (id, platform, platform_user_id, display_name, opted_out, created_at) "
-                                "VALUES (1, 'x', 'u', '', 0, '2026-12-01 00:00:00')"))
+    with _database_at(url, "3b9c2f6a1d04") as connection:  # the last revision before them
         for n, (platform, platform_id, chat, error) in enumerate([
             ("telegram", "777:5", "777", None),
             ("telegram", "-100555:9", "-100555", "complaint"),
@@ -64,7 +76,6 @@ def test_stored_messages_get_their_reply_address_and_status_reason_from_the_old_
                      "VALUES (:id, :platform, :pid, :chat, 1, 'hi', '2026-12-01 00:00:00', 'pending', :error)"),
                 {"id": n + 1, "platform": platform, "pid": platform_id, "chat": chat, "error": error},
             )
-    old.dispose()
     engine = make_engine(url)
     with engine.connect() as connection:
         rows = connection.execute(text(
@@ -79,3 +90,21 @@ def test_stored_messages_get_their_reply_address_and_status_reason_from_the_old_
         ("mention", "group", "C0GENERAL", "3.5", "", None),
         ("private", "direct", "follower:ann", "console-ab-1", "", "asked to stop"),
     ]
+
+
+def test_messages_escalated_before_the_column_keep_their_escalation(tmp_path) -> None:
+    """Rows still marked escalated when escalated_at arrives get it from their received time; others stay None."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with _database_at(url, "d5b8e1f4a7c2") as connection:  # the last revision before escalated_at
+        for n, status in enumerate(["escalated", "replied"]):
+            connection.execute(
+                text("INSERT INTO message (id, platform, platform_message_id, contact_id, kind, visibility, chat_id, "
+                     "reply_to_id, thread_id, text, received_at, status) VALUES (:id, 'x', :pid, 1, 'private', 'direct', "
+                     "'c', 'r', '', 'hi', '2026-12-01 00:00:00.000000', :status)"),
+                {"id": n + 1, "pid": str(n), "status": status},
+            )
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT escalated_at FROM message ORDER BY id")).all()
+    engine.dispose()
+    assert [row[0] for row in rows] == ["2026-12-01 00:00:00.000000", None]

@@ -78,7 +78,7 @@ async def test_a_port_in_use_is_one_line_and_nothing_stops(caplog: pytest.LogCap
     finally:
         taken.close()
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.web.server"]
-    assert lines == [f"dashboard not started: 127.0.0.1:{port} is already in use; set another [web] port. The bot runs on without it."]
+    assert lines == [f"dashboard not started: 127.0.0.1:{port} is already in use; set another [web] port in config.toml. The bot runs on without it, on chat."]
 
 
 async def test_answers_never_wait_for_the_browsers_acks() -> None:
@@ -138,3 +138,35 @@ def test_set_password_command(config_file: Path, monkeypatch: pytest.MonkeyPatch
     stored = store.path.read_text(encoding="utf-8")
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert oct(store.path.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_the_dashboard_address_is_told_once_it_listens_and_never_for_a_taken_port(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`bot run` prints the address the server listens on; a taken port gets the one log line instead, and chat goes on."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    told: dict[str, list[str]] = {}
+    try:
+        for case, port in (("free", 0), ("taken", taken.getsockname()[1])):
+            settings.web.port = port
+            told[case] = lines = []
+
+            def announce(line: str, lines: list[str] = lines) -> None:
+                url = line.split()[1]
+                with socket.create_connection((url.rsplit(":", 2)[1].strip("/"), int(url.rsplit(":", 1)[1]))):
+                    lines.append(line)  # told while the server already accepts connections
+
+            out = io.StringIO()
+            console = ConsoleConnector("owner", stdin=io.StringIO("/drafts\n"), stdout=out, prompt=False)
+            with caplog.at_level(logging.ERROR):
+                async with App(settings, [console], brain=stand_in_brain(settings), announce=announce) as app:
+                    await app.run()
+            assert "no drafts" in out.getvalue()  # the chat works either way
+    finally:
+        taken.close()
+    [free] = told["free"]
+    assert free.startswith("Dashboard: http://127.0.0.1:") and not free.startswith("Dashboard: http://127.0.0.1:0 ")
+    assert told["taken"] == []
+    assert any("is already in use; set another [web] port" in r.getMessage() for r in caplog.records)

@@ -98,7 +98,8 @@ async def save(request: Request) -> Response:
         post = ctx.posts.save_draft(platform, text)
         assert post.id is not None
         if action == "draft":
-            flash(request, f"draft #{post.id} saved for {platform}")
+            notes = ctx.posts.not_publishable_notes([post])
+            flash(request, f"draft #{post.id} saved for {platform}" + "".join(f"; {n}" for n in notes), problem=bool(notes))
             return RedirectResponse("/drafts", status_code=303)
         if action == "queue":
             at, why = ctx.posts.queue_post(post.id)
