@@ -92,3 +92,57 @@ def test_draft_posts_asks_for_n_variants_in_one_batch_and_shapes_them(encoder) -
     # Saying when ("this week") is a claim like a number: no fact says it, so the sentence goes.
     timed = draft_posts(ScriptedGenerator("Sourdough is back at the shop this week!"), "sourdough is back", "x", BRAND, 1, encoder=encoder)
     assert "week" not in timed[0].text
+
+
+@pytest.mark.models
+def test_n_variants_when_every_candidate_falls_back_to_the_plan(encoder) -> None:
+    # What SmolLM2 wrote for "our new rye bread": nothing a fact supports, three times over.
+    generator = ScriptedGenerator(
+        "Our new rye bread is just out of the oven, but I'm sure you'll love it.",
+        "We've just launched a new line of rye bread that's been flying out of the oven.",
+        "Our newest rye bread is available at the local bakery today.",
+    )
+    variants = draft_posts(generator, "our new rye bread", "telegram", BRAND, 3, encoder=encoder)
+    texts = [v.text for v in variants]
+    assert len(set(texts)) == 3 and len(generator.calls) == 3
+    assert all(v.source == "plan" and not v.check_failures for v in variants)
+    assert all("rye bread" in text.lower() for text in texts)
+    assert [v.score for v in variants] == sorted((v.score for v in variants), reverse=True)
+    # The plan's own wording is one of them, with the note about the model's drafts, in good grammar.
+    [plain] = [v for v in variants if v.text == "Our new rye bread! https://example.com/shop #TestBakery"]
+    assert plain.notes == ("the model wrote nothing the facts support (1 sentence left out): the plan's wording instead",)
+    # Nothing beyond the topic, the brand's name and words a post may use freely: no "oven", "today", "local".
+    joined = " ".join(texts).lower()
+    assert not any(word in joined for word in ("oven", "today", "local", "launched"))
+
+
+@pytest.mark.models
+def test_model_candidates_that_pass_come_before_other_wordings_of_the_plan(encoder) -> None:
+    generator = ScriptedGenerator("Sourdough is back at the shop!")
+    variants = draft_posts(generator, "sourdough is back", "x", BRAND, 3, encoder=encoder)
+    assert len({v.text for v in variants}) == 3
+    assert sorted(v.source for v in variants) == ["model", "plan", "plan"]
+    assert "Sourdough is back at the shop! #TestBakery" in [v.text for v in variants]
+
+
+@pytest.mark.models
+def test_fewer_variants_only_when_the_plan_has_no_more_wordings(encoder) -> None:
+    # A brand writing in German with no shop link and one fact: the headline or not, nothing else.
+    german = BrandSettings(name="Bäckerei Test", language="de", facts=["Wir liefern im Umkreis von 10 km."], hashtags=[])
+    variants = draft_posts(ScriptedGenerator("Hello"), "Lieferung", "x", german, 3, encoder=encoder)
+    assert sorted(v.text for v in variants) == ["Lieferung! Wir liefern im Umkreis von 10 km.", "Wir liefern im Umkreis von 10 km."]
+
+
+@pytest.mark.models
+def test_the_other_openings_and_closings_claim_nothing(encoder) -> None:
+    from datetime import date
+
+    from brain.grounding import sentences
+    from brain.posts import CLOSINGS, CLOSINGS_WITH_LINK, OPENING_NO_TOPIC, OPENINGS, make_plan
+
+    plan = make_plan("our new rye bread", BRAND, date(2026, 12, 4), encoder)
+    phrases = [o.format(name=BRAND.name, topic=plan.topic, headline="Our new rye bread!") for o in OPENINGS]
+    phrases += [OPENING_NO_TOPIC.format(name=BRAND.name), *CLOSINGS, *(c.format(link=BRAND.allowed_links[0]) for c in CLOSINGS_WITH_LINK)]
+    said = [s for phrase in phrases for s in sentences(phrase)]
+    for sentence, vector in zip(said, encoder.encode(said)):
+        assert plan.support.unsupported(sentence, vector) == [], sentence
