@@ -226,7 +226,7 @@ def _headline(plan: PostPlan, brand: BrandSettings) -> str:
 # owner's topic, the brand's name or one a post may use with no fact behind it (grounding.POST_WORDS),
 # so they claim nothing. English, so only for a brand that writes in English; another gets the
 # orders of its facts and the link or none.
-OPENINGS = ("News from {name}: {topic}!", "Hello from {name}! {headline}")
+OPENINGS = ("News from {name}: {topic}{end}", "Hello from {name}! {headline}")
 OPENING_NO_TOPIC = "Hello from {name}!"  # when the topic is not said (it is about a fact that does not hold)
 CLOSINGS_WITH_LINK = ("Find out more: {link}", "Come and see us! {link}", "See you soon!")
 CLOSINGS = ("Come and see us!", "See you soon!")
@@ -243,8 +243,10 @@ def _openings(plan: PostPlan, brand: BrandSettings) -> list[str]:
     headline = _headline(plan, brand)
     if plan.topic_stale or not plan.topic.strip():
         return [headline, *([OPENING_NO_TOPIC.format(name=brand.name)] if _english(brand) else [])]
-    topic = plan.topic.strip().rstrip(".!?")
-    others = [o.format(name=brand.name, topic=topic, headline=headline) for o in OPENINGS] if _english(brand) else []
+    topic = plan.topic.strip()
+    end = topic[-1] if topic[-1] in "!?" else "!"  # the owner's question mark stays
+    topic = topic.rstrip(".!?")
+    others = [o.format(name=brand.name, topic=topic, headline=headline, end=end) for o in OPENINGS] if _english(brand) else []
     return [headline, *others, *([""] if plan.facts else [])]
 
 
@@ -398,9 +400,13 @@ def draft_posts(
     upcoming = plan.upcoming_sentences()
     if len(variants) < n:
         ctx = _check_context(topic, platform, brand, plan.today, upcoming)
-        for text in plan_wordings(plan, platform, brand):
+        wordings = plan_wordings(plan, platform, brand)
+        # A check the plan's own wording fails is the facts' doing ("damaged" reads as negative):
+        # another wording may fail that one too, and no other.
+        theirs = set(check_draft(wordings[0], ctx))
+        for text in wordings:
             if len(variants) >= n:
                 break
-            if text not in variants and not check_draft(text, ctx):
+            if text not in variants and set(check_draft(text, ctx)) <= theirs:
                 variants[text] = PostDraft(text, 0.0, notes=plan.owner_notes(), source="plan")
     return _rank(list(variants.values()), topic, platform, brand, encoder, plan.today, upcoming)

@@ -141,8 +141,29 @@ def test_the_other_openings_and_closings_claim_nothing(encoder) -> None:
     from brain.posts import CLOSINGS, CLOSINGS_WITH_LINK, OPENING_NO_TOPIC, OPENINGS, make_plan
 
     plan = make_plan("our new rye bread", BRAND, date(2026, 12, 4), encoder)
-    phrases = [o.format(name=BRAND.name, topic=plan.topic, headline="Our new rye bread!") for o in OPENINGS]
+    phrases = [o.format(name=BRAND.name, topic=plan.topic, headline="Our new rye bread!", end="!") for o in OPENINGS]
     phrases += [OPENING_NO_TOPIC.format(name=BRAND.name), *CLOSINGS, *(c.format(link=BRAND.allowed_links[0]) for c in CLOSINGS_WITH_LINK)]
     said = [s for phrase in phrases for s in sentences(phrase)]
     for sentence, vector in zip(said, encoder.encode(said)):
         assert plan.support.unsupported(sentence, vector) == [], sentence
+
+
+@pytest.mark.models
+def test_other_wordings_may_fail_only_what_the_facts_make_the_plan_fail(encoder) -> None:
+    from datetime import date
+
+    from core.config import Fact
+
+    # "damaged" reads as a negative sentiment: the plan's own wording fails that check, from the fact.
+    brand = BRAND.model_copy(update={"facts": [Fact(text="If an order arrives damaged or wrong, send us a photo within 48 hours and we replace it.")]})
+    variants = draft_posts(ScriptedGenerator("Hello"), "if your order arrives damaged", "telegram", brand, 3, encoder=encoder, today=date(2026, 12, 4))
+    assert len({v.text for v in variants}) == 3
+    assert {v.check_failures for v in variants} == {("negative sentiment",)}
+
+
+@pytest.mark.models
+def test_the_owner_question_mark_stays_in_another_opening(encoder) -> None:
+    variants = draft_posts(ScriptedGenerator("Hello"), "how to order a cake?", "telegram", BRAND, 3, encoder=encoder)
+    texts = [v.text for v in variants]
+    assert any(t.startswith("How to order a cake? ") for t in texts), texts
+    assert any(t.startswith("News from Test Bakery: how to order a cake? ") for t in texts), texts
