@@ -261,7 +261,8 @@ def _closings(brand: BrandSettings, linked: bool) -> list[str]:
 def plan_wordings(plan: PostPlan, platform: str, brand: BrandSettings) -> list[str]:
     """The plan's own wording first (see plan_post), then other wordings of the same plan: another
     opening, the facts in another order, another call to action, each differing from the one before
-    in its opening and its closing where it can. All distinct; each says all that the plan says."""
+    in its opening and its closing where it can. All distinct, and each states every fact the first
+    states (a longer opening must not push a fact past the platform's limit)."""
     openings = _openings(plan, brand)
     orders = [list(plan.facts), *([list(reversed(plan.facts))] if len(plan.facts) > 1 else [])]
     linked = any(link in part for part in [plan.topic, *plan.upcoming_sentences(), *plan.facts] for link in brand.allowed_links)
@@ -271,10 +272,13 @@ def plan_wordings(plan: PostPlan, platform: str, brand: BrandSettings) -> list[s
         key=lambda ofc: ((ofc[2] - ofc[0]) % len(closings), ofc[1], ofc[0]),
     )
     wordings: list[str] = []
+    stated: list[str] = []
     for o, f, c in grid:
         parts = [openings[o], *plan.upcoming_sentences(), *orders[f], closings[c]]
         text = shape_post(" ".join(p for p in parts if p), platform, brand)
-        if text not in wordings:
+        if not wordings:
+            stated = [fact for fact in [*plan.upcoming_sentences(), *plan.facts] if fact in text]
+        if text not in wordings and all(fact in text for fact in stated):
             wordings.append(text)
     return wordings
 

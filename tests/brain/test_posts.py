@@ -167,3 +167,15 @@ def test_the_owner_question_mark_stays_in_another_opening(encoder) -> None:
     texts = [v.text for v in variants]
     assert any(t.startswith("How to order a cake? ") for t in texts), texts
     assert any(t.startswith("News from Test Bakery: how to order a cake? ") for t in texts), texts
+
+
+@pytest.mark.models
+def test_no_other_wording_pushes_a_fact_past_the_platform_limit(encoder) -> None:
+    from core.config import Fact
+
+    long_fact = "We deliver within 10 km for 3 EUR; free above 30 EUR, every day but Sunday, to homes and offices in town."
+    brand = BRAND.model_copy(update={"facts": [Fact(text=long_fact)], "length_limits": {"default": 500, "x": 140}})
+    variants = draft_posts(ScriptedGenerator("Hello"), "home delivery", "x", brand, 8, encoder=encoder)
+    assert len(variants) >= 2 and all(long_fact in v.text for v in variants), [v.text for v in variants]
+    # The wordings that would cut the fact off at 140 characters ("Hello from Test Bakery! Home delivery! ...") are not offered.
+    assert not any(v.text.startswith("Hello from") for v in variants)
