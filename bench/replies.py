@@ -43,6 +43,7 @@ DATA = ROOT / "bench" / "replies"
 TODAY = date(2026, 12, 4)
 PLATFORM = "telegram"
 N_EXAMPLES = 3  # owner replies handed to the drafter per message
+POST_VARIANTS = 3  # variants asked for per post topic, as `bot draft-post` does by default
 VOICE_STEPS = (0, 20, 50, 100)
 BASELINE_MODE = "free"  # today's drafting by the model alone: what the plan is compared against
 INTENTS = (
@@ -346,32 +347,40 @@ class PostOutcome:
     verdict: Verdict
     seconds: float
     notes: tuple[str, ...]  # what the owner is told with the top variant
+    variants: tuple[Verdict, ...] = ()  # every variant the owner is offered, judged, best first
 
 
 def run_posts(
     rows: Sequence[dict[str, Any]], settings: dict[str, Settings], make_generator: Any, judge: Judge, encoder: Any
 ) -> list[PostOutcome]:
-    """The top-ranked variant of each topic, judged (posts have one way of drafting: the plan)."""
+    """The top-ranked variant of each topic, judged (posts have one way of drafting: the plan), and
+    every variant of the POST_VARIANTS asked for, judged too: the owner picks among them."""
     outcomes = []
     generators: dict[str, CountingGenerator] = {}
     for row in rows:
         s = settings[row["business"]]
         generator = generators.setdefault(row["business"], CountingGenerator(make_generator(s)))
         started = time.perf_counter()
-        variants = draft.draft_post(generator, row["topic"], row["platform"], s.brand, 3, encoder=encoder, today=TODAY)
+        variants = draft.draft_post(generator, row["topic"], row["platform"], s.brand, POST_VARIANTS, encoder=encoder, today=TODAY)
         seconds = time.perf_counter() - started
+        business = Business.from_brand(s.brand, TODAY)
+        judged = tuple(judge.post(v.text, row, business) for v in variants)
         text = variants[0].text if variants else ""
-        verdict = judge.post(text, row, Business.from_brand(s.brand, TODAY))
-        outcomes.append(PostOutcome(row, text, verdict, seconds, variants[0].notes if variants else ()))
+        verdict = judged[0] if judged else judge.post(text, row, business)
+        outcomes.append(PostOutcome(row, text, verdict, seconds, variants[0].notes if variants else (), judged))
     return outcomes
 
 
 def post_figures(outcomes: Sequence[PostOutcome]) -> dict[str, Any]:
     seconds = [o.seconds for o in outcomes]
+    every = [v for o in outcomes for v in o.variants]
     return {
         "n": len(outcomes),
         "publishable_pct": _pct(sum(o.verdict.acceptable for o in outcomes), len(outcomes)),
         "invented_count": sum(len(o.verdict.invented) for o in outcomes),
+        "variants_per_topic_mean": None if not outcomes else round(len(every) / len(outcomes), 2),
+        "all_variants_publishable_pct": _pct(sum(v.acceptable for v in every), len(every)),
+        "all_variants_invented_count": sum(len(v.invented) for v in every),
         "seconds_per_post_p50_s": None if not seconds else round(_quantile(seconds, 50) or 0.0, 3),
     }
 
@@ -450,11 +459,14 @@ def print_tables(figures: dict[str, Any], examples: list[tuple[str, str, Outcome
                 for key, label in VOICE_MEASURES:
                     t.add_row(f"{split} {label}", *[_fmt(steps[str(k)][key]) for k in VOICE_STEPS])
             console.print(t)
-    posts = Table(title="Posts (top-ranked of 3 variants)")
-    for col in ("split", "n", "publishable %", "invented", "s/post p50"):
+    posts = Table(title=f"Posts (top-ranked of {POST_VARIANTS} variants asked for; then every variant offered)")
+    for col in ("split", "n", "publishable %", "invented", "variants per topic", "all variants publishable %", "all variants invented", "s/post p50"):
         posts.add_column(col)
     for split, f in figures.get("posts", {}).items():
-        posts.add_row(split, str(f["n"]), _fmt(f["publishable_pct"]), str(f["invented_count"]), _fmt(f["seconds_per_post_p50_s"]))
+        posts.add_row(
+            split, str(f["n"]), _fmt(f["publishable_pct"]), str(f["invented_count"]), _fmt(f["variants_per_topic_mean"]),
+            _fmt(f["all_variants_publishable_pct"]), str(f["all_variants_invented_count"]), _fmt(f["seconds_per_post_p50_s"]),
+        )
     console.print(posts)
     if examples:
         t = Table(title="A few unacceptable replies", show_lines=True)

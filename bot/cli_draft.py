@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from brain.service import Brain
     from core.config import Settings
 
+# Why draft-post can offer fewer variants than asked for (brain/posts.py draft_posts).
+FEWER_VARIANTS = "no other wording of the facts and the topic differs and passes the checks"
 # The platform a reply is drafted for when none is given: the one every install has.
 DEFAULT_REPLY_PLATFORM = "console"
 
@@ -150,10 +152,12 @@ async def draft_post(args: argparse.Namespace) -> int:
 async def _draft_one_post(brain: Brain, topic: str, platform: str, args: argparse.Namespace, *, several: bool) -> None:
     variants = await brain.draft_post(topic, platform, args.n)
     if args.json:
-        print(json.dumps({"topic": topic, "platform": platform, "variants": [asdict(v) for v in variants]}, ensure_ascii=False))
+        print(json.dumps({"topic": topic, "platform": platform, "asked": args.n, "variants": [asdict(v) for v in variants]}, ensure_ascii=False))
         return
     if args.topic == "-" or several:
         print(f"# {topic}" + (f" ({platform})" if several else ""))
+    if len(variants) < args.n:
+        print(f"{len(variants)} of {args.n} variants: {FEWER_VARIANTS}")
     for rank, variant in enumerate(variants, start=1):
         print(f"{rank}. [score {variant.score:.3f}, {variant.source}] {variant.text}")
         for failure in variant.check_failures:

@@ -1,5 +1,5 @@
 """The owner's chat: slash commands from explicit command sets; plain words that ask for a command run it,
-any other text is answered by the assistant."""
+any other text gets the assistant's short true answer (brain/owner_chat.py)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ class OwnerCommands:
         match = await self.brain.match_owner_request(text, self._speakable) if self._speakable and text else None
         if match is None:
             log.info("owner asked the assistant (%d chars)", len(text))
-            return await self.brain.answer_owner(text) or "(the model returned nothing; try rephrasing)"
+            return await self.brain.answer_owner(text, self.help())
         command = self._commands[match[0]]
         assert command.from_words is not None
         try:

@@ -125,15 +125,6 @@ def reply_prompt(
     return [ChatMessage("system", reply_system_prompt(brand, today)), ChatMessage("user", user)]
 
 
-def owner_prompt(text: str, brand: BrandSettings) -> list[ChatMessage]:
-    system = (
-        f"{_brand_block(brand)}\n"
-        f"You are the social-media assistant of {brand.name}, talking with its owner. "
-        "Answer briefly and helpfully; when asked for a post, write the post."
-    )
-    return [ChatMessage("system", system), ChatMessage("user", _clip(text))]
-
-
 def with_signoff(text: str, brand: BrandSettings, max_chars: int) -> str:
     if brand.signoff and text and brand.signoff not in text:
         text = f"{text} {brand.signoff}"
@@ -440,30 +431,6 @@ def _best_candidate(
 
 def _retry_options(options: GenerationOptions) -> GenerationOptions:
     return replace(options, temperature=max(options.temperature, RETRY_TEMPERATURE), seed=options.seed or 1)
-
-
-def small_talk_reply(brand: BrandSettings) -> str:
-    """What the assistant says to the owner's small talk: short and true."""
-    return (
-        f"Hello! I'm the social-media assistant of {brand.name}: I answer your followers, draft posts and "
-        "schedule them. I know nothing of the weather or the news. /help lists what I can do."
-    )
-
-
-def answer_owner(
-    generator: TextGenerator, text: str, brand: BrandSettings, options: GenerationOptions, *, small_talk: bool = False
-) -> str:
-    """The model's answer to the owner, unless it is small talk or the answer states what the facts
-    do not hold (a number, a link, a handle): then the short true reply instead."""
-    if small_talk:
-        return small_talk_reply(brand)
-    answer = tidy(generator.generate(owner_prompt(text, brand), options))
-    ctx = CheckContext(brand=brand, max_chars=10**6, follower_text=text)
-    invented = [f for f in check_draft(answer, ctx) if f.startswith(("states a number", "link not allowed", "handle not allowed"))]
-    if invented:
-        log.info("the answer to the owner was replaced: %s", "; ".join(invented))
-        return small_talk_reply(brand)
-    return answer
 
 
 def draft_post(

@@ -11,13 +11,15 @@ from brain.encoder import Encoder
 
 # A few ways of asking for each command. The encoder matches by meaning, so other wordings of
 # the same request land here too; tests/brain/test_owner_requests.py tries wordings not listed.
-# CHAT is the "none of these" class: requests for ideas or opinions sound like commands
-# ("what should we post today?" is close to "what time should I post") but are for the assistant.
+# CHAT is the "none of these" class: requests for opinions or help sound like commands but are
+# not. IDEAS: asking what to post about ("what should we post today?" is close to "what time should
+# I post"); they get ideas from the brand's facts (brain/owner_chat.py).
 CHAT = "chat"
+IDEAS = "ideas"
 # Small talk is answered with a short true sentence, never by the model: asked about the weather
 # or the sunset, a small model invents them ("mostly sunny, the sun sets at around 9pm").
 SMALL_TALK = "small_talk"
-NOT_COMMANDS = (CHAT, SMALL_TALK)
+NOT_COMMANDS = (CHAT, IDEAS, SMALL_TALK)
 # Greetings and thanks are short, and short texts sit further from every example: nearest to the
 # small-talk examples at this cosine or more is small talk ("thank you!" scores 0.49).
 SMALL_TALK_MIN_COSINE = 0.4
@@ -36,9 +38,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "what's new with you",
         "did you see the game last night?",
     ),
-    CHAT: (
+    IDEAS: (
         "what should we post about today?",
         "give me some content ideas",
+        "any ideas for a post?",
+        "what could we post this week",
+    ),
+    CHAT: (
         "what do you think of our new logo?",
         "help me answer a customer",
         "how do I write a good caption",
@@ -136,8 +142,14 @@ class OwnerRequests:
 
     def is_small_talk(self, text: str) -> bool:
         """Whether the owner is making small talk (a greeting, the weather) rather than asking for something."""
+        return self.chat_kind(text) == SMALL_TALK
+
+    def chat_kind(self, text: str) -> str:
+        """What words that ask for no command are: SMALL_TALK, IDEAS (what to post about) or CHAT."""
         best = self._nearest(text, None) if text.strip() else None
-        return best is not None and best[0] == SMALL_TALK and best[1] >= SMALL_TALK_MIN_COSINE
+        if best is not None and best[0] == SMALL_TALK and best[1] >= SMALL_TALK_MIN_COSINE:
+            return SMALL_TALK
+        return IDEAS if best is not None and best[0] == IDEAS else CHAT
 
     def _nearest(self, text: str, allowed: Iterable[str] | None) -> tuple[str, float] | None:
         allowed_names = (set(allowed) if allowed is not None else set(EXAMPLES)) | set(NOT_COMMANDS)

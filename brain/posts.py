@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 from core.config import BrandSettings, Fact
+from core.text import counted
 from brain import grounding
 from brain.checks import CheckContext, check_draft
 from brain.encoder import Encoder
@@ -220,14 +222,71 @@ def _headline(plan: PostPlan, brand: BrandSettings) -> str:
     return topic if topic[-1] in ".!?" else f"{topic}!"
 
 
+# Other ways to open and close the plan's wording, for variants beyond its first: every word is the
+# owner's topic, the brand's name or one a post may use with no fact behind it (grounding.POST_WORDS),
+# so they claim nothing. English, so only for a brand that writes in English; another gets the
+# orders of its facts and the link or none.
+OPENINGS = ("News from {name}: {topic}{end}", "Hello from {name}! {headline}")
+OPENING_NO_TOPIC = "Hello from {name}!"  # when the topic is not said (it is about a fact that does not hold)
+CLOSINGS_WITH_LINK = ("Find out more: {link}", "Come and see us! {link}", "See you soon!")
+CLOSINGS = ("Come and see us!", "See you soon!")
+
+
+def _english(brand: BrandSettings) -> bool:
+    return brand.language.lower().startswith("en")
+
+
+def _openings(plan: PostPlan, brand: BrandSettings) -> list[str]:
+    """The headline first, then the others; "" opens with the facts themselves."""
+    if plan.ended_topic is not None:
+        return [ended_sentence(plan.topic)]  # a post about an ended offer always says so first
+    headline = _headline(plan, brand)
+    if plan.topic_stale or not plan.topic.strip():
+        return [headline, *([OPENING_NO_TOPIC.format(name=brand.name)] if _english(brand) else [])]
+    topic = plan.topic.strip()
+    end = topic[-1] if topic[-1] in "!?" else "!"  # the owner's question mark stays
+    topic = topic.rstrip(".!?")
+    others = [o.format(name=brand.name, topic=topic, headline=headline, end=end) for o in OPENINGS] if _english(brand) else []
+    return [headline, *others, *([""] if plan.facts else [])]
+
+
+def _closings(brand: BrandSettings, linked: bool) -> list[str]:
+    """The shop link alone first (nothing when a fact already has a link), then the calls to action."""
+    if brand.allowed_links and not linked:
+        link = brand.allowed_links[0]
+        return [link, *(c.format(link=link) for c in CLOSINGS_WITH_LINK)] if _english(brand) else [link, ""]
+    return ["", *(CLOSINGS if _english(brand) else ())]
+
+
+def plan_wordings(plan: PostPlan, platform: str, brand: BrandSettings) -> list[str]:
+    """The plan's own wording first (see plan_post), then other wordings of the same plan: another
+    opening, the facts in another order, another call to action, each differing from the one before
+    in its opening and its closing where it can. All distinct, and each states every fact the first
+    states (a longer opening must not push a fact past the platform's limit)."""
+    openings = _openings(plan, brand)
+    orders = [list(plan.facts), *([list(reversed(plan.facts))] if len(plan.facts) > 1 else [])]
+    linked = any(link in part for part in [plan.topic, *plan.upcoming_sentences(), *plan.facts] for link in brand.allowed_links)
+    closings = _closings(brand, linked)
+    grid = sorted(
+        itertools.product(range(len(openings)), range(len(orders)), range(len(closings))),
+        key=lambda ofc: ((ofc[2] - ofc[0]) % len(closings), ofc[1], ofc[0]),
+    )
+    wordings: list[str] = []
+    stated: list[str] = []
+    for o, f, c in grid:
+        parts = [openings[o], *plan.upcoming_sentences(), *orders[f], closings[c]]
+        text = shape_post(" ".join(p for p in parts if p), platform, brand)
+        if not wordings:
+            stated = [fact for fact in [*plan.upcoming_sentences(), *plan.facts] if fact in text]
+        if text not in wordings and all(fact in text for fact in stated):
+            wordings.append(text)
+    return wordings
+
+
 def plan_post(plan: PostPlan, platform: str, brand: BrandSettings) -> str:
     """The plan's own wording: a headline from the owner's topic, the facts, the shop link, the
     brand's hashtags. Every word is the owner's or a current fact, so it can always be posted."""
-    opening = ended_sentence(plan.topic) if plan.ended_topic is not None else _headline(plan, brand)
-    parts = [opening, *plan.upcoming_sentences(), *plan.facts]
-    if brand.allowed_links and not any(link in part for part in parts for link in brand.allowed_links):
-        parts.append(brand.allowed_links[0])
-    return shape_post(" ".join(parts), platform, brand)
+    return plan_wordings(plan, platform, brand)[0]
 
 
 def _mentions(text: str, fact: str, topic: str) -> bool:
@@ -247,7 +306,7 @@ def hold_to_plan(raw: str, plan: PostPlan, platform: str, brand: BrandSettings, 
     kept, dropped = plan.support.keep_supported(body, encoder)
     on_plan = grounding.stems([plan.topic if not plan.topic_stale else "", *plan.facts]) & grounding.stems([kept])
     if not on_plan:
-        note = f"the model wrote nothing the facts support ({len(dropped)} sentences left out): the plan's wording instead"
+        note = f"the model wrote nothing the facts support ({counted(len(dropped), 'sentence')} left out): the plan's wording instead"
         return PostDraft(plan_post(plan, platform, brand), 0.0, notes=(note,), source="plan")
     if len(dropped) > MAX_DROPPED_NOTES:
         notes = [f"left out {len(dropped)} sentences the facts do not support, e.g. {dropped[0][0][:60]!r}: {'; '.join(dropped[0][1])}"]
@@ -283,6 +342,11 @@ def score_posts(
     return [float(s) for s in 0.5 * voice + 0.5 * on_topic]
 
 
+def _check_context(topic: str, platform: str, brand: BrandSettings, today: date, upcoming: Sequence[str]) -> CheckContext:
+    """upcoming: the plan's sentences about facts that start later, whose numbers a post may state."""
+    return CheckContext(brand=brand, max_chars=brand.length_limit(platform), grounding=[topic, *upcoming], today=today)
+
+
 def _rank(
     variants: Sequence[PostDraft],
     topic: str,
@@ -292,8 +356,7 @@ def _rank(
     today: date,
     upcoming: Sequence[str] = (),
 ) -> list[PostDraft]:
-    """upcoming: the plan's sentences about facts that start later, whose numbers it may state."""
-    ctx = CheckContext(brand=brand, max_chars=brand.length_limit(platform), grounding=[topic, *upcoming], today=today)
+    ctx = _check_context(topic, platform, brand, today, upcoming)
     scores = score_posts([v.text for v in variants], topic, brand, encoder, today=today)
     ranked = []
     for variant, score in zip(variants, scores):
@@ -326,7 +389,10 @@ def draft_posts(
     options: GenerationOptions | None = None,
     today: date | None = None,
 ) -> list[PostDraft]:
-    """Up to n variants (fewer when several fall back to the same plan wording), best first."""
+    """Up to n distinct variants, best first: the model's n candidates held to the plan, and when
+    fewer than n of them differ (a small model's candidates often all fall back to the plan's
+    wording), other wordings of the plan that pass every check. Fewer than n only when the plan
+    has no more distinct wordings (a brand that does not write in English, a platform's limit)."""
     if n < 1:
         raise ValueError("n must be at least 1")
     plan = make_plan(topic, brand, today or date.today(), encoder)
@@ -335,4 +401,16 @@ def draft_posts(
     for text in raw:
         variant = hold_to_plan(text, plan, platform, brand, encoder)
         variants.setdefault(variant.text, replace(variant, notes=plan.owner_notes() + variant.notes))
-    return _rank(list(variants.values()), topic, platform, brand, encoder, plan.today, plan.upcoming_sentences())
+    upcoming = plan.upcoming_sentences()
+    if len(variants) < n:
+        ctx = _check_context(topic, platform, brand, plan.today, upcoming)
+        wordings = plan_wordings(plan, platform, brand)
+        # A check the plan's own wording fails is the facts' doing ("damaged" reads as negative):
+        # another wording may fail that one too, and no other.
+        theirs = set(check_draft(wordings[0], ctx))
+        for text in wordings:
+            if len(variants) >= n:
+                break
+            if text not in variants and set(check_draft(text, ctx)) <= theirs:
+                variants[text] = PostDraft(text, 0.0, notes=plan.owner_notes(), source="plan")
+    return _rank(list(variants.values()), topic, platform, brand, encoder, plan.today, upcoming)

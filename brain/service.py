@@ -31,7 +31,8 @@ from brain.generator import (
     TextGenerator,
 )
 from brain.heads import Head
-from brain.owner_requests import OwnerRequests
+from brain import owner_chat
+from brain.owner_requests import IDEAS, SMALL_TALK, OwnerRequests
 from brain.policy import draft_waits
 from brain.posts import PostDraft
 from brain.risk import Risk, RiskDetector
@@ -248,14 +249,17 @@ class Brain:
         """Which of the allowed commands the owner's words ask for, if any (see brain/owner_requests.py)."""
         return await self._run(lambda: self.owner_requests.match(text, allowed))
 
-    async def answer_owner(self, text: str) -> str:
-        """The assistant's answer to the owner's plain words (see draft.answer_owner)."""
-
-        def answer() -> str:
-            small_talk = self.owner_requests.is_small_talk(text)
-            return draft.answer_owner(_OnFirstUse(self), text, self.settings.brand, self.options, small_talk=small_talk)
-
-        return await self._run(answer)
+    async def answer_owner(self, text: str, commands: str = "") -> str:
+        """The assistant's answer to the owner's words that ask for no command, never the model's
+        free text (see brain/owner_chat.py); commands: the list of commands, for words that ask
+        for nothing the bot does."""
+        kind = await self._run(lambda: self.owner_requests.chat_kind(text))
+        brand = self.settings.brand
+        if kind == SMALL_TALK:
+            return owner_chat.small_talk_reply(brand)
+        if kind == IDEAS:
+            return owner_chat.post_ideas(brand, self.today())
+        return owner_chat.cannot_answer(brand, commands)
 
     def known_labels(self, task: str) -> list[str]:
         """The labels the head of a task ("intent", "sentiment", "offensive") can give."""

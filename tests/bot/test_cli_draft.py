@@ -43,3 +43,33 @@ def test_spam_gets_no_reply_as_json(config_file) -> None:
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     assert payload["understanding"]["intent"] == "spam"
     assert payload["decision"]["action"] == "ignore_spam" and payload["text"] == ""
+
+
+@pytest.mark.models
+async def test_draft_post_says_plainly_when_fewer_variants_than_asked(tmp_path, capsys) -> None:
+    import argparse
+
+    from bot.cli_draft import FEWER_VARIANTS, _draft_one_post
+    from brain.service import Brain
+    from core.config import load_settings
+    from fakes.generator import ScriptedGenerator
+    from tests.conftest import BASE_CONFIG
+
+    # A brand writing in German, with no shop link: two wordings of its plan, no third.
+    config = tmp_path / "config.toml"
+    config.write_text(
+        BASE_CONFIG.replace('allowed_links = ["https://example.com/shop"]', 'allowed_links = []\nlanguage = "de"\nhashtags = []')
+        .replace("We are open Monday to Saturday, 8:00 to 18:00.", "Wir liefern im Umkreis von 10 km."),
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    args = argparse.Namespace(topic="Lieferung", n=3, json=False)
+    async with Brain(settings, generator=ScriptedGenerator("Hello")) as brain:
+        await _draft_one_post(brain, "Lieferung", "x", args, several=False)
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == f"2 of 3 variants: {FEWER_VARIANTS}"
+        ranked = [line for line in lines if line.split(". [score ", 1)[0].isdigit()]
+        assert len(ranked) == 2 and ranked[0].startswith("1. [score ") and ranked[1].startswith("2. [score ")
+        await _draft_one_post(brain, "Lieferung", "x", argparse.Namespace(topic="Lieferung", n=3, json=True), several=False)
+        payload = json.loads(capsys.readouterr().out)
+        assert payload["asked"] == 3 and len(payload["variants"]) == 2

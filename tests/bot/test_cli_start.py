@@ -130,3 +130,14 @@ def test_draft_post_for_two_platforms_drafts_each_to_its_own_length(config_file:
     assert lines[0] == "# our new sourdough (x)" and "# our new sourdough (bluesky)" in lines
     drafts = [line.split("] ", 1)[1] for line in lines if line.startswith("1. [score ")]
     assert len(drafts) == 2 and len(drafts[0]) <= 280 and len(drafts[1]) <= 300
+
+
+@pytest.mark.models
+def test_draft_post_gives_the_variants_asked_for(config_file: Path) -> None:
+    # The small model's candidates for this topic all fail the facts: the plan's other wordings make up the three.
+    code, _, out, err = probe("draft-post", "our new rye bread", "--platform", "telegram", "-n", "3", "--config", str(config_file))
+    assert code == 0, err
+    ranked = [line.split("] ", 1)[1] for line in out.splitlines() if line[:1].isdigit()]
+    assert len(ranked) == 3 and len(set(ranked)) == 3, out
+    assert "of 3 variants" not in out and "1 sentences" not in out
+    assert "  - " not in out  # no variant fails a check

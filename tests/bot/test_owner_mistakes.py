@@ -78,11 +78,46 @@ async def test_small_talk_gets_a_short_true_reply_not_the_models_facts(settings:
     assert "I know nothing of the weather or the news. /help lists what I can do." in out
 
 
-async def test_an_answer_stating_numbers_the_facts_lack_is_not_sent(settings: Settings) -> None:
-    out = await chat(settings, ["give me some content ideas"], "Post at 7pm every Friday: 50% off all cakes!")
-    assert "50%" not in out and "bot: Hello! I'm the social-media assistant of Test Bakery" in out
-    ideas = "Show how your bread is made, early in the morning."
-    assert f"bot: {ideas}" in await chat(settings, ["give me some content ideas"], ideas)
+async def test_ideas_come_from_the_facts_never_from_the_model(settings: Settings) -> None:
+    # What SmolLM2 says when asked for ideas or about the shop: claims no fact makes.
+    for model_says in ("Post at 7pm every Friday: 50% off all cakes!", "We use the finest ingredients from the local farmers' market."):
+        out = await chat(settings, ["give me some content ideas", "what should we post about this weekend?"], model_says)
+        assert model_says not in out and "farmers" not in out and "50%" not in out
+        assert out.count("bot: Ideas from your facts (I only post what they say):\n- We are open Monday to Saturday, 8:00 to 18:00.") == 2
+        assert "'draft a post about ...'" in out
+
+
+async def test_words_that_ask_for_nothing_the_bot_does_get_what_it_can_do(settings: Settings) -> None:
+    invented = "We use the finest ingredients from the local farmers' market."
+    out = await chat(settings, ["what do you think of our new logo?", "tell me about our bakery"], invented)
+    assert invented not in out
+    assert out.count("bot: I can't answer that: I only say what Test Bakery's facts say") == 2
+    assert "/draft" in out and "/inbox" in out  # the list of commands comes with it
+
+
+def test_ideas_put_what_is_on_now_first_and_say_when_it_ends() -> None:
+    from datetime import date
+
+    from brain.owner_chat import post_ideas
+    from core.config import BrandSettings, Fact
+
+    brand = BrandSettings(
+        name="Test Bakery",
+        facts=[
+            Fact(text="We are open Monday to Saturday, 8:00 to 18:00."),
+            Fact(text="Our autumn sale gives 20% off all cakes.", until=date(2026, 11, 30)),
+            Fact(text="Our Christmas stollen is back: 12 EUR a loaf.", from_=date(2026, 12, 1), until=date(2026, 12, 31)),
+            Fact(text="Galette des rois in January.", from_=date(2027, 1, 2)),
+        ],
+    )
+    lines = post_ideas(brand, date(2026, 12, 4)).splitlines()
+    assert lines[1:4] == [
+        "- Our Christmas stollen is back: 12 EUR a loaf. (until 31 December)",
+        "- Galette des rois in January. (from 2 January: say it is coming)",
+        "- We are open Monday to Saturday, 8:00 to 18:00.",
+    ]
+    assert "autumn sale" not in "\n".join(lines)  # it ended
+    assert "has none that holds now" in post_ideas(BrandSettings(name="Empty"), date(2026, 12, 4))
 
 
 async def test_a_command_short_of_its_arguments_answers_its_usage_like_one_without_any(settings: Settings) -> None:

@@ -127,8 +127,8 @@ async def test_draft_tells_the_owner_which_ended_facts_were_left_out(berlin_sett
         "note: 'Our autumn sale gives 20% off all cakes until the end of November.' ended on 2020-11-30: left out; "
         "the post says it has ended and states what holds now instead" in out
     )
-    assert post.text == "Our autumn sale has ended - thank you! We are open Monday to Saturday, 8:00 to 18:00."
-    assert "note: left out 'Fresh bread today!': not in the facts: bread" in out
+    # The stand-in's "Fresh bread today!" is left out; the best of the three variants is a wording of the plan.
+    assert post.text == "Our autumn sale has ended - thank you! We are open Monday to Saturday, 8:00 to 18:00. Find out more: https://example.com/shop"
 
 
 async def test_an_image_and_its_alt_text_on_a_post(berlin_settings: Settings, tmp_path: Path) -> None:

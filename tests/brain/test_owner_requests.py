@@ -70,3 +70,13 @@ def test_small_talk_is_told_from_requests(requests: OwnerRequests) -> None:
     asks = ["any ideas for content?", "how do I bake sourdough", "write a caption for our new cake", "how did last week go?"]
     assert [requests.is_small_talk(t) for t in small_talk] == [True] * len(small_talk)
     assert [requests.is_small_talk(t) for t in asks] == [False] * len(asks)
+
+
+def test_asking_what_to_post_is_told_from_other_chat(requests: OwnerRequests) -> None:
+    from brain.owner_requests import CHAT, IDEAS
+
+    # None of these wordings is among the examples.
+    ideas = ["any ideas for content?", "what should I post about this weekend?", "I need inspiration for our next post"]
+    other = ["what do you think about our new logo?", "how do I bake sourdough", "let's talk about marketing"]
+    assert [requests.chat_kind(t) for t in ideas] == [IDEAS] * len(ideas)
+    assert [requests.chat_kind(t) for t in other] == [CHAT] * len(other)

@@ -92,3 +92,90 @@ def test_draft_posts_asks_for_n_variants_in_one_batch_and_shapes_them(encoder) -
     # Saying when ("this week") is a claim like a number: no fact says it, so the sentence goes.
     timed = draft_posts(ScriptedGenerator("Sourdough is back at the shop this week!"), "sourdough is back", "x", BRAND, 1, encoder=encoder)
     assert "week" not in timed[0].text
+
+
+@pytest.mark.models
+def test_n_variants_when_every_candidate_falls_back_to_the_plan(encoder) -> None:
+    # What SmolLM2 wrote for "our new rye bread": nothing a fact supports, three times over.
+    generator = ScriptedGenerator(
+        "Our new rye bread is just out of the oven, but I'm sure you'll love it.",
+        "We've just launched a new line of rye bread that's been flying out of the oven.",
+        "Our newest rye bread is available at the local bakery today.",
+    )
+    variants = draft_posts(generator, "our new rye bread", "telegram", BRAND, 3, encoder=encoder)
+    texts = [v.text for v in variants]
+    assert len(set(texts)) == 3 and len(generator.calls) == 3
+    assert all(v.source == "plan" and not v.check_failures for v in variants)
+    assert all("rye bread" in text.lower() for text in texts)
+    assert [v.score for v in variants] == sorted((v.score for v in variants), reverse=True)
+    # The plan's own wording is one of them, with the note about the model's drafts, in good grammar.
+    [plain] = [v for v in variants if v.text == "Our new rye bread! https://example.com/shop #TestBakery"]
+    assert plain.notes == ("the model wrote nothing the facts support (1 sentence left out): the plan's wording instead",)
+    # Nothing beyond the topic, the brand's name and words a post may use freely: no "oven", "today", "local".
+    joined = " ".join(texts).lower()
+    assert not any(word in joined for word in ("oven", "today", "local", "launched"))
+
+
+@pytest.mark.models
+def test_model_candidates_that_pass_come_before_other_wordings_of_the_plan(encoder) -> None:
+    generator = ScriptedGenerator("Sourdough is back at the shop!")
+    variants = draft_posts(generator, "sourdough is back", "x", BRAND, 3, encoder=encoder)
+    assert len({v.text for v in variants}) == 3
+    assert sorted(v.source for v in variants) == ["model", "plan", "plan"]
+    assert "Sourdough is back at the shop! #TestBakery" in [v.text for v in variants]
+
+
+@pytest.mark.models
+def test_fewer_variants_only_when_the_plan_has_no_more_wordings(encoder) -> None:
+    # A brand writing in German with no shop link and one fact: the headline or not, nothing else.
+    german = BrandSettings(name="Bäckerei Test", language="de", facts=["Wir liefern im Umkreis von 10 km."], hashtags=[])
+    variants = draft_posts(ScriptedGenerator("Hello"), "Lieferung", "x", german, 3, encoder=encoder)
+    assert sorted(v.text for v in variants) == ["Lieferung! Wir liefern im Umkreis von 10 km.", "Wir liefern im Umkreis von 10 km."]
+
+
+@pytest.mark.models
+def test_the_other_openings_and_closings_claim_nothing(encoder) -> None:
+    from datetime import date
+
+    from brain.grounding import sentences
+    from brain.posts import CLOSINGS, CLOSINGS_WITH_LINK, OPENING_NO_TOPIC, OPENINGS, make_plan
+
+    plan = make_plan("our new rye bread", BRAND, date(2026, 12, 4), encoder)
+    phrases = [o.format(name=BRAND.name, topic=plan.topic, headline="Our new rye bread!", end="!") for o in OPENINGS]
+    phrases += [OPENING_NO_TOPIC.format(name=BRAND.name), *CLOSINGS, *(c.format(link=BRAND.allowed_links[0]) for c in CLOSINGS_WITH_LINK)]
+    said = [s for phrase in phrases for s in sentences(phrase)]
+    for sentence, vector in zip(said, encoder.encode(said)):
+        assert plan.support.unsupported(sentence, vector) == [], sentence
+
+
+@pytest.mark.models
+def test_other_wordings_may_fail_only_what_the_facts_make_the_plan_fail(encoder) -> None:
+    from datetime import date
+
+    from core.config import Fact
+
+    # "damaged" reads as a negative sentiment: the plan's own wording fails that check, from the fact.
+    brand = BRAND.model_copy(update={"facts": [Fact(text="If an order arrives damaged or wrong, send us a photo within 48 hours and we replace it.")]})
+    variants = draft_posts(ScriptedGenerator("Hello"), "if your order arrives damaged", "telegram", brand, 3, encoder=encoder, today=date(2026, 12, 4))
+    assert len({v.text for v in variants}) == 3
+    assert {v.check_failures for v in variants} == {("negative sentiment",)}
+
+
+@pytest.mark.models
+def test_the_owner_question_mark_stays_in_another_opening(encoder) -> None:
+    variants = draft_posts(ScriptedGenerator("Hello"), "how to order a cake?", "telegram", BRAND, 3, encoder=encoder)
+    texts = [v.text for v in variants]
+    assert any(t.startswith("How to order a cake? ") for t in texts), texts
+    assert any(t.startswith("News from Test Bakery: how to order a cake? ") for t in texts), texts
+
+
+@pytest.mark.models
+def test_no_other_wording_pushes_a_fact_past_the_platform_limit(encoder) -> None:
+    from core.config import Fact
+
+    long_fact = "We deliver within 10 km for 3 EUR; free above 30 EUR, every day but Sunday, to homes and offices in town."
+    brand = BRAND.model_copy(update={"facts": [Fact(text=long_fact)], "length_limits": {"default": 500, "x": 140}})
+    variants = draft_posts(ScriptedGenerator("Hello"), "home delivery", "x", brand, 8, encoder=encoder)
+    assert len(variants) >= 2 and all(long_fact in v.text for v in variants), [v.text for v in variants]
+    # The wordings that would cut the fact off at 140 characters ("Hello from Test Bakery! Home delivery! ...") are not offered.
+    assert not any(v.text.startswith("Hello from") for v in variants)
