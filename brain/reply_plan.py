@@ -32,6 +32,8 @@ _PRODUCT_RE = re.compile(
 _NOT_A_PRODUCT = {"order", "it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
 
 BARE_GREETING_MAX_WORDS = 3
+# Below this intent confidence a negative "stop" reading is more likely a grievance than an opt-out.
+UNSURE_STOP_CONFIDENCE = 0.5
 # Emoji that say something is wrong; a message of other emoji alone gets no apology.
 NEGATIVE_EMOJI = ("😡", "🤬", "😠", "😤", "👎", "😢", "😭", "😞", "😔", "😩", "😫", "🙄", "😒", "🙃", "💩", "🤮", "😾", "💔")
 _WORD_RE = re.compile(r"[^\W\d_]+")
@@ -223,7 +225,11 @@ def _intent_plan(
     base: dict[str, Any] = {"signoff": signoff, "tone": tone, "order_number": order}
 
     if intent == "unsubscribe" and not foreign:
-        return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone, kind="stop")
+        if understanding.intent_confidence >= UNSURE_STOP_CONFIDENCE or not negative:
+            return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone, kind="stop")
+        # "still nothing from you guys": an unsure stop reading of a grievance is answered as one,
+        # not with "we won't message you again" to a customer still waiting for us.
+        intent = "complaint"
     vector = encoder.encode([text])[0] if encoder is not None else None
     finders = _finders(encoder) if encoder is not None else None
     clear_problem = _clear_problem(finders, vector)

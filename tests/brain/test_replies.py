@@ -440,3 +440,17 @@ def test_a_grievance_the_sentiment_head_misses_gets_an_apology(understander) -> 
     draft = reply("still waiting for an answer btw", understander)
     lowered = draft.text.lower()
     assert "sorry" in lowered and "private message" in lowered and draft.needs_review
+
+
+def test_an_unsure_stop_reading_of_a_grievance_gets_an_apology_not_a_goodbye(understander) -> None:
+    grievance = draft_reply(
+        ScriptedGenerator(), "still nothing from you guys", Understanding("unsubscribe", 0.39, "negative", 0.47), BAKERY,
+        GenerationOptions(), encoder=understander.encoder, today=TODAY,
+    )
+    assert "won't message you again" not in grievance.text and "sorry" in grievance.text.lower()
+    # A clear request to stop keeps its plain answer, however it is felt.
+    stop = draft_reply(
+        ScriptedGenerator(), "please stop messaging me", Understanding("unsubscribe", 0.99, "negative", 0.96), BAKERY,
+        GenerationOptions(), encoder=understander.encoder, today=TODAY,
+    )
+    assert stop.text.startswith("Understood, we won't message you again.")
