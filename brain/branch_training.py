@@ -91,7 +91,6 @@ def cache(out: Path, layers: list[int], limit: int, seed: int, names: list[str],
     train split, a random `limit` texts at most (the seeded choice is kept in <set>.rows.json)."""
     model, tokenizer, pad = _model()
     out.mkdir(parents=True, exist_ok=True)
-    top = max(layers)
     for name in names:
         if all((out / f"{name}.L{k}.npy").is_file() for k in layers):
             continue
@@ -105,35 +104,43 @@ def cache(out: Path, layers: list[int], limit: int, seed: int, names: list[str],
             chosen = sorted(np.random.default_rng(seed).choice(len(rows), limit, replace=False).tolist())
             rows = [rows[i] for i in chosen]
         (out / f"{name}.rows.json").write_text(json.dumps(chosen), encoding="utf-8")
-        tokens = [e.ids for e in tokenizer.encode_batch([clean_text(t) for t, _ in rows])]  # type: ignore[attr-defined]
-        offsets = np.concatenate([[0], np.cumsum([len(t) for t in tokens])]).astype(np.int64)
-        parts = {k: np.lib.format.open_memmap(out / f"{name}.L{k}.tmp.npy", mode="w+", dtype=np.float16, shape=(int(offsets[-1]), model.config.hidden_size)) for k in layers}
-        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
         start = time.perf_counter()
-        with torch.inference_mode():
-            for b in range(0, len(order), batch_size):
-                idx = order[b : b + batch_size]
-                width = max(len(tokens[i]) for i in idx)
-                ids = torch.full((len(idx), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for r, i in enumerate(idx):
-                    ids[r, : len(tokens[i])] = torch.tensor(tokens[i])
-                    mask[r, : len(tokens[i])] = 1
-                hidden = model.embeddings(input_ids=ids)
-                states = run_layers(model.encoder.layer[:top], hidden, extended_mask(mask, hidden.dtype))
-                for k in layers:
-                    h = states[k - 1].numpy()
-                    for r, i in enumerate(idx):
-                        parts[k][offsets[i] : offsets[i + 1]] = h[r, : len(tokens[i])]
-                if b // batch_size % 50 == 0:
-                    log.info("%s: %d/%d texts, %.0f s", name, b + len(idx), len(order), time.perf_counter() - start)
-        for k, part in parts.items():
-            part.flush()
-            del part
-            (out / f"{name}.L{k}.tmp.npy").rename(out / f"{name}.L{k}.npy")
-        np.save(out / f"{name}.offsets.npy", offsets)
+        cache_texts(model, tokenizer, pad, [t for t, _ in rows], out, name, layers, batch_size)
         (out / f"{name}.labels.json").write_text(json.dumps([lab for _, lab in rows]), encoding="utf-8")
         log.info("%s: %d texts cached in %.0f s", name, len(rows), time.perf_counter() - start)
+
+
+def cache_texts(model: torch.nn.Module, tokenizer: object, pad: int, texts: list[str], out: Path, name: str, layers: list[int], batch_size: int = 64) -> None:
+    """The hidden states after each of `layers` for every text, end to end in fp16
+    (<name>.L<k>.npy), and where each text's tokens start (<name>.offsets.npy)."""
+    top = max(layers)
+    tokens = [e.ids for e in tokenizer.encode_batch([clean_text(t) for t in texts])]  # type: ignore[attr-defined]
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in tokens])]).astype(np.int64)
+    parts = {k: np.lib.format.open_memmap(out / f"{name}.L{k}.tmp.npy", mode="w+", dtype=np.float16, shape=(int(offsets[-1]), model.config.hidden_size)) for k in layers}
+    order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            width = max(len(tokens[i]) for i in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids[r, : len(tokens[i])] = torch.tensor(tokens[i])
+                mask[r, : len(tokens[i])] = 1
+            hidden = model.embeddings(input_ids=ids)
+            states = run_layers(model.encoder.layer[:top], hidden, extended_mask(mask, hidden.dtype))
+            for k in layers:
+                h = states[k - 1].numpy()
+                for r, i in enumerate(idx):
+                    parts[k][offsets[i] : offsets[i + 1]] = h[r, : len(tokens[i])]
+            if b // batch_size % 50 == 0:
+                log.info("%s: %d/%d texts, %.0f s", name, b + len(idx), len(order), time.perf_counter() - start)
+    for k, part in parts.items():
+        part.flush()
+        del part
+        (out / f"{name}.L{k}.tmp.npy").rename(out / f"{name}.L{k}.npy")
+    np.save(out / f"{name}.offsets.npy", offsets)
 
 
 def load_cached(folder: Path, name: str, layer: int) -> Cached:

@@ -68,6 +68,7 @@ class Encoder:
         self.max_length = max_length
         threads = machine.threads(threads)
         self.runtime, self.int8 = runtime, int8
+        self.cache_dir, self.threads = cache_dir, threads  # a second model on the same runtime reads them
         self._forward: TorchPooledLayers | OnnxPooledLayers
         if runtime == "onnx":
             if cache_dir is None:
@@ -150,7 +151,11 @@ class Encoder:
         return self._memo[key]  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Free the runtime's sessions and threads; the encoder is not used after this."""
+        """Free the runtime's sessions and threads, and those of models kept in its memo (the
+        relevance cross-encoder); the encoder is not used after this."""
+        for value in self._memo.values():
+            if callable(getattr(value, "close", None)):
+                value.close()
         self._memo.clear()
         self._forward.close()
 

@@ -1,0 +1,76 @@
+"""Whether a fact answers a follower's message: a cross-encoder that reads the two together.
+
+Cosine similarity compares the message and the fact each encoded alone, so it cannot tell "do you
+do wedding cakes?" (a kind of the celebration cakes a fact names: answered) from "do you have
+gluten-free cake?" (beside the gluten-free bread fact: not answered). The cross-encoder runs the
+encoder on "fact [SEP] message", so every layer attends across both; its top layers are a
+fine-tuned branch (brain/branch.py) and one linear head reads their pooled output. It was trained
+on messages and facts written for 48 other small businesses (brain/datasets/fact_questions), never
+on the bench's, by `python -m brain.relevance_training` (brain/heads/README.md). It runs through
+the same runtime as the shared encoder (ONNX int8 by default), as a second graph.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from brain.branch import usable_branch
+from brain.encoder import Encoder
+from brain.heads import HEADS_DIR, Head
+
+log = logging.getLogger(__name__)
+
+# Where the shipped cross-encoder lives: its branch (branch.json, branch.safetensors) and head/.
+RELEVANCE_DIR = HEADS_DIR / "relevance"
+SEPARATOR = " [SEP] "
+# The fact goes first: it is short, so a long message loses its tail to max_length, never the fact.
+MAX_FACT_CHARS = 400
+
+
+def pair_text(fact: str, message: str) -> str:
+    """What the cross-encoder reads for one (fact, message) pair, in training and at run time."""
+    return f"{' '.join(fact.split())[:MAX_FACT_CHARS]}{SEPARATOR}{' '.join(message.split())}"
+
+
+class Relevance:
+    """P(the fact answers what the message asks), per fact."""
+
+    def __init__(self, encoder: Encoder, head: Head) -> None:
+        self.encoder = encoder
+        self.head = head
+        self.positive = head.labels.index("answers")
+
+    def scores(self, message: str, facts: Sequence[str]) -> np.ndarray:
+        if not facts or not message.strip():
+            return np.zeros(len(facts), dtype=np.float32)
+        pooled = self.encoder.pooled_layers([pair_text(fact, message) for fact in facts])
+        return self.head.proba(pooled)[:, self.positive].astype(np.float32)
+
+    def close(self) -> None:
+        self.encoder.close()
+
+
+def load_relevance(encoder: Encoder, folder: Path = RELEVANCE_DIR) -> Relevance | None:
+    """The cross-encoder for this encoder, on its runtime; None when the shipped one was trained on
+    another encoder (then fact search ranks by cosine alone) or cannot be loaded."""
+    if usable_branch(folder, encoder.name) is None or not (folder / "head" / "head.json").is_file():
+        return None
+    try:
+        head = Head.load(folder / "head")
+        model = Encoder(
+            encoder.name, max_length=encoder.max_length, int8=encoder.int8, runtime=encoder.runtime,
+            cache_dir=encoder.cache_dir, threads=encoder.threads, branch=folder,
+        )
+    except Exception as exc:  # a broken file costs the better ranking, never the bot
+        log.warning("the fact relevance model in %s cannot be loaded (%s): ranking facts by cosine alone", folder, str(exc)[:200])
+        return None
+    return Relevance(model, head)
+
+
+def relevance_of(encoder: Encoder) -> Relevance | None:
+    """The cross-encoder that goes with this encoder, loaded once on first use."""
+    return encoder.memo(("relevance",), lambda: load_relevance(encoder))
