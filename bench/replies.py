@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -385,15 +385,26 @@ def post_figures(outcomes: Sequence[PostOutcome]) -> dict[str, Any]:
     }
 
 
-def post_groups(split: str, outcomes: Sequence[PostOutcome]) -> dict[str, dict[str, Any]]:
-    """The split's figures, and each batch of topics on its own when topics were added later
-    (a batch is written at once, so a later one is measured apart from the earlier figures)."""
-    groups = {split: post_figures(outcomes)}
+def batch_groups(split: str, outcomes: Sequence[Any], figures: Callable[[Sequence[Any]], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The split's figures, and each batch of rows on its own when rows were added later (a batch
+    is written at once, so a later one is measured apart from the earlier figures); a row without
+    `batch` is of batch 1."""
+    groups = {split: figures(outcomes)}
     batches = sorted({o.row.get("batch", 1) for o in outcomes})
     if len(batches) > 1:
         for batch in batches:
-            groups[f"{split} batch {batch}"] = post_figures([o for o in outcomes if o.row.get("batch", 1) == batch])
+            groups[f"{split} batch {batch}"] = figures([o for o in outcomes if o.row.get("batch", 1) == batch])
     return groups
+
+
+def post_groups(split: str, outcomes: Sequence[PostOutcome]) -> dict[str, dict[str, Any]]:
+    """The post figures of a split, and of each batch of topics."""
+    return batch_groups(split, outcomes, post_figures)
+
+
+def reply_groups(split: str, outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
+    """The reply figures of a split, and of each batch of messages."""
+    return batch_groups(split, outcomes, reply_figures)
 
 
 def pick_rows(rows: Sequence[dict[str, Any]], split: str, limit: int | None) -> dict[str, list[dict[str, Any]]]:
@@ -520,8 +531,10 @@ async def run(args: argparse.Namespace, make_generator: Any = None) -> dict[str,
                 if limited:
                     its_rows = baseline_rows[split]
                 outcomes = await run_replies(mode, its_rows, settings, make_generator, judge, tune)
-                key = f"{split} first {args.baseline_limit}" if limited else split
-                entry["replies"][key] = reply_figures(outcomes)
+                if limited:
+                    entry["replies"][f"{split} first {args.baseline_limit}"] = reply_figures(outcomes)
+                else:
+                    entry["replies"] |= reply_groups(split, outcomes)
                 kept[(mode, split)] = outcomes
                 # Held-out rows are never shown one by one: looking at them would be tuning on them.
                 if args.dump and split != "heldout":

@@ -1,4 +1,4 @@
-"""The bench's own readings for the owner's-voice curve and the post figures per batch of topics."""
+"""The bench's own readings for the owner's-voice curve and the reply and post figures per batch of rows."""
 
 from __future__ import annotations
 
@@ -33,3 +33,19 @@ def test_post_figures_are_given_per_batch_when_topics_were_added() -> None:
     assert groups["heldout"]["n"] == 3 and groups["heldout"]["invented_count"] == 1
     assert groups["heldout batch 1"]["publishable_pct"] == 50.0 and groups["heldout batch 2"]["publishable_pct"] == 100.0
     assert list(replies.post_groups("tune", outcomes[:2])) == ["tune"]  # one batch: no split
+
+
+def _reply(batch: int | None, acceptable: bool, intent: str = "question") -> replies.Outcome:
+    row = {"id": "x", "intent": intent, "answer": [], "must": [], "sarcastic": False, "sentiment": "neutral"}
+    row |= {"batch": batch} if batch else {}
+    return replies.Outcome(row, "text", "auto_reply", True, Verdict(acceptable), 3, 0.1, "neutral")
+
+
+def test_reply_figures_are_given_per_batch_when_messages_were_added() -> None:
+    outcomes = [_reply(None, True), _reply(None, False, "praise"), _reply(2, False), _reply(2, False, "praise")]
+    groups = replies.reply_groups("heldout", outcomes)
+    assert list(groups) == ["heldout", "heldout batch 1", "heldout batch 2"]  # the split's own key stays
+    assert groups["heldout"]["n"] == 4 and groups["heldout"]["acceptable_pct"] == 25.0
+    assert groups["heldout batch 1"]["acceptable_pct"] == 50.0 and groups["heldout batch 2"]["acceptable_pct"] == 0.0
+    assert groups["heldout batch 1"]["per_intent"]["praise"] == {"n": 1, "acceptable_pct": 0.0}
+    assert list(replies.reply_groups("tune", outcomes[:2])) == ["tune"]  # one batch: no split
