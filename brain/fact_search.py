@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from brain.checks import URL_RE
 from brain.encoder import Encoder
 from brain.grounding import content_words, fact_sentences, stem
+from brain.relevance import relevance_of
 
 # A question closer than this to every fact sentence is one the facts do not answer (MiniLM
 # cosine; on a dozen bakery questions, answered ones scored 0.48-0.84, unanswered ones 0.10-0.34).
@@ -37,6 +38,9 @@ SUB_QUESTION_MARGIN = 0.05  # ... or an answer this far ahead of the next fact f
 # message alone: "cool, how long does a flat take?" after "are you open saturday?" asks about the flat.
 FOLLOW_UP_PENALTY = 0.1
 FOLLOW_UP_MAX_WORDS = 10  # messages this short are also read together with the previous one
+# The cross-encoder this sure that the best fact answers overrules the word-by-word coverage check
+# (brain/coverage.py): "do you cut kids hair?" and "a children's cut ... 20 EUR" share no word.
+RELEVANCE_SURE = 0.9
 QUESTION_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
 _ASIDE_RE = re.compile(r"\s*\([^)]*\)")
 _WEEKDAY_RE = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.IGNORECASE)
@@ -65,11 +69,23 @@ class FactMatch:
     score: float  # the best sentence's cosine similarity to the question
     runner_up: float  # the best sentence from another fact (how clear-cut the answer is)
     questions: tuple[str, ...] = ()  # the questions the owner wrote for those sentences' facts
+    relevance: float = 0.0  # the cross-encoder's P(the first sentence's fact answers); 0 without one
+    sure: str = ""  # the best sentence of a fact the cross-encoder is sure answers (RELEVANCE_SURE)
+    sure_relevance: float = 0.0  # ... and its P
 
     @property
     def about(self) -> tuple[str, ...]:
         """What the chosen facts are about: their sentences and the owner's questions for them."""
         return (*self.sentences, *self.questions)
+
+    def with_sure(self) -> FactMatch:
+        """The match with the fact the cross-encoder is sure of first, for a reply to a question
+        ("open on christmas eve?" and "On 24 December we close at 13:00" share no word); a
+        complaint or a request keeps the facts found by meaning alone."""
+        if not self.sure or self.sentences[:1] == (self.sure,):
+            return self
+        sentences = (self.sure, *(s for s in self.sentences if s != self.sure))[:MAX_FACTS]
+        return replace(self, sentences=sentences, relevance=self.sure_relevance)
 
 
 def question_parts(text: str) -> list[str]:
@@ -179,8 +195,14 @@ def answering_facts(
     best = int(order[0])
     others = [int(k) for k in order[1:] if split[int(k)][0] != split[best][0]]
     runner_up = float(per_sentence[others[0]]) if others else 0.0
+    verdict = _verdict(text, parts[own:], facts, encoder)
+    sure, sure_p = "", float(verdict.max(initial=0.0))
+    if sure_p >= RELEVANCE_SURE:
+        fact = int(verdict.argmax())
+        sure = split[max((j for j in range(len(split)) if split[j][0] == fact), key=lambda j: float(per_sentence[j]))][1]
+    found = {"sure": sure, "sure_relevance": sure_p if sure else 0.0}
     if float(per_sentence[best]) < ANSWER_MIN_COSINE:
-        return FactMatch((), float(per_sentence[best]), runner_up)
+        return FactMatch((), float(per_sentence[best]), runner_up, relevance=float(verdict[split[best][0]]), **found)
     chosen = [best]
     for part in range(1, len(parts)):  # each further question gets its own best answer
         if not QUESTION_RE.search(parts[part]):
@@ -196,5 +218,15 @@ def answering_facts(
         chosen.append(others[0])
     chosen = sorted(chosen[:MAX_FACTS], key=lambda k: -float(per_sentence[k]))
     return FactMatch(
-        tuple(split[k][1] for k in chosen), float(per_sentence[best]), runner_up, tuple(q for k in chosen for q in per_sentence_questions[k])
+        tuple(split[k][1] for k in chosen), float(per_sentence[best]), runner_up, tuple(q for k in chosen for q in per_sentence_questions[k]),
+        float(verdict[split[chosen[0]][0]]), **found,
     )
+
+
+def _verdict(text: str, joined: list[str], facts: Sequence[str], encoder: Encoder) -> np.ndarray:
+    """Per fact, the cross-encoder's P(it answers the message), or of the message read with the
+    previous one when it is a short follow-up, whichever is higher; zeros without a cross-encoder."""
+    model = relevance_of(encoder)
+    if model is None:
+        return np.zeros(len(facts))
+    return np.max(np.stack([model.scores(t, facts) for t in (text, *joined)]), axis=0)

@@ -13,6 +13,8 @@ the same runtime as the shared encoder (ONNX int8 by default), as a second graph
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +31,7 @@ RELEVANCE_DIR = HEADS_DIR / "relevance"
 SEPARATOR = " [SEP] "
 # The fact goes first: it is short, so a long message loses its tail to max_length, never the fact.
 MAX_FACT_CHARS = 400
+SEEN_PAIRS = 4096  # pairs whose score is kept (a few messages' worth of searches)
 
 
 def pair_text(fact: str, message: str) -> str:
@@ -43,12 +46,27 @@ class Relevance:
         self.encoder = encoder
         self.head = head
         self.positive = head.labels.index("answers")
+        # The plan asks the same fixed questions ("how do I book?") of every message, and one
+        # message's several searches ask about the same facts: each pair is scored once.
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
 
     def scores(self, message: str, facts: Sequence[str]) -> np.ndarray:
         if not facts or not message.strip():
             return np.zeros(len(facts), dtype=np.float32)
-        pooled = self.encoder.pooled_layers([pair_text(fact, message) for fact in facts])
-        return self.head.proba(pooled)[:, self.positive].astype(np.float32)
+        texts = [pair_text(fact, message) for fact in facts]
+        with self._lock:
+            todo = list(dict.fromkeys(t for t in texts if t not in self._seen))
+            if todo:
+                pooled = self.encoder.pooled_layers(todo)
+                for text, p in zip(todo, self.head.proba(pooled)[:, self.positive]):
+                    self._seen[text] = float(p)
+            out = np.array([self._seen[t] for t in texts], dtype=np.float32)
+            for text in texts:
+                self._seen.move_to_end(text)
+            while len(self._seen) > SEEN_PAIRS:
+                self._seen.popitem(last=False)
+        return out
 
     def close(self) -> None:
         self.encoder.close()

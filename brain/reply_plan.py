@@ -17,7 +17,7 @@ import numpy as np
 from core.config import BrandSettings
 from brain.coverage import coverage
 from brain.encoder import Encoder
-from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, FactMatch, answering_facts, question_parts
+from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, RELEVANCE_SURE, FactMatch, answering_facts, question_parts
 from brain.handoff import InPersonRequests, foreign_language
 from brain.nearest import LabelledExamples
 from brain.tone import Tone, names_a_grievance, reply_tone
@@ -340,8 +340,8 @@ def _intent_plan(
         # Sent on its own only when the sentiment head reads it as positive too: thanks for "kind
         # words" to a message that is not kind is the worst reply there is.
         return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise" if understanding.sentiment == "positive" else "unsure_praise")
-    if asks and match.sentences and not asks_ended and intent == "other":
-        return _fact_answer(text, intent, thanks, match, margin, encoder, base)  # "?? hours", "and sundays?"
+    if asks and (match.sentences or match.sure) and not asks_ended and intent == "other":
+        return _fact_answer(text, intent, thanks, *_sure_first(match, margin), encoder, base)  # "?? hours", "and sundays?"
     if negative and intent in ("feedback", "other"):
         answered = asks and not asks_ended and _answers_all(text, match, encoder)
         return ReplyPlan(
@@ -357,8 +357,8 @@ def _intent_plan(
 
     if asks and asks_ended:
         return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
-    if asks and match.sentences:
-        return _fact_answer(text, intent, thanks, match, margin, encoder, base)
+    if asks and (match.sentences or match.sure):
+        return _fact_answer(text, intent, thanks, *_sure_first(match, margin), encoder, base)
     if intent == "greeting" and bare_greeting(text, brand.name):
         return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone, kind="greeting")
     if intent == "greeting" and understanding.sentiment == "positive" and not tone.sarcastic and not asks:
@@ -377,7 +377,11 @@ def _fact_answer(
     north side"), the facts and a person to follow up on the rest."""
     stated = " ".join(match.sentences)
     covered = coverage(text, match.about, encoder) if encoder is not None else None
-    if covered is not None and (covered.none_covered or covered.thing_uncovered):
+    # The cross-encoder, which reads the message with the fact, is sure the fact answers it in
+    # other words ("kids hair" and "a children's cut"): the facts are stated, and what the words
+    # do not match waits for a person as a partial answer does, never a bare hand-off.
+    sure = match.relevance >= RELEVANCE_SURE
+    if covered is not None and not sure and (covered.none_covered or covered.thing_uncovered):
         about = ", ".join(covered.uncovered)
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)
     if covered is not None and covered.uncovered:
@@ -387,6 +391,14 @@ def _fact_answer(
             handoff=f"the facts do not say anything about {about!r}", **base,
         )
     return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
+
+
+def _sure_first(match: FactMatch, margin: float) -> tuple[FactMatch, float]:
+    """The match with the fact the cross-encoder is sure answers first, and the margin the policy
+    reads: none (it waits for the owner) when that fact is not the one closest by meaning, as the
+    two readings disagree."""
+    first = match.with_sure()
+    return first, margin if first.sentences[:1] == match.sentences[:1] else 0.0
 
 
 def _answers_all(text: str, match: FactMatch, encoder: Encoder | None) -> bool:

