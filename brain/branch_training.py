@@ -230,6 +230,17 @@ def scores(model: BranchModel, val: dict[str, Cached], lex: dict[str, np.ndarray
     return out
 
 
+def optimizer_for(model: torch.nn.Module, steps: int, lr: float) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW with lr for the branch's layers and a faster one for its new heads, warmed up over the
+    first 5% of the steps and then decayed linearly to zero."""
+    body = [p for n, p in model.named_parameters() if n.startswith("layers.")]
+    heads = [p for n, p in model.named_parameters() if not n.startswith("layers.")]
+    optimizer = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": heads, "lr": 2e-3}], weight_decay=0.01)
+    warmup = max(steps // 20, 1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
+    return optimizer, schedule
+
+
 def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: int = 32, lr: float = 1e-4, eval_every: int = 100, seed: int = 0, max_steps: int = 0, init: Path | None = None, only: list[str] | None = None) -> None:
     """Train the branch on the cached layer-`start` states of the train sets; keep the checkpoint
     with the best validation sentiment recall; resume from cache_dir's checkpoint."""
@@ -266,11 +277,7 @@ def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: 
         both = [(n, b) for n in sources for _ in range(SARCASM_REPEAT if n.startswith("sarcastic") else 1) for b in _batches(sources[n], batch_size, rng)]
         plan += [both[i] for i in rng.permutation(len(both))]
     plan = plan[: int(len(plan) / np.ceil(epochs) * epochs)]
-    body = [p for n, p in model.named_parameters() if n.startswith("layers.")]
-    heads = [p for n, p in model.named_parameters() if not n.startswith("layers.")]
-    optimizer = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": heads, "lr": 2e-3}], weight_decay=0.01)
-    warmup = max(len(plan) // 20, 1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, max(0.0, (len(plan) - s) / (len(plan) - warmup))))
+    optimizer, schedule = optimizer_for(model, len(plan), lr)
     ckpt = cache_dir / f"branch-L{start}.ckpt"
     step, best, best_state, history = 0, -1.0, None, []
     if ckpt.is_file():

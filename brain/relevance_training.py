@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from brain.branch import BranchInfo, branch_layers, extended_mask, mean_pool, run_layers, save_branch
-from brain.branch_training import ENCODER, Cached, _batches, _model, cache_texts
+from brain.branch_training import ENCODER, Cached, _batches, _model, cache_texts, optimizer_for
 from brain.heads import Head
 from brain.relevance import RELEVANCE_DIR, pair_text
 
@@ -180,11 +180,7 @@ def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: 
     for _ in range(int(np.ceil(epochs))):
         plan += _batches(data, batch_size, rng)
     plan = plan[: int(len(plan) / np.ceil(epochs) * epochs)]
-    body = [p for n, p in model.named_parameters() if n.startswith("layers.")]
-    head = [p for n, p in model.named_parameters() if not n.startswith("layers.")]
-    optimizer = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": 2e-3}], weight_decay=0.01)
-    warmup = max(len(plan) // 20, 1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, max(0.0, (len(plan) - s) / (len(plan) - warmup))))
+    optimizer, schedule = optimizer_for(model, len(plan), lr)
     best, best_state, history = -1.0, None, []
     model.train()
     started = time.perf_counter()

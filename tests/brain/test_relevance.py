@@ -4,6 +4,7 @@ on the real shipped model, questions in other words than the fact's found and an
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -124,3 +125,30 @@ def test_the_sure_fact_comes_first_and_a_promoted_one_waits_for_the_owner() -> N
     assert _sure_first(agreed, 0.2) == (agreed, 0.2)
     unsure = FactMatch(("We deliver.",), 0.6, 0.4)
     assert _sure_first(unsure, 0.2) == (unsure, 0.2)
+
+
+@pytest.mark.models
+@pytest.mark.slow
+def test_a_model_trained_from_cached_pairs_loads_and_scores_through_the_runtime(encoder: Encoder, tmp_path: Path) -> None:
+    from brain.branch_training import _model, cache_texts
+    from brain.relevance_training import train
+
+    pairs = [(SALON[1], "how much for a kid's cut?", "answers"), (SALON[0], "how much for a kid's cut?", "other"),
+             (BAKERY[1], "do you deliver?", "answers"), (BAKERY[0], "do you deliver?", "other")] * 4
+    model, tokenizer, pad = _model()
+    for name in ("written", "bench_tune"):
+        cache_texts(model, tokenizer, pad, [pair_text(f, m) for f, m, _ in pairs], tmp_path, name, [5])
+        (tmp_path / f"{name}.labels.json").write_text(json.dumps([label for _, _, label in pairs]), encoding="utf-8")
+        (tmp_path / f"{name}.questions.json").write_text(json.dumps([k // 2 for k in range(len(pairs))]), encoding="utf-8")
+    out = tmp_path / "relevance"
+    train(tmp_path, 5, 1.0, out, batch_size=4, eval_every=2)
+    assert json.loads((out / "branch.json").read_text(encoding="utf-8"))["start"] == 5
+    trained = load_relevance(encoder, out)
+    assert trained is not None
+    p = trained.scores("how much for a kid's cut?", SALON)
+    assert p.shape == (len(SALON),) and ((p >= 0) & (p <= 1)).all()
+    trained.close()
+    # Its graph was exported into the shared model cache under this run's own name: not kept.
+    graph = getattr(trained.encoder._forward, "path", None)
+    if graph is not None:
+        shutil.rmtree(graph.parent, ignore_errors=True)
