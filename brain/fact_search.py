@@ -41,6 +41,8 @@ FOLLOW_UP_MAX_WORDS = 10  # messages this short are also read together with the 
 # The cross-encoder this sure that the best fact answers overrules the word-by-word coverage check
 # (brain/coverage.py): "do you cut kids hair?" and "a children's cut ... 20 EUR" share no word.
 RELEVANCE_SURE = 0.9
+# ... and this sure that it does not: "do you do wedding cakes?" is not about the ended cake sale.
+RELEVANCE_NOT = 0.05
 QUESTION_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
 _ASIDE_RE = re.compile(r"\s*\([^)]*\)")
 _WEEKDAY_RE = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.IGNORECASE)
@@ -69,7 +71,7 @@ class FactMatch:
     score: float  # the best sentence's cosine similarity to the question
     runner_up: float  # the best sentence from another fact (how clear-cut the answer is)
     questions: tuple[str, ...] = ()  # the questions the owner wrote for those sentences' facts
-    relevance: float = 0.0  # the cross-encoder's P(the first sentence's fact answers); 0 without one
+    relevance: float | None = None  # the cross-encoder's P(the first sentence's fact answers); None without one
     sure: str = ""  # the best sentence of a fact the cross-encoder is sure answers (RELEVANCE_SURE)
     sure_relevance: float = 0.0  # ... and its P
 
@@ -196,13 +198,14 @@ def answering_facts(
     others = [int(k) for k in order[1:] if split[int(k)][0] != split[best][0]]
     runner_up = float(per_sentence[others[0]]) if others else 0.0
     verdict = _verdict(text, parts[own:], facts, encoder)
-    sure, sure_p = "", float(verdict.max(initial=0.0))
-    if sure_p >= RELEVANCE_SURE:
+    sure, sure_p = "", float(verdict.max(initial=0.0)) if verdict is not None else 0.0
+    if verdict is not None and sure_p >= RELEVANCE_SURE:
         fact = int(verdict.argmax())
         sure = split[max((j for j in range(len(split)) if split[j][0] == fact), key=lambda j: float(per_sentence[j]))][1]
     found = {"sure": sure, "sure_relevance": sure_p if sure else 0.0}
     if float(per_sentence[best]) < ANSWER_MIN_COSINE:
-        return FactMatch((), float(per_sentence[best]), runner_up, relevance=float(verdict[split[best][0]]), **found)
+        relevance = float(verdict[split[best][0]]) if verdict is not None else None
+        return FactMatch((), float(per_sentence[best]), runner_up, relevance=relevance, **found)
     chosen = [best]
     for part in range(1, len(parts)):  # each further question gets its own best answer
         if not QUESTION_RE.search(parts[part]):
@@ -219,14 +222,14 @@ def answering_facts(
     chosen = sorted(chosen[:MAX_FACTS], key=lambda k: -float(per_sentence[k]))
     return FactMatch(
         tuple(split[k][1] for k in chosen), float(per_sentence[best]), runner_up, tuple(q for k in chosen for q in per_sentence_questions[k]),
-        float(verdict[split[chosen[0]][0]]), **found,
+        float(verdict[split[chosen[0]][0]]) if verdict is not None else None, **found,
     )
 
 
-def _verdict(text: str, joined: list[str], facts: Sequence[str], encoder: Encoder) -> np.ndarray:
+def _verdict(text: str, joined: list[str], facts: Sequence[str], encoder: Encoder) -> np.ndarray | None:
     """Per fact, the cross-encoder's P(it answers the message), or of the message read with the
-    previous one when it is a short follow-up, whichever is higher; zeros without a cross-encoder."""
+    previous one when it is a short follow-up, whichever is higher; None without a cross-encoder."""
     model = relevance_of(encoder)
     if model is None:
-        return np.zeros(len(facts))
+        return None
     return np.max(np.stack([model.scores(t, facts) for t in (text, *joined)]), axis=0)

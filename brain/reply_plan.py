@@ -17,7 +17,7 @@ import numpy as np
 from core.config import BrandSettings
 from brain.coverage import coverage
 from brain.encoder import Encoder
-from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, RELEVANCE_SURE, FactMatch, answering_facts, question_parts
+from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, RELEVANCE_NOT, RELEVANCE_SURE, FactMatch, answering_facts, question_parts
 from brain.handoff import InPersonRequests, foreign_language
 from brain.nearest import LabelledExamples
 from brain.tone import Tone, names_a_grievance, reply_tone
@@ -240,7 +240,10 @@ def _intent_plan(
     margin = match.score - match.runner_up
     ended = brand.ended_facts(today)
     stale = answering_facts(text, ended, encoder, questions=asked) if encoder is not None and ended else FactMatch((), 0.0, 0.0)
-    asks_ended = bool(stale.sentences) and stale.score > match.score
+    # A message about an offer that has ended gets "that one is over now", unless the cross-encoder,
+    # reading the message with that offer, is sure it asks about something else.
+    ruled_out = stale.relevance is not None and stale.relevance < RELEVANCE_NOT
+    asks_ended = bool(stale.sentences) and stale.score > match.score and not ruled_out
 
     if finders is not None and vector is not None and intent not in ("complaint", "praise"):
         request = finders.in_person.match(vector)
@@ -380,7 +383,7 @@ def _fact_answer(
     # The cross-encoder, which reads the message with the fact, is sure the fact answers it in
     # other words ("kids hair" and "a children's cut"): the facts are stated, and what the words
     # do not match waits for a person as a partial answer does, never a bare hand-off.
-    sure = match.relevance >= RELEVANCE_SURE
+    sure = match.relevance is not None and match.relevance >= RELEVANCE_SURE
     if covered is not None and not sure and (covered.none_covered or covered.thing_uncovered):
         about = ", ".join(covered.uncovered)
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)

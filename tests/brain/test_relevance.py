@@ -112,6 +112,19 @@ class TestShippedModel:
         )
         assert "20 EUR" in draft.text and draft.kind == "partial_answer" and draft.needs_review
 
+    @pytest.mark.parametrize(("message", "over"), [("do you do wedding cakes?", False), ("is the autumn sale still on?", True)])
+    def test_only_a_message_about_an_ended_offer_is_told_it_is_over(self, encoder: Encoder, message: str, over: bool) -> None:
+        # Cosine puts "wedding cakes" nearest the ended cake sale; the cross-encoder is sure it
+        # asks about something else, so it gets an honest hand-off, not "that one is over now".
+        facts = [Fact(text="We are open Monday to Saturday, 8:00 to 18:00."),
+                 Fact(text="Our autumn sale gives 20% off all cakes until the end of November.", until=date(2026, 11, 30))]
+        brand = BrandSettings(name="Acme Bakery", facts=facts)
+        draft = draft_reply(
+            ScriptedGenerator(), message, Understander(encoder).understand(message), brand, GenerationOptions(), encoder=encoder,
+            today=date(2026, 12, 4),
+        )
+        assert ("over now" in draft.text) == over and draft.needs_review
+
 
 def test_the_sure_fact_comes_first_and_a_promoted_one_waits_for_the_owner() -> None:
     from brain.fact_search import FactMatch
