@@ -1,13 +1,13 @@
 """Whether a fact answers a follower's message: a cross-encoder that reads the two together.
 
-Cosine similarity compares the message and the fact each encoded alone, so it cannot tell "do you
-do wedding cakes?" (a kind of the celebration cakes a fact names: answered) from "do you have
-gluten-free cake?" (beside the gluten-free bread fact: not answered). The cross-encoder runs the
-encoder on "fact [SEP] message", so every layer attends across both; its top layers are a
-fine-tuned branch (brain/branch.py) and one linear head reads their pooled output. It was trained
-on messages and facts written for 48 other small businesses (brain/datasets/fact_questions), never
-on the bench's, by `python -m brain.relevance_training` (brain/heads/README.md). It runs through
-the same runtime as the shared encoder (ONNX int8 by default), as a second graph.
+Cosine similarity compares the message and the fact each encoded alone, and the word check after it
+(brain/coverage.py) hands off when the message names a thing no word of the fact matches, so "do
+you cut kids hair?" never found "a children's cut (under 12) 20 EUR". The cross-encoder runs the
+encoder on "fact [SEP] message", so every layer attends across both: a fine-tuned copy of the
+encoder's layers 1-6 (brain/branch.py's format) and one linear head over their pooled output. It was
+trained on messages and facts written for 96 other small businesses (brain/datasets/fact_questions),
+never on the reply bench's, by `python -m brain.relevance_training` (brain/heads/README.md), and runs
+on the same runtime as the shared encoder (ONNX int8 by default), as a second graph.
 """
 
 from __future__ import annotations
