@@ -26,9 +26,10 @@ import numpy as np
 import torch
 
 from brain.branch import BranchInfo, branch_layers, extended_mask, mean_pool, run_layers, save_branch
-from brain.branch_training import ENCODER, Cached, _batches, _model, cache_texts, optimizer_for
+from brain.branch_training import ENCODER, Cached, _batches, _model, cache_texts, load_cached, optimizer_for
 from brain.heads import Head
 from brain.relevance import RELEVANCE_DIR, pair_text
+from core.config import BrandSettings
 
 log = logging.getLogger(__name__)
 
@@ -65,27 +66,18 @@ def written_pairs(folder: Path = WRITTEN) -> list[Pair]:
     return pairs
 
 
-def _current(fact: object) -> str | None:
-    if isinstance(fact, str):
-        return fact
-    assert isinstance(fact, dict)
-    start, until = fact.get("from"), fact.get("until")
-    if (start is None or start <= BENCH_TODAY) and (until is None or until >= BENCH_TODAY):
-        return str(fact["text"])
-    return None
-
-
 def bench_tune_pairs() -> list[Pair]:
     """The bench's tune messages that a fact answers or that no fact does (a hand-off), each paired
     with its business's current facts. Held-out rows are never read."""
-    businesses = tomllib.loads((BENCH / "businesses.toml").read_text(encoding="utf-8"))
+    tables = tomllib.loads((BENCH / "businesses.toml").read_text(encoding="utf-8"))
+    brands = {name: BrandSettings.model_validate(table) for name, table in tables.items()}
     pairs: list[Pair] = []
     question = 0
     for line in (BENCH / "messages.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         if row["split"] != "tune" or not (row.get("answer") or "handoff" in row.get("must", [])):
             continue
-        facts = [f for f in (_current(f) for f in businesses[row["business"]]["facts"]) if f]
+        facts = brands[row["business"]].current_facts(BENCH_TODAY)
         gold = {a["fact"] for a in row.get("answer", [])}
         pairs += [Pair(question, fact, row["text"], fact in gold) for fact in facts]
         question += 1
@@ -105,12 +97,9 @@ def cache(out: Path, start: int) -> None:
 
 
 def _load(folder: Path, name: str, start: int) -> tuple[Cached, np.ndarray]:
-    data = Cached(
-        np.load(folder / f"{name}.L{start}.npy", mmap_mode="r"),
-        np.load(folder / f"{name}.offsets.npy"),
-        json.loads((folder / f"{name}.labels.json").read_text(encoding="utf-8")),
-    )
-    return data, np.array(json.loads((folder / f"{name}.questions.json").read_text(encoding="utf-8")))
+    """The cached states of a set of pairs, and which message each pair belongs to."""
+    questions = json.loads((folder / f"{name}.questions.json").read_text(encoding="utf-8"))
+    return load_cached(folder, name, start), np.array(questions)
 
 
 class RelevanceModel(torch.nn.Module):

@@ -31,6 +31,7 @@ from brain.generator import (
     TextGenerator,
 )
 from brain.heads import Head
+from brain.relevance import relevance_of
 from brain import owner_chat
 from brain.owner_requests import IDEAS, SMALL_TALK, OwnerRequests
 from brain.policy import draft_waits
@@ -146,6 +147,7 @@ class Brain:
 
         for model in (self.understander, self.risk, self.owner_requests, self.generator):
             assert model is not None
+        relevance_of(self.encoder)  # fact search's cross-encoder: a second graph, loaded now too
         detected_language("warm up the language detector", self.settings.brand.language)  # loads its models now, not on a follower's message
 
     async def load(self) -> None:
