@@ -287,6 +287,11 @@ def _intent_plan(
     elif intent == "complaint" and not negative and problem == "other":
         # No problem named and nothing negative: a plain question, or a request a person must handle.
         intent = "question" if asks and match.sentences else "support_request"
+    elif intent == "support_request" and asks and not negative and not order and match.sure and not asks_ended:
+        # "can you deliver to my office? it's 5 km away": a question a fact answers (the
+        # cross-encoder is sure), which the intent head took for a request for help and the problem
+        # finder for a late order.
+        intent = "question"
     if intent == "complaint":
         about = f" of order {order}" if order else ""
         strong = match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA

@@ -125,6 +125,17 @@ class TestShippedModel:
         )
         assert ("over now" in draft.text) == over and draft.needs_review
 
+    def test_a_question_read_as_a_request_for_help_gets_its_fact_not_an_apology(self, encoder: Encoder) -> None:
+        # The intent head reads it as a support request and the problem finder as a late order;
+        # the cross-encoder is sure the delivery fact answers it.
+        brand = BrandSettings(name="Acme Bakery", facts=[Fact(text=f) for f in BAKERY])
+        text = "can you deliver to my office? it's about 5 km away"
+        draft = draft_reply(
+            ScriptedGenerator(), text, Understander(encoder).understand(text), brand, GenerationOptions(), encoder=encoder,
+            today=date(2026, 12, 4),
+        )
+        assert "10 km" in draft.text and "sorry" not in draft.text.lower() and draft.needs_review
+
 
 def test_the_sure_fact_comes_first_and_a_promoted_one_waits_for_the_owner() -> None:
     from brain.fact_search import FactMatch
