@@ -39,7 +39,9 @@ def test_size_split_and_labels() -> None:
     build = _build_module()
     train, heldout = _read("train.csv"), _read("heldout.csv")
     assert len(train) + len(heldout) >= 2000
-    assert 0.2 <= len(heldout) / (len(train) + len(heldout)) <= 0.3
+    # Three of the twelve first businesses are held out (about 25% then); the six written later to
+    # teach the head its common mistakes are all training data.
+    assert len(heldout) >= 500 and 0.15 <= len(heldout) / (len(train) + len(heldout)) <= 0.3
     assert {r["business"] for r in heldout} == set(build.HELDOUT)
     assert not {r["business"] for r in train} & set(build.HELDOUT)
     policy = load_settings(FOLDER.parents[2] / "config.toml").policy
