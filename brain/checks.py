@@ -122,7 +122,8 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
     if ctx.follower_text and has_injection(ctx.follower_text):
         if _ngrams(tokens, INJECTED_NGRAM) & _ngrams(words(ctx.follower_text), INJECTED_NGRAM) or has_injection(text):
             failures.append("echoes instructions from the follower's message")
-    grounded = " ".join((*ctx.brand.current_facts(ctx.today), *ctx.grounding, ctx.follower_text, *ctx.brand.allowed_links))
+    # An offer that starts later may be stated with its start ("From 1 January 2027: ...").
+    grounded = " ".join((*ctx.brand.current_facts(ctx.today), *ctx.brand.coming_facts(ctx.today), *ctx.grounding, ctx.follower_text, *ctx.brand.allowed_links))
     known_numbers = set(NUMBER_RE.findall(grounded))
     unsupported = [n for n in NUMBER_RE.findall(LIST_MARKER_RE.sub(" ", text)) if n not in known_numbers and not _in_allowed_link(n, text, ctx)]
     if unsupported:

@@ -96,11 +96,7 @@ class PostPlan:
 
     def upcoming_sentences(self) -> list[str]:
         """Each fact that starts later, with when it starts (its own words when they name the month)."""
-        return [
-            f"Coming soon: {fact.text}" if f"{fact.from_:%B}".lower() in fact.text.lower() else f"From {fact.from_:%-d %B %Y}: {fact.text}"
-            for fact in self.upcoming
-            if fact.from_
-        ]
+        return [fact.as_coming() for fact in self.upcoming if fact.from_]
 
 
 # Words that name an offer or its season rather than what it is about: an ended "autumn sale on all

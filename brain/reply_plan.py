@@ -61,7 +61,9 @@ APOLOGIES = {
     "price": "We hear you, and we're sorry about that.",
     "other": "We're sorry to hear about this.",
 }
-PRIVATE_MESSAGE = "Please send us a private message with the details{about} so we can look into it."
+# Said in a comment and in a direct message alike: "message us" asks for the details where only we
+# read them, and says a person follows up, so a complaint is never left with a robot.
+PRIVATE_MESSAGE = "Please message us the details{about}, and a member of our team will look into it and get back to you shortly."
 PERSON_FOLLOWS_UP = "A member of our team will get back to you shortly."
 IN_PERSON_NEXT = {
     "booking": "A person from our team will get back to you shortly about it.",
@@ -106,7 +108,7 @@ ALTERNATIVES = {
 
 KINDS = (
     "fact_answer", "partial_answer", "greeting", "praise", "feedback", "purchase", "stop", "in_person", "sarcasm",
-    "complaint", "support", "support_answer", "negative", "ended", "no_fact", "unclear", "unsure_praise",
+    "complaint", "support", "support_answer", "negative", "ended", "coming", "no_fact", "unclear", "unsure_praise",
 )  # fmt: skip
 
 
@@ -244,6 +246,14 @@ def _intent_plan(
     # reading the message with that offer, is sure it asks about something else.
     ruled_out = stale.relevance is not None and stale.relevance < RELEVANCE_NOT
     asks_ended = bool(stale.sentences) and stale.score > match.score and not ruled_out
+    # An offer that starts later is said with its start ("From 1 January 2027: ..."), when the
+    # message is closer to it than to any current fact and the cross-encoder reads it as closer too.
+    coming = brand.coming_facts(today)
+    soon = answering_facts(text, list(coming), encoder, questions={k: asked.get(v, ()) for k, v in coming.items()}) if encoder is not None and coming else FactMatch((), 0.0, 0.0)
+    asks_coming = (
+        bool(soon.sentences) and soon.score > max(match.score, stale.score) and not match.sure
+        and (soon.relevance is None or soon.relevance >= RELEVANCE_NOT)
+    )
 
     if finders is not None and vector is not None and intent not in ("complaint", "praise"):
         request = finders.in_person.match(vector)
@@ -277,6 +287,8 @@ def _intent_plan(
             intent, "Thanks for letting us know. " + (APOLOGIES["price"] if _problem(finders, vector) == "price" else "We hear you, and we're sorry about this."),
             next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", kind="sarcasm", **base,
         )
+    if intent == "praise" and understanding.sentiment == "negative" and clear_problem != "other":
+        intent = "complaint"  # "half the pastries in my gift box were broken": a problem, never "kind words"
     problem = _problem(finders, vector) if intent in ("complaint", "support_request", "other", "feedback") else "other"
     asks = intent == "question" or asks_something(text)
     # The apology names the problem only when it is clearly that one: "sorry your order hasn't
@@ -287,10 +299,10 @@ def _intent_plan(
     elif intent == "complaint" and not negative and problem == "other":
         # No problem named and nothing negative: a plain question, or a request a person must handle.
         intent = "question" if asks and match.sentences else "support_request"
-    elif intent == "support_request" and asks and not negative and not order and match.sure and not asks_ended:
-        # "can you deliver to my office? it's 5 km away": a question a fact answers (the
-        # cross-encoder is sure), which the intent head took for a request for help and the problem
-        # finder for a late order.
+    elif (intent == "support_request" and asks or intent in ("feedback", "other") and "?" in text) and not negative and not order and match.sure and not asks_ended:
+        # "can you deliver to my office? it's 5 km away", "opening hrs pls": a question a fact
+        # answers (the cross-encoder is sure), which the intent head took for a request for help
+        # (and the problem finder for a late order), for feedback or for something else.
         intent = "question"
     if intent == "complaint":
         about = f" of order {order}" if order else ""
@@ -306,6 +318,9 @@ def _intent_plan(
         )
     if asks and asks_ended and intent in ("support_request", "purchase_intent"):
         return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
+    if asks and asks_coming and intent not in ("praise", "feedback"):
+        said = soon.sentences[:1]
+        return ReplyPlan(intent, thanks, answer=" ".join(said), facts=said, kind="coming", margin=soon.score - max(soon.runner_up, match.score), **base)
     if intent == "support_request":
         # A support request that names a problem ("arrived cracked") gets that problem's apology.
         about = f" with order {order}" if order else ""
@@ -318,6 +333,10 @@ def _intent_plan(
         full = _answers_all(text, match, encoder)
         plain_question = asks and bool(match.sentences) and (plain or full)
         said = match.sentences if full else _for_problem(problem, match.sentences)
+        if asks and not order and match.sure and problem in ("other", "price"):
+            # "bought brake pads, wrong size, never opened. can i bring them back?": the fact the
+            # cross-encoder is sure answers it (the returns rule), and a person still offers to help.
+            said, plain_question = match.with_sure().sentences[:1], True
         if said and (match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question):
             return ReplyPlan(intent, ack, answer=" ".join(said), facts=said, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
         remedy = _remedy(clear_problem, facts, encoder, asked)

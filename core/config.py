@@ -99,6 +99,12 @@ class Fact(Section):
     def holds_on(self, day: date) -> bool:
         return (self.from_ is None or self.from_ <= day) and (self.until is None or day <= self.until)
 
+    def as_coming(self) -> str:
+        """The fact said before it starts, with when it starts (its own words when they name the month)."""
+        if self.from_ is None or f"{self.from_:%B}".lower() in self.text.lower():
+            return f"Coming soon: {self.text}"
+        return f"From {self.from_:%-d %B %Y}: {self.text}"
+
 
 class BrandSettings(Section):
     name: str
@@ -148,6 +154,11 @@ class BrandSettings(Section):
     def fact_questions(self) -> dict[str, tuple[str, ...]]:
         """Each fact's text and the questions the owner wrote that it answers (facts with none left out)."""
         return {fact.text: tuple(fact.questions) for fact in self.facts if fact.questions}
+
+    def coming_facts(self, on: date | None = None) -> dict[str, str]:
+        """Dated facts that start later, each said with when it starts (Fact.as_coming), and its text."""
+        day = on or date.today()
+        return {fact.as_coming(): fact.text for fact in self.facts if fact.from_ is not None and fact.from_ > day}
 
     def ended_facts(self, on: date | None = None) -> list[str]:
         """Dated facts whose "until" has passed: stale, never to be stated as current."""

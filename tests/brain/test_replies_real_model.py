@@ -16,7 +16,7 @@ MESSAGES = {
     "What time do you open on Saturdays?": ("8:00", "18:00"),
     "I want to buy the gift box for my mom, how do I order?": ("https://example.com/shop",),
     "Best cinnamon rolls in town, hands down!!!": ("Thank",),
-    "ordered 2 weeks ago and STILL nothing ... where is my order #4821": ("sorry", "private message"),
+    "ordered 2 weeks ago and STILL nothing ... where is my order #4821": ("sorry", "#4821"),
 }
 
 
