@@ -47,8 +47,9 @@ MOVE_PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "stop_ack": re.compile(r"\b(won't|will not|no longer) (message|contact|write to|send)|\bunsubscribed\b|\bremoved you\b", re.I),
+    # Not when negated: "if you are not happy with your cut, ..." (a fact) cheers no one.
     "cheer": re.compile(
-        r"\b(glad|happy|enjoy\w*|love|loving|lovely|wonderful|awesome|amazing|delighted|fantastic|yay|exciting|great to hear)\b", re.I
+        r"(?<!\bnot )(?<!n't )\b(glad|happy|enjoy\w*|love|loving|lovely|wonderful|awesome|amazing|delighted|fantastic|yay|exciting|great to hear)\b", re.I
     ),
 }
 

@@ -17,6 +17,8 @@ from brain.encoder import Encoder
 URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>()\"']+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|co|shop|store|app|ly|me|info|biz)(?:/[^\s<>()\"']*)?", re.IGNORECASE)
 HANDLE_RE = re.compile(r"(?<![\w@.])@\w{2,}")
 NUMBER_RE = re.compile(r"\d+(?:[.,:]\d+)*")
+# A price or a share: "24 EUR", "€5", "20%".
+PRICE_RE = re.compile(r"\d\s?(%|eur\b|euros?\b|usd\b|gbp\b|chf\b|[€$£])|[€$£]\s?\d", re.IGNORECASE)
 LIST_MARKER_RE = re.compile(r"^\s*\d+[.)]\s", re.MULTILINE)  # "1. " numbers a list; it states nothing
 WORD_RE = re.compile(r"[a-z0-9']+")
 INJECTION_RE = re.compile(

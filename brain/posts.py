@@ -11,7 +11,7 @@ from datetime import date
 from core.config import BrandSettings, Fact
 from core.text import counted
 from brain import grounding
-from brain.checks import CheckContext, check_draft
+from brain.checks import PRICE_RE, CheckContext, check_draft
 from brain.encoder import Encoder
 from brain.generator import ChatMessage, GenerationOptions, TextGenerator
 from brain.grounding import PostSupport
@@ -110,7 +110,6 @@ OFFER_WORDS = frozenset(
     """.split()
 )
 OFFER_STEMS = frozenset(grounding.stem(w) for w in OFFER_WORDS)
-PRICE_RE = re.compile(r"\d\s?(%|eur\b|euros?\b|usd\b|gbp\b|chf\b|[€$£])|[€$£]\s?\d", re.IGNORECASE)
 
 
 def _dated(fact: Fact) -> bool:

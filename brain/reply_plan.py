@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from core.config import BrandSettings
+from brain.checks import PRICE_RE
 from brain.coverage import coverage
 from brain.encoder import Encoder
 from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, RELEVANCE_NOT, RELEVANCE_SURE, FactMatch, answering_facts, question_parts
@@ -37,6 +38,8 @@ UNSURE_STOP_CONFIDENCE = 0.5
 # Emoji that say something is wrong; a message of other emoji alone gets no apology.
 NEGATIVE_EMOJI = ("😡", "🤬", "😠", "😤", "👎", "😢", "😭", "😞", "😔", "😩", "😫", "🙄", "😒", "🙃", "💩", "🤮", "😾", "💔")
 _WORD_RE = re.compile(r"[^\W\d_]+")
+# A question about what something costs, which only a fact with a price answers.
+_ASKS_PRICE_RE = re.compile(r"\b(?:how much(?! (?:time|notice|longer|later|earlier|in advance|ahead|before))|price[sd]?|pricing|cost(?:s|ing)?|charge|fee|pricey|expensive|cheap(?:er|est)?|quote)\b", re.IGNORECASE)
 _HELLO_RE = re.compile(r"^\W*(?:hi+|hello|hey+|hiya|yo|howdy|good (?:morning|afternoon|evening|day)|morning|evening|moin|hallo|salut|hola|bonjour|ciao)\b", re.IGNORECASE)
 
 # What a complaint is about, so the apology names it; "other" when none is close.
@@ -235,9 +238,14 @@ def _intent_plan(
     vector = encoder.encode([text])[0] if encoder is not None else None
     finders = _finders(encoder) if encoder is not None else None
     clear_problem = _clear_problem(finders, vector)
+    if tone.kind == "sorry" and clear_problem != "other":
+        # "my cake box came squashed, can I get a new one?" read as a question: sorry first, then the answer.
+        thanks = APOLOGIES[clear_problem].format(order=f" {order}" if order else "")
     facts = brand.current_facts(today)
     asked = brand.fact_questions()
     match = answering_facts(text, facts, encoder, history[-1][0] if history else "", asked) if encoder is not None and facts else FactMatch((), 0.0, 0.0)
+    if foreign:  # the cross-encoder read English only: a message in another language is matched by meaning alone
+        match = replace(match, sure="", sure_relevance=0.0)
     stated = " ".join(match.sentences)
     margin = match.score - match.runner_up
     ended = brand.ended_facts(today)
@@ -411,6 +419,9 @@ def _fact_answer(
     if covered is not None and not sure and (covered.none_covered or covered.thing_uncovered):
         about = ", ".join(covered.uncovered)
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)
+    if covered is not None and not covered.uncovered and _ASKS_PRICE_RE.search(text) and not PRICE_RE.search(stated):
+        # "can you replace the motor? how much would that be?": a fact about the service, none about its price.
+        covered = replace(covered, uncovered=("what it costs",))
     if covered is not None and covered.uncovered:
         about = ", ".join(covered.uncovered)
         return ReplyPlan(
