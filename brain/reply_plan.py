@@ -295,7 +295,7 @@ def _intent_plan(
             intent, "Thanks for letting us know. " + (APOLOGIES["price"] if _problem(finders, vector) == "price" else "We hear you, and we're sorry about this."),
             next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", kind="sarcasm", **base,
         )
-    if intent == "praise" and understanding.sentiment == "negative" and clear_problem != "other":
+    if intent == "praise" and understanding.sentiment == "negative" and clear_problem not in ("other", "price"):
         intent = "complaint"  # "half the pastries in my gift box were broken": a problem, never "kind words"
     problem = _problem(finders, vector) if intent in ("complaint", "support_request", "other", "feedback") else "other"
     asks = intent == "question" or asks_something(text)
@@ -357,10 +357,14 @@ def _intent_plan(
         link = brand.allowed_links[0] if brand.allowed_links else ""
         answer = " ".join(p for p in (stated, f"You can order here: {link}" if link and link not in stated else "") if p)
         next_step = "" if link else "Send us a private message and we'll help you order."
-        if "?" in text and (not match.sentences or (encoder is not None and coverage(text, match.about, encoder).none_covered)):
-            # "do you have a medium frame?": the link alone does not answer it.
+        # The cross-encoder reads the message with the fact: "can i buy the shampoo you use?" is not
+        # answered by "We use vegan products from Davines", whose words it shares.
+        unanswered = match.relevance is not None and match.relevance < RELEVANCE_SURE and not match.sure
+        if "?" in text and (not match.sentences or unanswered or (encoder is not None and coverage(text, match.about, encoder).none_covered)):
+            # "do you have a medium frame?": the link alone does not answer it, nor a fact beside it.
+            link_only = f"You can order here: {link}" if link else ""
             return ReplyPlan(
-                intent, ack, answer=answer, next_step=NO_FACT, product=product, kind="purchase",
+                intent, ack, answer=link_only, next_step=NO_FACT, product=product, kind="purchase",
                 handoff="the facts do not cover the question", **{**base, "order_number": ""},
             )
         return ReplyPlan(

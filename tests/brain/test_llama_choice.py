@@ -84,7 +84,10 @@ def test_auto_times_every_candidate_once_on_this_cpu(source: Path, tmp_path: Pat
         choice = chosen_weights(source, cache, threads=1)
     assert choice.weights in CANDIDATES
     by_weights = {t.weights: t for t in choice.timings}
-    assert set(by_weights) == set(CANDIDATES)
+    # Every candidate, or all but q4_0 where its repacking crashed the child (CPUs that report AMX in
+    # a VM that does not grant it): measure() tries once more without it, and says so.
+    retried = any("again without q4_0" in r.getMessage() for r in caplog.records)
+    assert set(by_weights) == set(CANDIDATES) - ({"q4_0"} if retried else set())
     # Next tokens against fp32's: the shipped file's own values and bf16 stay close, as bench/generate.py finds.
     assert by_weights["bf16"].agreement >= 0.95 and by_weights["file"].agreement >= 0.95
     assert all(t.batch1_tokens_per_s > 0 and t.batch8_tokens_per_s > 0 for t in choice.timings)
