@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 
 # Where the heads shipped with the project live; `bot train` writes here by default.
 HEADS_DIR = Path(__file__).resolve().parent / "heads"
-TASKS = ("intent", "sentiment", "offensive")
+TASKS = ("intent", "sentiment", "offensive", "sarcasm")
 # What a blank message gets, per task, when that label exists in the head.
-FALLBACK_LABELS = {"intent": "other", "sentiment": "neutral", "offensive": "not-offensive"}
+FALLBACK_LABELS = {"intent": "other", "sentiment": "neutral", "offensive": "not-offensive", "sarcasm": "0"}
 # Layers read by default: lower, middle and last (chosen on validation, see README).
 DEFAULT_LAYERS = (2, 4, 6)
 

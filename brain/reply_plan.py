@@ -33,6 +33,9 @@ _PRODUCT_RE = re.compile(
 _NOT_A_PRODUCT = {"order", "it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
 
 BARE_GREETING_MAX_WORDS = 3
+# Thanks for kind words goes out on its own only when the intent head is this sure it is praise:
+# sarcasm it read as praise scored 0.50-0.59 on the reply bench's tune split, praise sent 0.66-1.0.
+PRAISE_SURE_CONFIDENCE = 0.8
 # Below this intent confidence a negative "stop" reading is more likely a grievance than an opt-out.
 UNSURE_STOP_CONFIDENCE = 0.5
 # Emoji that say something is wrong; a message of other emoji alone gets no apology.
@@ -290,10 +293,13 @@ def _intent_plan(
                 handoff=f"a {request.kind.replace('_', ' ')} request: the shop handles it in person", kind="in_person", **base,
             )
     if tone.sarcastic and intent not in ("complaint", "support_request"):
+        # "wow can't wait to pay a fortune again. how much is a cut these days?": the answer too.
+        answered = asks_something(text) and not asks_ended and (match.sure or _answers_all(text, match, encoder))
+        said = match.with_sure().sentences[:1] if answered and match.sure else match.sentences if answered else ()
         return ReplyPlan(
             # Thanks, never cheer: "looks great but it's hard to open" is mixed, not only sarcastic.
             intent, "Thanks for letting us know. " + (APOLOGIES["price"] if _problem(finders, vector) == "price" else "We hear you, and we're sorry about this."),
-            next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", kind="sarcasm", **base,
+            answer=" ".join(said), facts=said, next_step=SARCASM_NEXT, handoff="sarcastic: the owner decides how to answer", kind="sarcasm", **base,
         )
     if intent == "praise" and understanding.sentiment == "negative" and clear_problem not in ("other", "price"):
         intent = "complaint"  # "half the pastries in my gift box were broken": a problem, never "kind words"
@@ -378,7 +384,8 @@ def _intent_plan(
             return _fact_answer(text, intent, ack, match, margin, encoder, base)
         # Sent on its own only when the sentiment head reads it as positive too: thanks for "kind
         # words" to a message that is not kind is the worst reply there is.
-        return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise" if understanding.sentiment == "positive" else "unsure_praise")
+        sure = understanding.sentiment == "positive" and understanding.intent_confidence >= PRAISE_SURE_CONFIDENCE
+        return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise" if sure else "unsure_praise")
     if asks and (match.sentences or match.sure) and not asks_ended and intent == "other":
         return _fact_answer(text, intent, thanks, *_sure_first(match, margin), encoder, base)  # "?? hours", "and sundays?"
     if negative and intent in ("feedback", "other"):
@@ -432,6 +439,8 @@ def _fact_answer(
             intent, thanks, answer=stated, facts=match.sentences, next_step=NO_FACT, kind="partial_answer", margin=margin,
             handoff=f"the facts do not say anything about {about!r}", **base,
         )
+    if match.relevance is not None and match.relevance < RELEVANCE_SURE:
+        margin = 0.0  # the cross-encoder does not read the fact as the answer: the owner decides, never sent alone
     return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
 
 

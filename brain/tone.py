@@ -36,9 +36,9 @@ class Tone:
 
 
 def is_sarcastic(text: str, understanding: Understanding) -> bool:
-    """A cue, or positive words about a negative topic, or positive words the sentiment head reads as negative."""
+    """The sarcasm head, a cue, or positive words about a negative topic, or positive words the sentiment head reads as negative."""
     lowered = text.lower()
-    if any(cue in lowered for cue in SARCASM_CUES) or _SARCASM_TAG_RE.search(text):
+    if understanding.sarcastic or any(cue in lowered for cue in SARCASM_CUES) or _SARCASM_TAG_RE.search(text):
         return True
     if not _POSITIVE_RE.search(text):
         return False

@@ -488,3 +488,18 @@ def test_a_complaint_asks_for_the_details_and_says_a_person_follows_up(understan
     lowered = draft.text.lower()
     # Fit for a public comment and for a direct message alike: write to us, and a person will answer.
     assert "sorry" in lowered and "message us" in lowered and "member of our team" in lowered and "get back to you" in lowered
+
+
+def test_sarcasm_without_a_known_cue_is_read_by_the_sarcasm_head(understander) -> None:
+    text = "brilliant, waited 40 minutes for a coffee. top service guys"
+    understood = understander.understand(text)
+    assert understood.sarcastic and understood.sentiment == "positive"  # the sentiment head alone is fooled
+    lowered = reply(text, understander).text.lower()
+    assert "sorry" in lowered and "kind words" not in lowered and "!" not in lowered
+    plain = understander.understand("best cinnamon rolls in town")
+    assert not plain.sarcastic and plain.sarcastic_confidence < 0.1
+
+
+def test_a_sarcastic_question_gets_the_answer_and_waits(understander) -> None:
+    draft = reply("wow love paying more every year. how much is delivery now?", understander)
+    assert "3 EUR" in draft.text and "sorry" in draft.text.lower() and draft.kind == "sarcasm" and draft.needs_review
