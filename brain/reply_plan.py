@@ -258,7 +258,8 @@ def _intent_plan(
     ruled_out = stale.relevance is not None and stale.relevance < RELEVANCE_NOT
     asks_ended = bool(stale.sentences) and stale.score > match.score and not ruled_out
     # An offer that starts later is said with its start ("From 1 January 2027: ..."), when the
-    # message is closer to it than to any current fact and the cross-encoder reads it as closer too.
+    # message is closer to it than to any current or ended fact, the cross-encoder does not rule it
+    # out, and reads no current fact as the answer.
     coming = brand.coming_facts(today)
     soon = answering_facts(text, list(coming), encoder, questions={k: asked.get(v, ()) for k, v in coming.items()}) if encoder is not None and coming else FactMatch((), 0.0, 0.0)
     asks_coming = (
@@ -314,9 +315,9 @@ def _intent_plan(
         # No problem named and nothing negative: a plain question, or a request a person must handle.
         intent = "question" if asks and match.sentences else "support_request"
     elif (intent == "support_request" and asks or intent in ("feedback", "other") and "?" in text) and not negative and not order and match.sure and not asks_ended:
-        # "can you deliver to my office? it's 5 km away", "opening hrs pls": a question a fact
-        # answers (the cross-encoder is sure), which the intent head took for a request for help
-        # (and the problem finder for a late order), for feedback or for something else.
+        # "can you deliver to my office? it's 5 km away", "what about sunday morning?": a question a
+        # fact answers (the cross-encoder reads it so), which the intent head took for a request for
+        # help (and the problem finder for a late order), for feedback or for something else.
         intent = "question"
     if intent == "complaint":
         about = f" of order {order}" if order else ""
