@@ -96,7 +96,7 @@ async def test_a_mention_is_read_and_answered_where_it_was_made(settings: Settin
 
 
 async def test_a_caption_mention_by_webhook_is_answered_on_that_post_and_stored_once_when_polled_too(settings: Settings, fake: FakeGraph) -> None:
-    media_id = fake.tag("Best croissants in town, @acme.bakery hi there!", "someone")
+    media_id = fake.tag("Best croissants in town, @acme.bakery thank you!", "someone")
     c = connector(settings)
     async with running(settings, c) as app:
         base = await web_url(app)
