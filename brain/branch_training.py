@@ -241,15 +241,20 @@ def optimizer_for(model: torch.nn.Module, steps: int, lr: float) -> tuple[torch.
     return optimizer, schedule
 
 
-def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: int = 32, lr: float = 1e-4, eval_every: int = 100, seed: int = 0, max_steps: int = 0, init: Path | None = None, only: list[str] | None = None) -> None:
-    """Train the branch on the cached layer-`start` states of the train sets; keep the checkpoint
-    with the best validation sentiment recall; resume from cache_dir's checkpoint."""
+def seeded_start(seed: int, start: int) -> tuple[np.random.Generator, torch.nn.Module, torch.nn.ModuleList, int, int]:
+    """What every branch training begins with: seeded torch and numpy, the encoder, a trainable copy
+    of its layers from `start` up, its hidden size and its number of layers."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     base, _, _ = _model()
-    dim = base.config.hidden_size
-    n_total = len(base.encoder.layer)
-    model = BranchModel(branch_layers(base, start), dim)
+    return rng, base, branch_layers(base, start), base.config.hidden_size, len(base.encoder.layer)
+
+
+def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: int = 32, lr: float = 1e-4, eval_every: int = 100, seed: int = 0, max_steps: int = 0, init: Path | None = None, only: list[str] | None = None) -> None:
+    """Train the branch on the cached layer-`start` states of the train sets; keep the checkpoint
+    with the best validation sentiment recall; resume from cache_dir's checkpoint."""
+    rng, base, layers, dim, n_total = seeded_start(seed, start)
+    model = BranchModel(layers, dim)
     if init is not None:  # go on from a trained branch and its head
         model.layers = load_branch(base, init)[1].train()
         head = Head.load(init / "sentiment")

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from brain.branch import BranchInfo, branch_layers, extended_mask, mean_pool, run_layers, save_branch
-from brain.branch_training import ENCODER, Cached, _batches, _model, cache_texts, load_cached, optimizer_for
+from brain.branch import BranchInfo, extended_mask, mean_pool, run_layers, save_branch
+from brain.branch_training import ENCODER, Cached, _batches, _model, cache_texts, load_cached, optimizer_for, seeded_start
 from brain.heads import Head
 from brain.relevance import RELEVANCE_DIR, pair_text
 from core.config import BrandSettings
@@ -154,12 +154,8 @@ def figures(p: np.ndarray, labels: list[str], questions: np.ndarray, threshold: 
 def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: int = 32, lr: float = 1e-4, eval_every: int = 100, seed: int = 0, positive_weight: float = 3.0) -> None:
     """Fine-tune the branch and head on the written pairs; keep the checkpoint best on the bench's
     tune split (found + rejected: an answer stated and a wrong fact kept back count alike)."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    base, _, _ = _model()
-    dim = base.config.hidden_size
-    n_total = len(base.encoder.layer)
-    model = RelevanceModel(branch_layers(base, start), dim)
+    rng, base, layers, dim, n_total = seeded_start(seed, start)
+    model = RelevanceModel(layers, dim)
     del base
     data, _ = _load(cache_dir, "written", start)
     val, val_questions = _load(cache_dir, "bench_tune", start)

@@ -87,7 +87,7 @@ class Understander:
             sentiments = self.heads["sentiment"].predict(pooled, todo)
             offensive = self.heads["offensive"].proba(pooled, todo)
             off_col = self.heads["offensive"].labels.index("offensive") if "offensive" in self.heads["offensive"].labels else -1
-            # An owner's heads folder from before the sarcasm head: then no message reads as sarcastic by it.
+            # Heads handed in without a sarcasm head (a set made before it): no message reads as sarcastic by it.
             sarcasm = self.heads.get("sarcasm")
             p_sarcastic = sarcasm.proba(pooled, todo)[:, sarcasm.labels.index("1")] if sarcasm is not None and "1" in sarcasm.labels else np.zeros(len(todo))
             embeddings = self.encoder.sentence_embeddings(pooled)
