@@ -43,9 +43,15 @@ FOLLOW_UP_MAX_WORDS = 10  # messages this short are also read together with the 
 # Such an answer waits for the owner unless the words match too. Chosen on the reply bench's tune
 # split with the model of 2026-12-07: 0.9, 0.7, 0.5, 0.3 gave 93.8, 94.3, 95.0, 95.0% acceptable.
 RELEVANCE_SURE = 0.5
+# A further question of the message gets a fact of its own when the cross-encoder, reading that
+# question alone, is this sure of it.
+SUB_QUESTION_SURE = 0.9
 # ... and this sure that it does not: "do you do wedding cakes?" is not about the ended cake sale.
 RELEVANCE_NOT = 0.05
-QUESTION_RE = re.compile(r"\?|^\s*(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE)
+# "and can I pay with my phone": a further question often starts with "and" or "also".
+QUESTION_RE = re.compile(
+    r"\?|^\s*(?:(?:and|or|also|plus|but)\s+)?(?:do|does|is|are|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE
+)
 _ASIDE_RE = re.compile(r"\s*\([^)]*\)")
 _WEEKDAY_RE = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.IGNORECASE)
 _TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b", re.IGNORECASE)
@@ -54,6 +60,7 @@ _LIKELY_QUESTIONS: tuple[tuple[tuple[re.Pattern[str], ...], str], ...] = (
     ((_WEEKDAY_RE, _TIME_RE), "What are your opening hours?"),
     ((_STREET_RE,), "Where are you located? What is your address?"),
 )
+_POINTS_BACK_RE = re.compile(r"\b(?:that|it|this|them|those|these|one)\b", re.IGNORECASE)
 _CLAUSE_RE = re.compile(r"[;:]\s+|,\s+(?=[a-z])")
 # Words a follower wraps a question in: they carry no meaning the facts could match.
 _FILLER_RE = re.compile(
@@ -221,11 +228,32 @@ def answering_facts(
             chosen.append(k)
     if others and runner_up >= ANSWER_MIN_COSINE and float(per_sentence[best]) - runner_up <= SECOND_FACT_MARGIN and others[0] not in chosen:
         chosen.append(others[0])
+    # "do you take apple pay? and is there parking": each question the cross-encoder, reading it
+    # alone, is sure a fact answers gets that fact, also in words the cosine does not match.
+    for part in asked if len(asked) >= 2 else ():
+        # "how much is that": read with the sentence before it, which says what "that" is.
+        question = f"{parts[part - 1]} {parts[part]}" if _POINTS_BACK_RE.search(parts[part]) and part - 1 > 0 else parts[part]
+        k = _sure_sentence(question, facts, split, scores[:, part], encoder)
+        if k is not None and k not in chosen and all(split[j][0] != split[k][0] for j in chosen):
+            chosen.append(k)
     chosen = sorted(chosen[:MAX_FACTS], key=lambda k: -float(per_sentence[k]))
     return FactMatch(
         tuple(split[k][1] for k in chosen), float(per_sentence[best]), runner_up, tuple(q for k in chosen for q in per_sentence_questions[k]),
         float(verdict[split[chosen[0]][0]]) if verdict is not None else None, **found,
     )
+
+
+def _sure_sentence(question: str, facts: Sequence[str], split: list[tuple[int, str]], cosines: np.ndarray, encoder: Encoder) -> int | None:
+    """The sentence (closest by meaning) of the fact the cross-encoder is sure answers this one
+    question of the message; None when it is sure of none, or there is no cross-encoder."""
+    model = relevance_of(encoder)
+    if model is None:
+        return None
+    verdict = model.scores(question, facts)
+    if float(verdict.max(initial=0.0)) < SUB_QUESTION_SURE:
+        return None
+    fact = int(verdict.argmax())
+    return max((j for j in range(len(split)) if split[j][0] == fact), key=lambda j: float(cosines[j]))
 
 
 def _verdict(text: str, joined: list[str], facts: Sequence[str], encoder: Encoder) -> np.ndarray | None:

@@ -362,6 +362,10 @@ def _intent_plan(
         product = named_product(text)
         ack = f"Thanks for your interest in the {product}!" if product else "Thanks for your interest!"
         link = brand.allowed_links[0] if brand.allowed_links else ""
+        # "what's the latest I can order online?" is answered by the delivery cut-off the
+        # cross-encoder is sure of, not by "you can order online", whose words it shares.
+        match = match.with_sure()
+        stated = " ".join(match.sentences)
         answer = " ".join(p for p in (stated, f"You can order here: {link}" if link and link not in stated else "") if p)
         next_step = "" if link else "Send us a private message and we'll help you order."
         # The cross-encoder reads the message with the fact: "can i buy the shampoo you use?" is not

@@ -503,3 +503,34 @@ def test_sarcasm_without_a_known_cue_is_read_by_the_sarcasm_head(understander) -
 def test_a_sarcastic_question_gets_the_answer_and_waits(understander) -> None:
     draft = reply("wow love paying more every year. how much is delivery now?", understander)
     assert "3 EUR" in draft.text and "sorry" in draft.text.lower() and draft.kind == "sarcasm" and draft.needs_review
+
+
+FLORIST = shop(
+    "Petal & Stem",
+    "We are open Monday to Saturday, 9:00 to 18:00.",
+    "We take cash, cards and Google Pay.",
+    "We are at Elm Street 4, with free parking in the yard behind the shop.",
+    "Online orders placed before 12:00 are delivered the same day within 15 km.",
+    "You can order bouquets online at https://petal.example/shop.",
+    links=["https://petal.example/shop"],
+)
+
+
+def test_each_question_of_a_message_gets_its_own_fact(understander) -> None:
+    # The second question shares no word with its fact ("leave the car" and "free parking").
+    draft = reply("do you take google pay? and is there somewhere to leave the car", understander, brand=FLORIST)
+    assert "Google Pay" in draft.text and "free parking" in draft.text
+
+
+def test_a_question_that_points_back_is_read_with_what_it_points_to(understander) -> None:
+    # "how much would that be?" alone is about a price; here "that" is a repair no fact prices.
+    phones = shop(
+        "FixIt", "We repair phones of all brands; we do not repair tablets.", "A screen replacement costs 89 EUR and a battery swap 49 EUR."
+    )
+    draft = reply("can you fix the charging port on my phone? how much would that be?", understander, brand=phones)
+    assert "89" not in draft.text and "49" not in draft.text and draft.needs_review
+
+
+def test_a_purchase_question_a_rule_answers_gets_that_rule_and_the_link(understander) -> None:
+    draft = reply("need flowers delivered to my mum this afternoon, what's the latest I can order online?", understander, brand=FLORIST)
+    assert "12:00" in draft.text and "https://petal.example/shop" in draft.text
