@@ -69,6 +69,11 @@ APOLOGIES = {
 }
 # Said in a comment and in a direct message alike: "message us" asks for the details where only we
 # read them, and says a person follows up, so a complaint is never left with a robot.
+_ORDER_PROBLEMS = ("damaged", "late", "wrong")
+_FROM_US_RE = re.compile(
+    r"\b(?:order(?:s|ed)?|arriv(?:e|ed|es|ing)|deliver(?:y|ed)?|bought|purchased?|received|came|come|shipped|parcel|package|box|sent|got)\b",
+    re.IGNORECASE,
+)
 PRIVATE_MESSAGE = "Please message us the details{about}, and a member of our team will look into it and get back to you shortly."
 PERSON_FOLLOWS_UP = "A member of our team will get back to you shortly."
 IN_PERSON_NEXT = {
@@ -243,7 +248,7 @@ def _intent_plan(
     clear_problem = _clear_problem(finders, vector)
     if tone.kind == "sorry" and clear_problem != "other":
         # "my cake box came squashed, can I get a new one?" read as a question: sorry first, then the answer.
-        thanks = APOLOGIES[clear_problem].format(order=f" {order}" if order else "")
+        thanks = _apology(clear_problem, text, order).format(order=f" {order}" if order else "")
     facts = brand.current_facts(today)
     asked = brand.fact_questions()
     match = answering_facts(text, facts, encoder, history[-1][0] if history else "", asked) if encoder is not None and facts else FactMatch((), 0.0, 0.0)
@@ -308,7 +313,7 @@ def _intent_plan(
     asks = intent == "question" or asks_something(text)
     # The apology names the problem only when it is clearly that one: "sorry your order hasn't
     # arrived" to a wrong order is as bad as no apology.
-    sorry = APOLOGIES[clear_problem if problem != "other" else "other"]
+    sorry = _apology(clear_problem if problem != "other" else "other", text, order)
     if intent in ("complaint", "other") and understanding.sentiment == "positive" and not tone.sarcastic and not asks and problem == "other":
         intent = "praise"  # "honest prices, rare these days": kind words the intent head took for a problem
     elif intent == "complaint" and not negative and problem == "other":
@@ -501,6 +506,15 @@ def _applies(
     own = next((fact for fact in facts if sentence in fact), sentence)
     covered = coverage(text, (sentence, *asked.get(own, ())), encoder)
     return not (covered.none_covered or covered.thing_uncovered)
+
+
+def _apology(problem: str, text: str, order: str) -> str:
+    """The apology for the problem; one that speaks of an order ("sorry it arrived damaged") only
+    when the message says the thing came from us: "my screen is cracked, can you fix it?" to a
+    repair shop is no delivery gone wrong."""
+    if problem in _ORDER_PROBLEMS and not order and not _FROM_US_RE.search(text):
+        return APOLOGIES["other"]
+    return APOLOGIES[problem]
 
 
 def _clear_problem(finders: _Finders | None, vector: np.ndarray | None) -> str:

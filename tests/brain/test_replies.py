@@ -534,3 +534,11 @@ def test_a_question_that_points_back_is_read_with_what_it_points_to(understander
 def test_a_purchase_question_a_rule_answers_gets_that_rule_and_the_link(understander) -> None:
     draft = reply("need flowers delivered to my mum this afternoon, what's the latest I can order online?", understander, brand=FLORIST)
     assert "12:00" in draft.text and "https://petal.example/shop" in draft.text
+
+
+def test_a_broken_thing_brought_for_repair_is_no_delivery_gone_wrong(understander) -> None:
+    phones = shop("FixIt", "We repair phones of all brands.", "A screen replacement costs 89 EUR.")
+    draft = reply("my screen is cracked, can you fix it? how much is that?", understander, brand=phones)
+    assert "arrived" not in draft.text and "order" not in draft.text.lower()
+    # ... while a damaged delivery still gets its own apology.
+    assert "arrived damaged" in reply("my cake box came squashed, can I get a new one?", understander).text
