@@ -32,6 +32,12 @@ _PRODUCT_RE = re.compile(
 )
 _NOT_A_PRODUCT = {"order", "it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
 
+_NOT_IN_A_PRODUCT = {
+    "a", "an", "the", "my", "your", "his", "her", "our", "their", "me", "us", "him",
+    "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "dozen", "few", "couple",
+    "sister", "brother", "mum", "mom", "mother", "dad", "father", "friend", "wife", "husband", "partner",
+    "son", "daughter", "kids", "family", "boss", "nan", "gran", "grandma", "grandpa",
+}  # fmt: skip
 BARE_GREETING_MAX_WORDS = 3
 # Thanks for kind words goes out on its own only when the intent head is this sure it is praise:
 # sarcasm it read as praise scored 0.50-0.59 on the reply bench's tune split, praise sent 0.66-1.0.
@@ -104,6 +110,9 @@ SUPPORT_NEXT = "Please send us a private message with the details, and a member 
 SUPPORT_MORE = "If that doesn't help, send us a private message and a member of our team will help."
 # A complaint states a fact only when it is clearly about it (the damaged-order rule), not in passing.
 COMPLAINT_FACT_EXTRA = 0.1
+# A partial answer states the facts found only when the cross-encoder gives them at least this P of
+# answering (or is sure of another fact); below it they are words in common, not an answer.
+PARTIAL_MIN_RELEVANCE = 0.2
 NO_FACT = "A member of our team will get back to you on this shortly."
 ENDED = "That one is over now, and a member of our team will get back to you shortly."
 SARCASM_NEXT = "If you'd like to talk it through, send us a private message."
@@ -195,7 +204,11 @@ def named_product(text: str) -> str:
     if not match:
         return ""
     product = match.group(1).strip().lower()
-    return "" if product in _NOT_A_PRODUCT or product.split()[0] in _NOT_A_PRODUCT else product
+    words = product.split()
+    # "get three for the family", "get my sister a voucher": a number or a person, not the product.
+    if product in _NOT_A_PRODUCT or words[0] in _NOT_A_PRODUCT or any(w in _NOT_IN_A_PRODUCT for w in words):
+        return ""
+    return product
 
 
 def build_plan(
@@ -443,6 +456,11 @@ def _fact_answer(
     if covered is not None and not covered.uncovered and _ASKS_PRICE_RE.search(text) and not PRICE_RE.search(stated):
         # "can you replace the motor? how much would that be?": a fact about the service, none about its price.
         covered = replace(covered, uncovered=("what it costs",))
+    if covered is not None and covered.uncovered and match.relevance is not None and match.relevance < PARTIAL_MIN_RELEVANCE and not match.sure:
+        # "does the jam in the gift box have nuts?": the gift box fact shares its words, but the
+        # cross-encoder reads it as no answer and is sure of no other: a hand-off, no fact beside it.
+        about = ", ".join(covered.uncovered)
+        return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)
     if covered is not None and covered.uncovered:
         about = ", ".join(covered.uncovered)
         return ReplyPlan(

@@ -422,6 +422,9 @@ def test_my_order_is_not_a_product() -> None:
 
     assert named_product("how do I get my order delivered, it's for a party") == ""
     assert named_product("can I order my usual sourdough for friday?") == "usual sourdough"
+    # A number or a person is not the product: "thanks for your interest in the sister a voucher!"
+    assert named_product("want to get three for the family this year") == ""
+    assert named_product("I want to get my sister a voucher for christmas") == ""
 
 
 def test_an_unclear_problem_gets_a_plain_apology_and_no_remedy(understander) -> None:
