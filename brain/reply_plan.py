@@ -18,7 +18,7 @@ from core.config import BrandSettings
 from brain.checks import PRICE_RE
 from brain.coverage import coverage
 from brain.encoder import Encoder
-from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, RELEVANCE_NOT, RELEVANCE_SURE, FactMatch, answering_facts, question_parts
+from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, RELEVANCE_NOT, RELEVANCE_SEND, RELEVANCE_SURE, FactMatch, answering_facts, question_parts
 from brain.handoff import InPersonRequests, foreign_language
 from brain.nearest import LabelledExamples
 from brain.tone import Tone, names_a_grievance, reply_tone
@@ -306,6 +306,11 @@ def _intent_plan(
             # fee if I leave my bike after the repair?" is about the storage fact, not only a booking).
             if "?" in text and match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and _answers_all(text, match, encoder):
                 about_it = FactMatch(tuple(dict.fromkeys([*match.sentences, *about_it.sentences]))[:2], match.score, match.runner_up)
+            elif match.sure and request.kind == "booking" and not _CONDITIONAL_RE.match(match.sure):
+                # "can you hold a table for 5?": the fact the cross-encoder is sure answers it ("we do
+                # not take table reservations") comes first, in other words than the message's; a
+                # refund or a change of booking keeps to the rules above.
+                about_it = FactMatch(tuple(dict.fromkeys([match.sure, *about_it.sentences]))[:2], match.score, match.runner_up)
             return ReplyPlan(
                 intent, ack, answer=" ".join(about_it.sentences), facts=about_it.sentences,
                 next_step=IN_PERSON_NEXT[request.kind].format(order=f" {order}" if order else ""),
@@ -405,6 +410,10 @@ def _intent_plan(
         if asks and not asks_ended and _answers_all(text, match, encoder):
             # "love your bread! do you deliver on sundays?": the thanks, and the fact that answers.
             return _fact_answer(text, intent, ack, match, margin, encoder, base)
+        if asks and not asks_ended and match.sure:
+            # "never had my hair coloured before, anything I should know?": a question the intent
+            # head took for kind words; thanks for kind words only when the sentiment head agrees.
+            return _fact_answer(text, intent, ack if understanding.sentiment == "positive" else thanks, *_sure_first(match, margin), encoder, base)
         # Sent on its own only when the sentiment head reads it as positive too: thanks for "kind
         # words" to a message that is not kind is the worst reply there is.
         sure = understanding.sentiment == "positive" and understanding.intent_confidence >= PRAISE_SURE_CONFIDENCE
@@ -467,7 +476,7 @@ def _fact_answer(
             intent, thanks, answer=stated, facts=match.sentences, next_step=NO_FACT, kind="partial_answer", margin=margin,
             handoff=f"the facts do not say anything about {about!r}", **base,
         )
-    if match.relevance is not None and match.relevance < RELEVANCE_SURE:
+    if match.relevance is not None and match.relevance < RELEVANCE_SEND:
         margin = 0.0  # the cross-encoder does not read the fact as the answer: the owner decides, never sent alone
     return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
 

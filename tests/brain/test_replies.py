@@ -545,3 +545,13 @@ def test_a_broken_thing_brought_for_repair_is_no_delivery_gone_wrong(understande
     assert "arrived" not in draft.text and "order" not in draft.text.lower()
     # ... while a damaged delivery still gets its own apology.
     assert "arrived damaged" in reply("my cake box came squashed, can I get a new one?", understander).text
+
+
+def test_a_booking_the_shop_does_not_take_gets_the_fact_that_says_so(understander) -> None:
+    cafe = shop(
+        "Corner Café",
+        "We are open Tuesday to Sunday, 8:00 to 17:00.",
+        "We do not take table reservations; we have 20 seats and it is first come, first served.",
+    )
+    draft = reply("could you hold a table for 5 of us on saturday morning?", understander, brand=cafe)
+    assert "do not take table reservations" in draft.text and draft.kind == "in_person" and draft.needs_review
