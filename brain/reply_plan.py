@@ -31,7 +31,7 @@ _PRODUCT_RE = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_PRODUCT = {"order", "it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
-
+# Words that make a phrase no product name: an article inside it, a number, a person.
 _NOT_IN_A_PRODUCT = {
     "a", "an", "the", "my", "your", "his", "her", "our", "their", "me", "us", "him",
     "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "dozen", "few", "couple",
@@ -73,13 +73,14 @@ APOLOGIES = {
     "price": "We hear you, and we're sorry about that.",
     "other": "We're sorry to hear about this.",
 }
-# Said in a comment and in a direct message alike: "message us" asks for the details where only we
-# read them, and says a person follows up, so a complaint is never left with a robot.
+# The problems whose apology speaks of an order, and the words that say the thing came from the shop.
 _ORDER_PROBLEMS = ("damaged", "late", "wrong")
 _FROM_US_RE = re.compile(
     r"\b(?:order(?:s|ed)?|arriv(?:e|ed|es|ing)|deliver(?:y|ed)?|bought|purchased?|received|came|come|shipped|parcel|package|box|sent|got)\b",
     re.IGNORECASE,
 )
+# Said in a comment and in a direct message alike: "message us" asks for the details where only we
+# read them, and says a person follows up, so a complaint is never left with a robot.
 PRIVATE_MESSAGE = "Please message us the details{about}, and a member of our team will look into it and get back to you shortly."
 PERSON_FOLLOWS_UP = "A member of our team will get back to you shortly."
 IN_PERSON_NEXT = {
