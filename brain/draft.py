@@ -388,9 +388,19 @@ def _owner_wording(
         if float(vectors[k + 1] @ vectors[0]) < ADOPT_MIN_COSINE:
             break
         candidate = with_signoff(examples[k][1].strip(), ctx.brand, ctx.max_chars)
-        if not _foreign_names(candidate, support, ctx.brand) and _faithful(candidate, ctx, support, keep, encoder):
+        if not _foreign_names(candidate, support, ctx.brand) and not _foreign_times(candidate, support) and _faithful(candidate, ctx, support, keep, encoder):
             return candidate
     return None
+
+
+_TIME_OF_DAY_RE = re.compile(r"\b(?:morning|afternoon|evening|tonight|today|tomorrow|weekend)\b", re.IGNORECASE)
+
+
+def _foreign_times(reply: str, support: ReplySupport) -> list[str]:
+    """Times the reply names that neither the message nor a fact does: the owner's "Good evening!"
+    to one hello is wrong for the next one, sent at noon."""
+    known = " ".join((*support.current_facts, support.follower_text)).lower()
+    return [t for t in _TIME_OF_DAY_RE.findall(reply) if t.lower() not in known]
 
 
 def _best_candidate(

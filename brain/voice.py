@@ -39,8 +39,9 @@ _MOVES = {
     "apology": re.compile(r"\b(sorry|apologi[sz]e|apologies)\b", re.IGNORECASE),
     "hello": re.compile(r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening))\b", re.IGNORECASE),
 }
+# A time of day is a claim too: the owner's "Good evening!" is wrong for a hello sent at noon.
 _CLAIM_RE = re.compile(
-    r"\d|https?://|www\.|@\w|\b(today|tonight|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"\d|https?://|www\.|@\w|\b(today|tonight|tomorrow|morning|afternoon|evening|night|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"free|refund\w*|discount\w*|guarantee\w*|replace\w*|next week|promise)\b",
     re.IGNORECASE,
 )

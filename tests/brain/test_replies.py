@@ -318,6 +318,9 @@ def test_the_owner_s_way_of_opening_is_learnt_from_their_replies(understander) -
     # A greeting keeps its question when the owner's hello is borrowed; praise never opens a question's reply.
     hello = reply("hiii", understander, examples=[("hii", "Hey there! How can we help?")])
     assert hello.text.startswith("Hey there!") and "help" in hello.text
+    # A time of day is not borrowed: the owner's "Good evening!" is wrong at noon.
+    evening = reply("hey team", understander, examples=[("hey team!", "Good evening! How can we help?")])
+    assert "evening" not in evening.text.lower() and evening.text.startswith("Hi!")
     cross = reply("What time do you open on Saturdays?", understander, examples=[("love that you open early on saturdays", "Aw, thank you!")])
     assert not cross.text.startswith("Aw,") and "8:00" in cross.text
     # Their own thanks, where the plan thanks too; a sentence that states something is never borrowed.
