@@ -92,6 +92,14 @@ def _link_allowed(link: str, allowed: Sequence[str]) -> bool:
     return False
 
 
+def links_elsewhere(text: str, brand: BrandSettings) -> list[str]:
+    """The links and @handles in a text that are not the brand's own."""
+    handles = {h.lower() for h in brand.allowed_handles}
+    return [link for link in URL_RE.findall(text) if not _link_allowed(link, brand.allowed_links)] + [
+        handle for handle in HANDLE_RE.findall(text) if handle.lower() not in handles
+    ]
+
+
 def _instruction_text(system_prompt: str, brand: BrandSettings, today: date | None = None) -> str:
     # The facts and the brand's name are in the prompt precisely so that replies repeat them.
     for allowed in (*brand.current_facts(today), brand.name, brand.signoff):
@@ -107,13 +115,7 @@ def check_draft(text: str, ctx: CheckContext) -> list[str]:
         return ["empty draft"]
     if len(text) > ctx.max_chars:
         failures.append(f"too long: {len(text)} > {ctx.max_chars} chars")
-    for link in URL_RE.findall(text):
-        if not _link_allowed(link, ctx.brand.allowed_links):
-            failures.append(f"link not allowed: {link}")
-    allowed_handles = {h.lower() for h in ctx.brand.allowed_handles}
-    for handle in HANDLE_RE.findall(text):
-        if handle.lower() not in allowed_handles:
-            failures.append(f"handle not allowed: {handle}")
+    failures += [f"{'handle' if other.startswith('@') else 'link'} not allowed: {other}" for other in links_elsewhere(text, ctx.brand)]
     lowered = text.lower()
     for banned in ctx.brand.banned_words:
         if re.search(rf"(?<!\w){re.escape(banned.lower())}(?!\w)", lowered):

@@ -19,6 +19,7 @@ from core.config import Settings
 from core.errors import ModelError
 from core.times import account_zone
 from brain import draft
+from brain.checks import links_elsewhere
 from brain.encoder import Encoder
 from brain.examples import Example, nearest_examples
 from brain.voice import OpeningHabit
@@ -207,7 +208,15 @@ class Brain:
         owner's replies to similar messages (pick_examples); mode: the configured one unless given;
         habit: how the owner opens their answers (opening_habit).
         The generator loads only if the draft asks it for words (planned replies often need none)."""
-        g = self.settings.generator
+        g, policy = self.settings.generator, self.settings.policy
+        unsure_spam = understanding.intent in policy.ignore_intents and understanding.intent_confidence < policy.ignore_min_confidence
+        if unsure_spam and not links_elsewhere(text, self.settings.brand):
+            # Too unsure to ignore ("perfect, can I just do that on your website then?" read as spam at
+            # 0.36), and no link elsewhere: the policy leaves it to the owner, who gets a draft for a
+            # message of no clear kind, never thanked for kind words (a spammer's flattery reads as
+            # positive). A link to another site keeps it spam ("claim your reward: bit.ly/...").
+            sentiment = "neutral" if understanding.sentiment == "positive" else understanding.sentiment
+            understanding = dataclasses.replace(understanding, intent="other", sentiment=sentiment)
         drafted = await self._run(
             lambda: draft.draft_reply(
                 _OnFirstUse(self),
