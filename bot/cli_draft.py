@@ -90,7 +90,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 OUTCOMES: dict[str, str] = {
     "auto_reply": "sent automatically",
     "queue_for_approval": "waits for the owner's approval",
-    "escalate": "escalated to the owner, no reply drafted",
+    "escalate": "escalated to the owner with a suggested reply, never sent alone",
     "ignore_spam": "ignored, no reply",
     "opt_out": "no reply, and no more automatic messages to this contact",
 }
@@ -111,25 +111,26 @@ async def draft_reply(args: argparse.Namespace) -> int:
 
 async def _draft_one_reply(brain: Brain, text: str, platform: str, *, as_json: bool) -> None:
     from brain.draft import Draft
-    from brain.policy import Situation, after_draft, decide, drafts_reply
+    from brain.policy import Action, Situation, after_draft, decide, drafts_reply
 
     understanding = await brain.understand(text)
     risk = await brain.assess_risk(text)
     # From the command line there is no contact history: not opted out, under every rate limit.
     decision = decide(understanding, risk, brain.settings.policy, Situation(platform=platform))
     draft = Draft(text="")
-    if drafts_reply(decision.action):
+    if drafts_reply(decision.action, risk):
         draft = await brain.draft_reply(text, understanding, platform=platform)
         decision = after_draft(decision, draft.text, draft.needs_review)
+    outcome = OUTCOMES[decision.action] if draft.text or decision.action is not Action.escalate else "escalated to the owner, no reply drafted"
     if as_json:
-        verdict = {"action": str(decision.action), "outcome": OUTCOMES[decision.action], "reason": decision.reason}
+        verdict = {"action": str(decision.action), "outcome": outcome, "reason": decision.reason}
         print(json.dumps({**asdict(draft), "decision": verdict, "understanding": asdict(understanding)}, ensure_ascii=False))
         return
     u = understanding
     print(draft.text or "(no reply)")
     print(
         f"[{u.intent} {u.intent_confidence:.2f}, {u.sentiment} {u.sentiment_confidence:.2f}] "
-        f"{OUTCOMES[decision.action]}: {decision.reason}"
+        f"{outcome}: {decision.reason}"
     )
     for failure in draft.check_failures:
         print(f"  - {failure}")

@@ -12,9 +12,10 @@ from core.config import Settings
 from core.errors import BotError, OutsideMessagingWindow
 from core.times import as_utc
 from brain.examples import OWNER_EXAMPLES_LIMIT
-from brain.policy import Action, Situation, after_draft, decide
+from brain.draft import Draft
+from brain.policy import Action, Situation, after_draft, decide, drafts_reply
 from brain.service import Brain
-from brain.understand import Understanding
+from brain.understand import SARCASM_MIN, Understanding
 from connectors.base import Connector
 from storage import repo
 from storage.message_states import MessageStatus, Transition, allows
@@ -144,6 +145,7 @@ class FollowerPipeline:
                 sentiment=u.sentiment,
                 sentiment_confidence=u.sentiment_confidence,
                 offensive_probability=u.offensive_confidence if u.offensive else 1.0 - u.offensive_confidence,
+                sarcastic_probability=u.sarcastic_confidence,
                 language=u.language,
             )
         p_offensive = message.offensive_probability or 0.0
@@ -155,6 +157,9 @@ class FollowerPipeline:
             offensive=p_offensive >= 0.5,
             offensive_confidence=max(p_offensive, 1.0 - p_offensive),
             language=message.language or "",
+            # The tone of the reply: "money well spent 👍" is never thanked for its kind words.
+            sarcastic=(message.sarcastic_probability or 0.0) >= SARCASM_MIN,
+            sarcastic_confidence=message.sarcastic_probability or 0.0,
         )
 
         # A reply already exists: an earlier run got this far before it stopped.
@@ -183,28 +188,18 @@ class FollowerPipeline:
             return repo.advance_message(self.engine, message.id, Transition.ignore, status_reason=decision.reason)
         if decision.action is Action.escalate:
             message = repo.advance_message(self.engine, message.id, Transition.escalate, status_reason=decision.reason)
-            await self.notify_owner(
-                message.platform,
-                # "message N", not "#N": /approve and /edit take reply numbers, /reply message numbers.
-                f"escalated message {message.id} from {who}: {decision.reason} ({summary}): {message.text}\n"
-                f"  answer it with /reply {message.id} TEXT",
-            )
+            # "message N", not "#N": /approve and /edit take reply numbers, /reply message numbers.
+            answer = f"  answer it with /reply {message.id} TEXT"
+            if drafts_reply(decision.action, risk):
+                suggested, _ = await self._draft(message, u, contact.id)
+                if suggested.text:
+                    answer = f"  suggested: {suggested.text}\n  /approve {suggested.id} | /edit {suggested.id} TEXT | /reject {suggested.id} | /reply {message.id} TEXT"
+            await self.notify_owner(message.platform, f"escalated message {message.id} from {who}: {decision.reason} ({summary}): {message.text}\n{answer}")
             return message
 
-        history = repo.contact_history(self.engine, contact.id, self.settings.policy.history_size)
-        owner_replies = repo.owner_replies(self.engine, OWNER_EXAMPLES_LIMIT)
-        examples = await self.brain.pick_examples(message.text, owner_replies) if owner_replies else []
-        habit = self.brain.opening_habit(owner_replies) if owner_replies else None
-        drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform, examples=examples, habit=habit)
+        reply, drafted = await self._draft(message, u, contact.id)
         decision = after_draft(decision, drafted.text, drafted.needs_review)
         automatic = decision.action is Action.auto_reply
-        reply = repo.add_reply(
-            self.engine,
-            message_id=message.id,
-            text=drafted.text,
-            status=ReplyStatus.pending,
-            check_failures="; ".join(drafted.check_failures) or None,
-        )
         assert reply.id is not None
         if automatic:
             repo.update_reply(self.engine, reply.id, automatic=True)
@@ -223,6 +218,23 @@ class FollowerPipeline:
             f"  them: {message.text}\n  draft: {drafted.text}\n  /approve {reply.id} | /edit {reply.id} TEXT | /reject {reply.id}",
         )
         return message
+
+    async def _draft(self, message: Message, u: Understanding, contact_id: int) -> tuple[Reply, Draft]:
+        """The reply drafted for the message, stored waiting for the owner (or for the automatic send)."""
+        assert message.id is not None
+        history = repo.contact_history(self.engine, contact_id, self.settings.policy.history_size)
+        owner_replies = repo.owner_replies(self.engine, OWNER_EXAMPLES_LIMIT)
+        examples = await self.brain.pick_examples(message.text, owner_replies) if owner_replies else []
+        habit = self.brain.opening_habit(owner_replies) if owner_replies else None
+        drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform, examples=examples, habit=habit)
+        reply = repo.add_reply(
+            self.engine,
+            message_id=message.id,
+            text=drafted.text,
+            status=ReplyStatus.pending,
+            check_failures="; ".join(drafted.check_failures) or None,
+        )
+        return reply, drafted
 
     async def _finish_interrupted(self, message: Message, reply: Reply, contact: Contact) -> Message:
         assert message.id is not None and reply.id is not None

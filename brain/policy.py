@@ -65,8 +65,17 @@ def decide(u: Understanding, risk: Risk, policy: PolicySettings, situation: Situ
     return Decision(Action.auto_reply, f"{u.intent} {u.intent_confidence:.2f}")
 
 
-def drafts_reply(action: Action) -> bool:
-    """Whether the bot drafts a reply for this action: escalated, ignored and opted-out messages get none."""
+# An escalation gets a suggested reply (the plan's apology and a move to private messages) for the
+# owner to approve or edit, never sent alone: a complaint, an angry message, a refund request. A legal
+# threat, a safety report or one of the owner's own risk words is theirs to word.
+SUGGESTED_RISKS = frozenset({"", "refund"})
+
+
+def drafts_reply(action: Action, risk: Risk | None = None) -> bool:
+    """Whether the bot drafts a reply for this action: ignored and opted-out messages get none, nor an
+    escalation for a legal threat, a safety report or an owner's risk word."""
+    if action is Action.escalate:
+        return risk is None or risk.topic in SUGGESTED_RISKS
     return action in (Action.auto_reply, Action.queue_for_approval)
 
 

@@ -76,6 +76,7 @@ class Message(SQLModel, table=True):
     sentiment: str | None = None
     sentiment_confidence: float | None = None
     offensive_probability: float | None = None  # how likely the message is abusive
+    sarcastic_probability: float | None = None  # how likely it says the opposite of what it means
     language: str | None = None  # ISO 639-1 as detected; "" when too short or unclear to tell
     # Why the message is in its state: the policy's reason ("asked to stop", "complaint"), or the
     # error that failed it.

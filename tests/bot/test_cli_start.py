@@ -95,11 +95,12 @@ def test_draft_reply_says_what_the_policy_decides_for_each_line_of_stdin(config_
     decisions = [(r["decision"]["action"], r["decision"]["outcome"]) for r in rows]
     assert decisions == [
         ("auto_reply", "sent automatically"),
-        ("escalate", "escalated to the owner, no reply drafted"),
+        ("escalate", "escalated to the owner with a suggested reply, never sent alone"),
         ("ignore_spam", "ignored, no reply"),
         ("opt_out", "no reply, and no more automatic messages to this contact"),
     ]
-    assert "8:00" in rows[0]["text"] and [r["text"] for r in rows[1:]] == ["", "", ""]
+    assert "8:00" in rows[0]["text"] and [r["text"] for r in rows[2:]] == ["", ""]
+    assert "sorry" in rows[1]["text"].lower() and "message us" in rows[1]["text"]  # the owner's starting point
     assert rows[1]["decision"]["reason"].startswith("complaint")
     # Planned replies ask the model for no words: the generator is never loaded, nor torch.
     assert loaded == ["onnxruntime"]

@@ -151,10 +151,11 @@ async def test_two_platforms_answered_in_place_with_the_owner_on_a_third(
         mastodon.mention("my cake arrived broken and nobody answers", author=MASTODON_FAN)
         escalated = await told(telegram, "escalated")
         await wait_status(app, MessageStatus.escalated)
-        # The owner's command in a public Bluesky mention is answered privately, on Telegram.
+        # The owner's command in a public Bluesky mention is answered privately, on Telegram: the
+        # escalation's suggested reply waits there, never sent alone.
         bluesky.mention("/pending", author=BLUESKY_OWNER)
-        await told(telegram, "no replies waiting for approval")
-    assert "broken" in escalated
+        listed = await told(telegram, "pending replies")
+    assert "broken" in escalated and "suggested: " in escalated and "broken" in listed
     [mastodon_reply] = mastodon.posted()
     assert mastodon_reply["in_reply_to_id"] == toot["id"] and mastodon_reply["visibility"] == "public"
     [bluesky_reply] = bluesky.ours()  # the approved reply; the owner's answer was not posted

@@ -182,3 +182,44 @@ async def test_an_english_message_is_stored_as_english(settings) -> None:
     result = await converse(settings, ["/as-follower ann Hello there, do you have any sourdough left today?"])
     [message] = result.messages
     assert message.language == "en"
+
+
+async def test_spam_too_unsure_to_ignore_waits_with_a_draft_unless_it_links_elsewhere(settings) -> None:
+    settings.policy.ignore_min_confidence = 1.0  # no reading is that sure: every spam one is the owner's call
+    result = await converse(
+        settings, ["/as-follower zed Earn $5000 a week from home!!! DM me", "/as-follower yan Earn $5000 a week from home!!! bit.ly/fr33"]
+    )
+    plain, linked = result.messages
+    assert plain.intent == linked.intent == "spam" and MessageStatus.ignored not in (plain.status, linked.status)
+    # The owner gets a draft to start from, never thanks for the spammer's "kind words"; a link elsewhere keeps it undrafted.
+    drafted, undrafted = result.replies
+    assert drafted.text and "kind words" not in drafted.text and drafted.status == ReplyStatus.pending and not drafted.automatic
+    assert undrafted.text == "" and undrafted.check_failures == "spam: no reply"
+
+
+async def test_a_sarcastic_message_keeps_its_reading_through_the_store(settings) -> None:
+    # Read as praise, positive: only the sarcasm head (stored with the message) tells the tone of the reply.
+    result = await converse(settings, ["/as-follower zoe wow, 9 days for a cake. speedy service over here 🐌"])
+    [message] = result.messages
+    assert message.sarcastic_probability is not None and message.sarcastic_probability >= 0.6
+    [reply] = result.replies
+    assert "kind words" not in reply.text and "sorry" in reply.text and not reply.automatic
+
+
+async def test_a_complaint_is_escalated_with_a_suggestion_never_sent_alone(settings) -> None:
+    result = await converse(
+        settings,
+        [
+            "/as-follower cat Your cake was stale and the staff was rude, I am furious",
+            "/as-follower dan the bread was burnt and nobody answered the phone, really disappointed",
+            "/approve 1",
+            "/reject 2",
+        ],
+    )
+    cat, dan = result.messages
+    first, second = result.replies
+    assert "escalated message 1 from cat" in result.out and "suggested: " in result.out and "/approve 1" in result.out
+    assert "sorry" in first.text.lower() and "message us" in first.text
+    # Approved: sent, by the owner; rejected: nothing sent, the message still waits for the owner's /reply.
+    assert first.status == ReplyStatus.sent and not first.automatic and first.approved_by == "console:owner" and cat.status == MessageStatus.replied
+    assert second.status == ReplyStatus.rejected and dan.status == MessageStatus.escalated and "bot -> dan" not in result.out
