@@ -86,12 +86,14 @@ PERSON_FOLLOWS_UP = "A member of our team will get back to you shortly."
 IN_PERSON_NEXT = {
     "booking": "A person from our team will get back to you shortly about it.",
     "booking_change": "A person from our team will get back to you shortly about it.",
+    "status": "A person from our team will check and get back to you shortly.",
     "refund": "A person from our team will look at this and get back to you shortly.",
     "order_change": "A person from our team will get back to you shortly about your order{order}.",
 }
 IN_PERSON_FACT_MARGIN = 0.1
 # What the fact about each in-person request answers; it is stated when clearly ahead of the others.
-# A change to a booking has none: how new ones are booked is beside the point.
+# A change to a booking has none, nor a question about the follower's own booking or order: how new
+# ones are booked is beside the point.
 IN_PERSON_FACT_QUERIES = {
     "booking": "How do I book an appointment or reserve?",
     "refund": "Can I get a refund or return it?",
@@ -114,6 +116,8 @@ COMPLAINT_FACT_EXTRA = 0.1
 # A partial answer states the facts found only when the cross-encoder gives them at least this P of
 # answering (or is sure of another fact); below it they are words in common, not an answer.
 PARTIAL_MIN_RELEVANCE = 0.2
+# A support reply states a fact found by meaning only from this P of the cross-encoder (or with a sure fact).
+SUPPORT_MIN_RELEVANCE = 0.0
 NO_FACT = "A member of our team will get back to you on this shortly."
 ENDED = "That one is over now, and a member of our team will get back to you shortly."
 SARCASM_NEXT = "If you'd like to talk it through, send us a private message."
@@ -304,8 +308,10 @@ def _intent_plan(
             kept = tuple(s for s in about_it.sentences if _applies(s, request.kind, text, facts, encoder, asked, remedy))
             about_it = replace(about_it, sentences=kept)
             # A question the message asks that a fact answers in full is answered too ("is there a
-            # fee if I leave my bike after the repair?" is about the storage fact, not only a booking).
-            if "?" in text and match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and _answers_all(text, match, encoder):
+            # fee if I leave my bike after the repair?" is about the storage fact, not only a booking);
+            # not one about the follower's own booking or order ("is my bike ready yet?" is no "usually
+            # ready within 2 days": only a person can look it up).
+            if request.kind != "status" and "?" in text and match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA and _answers_all(text, match, encoder):
                 about_it = FactMatch(tuple(dict.fromkeys([*match.sentences, *about_it.sentences]))[:2], match.score, match.runner_up)
             elif match.sure and request.kind == "booking" and not _CONDITIONAL_RE.match(match.sure):
                 # "can you hold a table for 5?": the fact the cross-encoder is sure answers it ("we do
@@ -376,7 +382,10 @@ def _intent_plan(
             # "bought brake pads, wrong size, never opened. can i bring them back?": the fact the
             # cross-encoder is sure answers it (the returns rule), and a person still offers to help.
             said, plain_question = match.with_sure().sentences[:1], True
-        if said and (match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question):
+        # "booked online but never got a confirmation, am I in?": how bookings are made shares its
+        # words, and the cross-encoder reads it as no answer.
+        read = match.relevance is None or match.relevance >= SUPPORT_MIN_RELEVANCE or bool(match.sure)
+        if said and read and (match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question):
             return ReplyPlan(intent, ack, answer=" ".join(said), facts=said, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
         remedy = _remedy(clear_problem, facts, encoder, asked)
         if remedy.sentences:  # "my cake box came squashed, can I get a new one?": the replacement rule

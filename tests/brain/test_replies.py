@@ -404,6 +404,13 @@ def test_moving_a_booking_gets_a_person_not_how_to_book(understander) -> None:
     assert moved.needs_review and "team" in moved.text
     booked = reply("hi, can I book a cut with you for saturday?", understander, brand=salon)
     assert "https://lunahair.example/book" in booked.text
+    # Their own booking or order only a person can look up; cancelling one is the rule's question.
+    salon = salon.model_copy(update={"facts": [*salon.facts, Fact(text="Please cancel at least 24 hours ahead; late cancellations cost half the price.")]})
+    for own in ("I never got a confirmation email for my booking, am I in for friday?", "is my bike ready yet? dropped it off on monday"):
+        status = reply(own, understander, brand=salon)
+        assert "https://lunahair.example/book" not in status.text and "status" in status.handoff and "check" in status.text
+    cancel = reply("can I cancel tomorrow's appointment without paying?", understander, brand=salon)
+    assert "24 hours" in cancel.text
 
 
 def test_kind_words_with_a_question_get_thanks_and_the_fact(understander) -> None:
