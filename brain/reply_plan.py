@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from core.config import BrandSettings
-from brain.checks import PRICE_RE
+from brain.checks import PRICE_RE, URL_RE
 from brain.coverage import coverage
 from brain.encoder import Encoder
 from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, RELEVANCE_NOT, RELEVANCE_SEND, RELEVANCE_SURE, FactMatch, answering_facts, question_parts
@@ -399,7 +399,8 @@ def _intent_plan(
         # cross-encoder is sure of, not by "you can order online", whose words it shares.
         match = match.with_sure()
         stated = " ".join(match.sentences)
-        answer = " ".join(p for p in (stated, f"You can order here: {link}" if link and link not in stated else "") if p)
+        # A fact with a link of its own (gift cards at .../gift) is not followed by another one (.../book).
+        answer = " ".join(p for p in (stated, f"You can order here: {link}" if link and not URL_RE.search(stated) else "") if p)
         next_step = "" if link else "Send us a private message and we'll help you order."
         # The cross-encoder reads the message with the fact: "can i buy the shampoo you use?" is not
         # answered by "We use vegan products from Davines", whose words it shares.

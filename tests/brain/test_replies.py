@@ -547,6 +547,14 @@ def test_a_question_that_points_back_is_read_with_what_it_points_to(understander
 def test_a_purchase_question_a_rule_answers_gets_that_rule_and_the_link(understander) -> None:
     draft = reply("need flowers delivered to my mum this afternoon, what's the latest I can order online?", understander, brand=FLORIST)
     assert "12:00" in draft.text and "https://petal.example/shop" in draft.text
+    # A fact with its own link is not followed by the shop's first one.
+    salon = shop(
+        "Luna Hair Studio", "Appointments are booked online at https://lunahair.example/book.",
+        "Gift cards from 25 EUR are sold in the salon and at https://lunahair.example/gift.",
+        links=["https://lunahair.example/book", "https://lunahair.example/gift"],
+    )
+    gift = reply("I'd love to buy a gift card for my sister", understander, brand=salon)
+    assert "https://lunahair.example/gift" in gift.text and "/book" not in gift.text
 
 
 def test_a_broken_thing_brought_for_repair_is_no_delivery_gone_wrong(understander) -> None:
