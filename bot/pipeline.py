@@ -190,14 +190,14 @@ class FollowerPipeline:
             message = repo.advance_message(self.engine, message.id, Transition.escalate, status_reason=decision.reason)
             # "message N", not "#N": /approve and /edit take reply numbers, /reply message numbers.
             answer = f"  answer it with /reply {message.id} TEXT"
-            if drafts_reply(decision.action, risk):
-                suggested, _ = await self._draft(message, u, contact.id)
-                if suggested.text:
-                    answer = f"  suggested: {suggested.text}\n  /approve {suggested.id} | /edit {suggested.id} TEXT | /reject {suggested.id} | /reply {message.id} TEXT"
+            if drafts_reply(decision.action, risk) and (suggestion := await self._drafted(message, u, contact.id)).text:
+                suggested = self._stored(message.id, suggestion)
+                answer = f"  suggested: {suggested.text}\n  /approve {suggested.id} | /edit {suggested.id} TEXT | /reject {suggested.id} | /reply {message.id} TEXT"
             await self.notify_owner(message.platform, f"escalated message {message.id} from {who}: {decision.reason} ({summary}): {message.text}\n{answer}")
             return message
 
-        reply, drafted = await self._draft(message, u, contact.id)
+        drafted = await self._drafted(message, u, contact.id)
+        reply = self._stored(message.id, drafted)
         decision = after_draft(decision, drafted.text, drafted.needs_review)
         automatic = decision.action is Action.auto_reply
         assert reply.id is not None
@@ -219,22 +219,23 @@ class FollowerPipeline:
         )
         return message
 
-    async def _draft(self, message: Message, u: Understanding, contact_id: int) -> tuple[Reply, Draft]:
-        """The reply drafted for the message, stored waiting for the owner (or for the automatic send)."""
-        assert message.id is not None
+    async def _drafted(self, message: Message, u: Understanding, contact_id: int) -> Draft:
+        """The reply drafted for the message, from the contact's history and the owner's own replies."""
         history = repo.contact_history(self.engine, contact_id, self.settings.policy.history_size)
         owner_replies = repo.owner_replies(self.engine, OWNER_EXAMPLES_LIMIT)
         examples = await self.brain.pick_examples(message.text, owner_replies) if owner_replies else []
         habit = self.brain.opening_habit(owner_replies) if owner_replies else None
-        drafted = await self.brain.draft_reply(message.text, u, history, platform=message.platform, examples=examples, habit=habit)
-        reply = repo.add_reply(
+        return await self.brain.draft_reply(message.text, u, history, platform=message.platform, examples=examples, habit=habit)
+
+    def _stored(self, message_id: int, drafted: Draft) -> Reply:
+        """The draft as a reply waiting for the owner (or for the automatic send)."""
+        return repo.add_reply(
             self.engine,
-            message_id=message.id,
+            message_id=message_id,
             text=drafted.text,
             status=ReplyStatus.pending,
             check_failures="; ".join(drafted.check_failures) or None,
         )
-        return reply, drafted
 
     async def _finish_interrupted(self, message: Message, reply: Reply, contact: Contact) -> Message:
         assert message.id is not None and reply.id is not None
