@@ -116,8 +116,6 @@ COMPLAINT_FACT_EXTRA = 0.1
 # A partial answer states the facts found only when the cross-encoder gives them at least this P of
 # answering (or is sure of another fact); below it they are words in common, not an answer.
 PARTIAL_MIN_RELEVANCE = 0.2
-# A support reply states a fact found by meaning only from this P of the cross-encoder (or with a sure fact).
-SUPPORT_MIN_RELEVANCE = 0.0
 NO_FACT = "A member of our team will get back to you on this shortly."
 ENDED = "That one is over now, and a member of our team will get back to you shortly."
 SARCASM_NEXT = "If you'd like to talk it through, send us a private message."
@@ -382,10 +380,7 @@ def _intent_plan(
             # "bought brake pads, wrong size, never opened. can i bring them back?": the fact the
             # cross-encoder is sure answers it (the returns rule), and a person still offers to help.
             said, plain_question = match.with_sure().sentences[:1], True
-        # "booked online but never got a confirmation, am I in?": how bookings are made shares its
-        # words, and the cross-encoder reads it as no answer.
-        read = match.relevance is None or match.relevance >= SUPPORT_MIN_RELEVANCE or bool(match.sure)
-        if said and read and (match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question):
+        if said and (match.score >= ANSWER_MIN_COSINE + COMPLAINT_FACT_EXTRA or plain_question):
             return ReplyPlan(intent, ack, answer=" ".join(said), facts=said, next_step=SUPPORT_MORE, kind="support_answer", margin=margin, **base)
         remedy = _remedy(clear_problem, facts, encoder, asked)
         if remedy.sentences:  # "my cake box came squashed, can I get a new one?": the replacement rule
