@@ -43,6 +43,7 @@ IN_PERSON_EXAMPLES: dict[str, tuple[str, ...]] = {
     "booking_change": (
         "I need to move my appointment to next week",
         "can I reschedule my booking",
+        "something came up, can you move me to another day?",
     ),
     # The follower's own booking or order, which only a person can look up: no fact answers it.
     "status": (
@@ -53,6 +54,9 @@ IN_PERSON_EXAMPLES: dict[str, tuple[str, ...]] = {
         "can you send me a receipt for my visit?",
         "I lost my ticket, can I still collect it?",
         "did my booking go through?",
+        "I think I was charged twice, can someone check?",
+        "my bank shows two payments for one visit",
+        "I lost my gift card, can you send it again?",
     ),
     "refund": (
         "I want a refund",
@@ -65,6 +69,7 @@ IN_PERSON_EXAMPLES: dict[str, tuple[str, ...]] = {
         "can I change the delivery address of my order",
         "can I add something to my order",
         "can I pick up my order a day later",
+        "I put the wrong address on my order, can you correct it?",
     ),
 }
 IN_PERSON_MIN_COSINE = 0.6

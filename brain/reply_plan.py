@@ -30,7 +30,7 @@ _PRODUCT_RE = re.compile(
     r"((?:[a-z][a-z-]*\s+){0,2}?[a-z][a-z-]*)(?=\s+(?:for|from|as|to|online|today|tomorrow|please|pls|with)\b|\s*[?,.!]|\s*$)",
     re.IGNORECASE,
 )
-_NOT_A_PRODUCT = {"order", "it", "one", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
+_NOT_A_PRODUCT = {"order", "it", "one", "myself", "yourself", "ourselves", "some", "something", "this", "that", "them", "these", "those", "online", "more", "here", "from", "stuff", "things", "anything"}
 # Words that make a phrase no product name: an article inside it, a number, a person.
 _NOT_IN_A_PRODUCT = {
     "a", "an", "the", "my", "your", "his", "her", "our", "their", "me", "us", "him",
@@ -42,13 +42,17 @@ BARE_GREETING_MAX_WORDS = 3
 # Thanks for kind words goes out on its own only when the intent head is this sure it is praise:
 # sarcasm it read as praise scored 0.50-0.59 on the reply bench's tune split, praise sent 0.66-1.0.
 PRAISE_SURE_CONFIDENCE = 0.8
+PRAISE_MAX_SARCASM = 0.5
 # Below this intent confidence a negative "stop" reading is more likely a grievance than an opt-out.
 UNSURE_STOP_CONFIDENCE = 0.5
+# Below this, a purchase reading of a message that asks what a fact answers is a question.
+UNSURE_PURCHASE_CONFIDENCE = 0.5
 # Emoji that say something is wrong; a message of other emoji alone gets no apology.
 NEGATIVE_EMOJI = ("😡", "🤬", "😠", "😤", "👎", "😢", "😭", "😞", "😔", "😩", "😫", "🙄", "😒", "🙃", "💩", "🤮", "😾", "💔")
 _WORD_RE = re.compile(r"[^\W\d_]+")
 # A question about what something costs, which only a fact with a price answers.
 _ASKS_PRICE_RE = re.compile(r"\b(?:how much(?! (?:time|notice|longer|later|earlier|in advance|ahead|before))|price[sd]?|pricing|cost(?:s|ing)?|charge|fee|pricey|expensive|cheap(?:er|est)?|quote)\b", re.IGNORECASE)
+_ASKS_YOU_RE = re.compile(r"\s*(?:(?:and|or|also|so)\s+)?(?:do|does|is|are|can|could|will|would|when|what|where|how)\s+(?:you|u|ya|i|we|it|there|they)\b", re.IGNORECASE)
 _HELLO_RE = re.compile(r"^\W*(?:hi+|hello|hey+|hiya|yo|howdy|good (?:morning|afternoon|evening|day)|morning|evening|moin|hallo|salut|hola|bonjour|ciao)\b", re.IGNORECASE)
 
 # What a complaint is about, so the apology names it; "other" when none is close.
@@ -116,6 +120,10 @@ COMPLAINT_FACT_EXTRA = 0.1
 # A partial answer states the facts found only when the cross-encoder gives them at least this P of
 # answering (or is sure of another fact); below it they are words in common, not an answer.
 PARTIAL_MIN_RELEVANCE = 0.2
+# A fact this close to the message by meaning (MiniLM cosine), and this far ahead of any other fact,
+# is the one it asks about even when no word matches.
+CLEAR_MIN_COSINE = 0.55
+CLEAR_MARGIN = 0.15
 NO_FACT = "A member of our team will get back to you on this shortly."
 ENDED = "That one is over now, and a member of our team will get back to you shortly."
 SARCASM_NEXT = "If you'd like to talk it through, send us a private message."
@@ -193,6 +201,12 @@ def asks_something(text: str) -> bool:
     """Whether the message asks a question, also without a question mark ("how do I return a pump
     I bought, it's still in the box")."""
     return "?" in text or any(QUESTION_RE.search(part) for part in question_parts(text))
+
+
+def _asks_you(text: str) -> bool:
+    """Whether the message asks something, with a question mark or as a question to the shop
+    ("... will you still be open"), not a wish ("would be nice if you opened on sundays")."""
+    return "?" in text or any(_ASKS_YOU_RE.match(part) for part in question_parts(text))
 
 
 def order_number(text: str) -> str:
@@ -342,10 +356,14 @@ def _intent_plan(
     elif intent == "complaint" and not negative and problem == "other":
         # No problem named and nothing negative: a plain question, or a request a person must handle.
         intent = "question" if asks and match.sentences else "support_request"
-    elif (intent == "support_request" and asks or intent in ("feedback", "other") and "?" in text) and not negative and not order and match.sure and not asks_ended:
+    elif (intent == "support_request" and asks or intent in ("feedback", "other") and _asks_you(text)) and not negative and not order and match.sure and not asks_ended:
         # "can you deliver to my office? it's 5 km away", "what about sunday morning?": a question a
         # fact answers (the cross-encoder reads it so), which the intent head took for a request for
         # help (and the problem finder for a late order), for feedback or for something else.
+        intent = "question"
+    elif intent == "purchase_intent" and understanding.intent_confidence < UNSURE_PURCHASE_CONFIDENCE and asks and match.sure_relevance >= RELEVANCE_SEND and not asks_ended:
+        # "thinking of popping in sunday with my mum, will you be around?": a visit, not an order,
+        # when the intent head is unsure and the cross-encoder is sure a fact answers it.
         intent = "question"
     if intent == "complaint":
         about = f" of order {order}" if order else ""
@@ -400,7 +418,10 @@ def _intent_plan(
         # The cross-encoder reads the message with the fact: "can i buy the shampoo you use?" is not
         # answered by "We use vegan products from Davines", whose words it shares.
         unanswered = match.relevance is not None and match.relevance < RELEVANCE_SURE and not match.sure
-        if "?" in text and (not match.sentences or unanswered or (encoder is not None and coverage(text, match.about, encoder).none_covered)):
+        # ... and when it is sure a fact answers ("can I just collect it myself?" and "pickup at the
+        # shop is free"), that fact stands although the words differ.
+        worded_apart = match.sure_relevance < RELEVANCE_SEND and encoder is not None and coverage(text, match.about, encoder).none_covered
+        if "?" in text and (not match.sentences or unanswered or worded_apart):
             # "do you have a medium frame?": the link alone does not answer it, nor a fact beside it.
             link_only = f"You can order here: {link}" if link else ""
             return ReplyPlan(
@@ -422,7 +443,13 @@ def _intent_plan(
             return _fact_answer(text, intent, ack if understanding.sentiment == "positive" else thanks, *_sure_first(match, margin), encoder, base)
         # Sent on its own only when the sentiment head reads it as positive too: thanks for "kind
         # words" to a message that is not kind is the worst reply there is.
-        sure = understanding.sentiment == "positive" and understanding.intent_confidence >= PRAISE_SURE_CONFIDENCE
+        # ... and when the sarcasm head, though under its own bar, gives it even odds ("great job on the
+        # brakes, they now squeal louder than my kids. money well spent 👍" read 0.55; no praise of the
+        # bench's tune split read above 0.44).
+        sure = (
+            understanding.sentiment == "positive" and understanding.intent_confidence >= PRAISE_SURE_CONFIDENCE
+            and understanding.sarcastic_confidence < PRAISE_MAX_SARCASM
+        )
         return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise" if sure else "unsure_praise")
     if asks and (match.sentences or match.sure) and not asks_ended and intent == "other":
         return _fact_answer(text, intent, thanks, *_sure_first(match, margin), encoder, base)  # "?? hours", "and sundays?"
@@ -465,6 +492,16 @@ def _fact_answer(
     # other words ("kids hair" and "a children's cut"): the facts are stated, and what the words
     # do not match waits for a person as a partial answer does, never a bare hand-off.
     sure = match.relevance is not None and match.relevance >= RELEVANCE_SURE
+    # One fact far closer by meaning than any other ("if i get there when you open, will the
+    # cinnamon rolls be out yet?" and "fresh from the oven at 8:00") is stated, whatever the words
+    # and the cross-encoder say, and a person follows up on the rest: it waits for the owner.
+    clear = match.score >= CLEAR_MIN_COSINE and margin >= CLEAR_MARGIN
+    if covered is not None and clear and not sure and covered.uncovered and not covered.thing_uncovered:
+        about = ", ".join(covered.uncovered) or "it"
+        return ReplyPlan(
+            intent, thanks, answer=stated, facts=match.sentences, next_step=NO_FACT, kind="partial_answer", margin=margin,
+            handoff=f"the facts do not say anything about {about!r}", **base,
+        )
     if covered is not None and not sure and (covered.none_covered or covered.thing_uncovered):
         about = ", ".join(covered.uncovered)
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)

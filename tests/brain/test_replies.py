@@ -573,3 +573,49 @@ def test_a_booking_the_shop_does_not_take_gets_the_fact_that_says_so(understande
     )
     draft = reply("could you hold a table for 5 of us on saturday morning?", understander, brand=cafe)
     assert "do not take table reservations" in draft.text and draft.kind == "in_person" and draft.needs_review
+
+
+def test_kind_words_the_sarcasm_head_gives_even_odds_wait(understander) -> None:
+    text = "great job on the hem, it came undone the same day. money well spent 👍"
+    half = Understanding("praise", 0.95, "positive", 0.9, sarcastic_confidence=0.55)
+    clear = Understanding("praise", 0.95, "positive", 0.9, sarcastic_confidence=0.1)
+    tailor = shop("Needle & Thread", "Hems are taken up for 15 EUR while you wait.")
+    assert draft_reply(ScriptedGenerator(), text, half, tailor, GenerationOptions(), encoder=understander.encoder, today=TODAY).kind == "unsure_praise"
+    assert draft_reply(ScriptedGenerator(), text, clear, tailor, GenerationOptions(), encoder=understander.encoder, today=TODAY).kind == "praise"
+
+
+def test_a_question_to_the_shop_without_a_question_mark_is_answered_a_wish_is_not(understander) -> None:
+    asked = draft_reply(
+        ScriptedGenerator(), "popping round friday around 5 with the kids. will you still be open",
+        understood("feedback", "neutral"), FLORIST, GenerationOptions(), encoder=understander.encoder, today=TODAY,
+    )
+    assert "18:00" in asked.text
+    wish = draft_reply(
+        ScriptedGenerator(), "would be lovely if you opened on sundays too",
+        understood("feedback", "neutral"), FLORIST, GenerationOptions(), encoder=understander.encoder, today=TODAY,
+    )
+    assert wish.kind == "feedback" and "18:00" not in wish.text
+
+
+def test_a_purchase_question_answered_in_other_words_gets_the_fact(understander) -> None:
+    draft = reply("can I just swing by and grab my online order myself? don't fancy paying for delivery", understander, brand=BOOKS)
+    assert "https://pageturn.example/shop" in draft.text and "myself" not in draft.text
+
+
+def test_a_double_charge_or_a_wrong_address_goes_to_a_person(understander) -> None:
+    for text in ("my bank shows two payments for one order 😬 can you check?",
+                 "just ordered online and put in my old address 🤦 can you change it?"):  # fmt: skip
+        draft = reply(text, understander, brand=BOOKS)
+        assert draft.kind == "in_person" and "team" in draft.text and "free" not in draft.text, (text, draft.text)
+
+
+BOOKS = shop(
+    "Page Turn Books",
+    "We are open Tuesday to Saturday, 10:00 to 18:00.",
+    "Delivery within the city costs 4 EUR; collection from the shop is free.",
+    "Gift cards from 10 EUR are sold in the shop and at https://pageturn.example/gift.",
+    "Returns of unread books are accepted within 14 days with the receipt.",
+    "We host a children's story hour every Saturday at 11:00.",
+    "You can order books online at https://pageturn.example/shop.",
+    links=["https://pageturn.example/shop", "https://pageturn.example/gift"],
+)
