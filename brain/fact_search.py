@@ -38,6 +38,12 @@ SUB_QUESTION_MARGIN = 0.05  # ... or an answer this far ahead of the next fact f
 # message alone: "cool, how long does a flat take?" after "are you open saturday?" asks about the flat.
 FOLLOW_UP_PENALTY = 0.1
 FOLLOW_UP_MAX_WORDS = 10  # messages this short are also read together with the previous one
+CONTINUATION_MAX_WORDS = 25  # ... and ones this short that start by carrying on ("ok and if ...")
+_CONTINUES_RE = re.compile(
+    r"^\W*(?:(?:ok|okay|k|cool|nice|great|perfect|thanks|ta|oh|ah|right|brilliant|lovely|sweet|sounds good)\b[\s,.!]*)*"
+    r"(?:and|also|plus|what about|how about)\b",
+    re.IGNORECASE,
+)
 # The cross-encoder this sure that the best fact answers overrules the word-by-word coverage check
 # (brain/coverage.py): "do you cut kids hair?" and "a children's cut ... 20 EUR" share no word.
 # Such an answer waits for the owner unless the words match too (and RELEVANCE_SEND below). Chosen on
@@ -200,7 +206,8 @@ def answering_facts(
     asked = [k for k in range(1, len(parts)) if QUESTION_RE.search(parts[k])]
     skip = [k for k in range(1, len(parts)) if asked and k not in asked]
     own = len(parts)
-    if context.strip() and len(text.split()) <= FOLLOW_UP_MAX_WORDS:
+    continues = bool(context.strip()) and continues_previous(text)
+    if context.strip() and (len(text.split()) <= FOLLOW_UP_MAX_WORDS or continues):
         parts.append(f"{context.strip()} {text.strip()}")
     unit_scores = vectors @ encoder.encode(parts).T - less[:, None]  # (units, parts)
     scores = np.full((len(split), len(parts)), -1.0)
@@ -212,7 +219,7 @@ def answering_facts(
     best = int(order[0])
     others = [int(k) for k in order[1:] if split[int(k)][0] != split[best][0]]
     runner_up = float(per_sentence[others[0]]) if others else 0.0
-    verdict = _verdict(text, parts[own:], facts, encoder)
+    verdict = _verdict(text, parts[own:], facts, encoder, continues)
     sure, sure_p = "", float(verdict.max(initial=0.0)) if verdict is not None else 0.0
     if verdict is not None and sure_p >= RELEVANCE_SURE:
         fact = int(verdict.argmax())
@@ -266,10 +273,21 @@ def _closest_sentence(fact: int, split: list[tuple[int, str]], cosines: np.ndarr
     return max((j for j in range(len(split)) if split[j][0] == fact), key=lambda j: float(cosines[j]))
 
 
-def _verdict(text: str, joined: list[str], facts: Sequence[str], encoder: Encoder) -> np.ndarray | None:
+def _verdict(text: str, joined: list[str], facts: Sequence[str], encoder: Encoder, continues: bool = False) -> np.ndarray | None:
     """Per fact, the cross-encoder's P(it answers the message), or of the message read with the
-    previous one when it is a short follow-up, whichever is higher; None without a cross-encoder."""
+    previous one when it is a short follow-up, whichever is higher; only the latter when the message
+    carries on from the previous one ("and if it breaks after a month, am I covered?" after asking
+    for a second-hand bike is about its warranty, not the storage fee for a repair). None without a
+    cross-encoder."""
     model = relevance_of(encoder)
     if model is None:
         return None
+    if continues and joined:
+        return model.scores(joined[-1], facts)
     return np.max(np.stack([model.scores(t, facts) for t in (text, *joined)]), axis=0)
+
+
+def continues_previous(text: str) -> bool:
+    """Whether the message carries on from the follower's previous one: "and ...", "ok and ...",
+    "nice, and what about ...", "also ..."."""
+    return len(text.split()) <= CONTINUATION_MAX_WORDS and bool(_CONTINUES_RE.match(text))

@@ -619,3 +619,18 @@ BOOKS = shop(
     "You can order books online at https://pageturn.example/shop.",
     links=["https://pageturn.example/shop", "https://pageturn.example/gift"],
 )
+
+
+def test_a_follow_up_that_carries_on_is_read_with_the_message_before(understander) -> None:
+    phones = shop(
+        "FixIt",
+        "We sell refurbished phones from 150 EUR, each with a 12-month warranty.",
+        "Phones not collected within 30 days after the repair cost 1 EUR a day for storage.",
+        "A screen replacement costs 89 EUR and a battery swap 49 EUR.",
+    )
+    text, before = "ok and if it stops working after a few months, am I covered?", "do you sell second hand iphones? mine just died"
+    # Read alone, "after a few months" is the storage fee's time limit; after the question about
+    # second-hand phones it is their warranty, or a person, never the storage fee.
+    assert "storage" in reply(text, understander, brand=phones).text
+    draft = reply(text, understander, brand=phones, history=[(before, "")])
+    assert "storage" not in draft.text and draft.needs_review, draft.text
