@@ -18,7 +18,9 @@ from core.config import BrandSettings
 from brain.checks import PRICE_RE, URL_RE
 from brain.coverage import coverage
 from brain.encoder import Encoder
-from brain.fact_search import ANSWER_MIN_COSINE, QUESTION_RE, RELEVANCE_NOT, RELEVANCE_SEND, RELEVANCE_SURE, FactMatch, answering_facts, question_parts
+from brain.fact_search import (
+    ANSWER_MIN_COSINE, QUESTION_RE, RELEVANCE_NOT, RELEVANCE_SEND, RELEVANCE_SURE, FactMatch, answering_facts, continues_previous, question_parts,
+)
 from brain.handoff import InPersonRequests, foreign_language
 from brain.nearest import LabelledExamples
 from brain.tone import Tone, names_a_grievance, reply_tone
@@ -269,9 +271,13 @@ def _intent_plan(
         negative = False  # the heads read words: "🔥🔥" is no complaint
     base: dict[str, Any] = {"signoff": signoff, "tone": tone, "order_number": order}
 
-    if intent == "unsubscribe" and not foreign:
+    stop = ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone, kind="stop")
+    # An unsure stop reading of a message that asks something waits for the facts: "closed on
+    # mondays, the one day I'm off. so when ARE you open" is a question a fact answers.
+    unsure_stop = intent == "unsubscribe" and not foreign and understanding.intent_confidence < UNSURE_STOP_CONFIDENCE and asks_something(text)
+    if intent == "unsubscribe" and not foreign and not unsure_stop:
         if understanding.intent_confidence >= UNSURE_STOP_CONFIDENCE or not negative:
-            return ReplyPlan(intent, "Understood, we won't message you again.", signoff=signoff, tone=tone, kind="stop")
+            return stop
         # "still nothing from you guys": an unsure stop reading of a grievance is answered as one,
         # not with "we won't message you again" to a customer still waiting for us.
         intent = "complaint"
@@ -286,6 +292,13 @@ def _intent_plan(
     match = answering_facts(text, facts, encoder, history[-1][0] if history else "", asked) if encoder is not None and facts else FactMatch((), 0.0, 0.0)
     if foreign:  # the cross-encoder read English only: a message in another language is matched by meaning alone
         match = replace(match, sure="", sure_relevance=0.0)
+    if unsure_stop:
+        if match.sure_relevance >= RELEVANCE_SEND:
+            intent = "question"  # ... and gets its answer, never "we won't message you again"
+        elif not negative:
+            return stop
+        else:
+            intent = "complaint"
     stated = " ".join(match.sentences)
     margin = match.score - match.runner_up
     ended = brand.ended_facts(today)
@@ -350,6 +363,9 @@ def _intent_plan(
         intent = "complaint"  # "half the pastries in my gift box were broken": a problem, never "kind words"
     problem = _problem(finders, vector) if intent in ("complaint", "support_request", "other", "feedback") else "other"
     asks = intent == "question" or asks_something(text)
+    if not asks and history and continues_previous(text) and asks_something(history[-1][0]) and intent in ("praise", "greeting", "feedback", "other"):
+        # "and new years day" after "are you open on christmas eve?": the same question again.
+        asks, intent = True, "question"
     # The apology names the problem only when it is clearly that one: "sorry your order hasn't
     # arrived" to a wrong order is as bad as no apology.
     sorry = _apology(clear_problem if problem != "other" else "other", text, order)
@@ -373,7 +389,10 @@ def _intent_plan(
         remedy = _remedy(clear_problem, facts, encoder, asked)
         # A question in it that a fact answers in full is answered, whatever else it says.
         full = asks and _answers_all(text, match, encoder)
-        said = (match.sentences if full else _for_problem(problem, match.sentences) if strong else ()) or remedy.sentences
+        # ... or the fact the cross-encoder is sure answers its question ("wrong size, still in the
+        # packet. can I bring it back?" and the returns rule).
+        sure = match.with_sure().sentences[:1] if asks and not order and match.sure_relevance >= RELEVANCE_SEND else ()
+        said = (match.sentences if full else _for_problem(problem, match.sentences) if strong else ()) or sure or remedy.sentences
         return ReplyPlan(
             intent, sorry.format(order=f" {order}" if order else ""),
             answer=" ".join(said), facts=said,

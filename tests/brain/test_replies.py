@@ -635,3 +635,33 @@ def test_a_follow_up_that_carries_on_is_read_with_the_message_before(understande
     assert "storage" in reply(text, understander, brand=phones).text
     draft = reply(text, understander, brand=phones, history=[(before, "")])
     assert "storage" not in draft.text and draft.needs_review, draft.text
+
+
+def test_a_question_the_intent_head_half_took_for_an_opt_out_is_answered(understander) -> None:
+    text = "oh great, shut on sundays, my only day off. so when ARE you open then"
+    unsure = Understanding("unsubscribe", 0.31, "positive", 0.65)
+    draft = draft_reply(ScriptedGenerator(), text, unsure, FLORIST, GenerationOptions(), encoder=understander.encoder, today=TODAY)
+    assert "won't message you" not in draft.text and "18:00" in draft.text
+    sure = Understanding("unsubscribe", 0.9, "neutral", 0.65)
+    assert draft_reply(ScriptedGenerator(), "please take me off your mailing list, I moved away", sure, FLORIST, GenerationOptions(), encoder=understander.encoder, today=TODAY).kind == "stop"
+
+
+def test_a_complaint_asking_what_a_rule_answers_gets_that_rule(understander) -> None:
+    lamps = shop(
+        "Bright Ideas", "We are open Monday to Saturday, 10:00 to 18:00.", "Unused items can be returned within 30 days with the receipt.",
+        "Delivery costs 5 EUR in town.",
+    )
+    text = "got a lampshade from you on friday, wrong size for my lamp and still in the box. can I bring it back?"
+    draft = draft_reply(
+        ScriptedGenerator(), text, Understanding("complaint", 0.8, "negative", 0.8), lamps, GenerationOptions(), encoder=understander.encoder, today=TODAY,
+    )
+    assert draft.kind == "complaint" and "30 days" in draft.text and "sorry" in draft.text.lower()
+
+
+def test_a_follow_up_that_carries_on_a_question_is_a_question(understander) -> None:
+    cafe = shop("Corner Café", "We are open Tuesday to Sunday, 8:00 to 17:00.", "On 24 and 31 December we close at 13:00; we are closed on 25 December and 1 January.")
+    draft = draft_reply(
+        ScriptedGenerator(), "and new years day", understood("praise", "positive"), cafe, GenerationOptions(),
+        encoder=understander.encoder, today=TODAY, history=[("are you open on christmas eve?", "On 24 and 31 December we close at 13:00.")],
+    )
+    assert "1 January" in draft.text and "kind words" not in draft.text
