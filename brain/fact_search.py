@@ -62,7 +62,7 @@ SUB_QUESTION_SURE = 0.9
 RELEVANCE_NOT = 0.05
 # "and can I pay with my phone": a further question often starts with "and" or "also".
 QUESTION_RE = re.compile(
-    r"\?|^\s*(?:(?:and|or|also|plus|but)\s+)?(?:do|does|is|are|r|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE
+    r"\?|^\s*(?:(?:and|or|also|plus|but|so)\s+)?(?:do|does|is|are|r|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE
 )
 _ASIDE_RE = re.compile(r"\s*\([^)]*\)")
 _WEEKDAY_RE = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.IGNORECASE)

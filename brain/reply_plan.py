@@ -415,7 +415,7 @@ def _intent_plan(
         full = _answers_all(text, match, encoder)
         plain_question = asks and bool(match.sentences) and (plain or full)
         said = match.sentences if full else _for_problem(problem, match.sentences)
-        if asks and not order and match.sure and problem in ("other", "price"):
+        if asks and not order and match.sure and (problem in ("other", "price") or match.sure_relevance >= RELEVANCE_SEND):
             # "bought brake pads, wrong size, never opened. can i bring them back?": the fact the
             # cross-encoder is sure answers it (the returns rule), and a person still offers to help.
             said, plain_question = match.with_sure().sentences[:1], True

@@ -656,6 +656,11 @@ def test_a_complaint_asking_what_a_rule_answers_gets_that_rule(understander) -> 
         ScriptedGenerator(), text, Understanding("complaint", 0.8, "negative", 0.8), lamps, GenerationOptions(), encoder=understander.encoder, today=TODAY,
     )
     assert draft.kind == "complaint" and "30 days" in draft.text and "sorry" in draft.text.lower()
+    # ... and so does a request for help naming a problem (a wrong item) that asks what the rule answers.
+    helped = draft_reply(
+        ScriptedGenerator(), text, Understanding("support_request", 0.9, "negative", 0.8), lamps, GenerationOptions(), encoder=understander.encoder, today=TODAY,
+    )
+    assert helped.kind == "support_answer" and "30 days" in helped.text
 
 
 def test_a_follow_up_that_carries_on_a_question_is_a_question(understander) -> None:
