@@ -61,7 +61,9 @@ def written_pairs(folder: Path = WRITTEN) -> list[Pair]:
             facts = business["facts"]
             for q in business["questions"]:
                 answers = set(q["answers"])
-                pairs += [Pair(question, fact, q["text"], k in answers, bool(q.get("complete", False))) for k, fact in enumerate(facts)]
+                # A follow-up is read with the message before it, as fact search reads one (brain/fact_search.py).
+                text = f"{q['before'].strip()} {q['text'].strip()}" if q.get("before") else q["text"]
+                pairs += [Pair(question, fact, text, k in answers, bool(q.get("complete", False))) for k, fact in enumerate(facts)]
                 question += 1
     return pairs
 

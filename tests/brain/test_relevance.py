@@ -44,12 +44,14 @@ def test_the_pair_puts_the_fact_first_so_a_long_message_loses_its_tail_not_the_f
 
 def test_written_pairs_pair_every_message_with_every_fact_of_its_business(tmp_path: Path) -> None:
     business = {"business": "B", "kind": "florist", "facts": ["f0", "f1", "f2"], "questions": [
-        {"text": "q0", "answers": [1], "complete": True}, {"text": "q1", "answers": [], "complete": False}]}
+        {"text": "q0", "answers": [1], "complete": True}, {"text": "q1", "answers": [], "complete": False},
+        {"before": "b2", "text": "and q2", "answers": [2], "complete": True}]}
     (tmp_path / "part1.jsonl").write_text(json.dumps(business) + "\n\n", encoding="utf-8")
     pairs = written_pairs(tmp_path)
     assert [(p.question, p.fact, p.message, p.answers) for p in pairs] == [
         (0, "f0", "q0", False), (0, "f1", "q0", True), (0, "f2", "q0", False),
         (1, "f0", "q1", False), (1, "f1", "q1", False), (1, "f2", "q1", False),
+        (2, "f0", "b2 and q2", False), (2, "f1", "b2 and q2", False), (2, "f2", "b2 and q2", True),  # read with the message before
     ]
 
 
