@@ -95,6 +95,7 @@ class FactMatch:
     relevance: float | None = None  # the cross-encoder's P(the first sentence's fact answers); None without one
     sure: str = ""  # the best sentence of a fact the cross-encoder is sure answers (RELEVANCE_SURE)
     sure_relevance: float = 0.0  # ... and its P
+    unanswered_parts: int = 0  # questions of a message of several that no stated fact answers (cross-encoder)
 
     @property
     def about(self) -> tuple[str, ...]:
@@ -243,29 +244,37 @@ def answering_facts(
         chosen.append(others[0])
     # "do you take apple pay? and is there parking": each question the cross-encoder, reading it
     # alone, is sure a fact answers gets that fact, also in words the cosine does not match.
+    per_part: list[np.ndarray] = []
     for part in asked if len(asked) >= 2 else ():
         # "how much is that": read with the sentence before it, which says what "that" is.
         question = f"{parts[part - 1]} {parts[part]}" if _POINTS_BACK_RE.search(parts[part]) and part - 1 > 0 else parts[part]
-        k = _sure_sentence(question, facts, split, scores[:, part], encoder)
+        k, part_verdict = _sure_sentence(question, facts, split, scores[:, part], encoder)
+        if part_verdict is not None:
+            per_part.append(part_verdict)
         if k is not None and k not in chosen and all(split[j][0] != split[k][0] for j in chosen):
             chosen.append(k)
     chosen = sorted(chosen[:MAX_FACTS], key=lambda k: -float(per_sentence[k]))
+    stated = {split[k][0] for k in chosen}
+    # A question of the message that none of the stated facts answers, as the cross-encoder reads it alone.
+    unanswered = sum(max((float(v[f]) for f in stated), default=0.0) < RELEVANCE_SEND for v in per_part)
     return FactMatch(
         tuple(split[k][1] for k in chosen), float(per_sentence[best]), runner_up, tuple(q for k in chosen for q in per_sentence_questions[k]),
-        float(verdict[split[chosen[0]][0]]) if verdict is not None else None, **found,
+        float(verdict[split[chosen[0]][0]]) if verdict is not None else None, **found, unanswered_parts=unanswered,
     )
 
 
-def _sure_sentence(question: str, facts: Sequence[str], split: list[tuple[int, str]], cosines: np.ndarray, encoder: Encoder) -> int | None:
+def _sure_sentence(
+    question: str, facts: Sequence[str], split: list[tuple[int, str]], cosines: np.ndarray, encoder: Encoder
+) -> tuple[int | None, np.ndarray | None]:
     """The sentence (closest by meaning) of the fact the cross-encoder is sure answers this one
-    question of the message; None when it is sure of none, or there is no cross-encoder."""
+    question of the message, None when it is sure of none; and its P per fact (None without a cross-encoder)."""
     model = relevance_of(encoder)
     if model is None:
-        return None
+        return None, None
     verdict = model.scores(question, facts)
     if float(verdict.max(initial=0.0)) < SUB_QUESTION_SURE:
-        return None
-    return _closest_sentence(int(verdict.argmax()), split, cosines)
+        return None, verdict
+    return _closest_sentence(int(verdict.argmax()), split, cosines), verdict
 
 
 def _closest_sentence(fact: int, split: list[tuple[int, str]], cosines: np.ndarray) -> int:

@@ -540,8 +540,10 @@ def _fact_answer(
             intent, thanks, answer=stated, facts=match.sentences, next_step=NO_FACT, kind="partial_answer", margin=margin,
             handoff=f"the facts do not say anything about {about!r}", **base,
         )
-    if match.relevance is not None and match.relevance < RELEVANCE_SEND:
-        margin = 0.0  # the cross-encoder does not read the fact as the answer: the owner decides, never sent alone
+    if match.relevance is not None and match.relevance < RELEVANCE_SEND or match.unanswered_parts:
+        # The cross-encoder does not read the fact as the answer, or one of the message's questions
+        # goes unanswered ("price for a men's cut? and are you open saturdays"): the owner decides.
+        margin = 0.0
     return ReplyPlan(intent, thanks, answer=stated, facts=match.sentences, kind="fact_answer", margin=margin, **base)
 
 

@@ -670,3 +670,13 @@ def test_a_follow_up_that_carries_on_a_question_is_a_question(understander) -> N
         encoder=understander.encoder, today=TODAY, history=[("are you open on christmas eve?", "On 24 and 31 December we close at 13:00.")],
     )
     assert "1 January" in draft.text and "kind words" not in draft.text
+
+
+def test_a_message_whose_second_question_no_fact_answers_waits(understander) -> None:
+    both = reply("do you take google pay? and is there somewhere to leave the car", understander, brand=FLORIST)
+    assert "Google Pay" in both.text and "free parking" in both.text
+    # The cross-encoder reads the whole message as answered by the payment fact (P 0.9), but its
+    # second question alone by none: it waits.
+    for text in ("do you take google pay? and can I bring my dog in?", "do you take google pay? also is there a toilet"):
+        one = reply(text, understander, brand=FLORIST)
+        assert "Google Pay" in one.text and draft_waits(one.kind, one.margin, PolicySettings()), one
