@@ -46,7 +46,7 @@ BARE_GREETING_MAX_WORDS = 3
 # With the head retrained on confusions.csv (2026-12-07), 0.75 to 0.8 holds 4 more kind messages
 # of the tune split and nothing else.
 PRAISE_SURE_CONFIDENCE = 0.75
-PRAISE_MAX_SARCASM = 0.5
+PRAISE_MAX_SARCASM = 0.5  # ... and the sarcasm head, under its own bar, gives it less than even odds
 # Below this intent confidence a negative "stop" reading is more likely a grievance than an opt-out.
 UNSURE_STOP_CONFIDENCE = 0.5
 # Below this, a purchase reading of a message that asks what a fact answers is a question.
