@@ -124,10 +124,6 @@ COMPLAINT_FACT_EXTRA = 0.1
 # A partial answer states the facts found only when the cross-encoder gives them at least this P of
 # answering (or is sure of another fact); below it they are words in common, not an answer.
 PARTIAL_MIN_RELEVANCE = 0.2
-# A fact this close to the message by meaning (MiniLM cosine), and this far ahead of any other fact,
-# is the one it asks about even when no word matches.
-CLEAR_MIN_COSINE = 0.55
-CLEAR_MARGIN = 0.15
 NO_FACT = "A member of our team will get back to you on this shortly."
 ENDED = "That one is over now, and a member of our team will get back to you shortly."
 SARCASM_NEXT = "If you'd like to talk it through, send us a private message."
@@ -513,16 +509,6 @@ def _fact_answer(
     # other words ("kids hair" and "a children's cut"): the facts are stated, and what the words
     # do not match waits for a person as a partial answer does, never a bare hand-off.
     sure = match.relevance is not None and match.relevance >= RELEVANCE_SURE
-    # One fact far closer by meaning than any other ("if i get there when you open, will the
-    # cinnamon rolls be out yet?" and "fresh from the oven at 8:00") is stated, whatever the words
-    # and the cross-encoder say, and a person follows up on the rest: it waits for the owner.
-    clear = match.score >= CLEAR_MIN_COSINE and margin >= CLEAR_MARGIN
-    if covered is not None and clear and not sure and covered.uncovered and not covered.thing_uncovered:
-        about = ", ".join(covered.uncovered) or "it"
-        return ReplyPlan(
-            intent, thanks, answer=stated, facts=match.sentences, next_step=NO_FACT, kind="partial_answer", margin=margin,
-            handoff=f"the facts do not say anything about {about!r}", **base,
-        )
     if covered is not None and not sure and (covered.none_covered or covered.thing_uncovered):
         about = ", ".join(covered.uncovered)
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff=f"no fact is about {about!r}", kind="no_fact", **base)
