@@ -61,7 +61,7 @@ _HELLO_RE = re.compile(r"^\W*(?:hi+|hello|hey+|hiya|yo|howdy|good (?:morning|aft
 
 # What a complaint is about, so the apology names it; "other" when none is close.
 PROBLEM_EXAMPLES: dict[str, tuple[str, ...]] = {
-    "damaged": ("it arrived broken", "the mug is cracked", "the box was damaged when it came", "my cake was squashed"),
+    "damaged": ("it arrived broken", "the mug is cracked", "the box was damaged when it came", "my cake was squashed", "my order came but half of it was crushed"),
     "late": ("my order has not arrived", "where is my order", "still waiting for my parcel", "the delivery is late", "ordered two weeks ago and still nothing"),
     "wrong": ("I got the wrong item", "this is not what I ordered", "something is missing from my order", "I ordered one thing and got another", "got the wrong cake", "they sent me the wrong size"),
     "quality": ("the bread was stale", "it tasted awful", "the repair did not hold", "my haircut is uneven"),

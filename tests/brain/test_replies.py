@@ -680,3 +680,8 @@ def test_a_message_whose_second_question_no_fact_answers_waits(understander) -> 
     for text in ("do you take google pay? and can I bring my dog in?", "do you take google pay? also is there a toilet"):
         one = reply(text, understander, brand=FLORIST)
         assert "Google Pay" in one.text and draft_waits(one.kind, one.margin, PolicySettings()), one
+
+
+def test_an_order_that_arrived_damaged_is_not_apologised_for_as_late(understander) -> None:
+    draft = reply("my order #5521 arrived and half the pastries were squashed. not happy", understander)
+    assert "arrived damaged" in draft.text and "hasn't arrived" not in draft.text and "#5521" in draft.text, draft.text
