@@ -41,6 +41,7 @@ _NOT_IN_A_PRODUCT = {
     "son", "daughter", "kids", "family", "boss", "nan", "gran", "grandma", "grandpa",
 }  # fmt: skip
 BARE_GREETING_MAX_WORDS = 3
+SMALL_TALK_MAX_WORDS = 6
 # Thanks for kind words goes out on its own only when the intent head is this sure it is praise:
 # sarcasm it read as praise scored 0.50-0.59 on the reply bench's tune split, praise sent 0.66-1.0.
 # With the head retrained on confusions.csv (2026-12-07), 0.75 to 0.8 holds 4 more kind messages
@@ -58,6 +59,21 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 _ASKS_PRICE_RE = re.compile(r"\b(?:how much(?! (?:time|notice|longer|later|earlier|in advance|ahead|before))|price[sd]?|pricing|cost(?:s|ing)?|charge|fee|pricey|expensive|cheap(?:er|est)?|quote)\b", re.IGNORECASE)
 _ASKS_YOU_RE = re.compile(r"\s*(?:(?:and|or|also|so)\s+)?(?:do|does|is|are|can|could|will|would|when|what|where|how)\s+(?:you|u|ya|i|we|it|there|they)\b", re.IGNORECASE)
 _HELLO_RE = re.compile(r"^\W*(?:hi+|hello|hey+|hiya|yo|howdy|good (?:morning|afternoon|evening|day)|morning|evening|moin|hallo|salut|hola|bonjour|ciao)\b", re.IGNORECASE)
+
+# A hello with a how-are-you, told from a hello with a short question a fact answers.
+SMALL_TALK_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "small_talk": (
+        "how are you?", "hey, how's it going?", "you around?", "anyone there?", "how's the shop doing?",
+        "how have you been?", "what's up?", "got a minute?", "hope you're well!", "hey, quick question",
+        "how's business?", "long time no see!", "hi, you there?", "how's your day going?",
+    ),
+    "asks": (
+        "are you open?", "open today?", "open on sunday?", "do you deliver?", "where are you?",
+        "how much is it?", "do you have it in stock?", "can I book?", "do you fix e-bikes?", "any vegan cakes?",
+        "what time do you close?", "can I pay by card?", "is there parking?", "do you sell gift cards?",
+        "is saturday ok?", "tomorrow at 10?",
+    ),
+}
 
 # What a complaint is about, so the apology names it; "other" when none is close.
 PROBLEM_EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -132,6 +148,7 @@ ALTERNATIVES = {
     "Thanks for asking!": "Good question!",
     "Hi! How can we help you today?": "Hello again! What can we do for you?",
     "Thank you so much for your kind words!": "Thank you, that means a lot to us!",
+    "Hi, and thank you - that means a lot to us!": "Hello, and thanks so much - lovely to hear from you!",
     "Thanks for your interest!": "Lovely to hear you're interested!",
     PERSON_FOLLOWS_UP: "Someone from our team will reply to you shortly.",
 }
@@ -181,11 +198,14 @@ class ReplyPlan:
 class _Finders:
     in_person: InPersonRequests
     problems: LabelledExamples
+    small_talk: LabelledExamples
 
 
 def _finders(encoder: Encoder) -> _Finders:
     # Example sentences are encoded once per encoder (kept with it), not once per message.
-    return encoder.memo("reply_plan.finders", lambda: _Finders(InPersonRequests(encoder), LabelledExamples(encoder, PROBLEM_EXAMPLES)))
+    return encoder.memo("reply_plan.finders", lambda: _Finders(
+        InPersonRequests(encoder), LabelledExamples(encoder, PROBLEM_EXAMPLES), LabelledExamples(encoder, SMALL_TALK_EXAMPLES),
+    ))
 
 
 def bare_greeting(text: str, brand_name: str = "") -> bool:
@@ -195,6 +215,14 @@ def bare_greeting(text: str, brand_name: str = "") -> bool:
         return False
     own = {w.lower() for w in _WORD_RE.findall(brand_name)}
     return len([w for w in _WORD_RE.findall(text) if w.lower() not in own]) <= BARE_GREETING_MAX_WORDS or bool(_HELLO_RE.match(text))
+
+
+def small_talk(text: str, finders: _Finders | None, vector: np.ndarray | None) -> bool:
+    """A few words of how-are-you ("sup sam, how's the shop", "you around?"), nearer by meaning to
+    such examples than to a short question a fact answers ("hey, do you deliver?")."""
+    if finders is None or vector is None or len(_WORD_RE.findall(text)) > SMALL_TALK_MAX_WORDS:
+        return False
+    return finders.small_talk.nearest(vector)[0] == "small_talk"
 
 
 def asks_something(text: str) -> bool:
@@ -485,13 +513,17 @@ def _intent_plan(
 
     if asks and asks_ended:
         return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
+    if intent == "greeting" and asks and not order and small_talk(text, finders, vector):
+        # "heyyy sam, u around?": a hello with a how-are-you, not a question about the location
+        # fact the cross-encoder pairs with "around".
+        return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone, kind="greeting")
     if asks and (match.sentences or match.sure):
         return _fact_answer(text, intent, thanks, *_sure_first(match, margin), encoder, base)
     if intent == "greeting" and bare_greeting(text, brand.name):
         return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone, kind="greeting")
     if intent == "greeting" and understanding.sentiment == "positive" and not tone.sarcastic and not asks:
-        # "legend, see you then": kind words with a hello or goodbye, not a bare hello.
-        return ReplyPlan(intent, "Thank you, that means a lot to us!", signoff=signoff, tone=tone, kind="praise")
+        # "Sam! good to see you on here": kind words with a hello, answered with both.
+        return ReplyPlan(intent, "Hi, and thank you - that means a lot to us!", signoff=signoff, tone=tone, kind="praise")
     if intent == "question":
         return ReplyPlan(intent, thanks, next_step=NO_FACT, handoff="the facts do not cover the question", kind="no_fact", **base)
     return ReplyPlan(intent, "Thanks for your message.", next_step=PERSON_FOLLOWS_UP, handoff="not clear what the message asks for", **base)

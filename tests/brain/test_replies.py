@@ -300,6 +300,28 @@ def test_only_a_bare_greeting_gets_the_greeting_reply(understander) -> None:
         encoder=understander.encoder, today=TODAY,
     )
     assert kind.kind == "praise" and "thank" in kind.text.lower() and "help you today" not in kind.text
+    # Kind words with a hello get the hello back as well as the thanks.
+    hello = draft_reply(
+        ScriptedGenerator(), "Sam! good to see you on here 🙂", understood("greeting", "positive"), BAKERY, GenerationOptions(),
+        encoder=understander.encoder, today=TODAY,
+    )
+    assert hello.text.startswith("Hi") and "thank" in hello.text.lower()
+
+
+@pytest.mark.parametrize("text", ["heyyy, u around? 😄", "sup, how's the shop 🤙"])
+def test_a_hello_with_a_how_are_you_gets_a_hello_not_a_fact(understander, text: str) -> None:
+    draft = draft_reply(
+        ScriptedGenerator(), text, understood("greeting", "positive"), BAKERY, GenerationOptions(), encoder=understander.encoder, today=TODAY,
+    )
+    assert draft.kind == "greeting" and "help you today" in draft.text and "Mill Street" not in draft.text
+
+
+def test_a_hello_with_a_short_question_a_fact_answers_gets_the_fact(understander) -> None:
+    draft = draft_reply(
+        ScriptedGenerator(), "hey, do you deliver?", understood("greeting", "neutral"), BAKERY, GenerationOptions(),
+        encoder=understander.encoder, today=TODAY,
+    )
+    assert draft.kind != "greeting" and "help you today" not in draft.text
 
 
 def test_praise_the_sentiment_head_does_not_share_waits(understander) -> None:
