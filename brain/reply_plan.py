@@ -140,13 +140,14 @@ COMPLAINT_FACT_EXTRA = 0.1
 # A partial answer states the facts found only when the cross-encoder gives them at least this P of
 # answering (or is sure of another fact); below it they are words in common, not an answer.
 PARTIAL_MIN_RELEVANCE = 0.2
+HELLO = "Hi! How can we help you today?"
 NO_FACT = "A member of our team will get back to you on this shortly."
 ENDED = "That one is over now, and a member of our team will get back to you shortly."
 SARCASM_NEXT = "If you'd like to talk it through, send us a private message."
 # Second wordings, for when the first would repeat our last reply to the same contact.
 ALTERNATIVES = {
     "Thanks for asking!": "Good question!",
-    "Hi! How can we help you today?": "Hello again! What can we do for you?",
+    HELLO: "Hello again! What can we do for you?",
     "Thank you so much for your kind words!": "Thank you, that means a lot to us!",
     "Hi, and thank you - that means a lot to us!": "Hello, and thanks so much - lovely to hear from you!",
     "Thanks for your interest!": "Lovely to hear you're interested!",
@@ -516,11 +517,11 @@ def _intent_plan(
     if intent == "greeting" and asks and not order and small_talk(text, finders, vector):
         # "heyyy sam, u around?": a hello with a how-are-you, not a question about the location
         # fact the cross-encoder pairs with "around".
-        return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone, kind="greeting")
+        return ReplyPlan(intent, HELLO, signoff=signoff, tone=tone, kind="greeting")
     if asks and (match.sentences or match.sure):
         return _fact_answer(text, intent, thanks, *_sure_first(match, margin), encoder, base)
     if intent == "greeting" and bare_greeting(text, brand.name):
-        return ReplyPlan(intent, "Hi! How can we help you today?", signoff=signoff, tone=tone, kind="greeting")
+        return ReplyPlan(intent, HELLO, signoff=signoff, tone=tone, kind="greeting")
     if intent == "greeting" and understanding.sentiment == "positive" and not tone.sarcastic and not asks:
         # "Sam! good to see you on here": kind words with a hello, answered with both.
         return ReplyPlan(intent, "Hi, and thank you - that means a lot to us!", signoff=signoff, tone=tone, kind="praise")
