@@ -64,6 +64,12 @@ RELEVANCE_NOT = 0.05
 QUESTION_RE = re.compile(
     r"\?|^\s*(?:(?:and|or|also|plus|but|so)\s+)?(?:do|does|is|are|r|can|could|what|whats|when|where|how|which|will|would|who|why)\b", re.IGNORECASE
 )
+# Where a message's sentences end: punctuation, a line break, a comma, an "and"/"or" before a new
+# question, or an emoji between words ("it's been 5 weeks 🙈 is that a problem").
+_SENTENCE_END_RE = re.compile(
+    r"(?<=[.!?])\s+|\n+|,\s+|\s+(?:and|or)\s+(?=(?:do|does|is|are|can|could|what|when|where|how|which|will|would)\b)"
+    r"|\s*[\u2600-\u27bf\U0001f300-\U0001faff]+\ufe0f?\s+"
+)
 _ASIDE_RE = re.compile(r"\s*\([^)]*\)")
 _WEEKDAY_RE = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b", re.IGNORECASE)
 _TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b", re.IGNORECASE)
@@ -120,7 +126,7 @@ def question_parts(text: str) -> list[str]:
     expanded = _CONTRACTION_RE.sub(lambda m: f"{m.group(1)} is", text.strip())
     if expanded != parts[0]:
         parts.append(expanded)
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+|,\s+|\s+(?:and|or)\s+(?=(?:do|does|is|are|can|could|what|when|where|how|which|will|would)\b)", text):
+    for sentence in _SENTENCE_END_RE.split(text):
         core = _FILLER_RE.sub("", sentence).strip()
         if len(core.split()) >= 2 and core not in parts:
             parts.append(core)

@@ -333,13 +333,15 @@ def _intent_plan(
     ruled_out = stale.relevance is not None and stale.relevance < RELEVANCE_NOT
     asks_ended = bool(stale.sentences) and stale.score > match.score and not ruled_out
     # An offer that starts later is said with its start ("From 1 January 2027: ..."), when the
-    # message is closer to it than to any current or ended fact, the cross-encoder does not rule it
-    # out, and reads no current fact as the answer.
+    # message is closer to it than to any current or ended fact, and the cross-encoder does not rule
+    # it out and reads no current fact as the answer, or reads it as the answer, surer than any
+    # current fact ("when do you start the galette des rois?" is not answered by how much notice a
+    # celebration cake needs).
     coming = brand.coming_facts(today)
     soon = answering_facts(text, list(coming), encoder, questions={k: asked.get(v, ()) for k, v in coming.items()}) if encoder is not None and coming else FactMatch((), 0.0, 0.0)
-    asks_coming = (
-        bool(soon.sentences) and soon.score > max(match.score, stale.score) and not match.sure
-        and (soon.relevance is None or soon.relevance >= RELEVANCE_NOT)
+    coming_sure = soon.sure_relevance >= RELEVANCE_SEND and soon.sure_relevance > match.sure_relevance
+    asks_coming = bool(soon.sentences) and soon.score > max(match.score, stale.score) and (
+        coming_sure or (not match.sure and (soon.relevance is None or soon.relevance >= RELEVANCE_NOT))
     )
 
     if finders is not None and vector is not None and intent not in ("complaint", "praise"):
@@ -426,7 +428,7 @@ def _intent_plan(
     if asks and asks_ended and intent in ("support_request", "purchase_intent"):
         return ReplyPlan(intent, thanks, next_step=ENDED, handoff="asks about a fact whose dates have passed", kind="ended", **base)
     if asks and asks_coming and intent not in ("praise", "feedback"):
-        said = soon.sentences[:1]
+        said = (soon.sure,) if coming_sure else soon.sentences[:1]
         return ReplyPlan(intent, thanks, answer=" ".join(said), facts=said, kind="coming", margin=soon.score - max(soon.runner_up, match.score), **base)
     if intent == "support_request":
         # A support request that names a problem ("arrived cracked") gets that problem's apology.
@@ -496,7 +498,9 @@ def _intent_plan(
             understanding.sentiment == "positive" and understanding.intent_confidence >= PRAISE_SURE_CONFIDENCE
             and understanding.sarcastic_confidence < PRAISE_MAX_SARCASM
         )
-        return ReplyPlan(intent, ack, signoff=signoff, tone=tone, kind="praise" if sure else "unsure_praise")
+        # It waits for the owner when unsure; a draft that thanks a message the sentiment head reads
+        # as negative for its kind words would still be the worst reply there is.
+        return ReplyPlan(intent, ack if understanding.sentiment != "negative" else "Thanks for your message.", signoff=signoff, tone=tone, kind="praise" if sure else "unsure_praise")
     if asks and (match.sentences or match.sure) and not asks_ended and intent == "other":
         return _fact_answer(text, intent, thanks, *_sure_first(match, margin), encoder, base)  # "?? hours", "and sundays?"
     if negative and intent in ("feedback", "other"):

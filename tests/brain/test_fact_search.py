@@ -97,3 +97,6 @@ def test_question_parts_split_either_or_questions_and_spell_out_contractions() -
     assert "do I have to book" in parts and "can I just come by with a flat" in parts
     assert "where is the shop" in question_parts("where's the shop")
     assert question_parts("do you have rye or spelt bread?") == ["do you have rye or spelt bread?"]
+    # An emoji between words ends a sentence in a chat message; one at the end is not a sentence.
+    assert "is that a problem" in question_parts("forgot to pick up my bike, it's been 5 weeks 🙈 is that a problem")
+    assert question_parts("❤️ thanks") == ["❤️ thanks"]

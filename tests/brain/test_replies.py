@@ -328,6 +328,9 @@ def test_praise_the_sentiment_head_does_not_share_waits(understander) -> None:
     unsure = draft_reply(ScriptedGenerator(), "🔥🔥", understood("praise", "neutral"), BAKERY, GenerationOptions(), encoder=understander.encoder, today=TODAY)
     sure = draft_reply(ScriptedGenerator(), "🔥🔥", understood("praise", "positive"), BAKERY, GenerationOptions(), encoder=understander.encoder, today=TODAY)
     assert unsure.kind == "unsure_praise" and sure.kind == "praise"
+    # ... and one the sentiment head reads as negative is not thanked for kind words.
+    negative = draft_reply(ScriptedGenerator(), "🔥🔥", understood("praise", "negative"), BAKERY, GenerationOptions(), encoder=understander.encoder, today=TODAY)
+    assert negative.kind == "unsure_praise" and "kind words" not in negative.text and "kind words" in unsure.text
 
 
 def test_the_owner_s_way_of_opening_is_learnt_from_their_replies(understander) -> None:
@@ -517,6 +520,18 @@ def test_an_offer_that_starts_later_is_said_with_its_start_and_waits(understande
     assert "eratin" not in reply("how much is a colour?", understander, brand=SALON).text
     on_the_day = reply("do you do keratin treatments?", understander, brand=SALON, today=date(2027, 1, 2))
     assert "Keratin smoothing treatments start at 180 EUR." in on_the_day.text and "From" not in on_the_day.text
+
+
+def test_a_coming_fact_the_cross_encoder_reads_as_the_answer_beats_a_current_one_it_half_reads(understander) -> None:
+    # "When do you start the galette?" is closer in words to the cake rule than to a fact that is
+    # not current yet; the cross-encoder, reading both, is surer of the coming one.
+    bakery = BAKERY.model_copy(update={"facts": [
+        *BAKERY.facts, Fact(text="Celebration cakes need 3 days' notice and start at 35 EUR; order them in the shop or by phone."),
+        Fact(text="Our galette des rois is available from 2 January, 18 EUR for six people.", from_=date(2027, 1, 2)),
+    ]})
+    draft = reply("nice. and when do you start doing the galette des rois? we always get one for epiphany", understander, brand=bakery)
+    assert draft.kind == "coming" and "galette des rois is available from 2 January" in draft.text
+    assert "notice" not in draft.text
 
 
 def test_a_complaint_asks_for_the_details_and_says_a_person_follows_up(understander) -> None:
