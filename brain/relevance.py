@@ -5,9 +5,10 @@ Cosine similarity compares the message and the fact each encoded alone, and the 
 you cut kids hair?" never found "a children's cut (under 12) 20 EUR". The cross-encoder runs the
 encoder on "fact [SEP] message", so every layer attends across both: a fine-tuned copy of the
 encoder's layers 1-6 (brain/branch.py's format) and one linear head over their pooled output. It was
-trained on messages and facts written for 96 other small businesses (brain/datasets/fact_questions),
+trained on messages and facts written for 384 other small businesses (brain/datasets/fact_questions),
 never on the reply bench's, by `python -m brain.relevance_training` (brain/heads/README.md), and runs
-on the same runtime as the shared encoder (ONNX int8 by default), as a second graph.
+on the same runtime as the shared encoder (ONNX int8 by default), as a second graph. Its P is combined
+with the votes of the written messages most like the follower's (brain/fact_neighbours.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from brain.branch import usable_branch
 from brain.encoder import Encoder
+from brain.fact_neighbours import Neighbours, load_neighbours
 from brain.heads import HEADS_DIR, Head
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ SEPARATOR = " [SEP] "
 # The fact goes first: it is short, so a long message loses its tail to max_length, never the fact.
 MAX_FACT_CHARS = 400
 SEEN_PAIRS = 4096  # pairs whose score is kept (a few messages' worth of searches)
+SEEN_MESSAGES = 64  # messages whose shared embedding is kept for the neighbours' votes
 
 
 def pair_text(fact: str, message: str) -> str:
@@ -42,10 +45,15 @@ def pair_text(fact: str, message: str) -> str:
 class Relevance:
     """P(the fact answers what the message asks), per fact."""
 
-    def __init__(self, encoder: Encoder, head: Head) -> None:
+    def __init__(self, encoder: Encoder, head: Head, neighbours: Neighbours | None = None, shared: Encoder | None = None) -> None:
         self.encoder = encoder
         self.head = head
         self.positive = head.labels.index("answers")
+        # The written questions most like the message vote too (brain/fact_neighbours.py), by the
+        # shared encoder's embeddings.
+        self.neighbours = neighbours if shared is not None else None
+        self.shared = shared
+        self._messages: OrderedDict[str, np.ndarray] = OrderedDict()
         # The plan asks the same fixed questions ("how do I book?") of every message, and one
         # message's several searches ask about the same facts: each pair is scored once.
         self._seen: OrderedDict[str, float] = OrderedDict()
@@ -66,7 +74,25 @@ class Relevance:
                 self._seen.move_to_end(text)
             while len(self._seen) > SEEN_PAIRS:
                 self._seen.popitem(last=False)
-        return out
+        if self.neighbours is None or self.shared is None:
+            return out
+        shared = self.shared
+        facts_key = ("relevance.neighbour_facts", tuple(facts))
+        vote = self.neighbours.votes(self._message_vector(message), shared.memo(facts_key, lambda: shared.encode(list(facts))))
+        return self.neighbours.combination(out, vote)
+
+    def _message_vector(self, message: str) -> np.ndarray:
+        """The shared encoder's embedding of a message, kept for the few searches of one reply."""
+        with self._lock:
+            if message in self._messages:
+                self._messages.move_to_end(message)
+                return self._messages[message]
+        vector = self.shared.encode([message])[0]  # type: ignore[union-attr]
+        with self._lock:
+            self._messages[message] = vector
+            while len(self._messages) > SEEN_MESSAGES:
+                self._messages.popitem(last=False)
+        return vector
 
     def close(self) -> None:
         self.encoder.close()
@@ -86,7 +112,7 @@ def load_relevance(encoder: Encoder, folder: Path = RELEVANCE_DIR) -> Relevance 
     except Exception as exc:  # a broken file costs the better ranking, never the bot
         log.warning("the fact relevance model in %s cannot be loaded (%s): ranking facts by cosine alone", folder, str(exc)[:200])
         return None
-    return Relevance(model, head)
+    return Relevance(model, head, load_neighbours(folder, encoder.name), encoder)
 
 
 def relevance_of(encoder: Encoder) -> Relevance | None:

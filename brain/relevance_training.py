@@ -208,9 +208,68 @@ def train(cache_dir: Path, start: int, epochs: float, out: Path, *, batch_size: 
     log.info("relevance model saved to %s: %s", out, final)
 
 
+def written_questions(folders: list[Path]) -> tuple[list[str], list[str | None]]:
+    """Every written message (a follow-up read with the one before it) and the first fact that
+    answers it, None when no fact does."""
+    texts: list[str] = []
+    answers: list[str | None] = []
+    for folder in folders:
+        first: dict[int, tuple[str, str | None]] = {}
+        for pair in written_pairs(folder):
+            message, answer = first.get(pair.question, (pair.message, None))
+            first[pair.question] = (message, answer if answer is not None or not pair.answers else pair.fact)
+        texts += [message for message, _ in first.values()]
+        answers += [answer for _, answer in first.values()]
+    return texts, answers
+
+
+def neighbours(folder: Path, extra: Path | None) -> None:
+    """The written questions' votes for the cross-encoder in folder (brain/fact_neighbours.py):
+    embedded by the shared encoder of config.toml, and combined with the cross-encoder's P by a
+    logistic model fitted on the bench's tune split (pairs of its answerable and hand-off rows)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from brain.fact_neighbours import VOTE_FLOOR, Combination, Neighbours
+    from brain.relevance import load_relevance
+    from brain.service import load_encoder
+    from core.config import load_settings
+
+    encoder = load_encoder(load_settings(ROOT / "config.toml"))
+    texts, answers = written_questions([WRITTEN, *([extra] if extra is not None else [])])
+    facts = sorted({a for a in answers if a is not None})
+    index = {fact: k for k, fact in enumerate(facts)}
+    begun = time.perf_counter()
+    table = Neighbours(
+        encoder.encode(texts), np.array([index[a] if a is not None else -1 for a in answers]), encoder.encode(facts), encoder.name,
+        Combination(1.0, 0.0, 0.0),
+    )
+    log.info("%d written questions and %d facts embedded in %.0f s", len(texts), len(facts), time.perf_counter() - begun)
+    model = load_relevance(encoder, folder)
+    if model is None:
+        raise SystemExit(f"no cross-encoder for {encoder.name} in {folder}")
+    model.neighbours = None  # the cross-encoder's own P, whatever the folder holds already
+    pairs = bench_tune_pairs()
+    features, labels = [], []
+    for question in sorted({p.question for p in pairs}):
+        mine = [p for p in pairs if p.question == question]
+        message, their_facts = mine[0].message, [p.fact for p in mine]
+        ce = np.clip(model.scores(message, their_facts).astype(np.float64), 1e-6, 1 - 1e-6)
+        vote = table.votes(encoder.encode([message])[0], encoder.encode(their_facts))
+        features += list(zip(np.log(ce / (1 - ce)), np.log(vote + VOTE_FLOOR), strict=True))
+        labels += [p.answers for p in mine]
+    fit = LogisticRegression().fit(np.array(features), np.array(labels))
+    combination = Combination(float(fit.coef_[0, 0]), float(fit.coef_[0, 1]), float(fit.intercept_[0]))
+    record = {
+        "data": {"questions": len(texts), "answered": int((table.answer >= 0).sum()), "facts": len(facts)},
+        "fitted_on": f"bench/replies tune split: {len(labels)} (fact, message) pairs of {len({p.question for p in pairs})} messages",
+    }
+    Neighbours(table.questions, table.answer, table.facts, encoder.name, combination).save(folder, record)
+    log.info("neighbours saved to %s: %s", folder, combination)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["cache", "train"])
+    parser.add_argument("stage", choices=["cache", "train", "neighbours"])
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "relevance_cache")
     parser.add_argument("--start", type=int, default=3, help="shared layers below the trained ones")
     parser.add_argument("--epochs", type=float, default=2.0)
@@ -220,11 +279,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--out", type=Path, default=RELEVANCE_DIR)
+    parser.add_argument("--extra", type=Path, help="neighbours: also the written questions in this folder")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     if args.stage == "cache":
         cache(args.cache_dir, args.start)
+    elif args.stage == "neighbours":
+        neighbours(args.out.resolve(), args.extra)
     else:
         train(args.cache_dir, args.start, args.epochs, args.out.resolve(), lr=args.lr, seed=args.seed, eval_every=args.eval_every, positive_weight=args.positive_weight)
 
