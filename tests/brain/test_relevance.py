@@ -14,6 +14,7 @@ import pytest
 from brain.draft import draft_reply
 from brain.encoder import Encoder
 from brain.generator import GenerationOptions
+from brain.fact_search import RELEVANCE_SURE
 from brain.relevance import SEPARATOR, load_relevance, pair_text, relevance_of
 from brain.relevance_training import figures, written_pairs
 from brain.understand import Understander
@@ -93,7 +94,10 @@ class TestShippedModel:
         model = relevance_of(encoder)
         assert model is not None
         p = model.scores(message, facts)
-        assert facts[int(p.argmax())] == answer and p.max() >= 0.5
+        # First, and sure enough to be stated (RELEVANCE_SURE); whether it goes out alone depends on
+        # the written questions' votes too: none of those businesses is a salon, so a kids' cut gets
+        # few and waits for the owner.
+        assert facts[int(p.argmax())] == answer and p.max() >= RELEVANCE_SURE
 
     def test_a_pair_is_scored_the_same_alone_and_among_others(self, encoder: Encoder) -> None:
         model = relevance_of(encoder)
