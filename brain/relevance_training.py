@@ -248,20 +248,22 @@ def neighbours(folder: Path, extra: Path | None) -> None:
     if model is None:
         raise SystemExit(f"no cross-encoder for {encoder.name} in {folder}")
     model.neighbours = None  # the cross-encoder's own P, whatever the folder holds already
-    pairs = bench_tune_pairs()
+    by_question: dict[int, list[Pair]] = {}
+    for pair in bench_tune_pairs():
+        by_question.setdefault(pair.question, []).append(pair)
     features, labels = [], []
-    for question in sorted({p.question for p in pairs}):
-        mine = [p for p in pairs if p.question == question]
+    for mine in by_question.values():
         message, their_facts = mine[0].message, [p.fact for p in mine]
         ce = np.clip(model.scores(message, their_facts).astype(np.float64), 1e-6, 1 - 1e-6)
-        vote = table.votes(encoder.encode([message])[0], encoder.encode(their_facts))
+        fact_vectors = encoder.memo(("neighbours.bench_facts", tuple(their_facts)), lambda: encoder.encode(their_facts))
+        vote = table.votes(encoder.encode([message])[0], fact_vectors)
         features += list(zip(np.log(ce / (1 - ce)), np.log(vote + VOTE_FLOOR), strict=True))
         labels += [p.answers for p in mine]
     fit = LogisticRegression().fit(np.array(features), np.array(labels))
     combination = Combination(float(fit.coef_[0, 0]), float(fit.coef_[0, 1]), float(fit.intercept_[0]))
     record = {
         "data": {"questions": len(texts), "answered": int((table.answer >= 0).sum()), "facts": len(facts)},
-        "fitted_on": f"bench/replies tune split: {len(labels)} (fact, message) pairs of {len({p.question for p in pairs})} messages",
+        "fitted_on": f"bench/replies tune split: {len(labels)} (fact, message) pairs of {len(by_question)} messages",
     }
     Neighbours(table.questions, table.answer, table.facts, encoder.name, combination).save(folder, record)
     log.info("neighbours saved to %s: %s", folder, combination)
