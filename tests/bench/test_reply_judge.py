@@ -56,10 +56,10 @@ def test_the_set_has_what_the_issue_asks_for() -> None:
     assert {r["intent"] for r in ROWS} == {
         "complaint", "feedback", "greeting", "other", "praise", "purchase_intent", "question", "spam", "support_request", "unsubscribe",
     }  # fmt: skip
-    # Batches 1 to 21 are tune (their held-out rows were moved there after their last measurement);
-    # batches 22 to 27, written later from the facts alone, are the held-out split, never tuned on.
-    assert all(r["split"] == ("tune" if r.get("batch", 1) <= 21 else "heldout") for r in ROWS)
-    assert 0.2 <= sum(r["split"] == "heldout" for r in ROWS) / len(ROWS) <= 0.5
+    # Batches 1 to 27 are tune (their held-out rows were moved there after their last measurement);
+    # batches 28 to 33, written later from the facts alone, are the held-out split, never tuned on.
+    assert all(r["split"] == ("tune" if r.get("batch", 1) <= 27 else "heldout") for r in ROWS)
+    assert 0.15 <= sum(r["split"] == "heldout" for r in ROWS) / len(ROWS) <= 0.5
     # A held-out message is never word for word a tune one (the writers saw tune examples).
     assert not {r["text"] for r in ROWS if r["split"] == "heldout"} & {r["text"] for r in ROWS if r["split"] == "tune"}
     # A conversation never straddles the splits, or tuning would see half of a held-out one.
